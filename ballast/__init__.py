@@ -1,0 +1,78 @@
+"""Ballast: rules and configuration as code for the control tower of a service mesh.
+
+Compile policies once, evaluate events many times:
+
+    >>> import ballast
+    >>> overloaded = ballast.compile_expression(
+    ...     "load > 0.8 && risk > 80", {"load": "float", "risk": "float"})
+    >>> overloaded({"load": 0.92, "risk": 83.0})
+    True
+
+`ballast.compile(paths)` turns policy files into a `PolicySet`; `ballast.load(bundle)` loads a
+compiled bundle with the runtime alone. Compiler modules are imported on first use, so
+`import ballast.runtime` stays free of the compiler's dependencies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ballast.runtime import Directive, PolicySet, Problem, Result, load_bundle
+from ballast.runtime.errors import (
+    BallastError,
+    BundleError,
+    CompileError,
+    Diagnostic,
+    EvaluationError,
+    InternalError,
+    UsageError,
+)
+
+__version__ = "0.1.0"
+
+
+def compile_expression(source: str, schema: Mapping[str, str]) -> Callable[[Mapping[str, Any]], Any]:
+    """Compile one expression against a schema into a function of an event.
+
+    `schema` maps field names to types written as in the DSL (`"float"`, `"int"`,
+    `"list<string>"`, `"float in [0, 1]"`, `"enum(\\"a\\", \\"b\\")"`; a trailing `?` marks a field
+    optional). Raises CompileError (with `.line` and `.column`) for a malformed or ill-typed
+    expression; the returned function raises EvaluationError when evaluation faults.
+    """
+    from ballast.compiler.expression import compile_expression as _compile
+
+    return _compile(source, schema)
+
+
+def compile(paths: Sequence[str | Path], *, sources: Mapping[str, str] | None = None) -> PolicySet:
+    """Compile policy files (`.bal` or `.yaml`) into a policy set; raises CompileError."""
+    from ballast.compiler.pipeline import compile_paths
+
+    compilation = compile_paths([str(p) for p in paths], sources=dict(sources) if sources else None)
+    return compilation.program
+
+
+def load(path: str | Path) -> PolicySet:
+    """Load a compiled bundle; raises BundleError if it is unreadable or was modified."""
+    return load_bundle(path)
+
+
+__all__ = [
+    "BallastError",
+    "BundleError",
+    "CompileError",
+    "Diagnostic",
+    "Directive",
+    "EvaluationError",
+    "InternalError",
+    "PolicySet",
+    "Problem",
+    "Result",
+    "UsageError",
+    "__version__",
+    "compile",
+    "compile_expression",
+    "load",
+]

@@ -1,0 +1,156 @@
+"""The `ballast` command line: argument parsing only; each command is a function in its module.
+
+Exit codes (the same for every command):
+
+| code | meaning                                                                  |
+|------|--------------------------------------------------------------------------|
+| 0    | success                                                                  |
+| 1    | the inputs have problems: compile errors, events with errors, fmt diffs |
+| 2    | the command could not run: bad arguments, unreadable files, bad bundle   |
+| 3    | an internal error in Ballast (a bug: please report it)                   |
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from ballast.runtime.errors import BallastError, InternalError
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+EPILOG = """exit codes: 0 success; 1 the inputs have problems (compile errors, events with
+errors, files fmt would change); 2 the command could not run (bad arguments,
+unreadable files, tampered bundle); 3 internal error."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors exit 2 with one clear line and no traceback."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ballast.compiler.pipeline import PASS_NAMES
+
+    parser = _Parser(
+        prog="ballast",
+        description="Compile, check, evaluate and format Ballast policies.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version="ballast 0.1.0")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def command(name: str, help_text: str, description: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name,
+            help=help_text,
+            description=description,
+            epilog=EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    check = command(
+        "check",
+        "type-check policy files and report every error",
+        "Parse and type-check policy files (.bal, .yaml); print every error and warning GCC style (file:line:col: error[code]: message).",
+    )
+    check.add_argument("paths", nargs="+", metavar="PATH", help="policy files or directories to check")
+    check.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    check.add_argument("--werror", action="store_true", help="treat warnings as errors (exit 1)")
+
+    comp = command(
+        "compile",
+        "compile policies into a bundle",
+        "Compile policy files into a bundle: the IR as JSON plus a manifest with a content fingerprint. Same inputs give byte-identical bundles when SOURCE_DATE_EPOCH is set.",
+    )
+    comp.add_argument("paths", nargs="+", metavar="PATH", help="policy files or directories")
+    comp.add_argument("-o", "--output", metavar="BUNDLE", help="where to write the bundle (default: print nothing)")
+    comp.add_argument(
+        "--dump-after",
+        choices=PASS_NAMES,
+        metavar="PASS",
+        help=f"print the IR after a pass and stop ({', '.join(PASS_NAMES)})",
+    )
+    comp.add_argument("--emit", choices=("python", "ir"), help="print the generated Python code or the optimized IR")
+    comp.add_argument("--format", choices=("text", "json"), default="text", help="diagnostics format (default: text)")
+
+    ev = command(
+        "eval",
+        "evaluate events against policies or a bundle",
+        "Evaluate a JSONL stream of events; print one JSON line of decisions per event.",
+    )
+    ev.add_argument("paths", nargs="+", metavar="PATH|BUNDLE", help="policy files, or one compiled bundle (.json)")
+    ev.add_argument(
+        "--events", required=True, metavar="FILE", help="JSONL events, one object per line; '-' reads standard input"
+    )
+    ev.add_argument(
+        "--format",
+        choices=("json", "text"),
+        default="json",
+        help="json: one line per event (default); text: one line per directive",
+    )
+
+    fmt = command(
+        "fmt",
+        "format .bal files canonically",
+        "Rewrite .bal files in their canonical form (idempotent; comments are kept).",
+    )
+    fmt.add_argument("paths", nargs="+", metavar="PATH", help=".bal files or directories")
+    fmt.add_argument("--check", action="store_true", help="write nothing; exit 1 if any file is not formatted")
+    fmt.add_argument("--diff", action="store_true", help="write nothing; print a unified diff of the changes")
+
+    ex = command(
+        "explain",
+        "show why a rule fires or not for an event",
+        "Evaluate one rule for one event and print the value of every sub-condition.",
+    )
+    ex.add_argument("paths", nargs="+", metavar="PATH", help="policy files")
+    ex.add_argument("--rule", required=True, help="the rule's name (policy/rule when names repeat)")
+    ex.add_argument("--event", required=True, metavar="JSON", help="the event as JSON, or @FILE to read it from a file")
+    ex.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    stdin: TextIO | None = None,
+) -> int:
+    """Run one command; returns its exit code (the console script exits with it)."""
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    parser = build_parser()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.command is None:
+        parser.print_help(out)
+        return EXIT_USAGE
+    from ballast.cli import commands
+
+    handler = getattr(commands, "run_" + args.command)
+    try:
+        return handler(args, out, err, stdin or sys.stdin)
+    except InternalError as exc:
+        err.write(f"ballast: internal error: {exc}\nplease report this with the input that caused it\n")
+        return EXIT_INTERNAL
+    except BallastError as exc:
+        err.write(f"ballast: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,286 @@
+"""The commands behind `ballast …`: each takes parsed arguments and streams, returns an exit code."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from argparse import Namespace
+from pathlib import Path
+from typing import Any, TextIO
+
+from ballast.cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
+from ballast.runtime.errors import BallastError, CompileError, Diagnostic, UsageError
+
+POLICY_SUFFIXES = (".bal", ".yaml", ".yml")
+
+
+def expand(paths: list[str], suffixes: tuple[str, ...] = POLICY_SUFFIXES) -> list[str]:
+    """Files as given; directories expanded to the policy files under them, sorted."""
+    out: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(
+                str(p) for p in path.rglob("*") if p.suffix in suffixes and p.is_file() and "tests" not in p.parts
+            )
+            if not found:
+                raise UsageError(f"{raw}: no policy files ({', '.join(suffixes)}) in this directory")
+            out.extend(found)
+        else:
+            out.append(raw)
+    return out
+
+
+def _policies_only(paths: list[str]) -> list[str]:
+    """Directories may hold modules that policies import; compile only the top-level documents."""
+    return paths
+
+
+def _print_diagnostics(diagnostics: list[Diagnostic], fmt: str, out: TextIO) -> None:
+    if fmt == "json":
+        out.write(json.dumps({"diagnostics": [d.to_json() for d in diagnostics]}, indent=2) + "\n")
+        return
+    for d in diagnostics:
+        out.write(d.render() + "\n")
+    errors = sum(1 for d in diagnostics if d.severity == "error")
+    warnings = len(diagnostics) - errors
+    if diagnostics:
+        out.write(f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}\n")
+
+
+def _compile(paths: list[str], **kwargs: Any):
+    from ballast.compiler.pipeline import compile_paths
+
+    return compile_paths(paths, **kwargs)
+
+
+def run_check(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    paths = expand(args.paths)
+    try:
+        compilation = _compile(paths, stop_after="optimize")
+    except CompileError as exc:
+        _print_diagnostics(exc.diagnostics + _warnings_of(exc), args.format, out)
+        return EXIT_PROBLEMS
+    _print_diagnostics(compilation.diagnostics, args.format, out)
+    if args.format == "text" and not compilation.diagnostics:
+        rules = sum(len(p["rules"]) for p in compilation.ir["policies"])
+        out.write(
+            f"ok: {len(compilation.ir['policies'])} polic{'ies' if len(compilation.ir['policies']) != 1 else 'y'}, {rules} rules\n"
+        )
+    if args.werror and compilation.warnings:
+        return EXIT_PROBLEMS
+    return EXIT_OK
+
+
+def _warnings_of(exc: CompileError) -> list[Diagnostic]:
+    return []
+
+
+def run_compile(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    from ballast.runtime.bundle import dump_bundle
+
+    paths = expand(args.paths)
+    try:
+        compilation = _compile(paths, stop_after=args.dump_after)
+    except CompileError as exc:
+        _print_diagnostics(exc.diagnostics, args.format, err)
+        return EXIT_PROBLEMS
+    if compilation.diagnostics:
+        _print_diagnostics(compilation.diagnostics, args.format, err)
+    if args.dump_after:
+        out.write(dump_state(compilation, args.dump_after) + "\n")
+        return EXIT_OK
+    if args.emit == "python":
+        out.write(compilation.program.python_source() + "\n")
+    elif args.emit == "ir":
+        out.write(json.dumps(compilation.ir, indent=2, sort_keys=True) + "\n")
+    if args.output:
+        try:
+            Path(args.output).write_bytes(dump_bundle(compilation.bundle))
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+        manifest = compilation.bundle["manifest"]
+        err.write(
+            f"wrote {args.output}: {sum(p['rules'] for p in manifest['policies'])} rules, sha256 {manifest['fingerprint']['hash'][:16]}…\n"
+        )
+    return EXIT_OK
+
+
+def dump_state(compilation: Any, after: str) -> str:
+    """What a pass produced, as text: the AST after parse/resolve, the IR after the rest."""
+    if after in ("parse", "resolve"):
+        from dataclasses import asdict, is_dataclass
+
+        def plain(value: Any) -> Any:
+            if is_dataclass(value) and not isinstance(value, type):
+                return {
+                    "node": type(value).__name__,
+                    **{k: plain(v) for k, v in asdict(value).items() if k != "comments"},
+                }
+            if isinstance(value, list | tuple):
+                return [plain(v) for v in value]
+            return value
+
+        if after == "parse":
+            return json.dumps([plain(d) for d in compilation.documents], indent=2, default=str)
+        models = [
+            {
+                "policy": m.document.name,
+                "input": str(m.input),
+                "constants": sorted(m.consts),
+                "conditions": sorted(m.lets),
+                "actions": {name: [f"{p.name}: {p.type}" for p in a.params] for name, a in sorted(m.actions.items())},
+                "rules": [r.name for r in m.rules],
+            }
+            for m in compilation.models
+        ]
+        return json.dumps(models, indent=2)
+    if after == "codegen":
+        return compilation.program.python_source()
+    if after == "bundle":
+        return json.dumps(compilation.bundle["manifest"], indent=2, sort_keys=True)
+    return json.dumps(compilation.ir, indent=2, sort_keys=True)
+
+
+def _load_program(paths: list[str]):
+    """A bundle (one .json file) or policy sources."""
+    if len(paths) == 1 and paths[0].endswith(".json"):
+        from ballast.runtime import load_bundle
+
+        return load_bundle(paths[0])
+    return _compile(expand(paths)).program
+
+
+def run_eval(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    try:
+        program = _load_program(args.paths)
+    except CompileError as exc:
+        _print_diagnostics(exc.diagnostics, "text", err)
+        return EXIT_PROBLEMS
+    if args.events == "-":
+        stream = stdin
+    else:
+        try:
+            stream = open(args.events, encoding="utf-8")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise UsageError(f"cannot read events from {args.events}: {exc.strerror or exc}") from None
+    problems = 0
+    try:
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError as exc:
+                problems += 1
+                record = {
+                    "line": number,
+                    "directives": [],
+                    "errors": [
+                        {
+                            "kind": "invalid-json",
+                            "message": f"line {number}, column {exc.colno}: {exc.msg}",
+                            "hint": "each line must be one JSON object",
+                        }
+                    ],
+                }
+                _write_record(record, args.format, out)
+                continue
+            result = program.evaluate(event)
+            if result.errors:
+                problems += 1
+            _write_record({"line": number, **result.to_dict()}, args.format, out)
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{args.events}: not UTF-8 text ({exc.reason})") from None
+    finally:
+        if stream is not stdin:
+            stream.close()
+    return EXIT_PROBLEMS if problems else EXIT_OK
+
+
+def _write_record(record: dict[str, Any], fmt: str, out: TextIO) -> None:
+    if fmt == "json":
+        out.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+        return
+    for d in record["directives"]:
+        out.write(
+            f"line {record['line']}: {d['action']} {', '.join(d['targets'])} {json.dumps(d['params'], sort_keys=True)} [{d['policy']}/{d['rule']}, {d['impact']}] {d['reason']}\n"
+        )
+    for e in record["errors"]:
+        where = "/".join(x for x in (e.get("policy", ""), e.get("rule", "")) if x)
+        hint = f" (hint: {e['hint']})" if e.get("hint") else ""
+        out.write(f"line {record['line']}: error: {where + ': ' if where else ''}{e['message']}{hint}\n")
+
+
+def run_fmt(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    from ballast.dsl.format import format_document
+    from ballast.dsl.parser import SyntaxProblem, parse_document
+
+    changed = 0
+    failed = 0
+    for path in expand(args.paths, (".bal",)):
+        if not path.endswith(".bal"):
+            err.write(f"{path}: skipped: fmt formats .bal files\n")
+            continue
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read {path}: {exc}") from None
+        try:
+            formatted = format_document(parse_document(text, path))
+        except SyntaxProblem as problem:
+            for d in problem.diagnostics:
+                from ballast.compiler.pipeline import attach_source_lines
+
+                err.write(attach_source_lines([d], {path: text})[0].render() + "\n")
+            failed += 1
+            continue
+        if formatted == text:
+            continue
+        changed += 1
+        if args.diff:
+            out.writelines(
+                difflib.unified_diff(text.splitlines(True), formatted.splitlines(True), path, path + " (formatted)")
+            )
+        elif args.check:
+            out.write(f"would reformat {path}\n")
+        else:
+            Path(path).write_text(formatted, encoding="utf-8")
+            out.write(f"reformatted {path}\n")
+    if failed:
+        return EXIT_PROBLEMS
+    if changed and (args.check or args.diff):
+        return EXIT_PROBLEMS
+    return EXIT_OK
+
+
+def run_explain(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    from ballast.cli.explain import explain_rule
+
+    text = args.event
+    if text.startswith("@"):
+        try:
+            text = Path(text[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read the event from {text[1:]}: {exc.strerror or exc}") from None
+    try:
+        event = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--event is not valid JSON: {exc.msg} at column {exc.colno}") from None
+    try:
+        compilation = _compile(expand(args.paths))
+    except CompileError as exc:
+        _print_diagnostics(exc.diagnostics, "text", err)
+        return EXIT_PROBLEMS
+    try:
+        report = explain_rule(compilation.ir, args.rule, event)
+    except BallastError as exc:
+        raise UsageError(str(exc)) from None
+    if args.format == "json":
+        out.write(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    else:
+        out.write(report["text"])
+    return EXIT_OK
+
+
+__all__ = ["EXIT_USAGE", "expand", "run_check", "run_compile", "run_eval", "run_explain", "run_fmt"]

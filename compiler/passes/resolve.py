@@ -1,0 +1,455 @@
+"""Pass `resolve`: follow imports, build each policy's symbol tables, and check every name.
+
+After this pass every name an expression uses is an input field, a constant, a condition
+(`let`) or a builtin, every type expression is a semantic type, and every action a rule calls is
+declared. What remains for `check-types` is the types themselves.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ballast.compiler import types as T
+from ballast.compiler.passes.parse import load_document
+from ballast.dsl import ast
+from ballast.runtime.errors import ErrorList, Span
+
+if TYPE_CHECKING:
+    from ballast.compiler.pipeline import Compilation
+
+IMPACTS = ("minimal", "low", "moderate", "high", "critical")
+FUNCTIONS = (
+    "abs",
+    "min",
+    "max",
+    "len",
+    "lower",
+    "upper",
+    "startswith",
+    "endswith",
+    "contains",
+    "matches",
+    "round",
+    "clamp",
+    "has",
+    "int",
+    "float",
+    "string",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSig:
+    name: str
+    type: T.Type
+    optional: bool = False
+    default: ast.Expr | None = None
+    low: float | None = None
+    high: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSig:
+    name: str
+    params: tuple[ParamSig, ...]
+    builtin: bool
+    span: Span | None = None
+
+    def param(self, name: str) -> ParamSig | None:
+        return next((p for p in self.params if p.name == name), None)
+
+
+_ONE = ast.Literal("int", 1, Span("<builtin>", 1, 1, 1, 2), "1")
+_HUNDRED = ast.Literal("float", 100.0, Span("<builtin>", 1, 1, 1, 4), "100.0")
+
+# The seeds' four orchestration actions (MOTB FR-M3). Every action names its targets.
+BUILTIN_ACTIONS = {
+    "scale": ActionSig("scale", (ParamSig("targets", T.SELECTOR), ParamSig("by", T.INT, default=_ONE)), True),
+    "pause": ActionSig(
+        "pause", (ParamSig("targets", T.SELECTOR), ParamSig("duration", T.DURATION, optional=True)), True
+    ),
+    "downgrade": ActionSig(
+        "downgrade", (ParamSig("targets", T.SELECTOR), ParamSig("level", T.INT, default=_ONE)), True
+    ),
+    "reroute": ActionSig(
+        "reroute",
+        (
+            ParamSig("targets", T.SELECTOR),
+            ParamSig("to", T.STRING),
+            ParamSig("percent", T.FLOAT, default=_HUNDRED, low=0.0, high=100.0),
+        ),
+        True,
+    ),
+}
+
+NAMED_TYPES = {
+    "int": T.INT,
+    "float": T.FLOAT,
+    "string": T.STRING,
+    "bool": T.BOOL,
+    "duration": T.DURATION,
+    "timestamp": T.TIMESTAMP,
+    "selector": T.SELECTOR,
+}
+
+
+@dataclass
+class PolicyModel:
+    """One policy with its imports merged: the symbol tables later passes look names up in."""
+
+    document: ast.Document
+    input_name: str = ""
+    input: T.RecordT = field(default_factory=lambda: T.RecordT(()))
+    field_spans: dict[str, Span] = field(default_factory=dict)
+    types: dict[str, T.Type] = field(default_factory=dict)
+    consts: dict[str, ast.Const] = field(default_factory=dict)
+    lets: dict[str, ast.Let] = field(default_factory=dict)
+    actions: dict[str, ActionSig] = field(default_factory=lambda: dict(BUILTIN_ACTIONS))
+    rules: list[ast.Rule] = field(default_factory=list)
+    const_types: dict[str, T.Type] = field(default_factory=dict)  # filled by check-types
+
+    def names(self) -> list[str]:
+        return [f.name for f in self.input.fields] + list(self.consts) + list(self.lets)
+
+
+def suggest(name: str, candidates: list[str]) -> str:
+    """`did you mean 'x'?`, or nothing when no candidate is close."""
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else ""
+
+
+def run(compilation: Compilation) -> None:
+    errors = ErrorList()
+    for document in compilation.documents:
+        if document.kind != "policy":
+            continue  # modules given on the command line are checked when a policy imports them
+        model = PolicyModel(document)
+        _merge(compilation, model, document, errors, chain=[document.file])
+        _check_rules(model, errors)
+        _check_names(model, errors)
+        compilation.models.append(model)
+    _check_unique_policies(compilation, errors)
+    compilation.diagnostics.extend(errors.items)
+
+
+def _merge(
+    compilation: Compilation, model: PolicyModel, document: ast.Document, errors: ErrorList, chain: list[str]
+) -> None:
+    """Add a document's declarations to the model, its imports first (depth first)."""
+    declared: dict[str, Span] = {}
+    for item in document.items:
+        if isinstance(item, ast.Import):
+            _import(compilation, model, document, item, errors, chain)
+    for item in document.items:
+        match item:
+            case ast.Input():
+                if document.kind == "module":
+                    errors.error(
+                        "declaration",
+                        "a module cannot declare an input",
+                        item.span,
+                        "declare the input in the policy that imports the module",
+                    )
+                elif model.input_name:
+                    errors.error(
+                        "duplicate",
+                        f"second input '{item.name}': a policy has one input",
+                        item.span,
+                        "merge the fields into one input block",
+                    )
+                else:
+                    model.input_name = item.name
+                    fields = []
+                    for f in item.fields:
+                        if _declare(f.name, f.span, declared, model, errors):
+                            fields.append(_field(f, model, errors))
+                            model.field_spans[f.name] = f.span
+                    model.input = T.RecordT(tuple(fields))
+            case ast.TypeAlias():
+                if item.name in model.types or item.name in NAMED_TYPES:
+                    errors.error("duplicate", f"type '{item.name}' is declared twice", item.span, "rename one of them")
+                else:
+                    model.types[item.name] = resolve_type(item.type, model, errors)
+            case ast.Const():
+                if _declare(item.name, item.span, declared, model, errors):
+                    model.consts[item.name] = item
+            case ast.Let():
+                if _declare(item.name, item.span, declared, model, errors):
+                    model.lets[item.name] = item
+            case ast.ActionDecl():
+                if item.name in model.actions:
+                    what = "a builtin action" if model.actions[item.name].builtin else "declared twice"
+                    errors.error("duplicate", f"action '{item.name}' is {what}", item.span, "choose another name")
+                else:
+                    model.actions[item.name] = _action(item, model, errors)
+            case ast.Rule():
+                if document.kind == "module":
+                    errors.error("declaration", "a module cannot hold rules", item.span, "move the rule into a policy")
+                else:
+                    model.rules.append(item)
+
+
+def _declare(name: str, span: Span, declared: dict[str, Span], model: PolicyModel, errors: ErrorList) -> bool:
+    if name in declared or name in model.consts or name in model.lets or model.input.field(name):
+        errors.error(
+            "duplicate", f"'{name}' is declared twice", span, "each field, constant and condition needs its own name"
+        )
+        return False
+    if name in FUNCTIONS:
+        errors.error("reserved", f"'{name}' is the name of a builtin function", span, "choose another name")
+        return False
+    declared[name] = span
+    return True
+
+
+def _import(
+    compilation: Compilation,
+    model: PolicyModel,
+    document: ast.Document,
+    item: ast.Import,
+    errors: ErrorList,
+    chain: list[str],
+) -> None:
+    base = Path(document.file).parent
+    path = str(base / item.path.value) if not Path(item.path.value).is_absolute() else item.path.value
+    if path in chain:
+        cycle = " → ".join([*chain, path])
+        errors.error(
+            "import",
+            f"import cycle: {cycle}",
+            item.path.span,
+            "break the cycle by moving shared declarations into one module",
+        )
+        return
+    imported = compilation.modules.get(path)
+    if imported is None:
+        imported = load_document(compilation, path, item.path.span)
+        if imported is None:
+            return
+        compilation.modules[path] = imported
+    if imported.kind != "module":
+        errors.error(
+            "import",
+            f"'{item.path.value}' is a policy; only modules can be imported",
+            item.path.span,
+            "declare shared constants, conditions and actions in a `module` file",
+        )
+        return
+    _merge(compilation, model, imported, errors, [*chain, path])
+
+
+def _field(f: ast.Field, model: PolicyModel, errors: ErrorList) -> T.FieldT:
+    low = high = None
+    type_expr = f.type
+    if isinstance(type_expr, ast.RangeType):
+        low, high = type_expr.low, type_expr.high
+        if low > high:
+            errors.error(
+                "range",
+                f"empty range [{type_expr.low_text}, {type_expr.high_text}]",
+                type_expr.span,
+                "write the lower bound first",
+            )
+    resolved = resolve_type(f.type, model, errors)
+    return T.FieldT(f.name, resolved, f.optional, low, high)
+
+
+def resolve_type(type_expr: ast.TypeExpr, model: PolicyModel, errors: ErrorList) -> T.Type:
+    """The semantic type of a type as written; unknown names are reported and read as `any`."""
+    match type_expr:
+        case ast.NamedType(name=name, span=span):
+            if name in NAMED_TYPES:
+                return NAMED_TYPES[name]
+            if name in model.types:
+                return model.types[name]
+            candidates = list(NAMED_TYPES) + list(model.types)
+            hint = suggest(name, candidates) or "types are " + ", ".join(candidates)
+            errors.error("type", f"unknown type '{name}'", span, hint)
+            return T.ANY
+        case ast.EnumType(values=values, span=span):
+            if len(set(values)) != len(values):
+                errors.error("duplicate", "an enum value is listed twice", span, "list each value once")
+            return T.EnumT(values)
+        case ast.ListType(element=element):
+            return T.ListT(resolve_type(element, model, errors))
+        case ast.MapType(key=key, value=value, span=span):
+            if resolve_type(key, model, errors) != T.STRING:
+                errors.error("type", "map keys must be strings", span, "write map<string, T>")
+            return T.MapT(resolve_type(value, model, errors))
+        case ast.RecordType(fields=fields):
+            seen: set[str] = set()
+            out = []
+            for f in fields:
+                if f.name in seen:
+                    errors.error("duplicate", f"field '{f.name}' is declared twice", f.span, "")
+                    continue
+                seen.add(f.name)
+                out.append(_field(f, model, errors))
+            return T.RecordT(tuple(out))
+        case ast.RangeType(base=base, span=span):
+            resolved = resolve_type(base, model, errors)
+            if not T.is_numeric(resolved) and resolved != T.DURATION:
+                errors.error(
+                    "type",
+                    f"a range needs a number type, not {resolved}",
+                    span,
+                    "ranges apply to int, float and duration",
+                )
+            return resolved
+    raise AssertionError(type_expr)
+
+
+def _action(item: ast.ActionDecl, model: PolicyModel, errors: ErrorList) -> ActionSig:
+    params = []
+    seen: set[str] = set()
+    for p in item.params:
+        if p.name in seen:
+            errors.error("duplicate", f"parameter '{p.name}' is declared twice", p.span, "")
+            continue
+        seen.add(p.name)
+        low = high = None
+        if isinstance(p.type, ast.RangeType):
+            low, high = p.type.low, p.type.high
+        params.append(ParamSig(p.name, resolve_type(p.type, model, errors), p.optional, p.default, low, high))
+    return ActionSig(item.name, tuple(params), False, item.span)
+
+
+def _check_rules(model: PolicyModel, errors: ErrorList) -> None:
+    seen: dict[str, Span] = {}
+    for rule in model.rules:
+        if rule.name in seen:
+            errors.error(
+                "duplicate",
+                f"rule '{rule.name}' is declared twice (first at {seen[rule.name]})",
+                rule.span,
+                "rule names identify directives; make them unique",
+            )
+        seen.setdefault(rule.name, rule.span)
+        for clause, span in rule.repeated:
+            errors.error(
+                "duplicate", f"rule '{rule.name}' has a second '{clause}' clause", span, "write each clause once"
+            )
+        if rule.priority is not None and not isinstance(rule.priority, int):
+            errors.error(
+                "priority",
+                f"rule '{rule.name}' has priority {rule.priority}: priorities are integers",
+                rule.span,
+                "write a whole number; higher fires first",
+            )
+        if rule.when is None:
+            errors.error("missing", f"rule '{rule.name}' has no 'when' condition", rule.span, "add `when <condition>`")
+        if not rule.then:
+            errors.error(
+                "missing",
+                f"rule '{rule.name}' has no 'then' action",
+                rule.span,
+                "add `then scale(targets: pool, by: 1)` or another action",
+            )
+        if rule.impact is not None and rule.impact not in IMPACTS:
+            errors.error(
+                "impact",
+                f"unknown impact '{rule.impact}'",
+                rule.impact_span or rule.span,
+                suggest(rule.impact, list(IMPACTS)) or "impact is one of " + ", ".join(IMPACTS),
+            )
+        for call in rule.then:
+            _check_call(call, model, errors)
+
+
+def _check_call(call: ast.ActionCall, model: PolicyModel, errors: ErrorList) -> None:
+    sig = model.actions.get(call.name)
+    if sig is None:
+        hint = suggest(call.name, list(model.actions)) or f"declare it: `action {call.name}(targets: selector, ...)`"
+        errors.error("action", f"unknown action '{call.name}'", call.span, hint)
+        return
+    given: set[str] = set()
+    for arg in call.args:
+        if arg.name in given:
+            errors.error("duplicate", f"argument '{arg.name}' is given twice", arg.span, "")
+        given.add(arg.name)
+        if sig.param(arg.name) is None:
+            names = [p.name for p in sig.params]
+            errors.error(
+                "action",
+                f"action '{call.name}' has no parameter '{arg.name}'",
+                arg.span,
+                suggest(arg.name, names) or "its parameters are " + ", ".join(names),
+            )
+    for p in sig.params:
+        if p.name not in given and p.default is None and not p.optional:
+            errors.error(
+                "action", f"action '{call.name}' needs the argument '{p.name}'", call.span, f"add `{p.name}: …`"
+            )
+
+
+def _check_names(model: PolicyModel, errors: ErrorList) -> None:
+    """Every `Name` in every expression is a field, constant or condition; lets do not cycle."""
+    known = set(model.names())
+    candidates = model.names()
+
+    def check(expr: ast.Expr | None) -> None:
+        if expr is None:
+            return
+        for node in ast.walk(expr):
+            if isinstance(node, ast.Name) and node.name not in known:
+                hint = suggest(node.name, candidates)
+                if not hint and node.name in ("True", "False", "None"):
+                    hint = f"write {node.name.lower() if node.name != 'None' else 'null'}"
+                errors.error(
+                    "name",
+                    f"unknown name '{node.name}'",
+                    node.span,
+                    hint or "declare it as an input field, a `const` or a `let`",
+                )
+
+    for const in model.consts.values():
+        check(const.value)
+    for let in model.lets.values():
+        check(let.value)
+    for p in (p for a in model.actions.values() for p in a.params):
+        check(p.default)
+    for rule in model.rules:
+        check(rule.when)
+        for call in rule.then:
+            for arg in call.args:
+                check(arg.value)
+    _check_cycles(model, errors)
+
+
+def _check_cycles(model: PolicyModel, errors: ErrorList) -> None:
+    definitions = {**{n: c.value for n, c in model.consts.items()}, **{n: v.value for n, v in model.lets.items()}}
+    spans = {**{n: c.span for n, c in model.consts.items()}, **{n: v.span for n, v in model.lets.items()}}
+    state: dict[str, int] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            cycle = " → ".join([*path[path.index(name) :], name])
+            errors.error("cycle", f"'{name}' is defined in terms of itself: {cycle}", spans[name], "break the cycle")
+            return
+        state[name] = 1
+        for node in ast.walk(definitions[name]):
+            if isinstance(node, ast.Name) and node.name in definitions:
+                visit(node.name, [*path, name])
+        state[name] = 2
+
+    for name in definitions:
+        visit(name, [])
+
+
+def _check_unique_policies(compilation: Compilation, errors: ErrorList) -> None:
+    seen: dict[str, Span] = {}
+    for model in compilation.models:
+        doc = model.document
+        if doc.name in seen:
+            errors.error(
+                "duplicate",
+                f"policy '{doc.name}' is given twice (also at {seen[doc.name]})",
+                doc.span,
+                "policy names must be unique in a set",
+            )
+        seen.setdefault(doc.name, doc.span)

@@ -1,0 +1,111 @@
+"""The compiler: a named, ordered list of passes and the driver that runs them.
+
+Each pass is a module in `ballast.compiler.passes` with one job and a `run(compilation)`
+function. The driver runs them in order, times each, and stops after the first pass that
+reports an error, so later passes may assume the invariants earlier ones establish.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ballast.compiler.passes import (
+    build_bundle,
+    check_types,
+    generate_code,
+    optimize,
+    parse,
+    resolve,
+)
+from ballast.runtime.errors import CompileError, Diagnostic, InternalError, sort_diagnostics
+
+
+@dataclass
+class Compilation:
+    """Everything the passes read and write while compiling one policy set."""
+
+    paths: list[str]
+    sources: dict[str, str] = field(default_factory=dict)
+    documents: list[Any] = field(default_factory=list)  # ballast.dsl.ast.Document, given paths
+    modules: dict[str, Any] = field(default_factory=dict)  # imported documents by path
+    models: list[Any] = field(default_factory=list)  # resolve.PolicyModel, one per policy
+    ir: dict[str, Any] = field(default_factory=dict)  # {"policies": [...]}: checked, then optimized
+    program: Any = None  # ballast.runtime.PolicySet
+    bundle: dict[str, Any] | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    source_date_epoch: int | None = None
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+
+# Order matters: resolve needs every document parsed (imports included), check_types needs
+# every name resolved, optimize folds only type-correct IR, codegen builds from optimized IR,
+# and the bundle fingerprints the IR that codegen proved compiles.
+PASSES: list[tuple[str, Callable[[Compilation], None]]] = [
+    ("parse", parse.run),
+    ("resolve", resolve.run),
+    ("check-types", check_types.run),
+    ("optimize", optimize.run),
+    ("codegen", generate_code.run),
+    ("bundle", build_bundle.run),
+]
+PASS_NAMES = [name for name, _ in PASSES]
+
+
+def compile_paths(
+    paths: Sequence[str],
+    *,
+    stop_after: str | None = None,
+    source_date_epoch: int | None = None,
+    sources: dict[str, str] | None = None,
+) -> Compilation:
+    """Run the passes over the files; raises CompileError with every error of the failing pass.
+
+    `sources` may hold the text of files instead of reading them from disk (for tests and tools).
+    Warnings are kept on the returned compilation.
+    """
+    if stop_after is not None and stop_after not in PASS_NAMES:
+        raise ValueError(f"unknown pass {stop_after!r}; passes are {', '.join(PASS_NAMES)}")
+    compilation = Compilation(paths=list(paths), source_date_epoch=source_date_epoch)
+    if sources:
+        compilation.sources.update(sources)
+    for name, run in PASSES:
+        started = time.perf_counter()
+        try:
+            run(compilation)
+        except CompileError:
+            raise
+        except Exception as exc:  # a bug in a pass must not surface as a raw traceback
+            raise InternalError(f"compiler pass {name!r} failed: {exc!r}") from exc
+        compilation.timings[name] = time.perf_counter() - started
+        if compilation.errors:
+            raise CompileError(attach_source_lines(compilation.diagnostics, compilation.sources))
+        if name == stop_after:
+            break
+    compilation.diagnostics = attach_source_lines(compilation.diagnostics, compilation.sources)
+    return compilation
+
+
+def attach_source_lines(diagnostics: list[Diagnostic], sources: dict[str, str]) -> list[Diagnostic]:
+    """Fill in the source line under each diagnostic so it can draw its caret."""
+    from dataclasses import replace
+
+    out = []
+    for d in sort_diagnostics(diagnostics):
+        text = sources.get(d.span.file)
+        if text is not None and not d.source_line:
+            lines = text.split("\n")
+            if 1 <= d.span.line <= len(lines):
+                d = replace(d, source_line=lines[d.span.line - 1])
+        out.append(d)
+    return out

@@ -1,0 +1,311 @@
+"""The syntax tree of policy documents: frozen dataclasses, each with the span it came from.
+
+Both front-ends (the `.bal` grammar and the YAML form) build these same nodes, so every later
+pass is shared. Nothing here knows about types or code; the checker turns expressions into IR.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ballast.runtime.errors import Span
+
+# ---- expressions ----
+
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    kind: str  # "int" | "float" | "string" | "bool" | "null" | "duration"
+    value: object  # durations are float seconds
+    span: Span
+    text: str = ""  # the literal as written (durations keep "5m" for the formatter)
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    obj: Expr
+    name: str
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    obj: Expr
+    index: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    func: str
+    args: tuple[Expr, ...]
+    span: Span
+    func_span: Span
+    method: bool = False  # written `x.f(y)`: args[0] is the receiver
+
+
+@dataclass(frozen=True, slots=True)
+class Unary:
+    op: str  # "!" | "-"
+    operand: Expr
+    span: Span
+    keyword: bool = False  # written `not`
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    op: str  # "+" | "-" | "*" | "/" | "%"
+    left: Expr
+    right: Expr
+    span: Span
+    op_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Logical:
+    op: str  # "&&" | "||"
+    left: Expr
+    right: Expr
+    span: Span
+    keyword: bool = False  # written `and` / `or`
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """`a OP b`, or a chain `a OP b OP c` that the checker rejects with a hint."""
+
+    ops: tuple[str, ...]
+    operands: tuple[Expr, ...]
+    span: Span
+    op_spans: tuple[Span, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Conditional:
+    cond: Expr
+    then: Expr
+    otherwise: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ListLiteral:
+    items: tuple[Expr, ...]
+    span: Span
+
+
+Expr = Literal | Name | Attribute | Index | Call | Unary | Binary | Logical | Compare | Conditional | ListLiteral
+
+
+def children(node: Expr) -> tuple[Expr, ...]:
+    """The direct sub-expressions of `node`, in source order."""
+    match node:
+        case Attribute(obj=obj):
+            return (obj,)
+        case Index(obj=obj, index=index):
+            return (obj, index)
+        case Call(args=args):
+            return args
+        case Unary(operand=operand):
+            return (operand,)
+        case Binary(left=left, right=right) | Logical(left=left, right=right):
+            return (left, right)
+        case Compare(operands=operands):
+            return operands
+        case Conditional(cond=c, then=t, otherwise=o):
+            return (c, t, o)
+        case ListLiteral(items=items):
+            return items
+    return ()
+
+
+def walk(node: Expr):
+    """Every node of the expression, parents before children."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(children(current)))
+
+
+# ---- types as written ----
+
+
+@dataclass(frozen=True, slots=True)
+class NamedType:
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class EnumType:
+    values: tuple[str, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ListType:
+    element: TypeExpr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class MapType:
+    key: TypeExpr
+    value: TypeExpr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class RecordType:
+    fields: tuple[Field, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class RangeType:
+    base: TypeExpr
+    low: float
+    high: float
+    span: Span
+    low_text: str = ""
+    high_text: str = ""
+
+
+TypeExpr = NamedType | EnumType | ListType | MapType | RecordType | RangeType
+
+
+# ---- declarations ----
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    type: TypeExpr
+    optional: bool
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class StringValue:
+    """A string as written in a declaration, with the span of its text (quotes excluded)."""
+
+    value: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Import:
+    path: StringValue
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    name: str
+    fields: tuple[Field, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class TypeAlias:
+    name: str
+    type: TypeExpr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    name: str
+    type: TypeExpr | None
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Let:
+    name: str
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    type: TypeExpr
+    optional: bool
+    default: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ActionDecl:
+    name: str
+    params: tuple[Param, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Argument:
+    name: str
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ActionCall:
+    name: str
+    args: tuple[Argument, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    key: str
+    value: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    span: Span
+    when: Expr | None = None
+    then: tuple[ActionCall, ...] = ()
+    priority: int | None = None
+    impact: str | None = None
+    impact_span: Span | None = None
+    reason: StringValue | None = None
+    labels: tuple[Label, ...] = ()
+    description: str = ""
+    # The clauses written more than once, reported by the resolver (the grammar cannot).
+    repeated: tuple[tuple[str, Span], ...] = ()
+
+
+Item = Import | Input | TypeAlias | Const | Let | ActionDecl | Rule
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One file: a `policy` (evaluated) or a `module` (imported by policies)."""
+
+    kind: str  # "policy" | "module"
+    name: str
+    span: Span
+    file: str
+    version: StringValue | None = None
+    owner: str = ""
+    description: str = ""
+    labels: tuple[Label, ...] = ()
+    items: tuple[Item, ...] = ()
+    comments: tuple[tuple[int, int, str], ...] = field(default=(), compare=False)
+
+    def of(self, kind: type) -> list:
+        return [item for item in self.items if isinstance(item, kind)]

@@ -1,0 +1,454 @@
+"""The `.bal` front-end: Lark parses the text, a transformer builds `ballast.dsl.ast` nodes.
+
+Syntax errors become diagnostics with a position and a hint; lark's exceptions never leave this
+module (this is the one place they are translated).
+"""
+
+from __future__ import annotations
+
+import ast as pyast
+from functools import cache
+from importlib import resources
+
+from ballast.dsl import ast
+from ballast.runtime.errors import Diagnostic, Span
+from ballast.runtime.values import parse_duration
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+
+@cache
+def _parser() -> Lark:
+    grammar = resources.files("ballast.dsl").joinpath("ballast.lark").read_text("utf-8")
+    return Lark(
+        grammar,
+        parser="lalr",
+        start=["document", "expr", "type_expr"],
+        propagate_positions=True,
+        maybe_placeholders=True,
+    )
+
+
+class SyntaxProblem(Exception):
+    """Carries positioned diagnostics out of a front-end (the only exception they raise)."""
+
+    def __init__(self, diagnostic: Diagnostic, *more: Diagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+        self.diagnostics = [diagnostic, *more]
+
+
+def parse_document(text: str, file: str) -> ast.Document:
+    """Parse a whole file; raises SyntaxProblem with a positioned diagnostic."""
+    comments: list[tuple[int, int, str]] = []
+    tree = _parse(text, file, "document", comments)
+    document = _Builder(file).transform(tree)
+    return _with_comments(document, comments)
+
+
+def parse_expression(text: str, file: str, line: int = 1, column: int = 1) -> ast.Expr:
+    """Parse one expression; spans are shifted so (1, 1) of `text` lands on (line, column)."""
+    tree = _parse(text, file, "expr", [], line, column)
+    return _Builder(file, line, column).transform(tree)
+
+
+def parse_type(text: str, file: str) -> ast.TypeExpr:
+    """Parse a type as written in a schema: `float in [0, 1]`, `list<string>`, `enum("a")`."""
+    tree = _parse(text, file, "type_expr", [])
+    return _Builder(file).transform(tree)
+
+
+def _with_comments(document: ast.Document, comments: list[tuple[int, int, str]]) -> ast.Document:
+    from dataclasses import replace
+
+    return replace(document, comments=tuple(comments))
+
+
+_TERMINAL_TEXT = {
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "COMMA": "','",
+    "COLON": "':'",
+    "EQUAL": "'='",
+    "DOT": "'.'",
+    "NAME": "a name",
+    "STRING": "a string",
+    "INT_LIT": "a number",
+    "FLOAT_LIT": "a number",
+    "NUMBER": "a number",
+    "DURATION": "a duration",
+    "REL_OP": "a comparison",
+    "MUL_OP": "an operator",
+    "ADD_OP": "an operator",
+    "QMARK": "'?'",
+    "MORETHAN": "'>'",
+    "LESSTHAN": "'<'",
+    "MINUS": "'-'",
+    "$END": "end of input",
+    "SIGN": "'-'",
+    "OR_SYM": "'||'",
+    "OR_KW": "'or'",
+    "AND_SYM": "'&&'",
+    "AND_KW": "'and'",
+    "NOT_SYM": "'!'",
+    "NOT_KW": "'not'",
+    "IN": "'in'",
+    "OPTIONAL": "'?'",
+}
+
+
+def _describe_expected(expected: set[str]) -> str:
+    names = sorted({_TERMINAL_TEXT.get(e, _keyword(e)) for e in expected})
+    if len(names) > 6:
+        # A long list helps nobody; name the two kinds of thing that can come next.
+        return "an operator, or the end of the expression or clause"
+    return "one of " + ", ".join(names) if len(names) > 1 else names[0]
+
+
+def _keyword(terminal: str) -> str:
+    return f"'{terminal.lower()}'" if terminal.isupper() else terminal
+
+
+def _parse(text: str, file: str, start: str, comments: list, line: int = 1, column: int = 1):
+    def problem(message: str, at_line: int, at_col: int, width: int, hint: str) -> SyntaxProblem:
+        span = Span(file, at_line, at_col, at_line, at_col + max(width, 1))
+        if line != 1 or column != 1:
+            span = span.shifted(line, column)
+        return SyntaxProblem(Diagnostic("error", "syntax", message, span, hint))
+
+    parser = _parser()
+    try:
+        tree = parser.parse(text, start=start)
+    except UnexpectedCharacters as exc:
+        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        hint = "strings are written in double quotes" if char in "`" else ""
+        if char == "&" or char == "|":
+            hint = "write '&&' or '||' (or 'and' / 'or')"
+        raise problem(f"unexpected character {char!r}", exc.line, exc.column, 1, hint) from None
+    except UnexpectedEOF as exc:
+        lines = text.split("\n")
+        end_line = len(lines)
+        end_col = len(lines[-1]) + 1
+        raise problem(
+            "unexpected end of input",
+            end_line,
+            end_col,
+            1,
+            f"expected {_describe_expected(set(exc.expected))}; is a closing brace or parenthesis missing?",
+        ) from None
+    except UnexpectedToken as exc:
+        tok = exc.token
+        if tok.type == "$END":
+            lines = text.split("\n")
+            raise problem(
+                "unexpected end of input",
+                len(lines),
+                len(lines[-1]) + 1,
+                1,
+                f"expected {_describe_expected(set(exc.expected))}",
+            ) from None
+        hint = f"expected {_describe_expected(set(exc.expected))}"
+        if tok.value == "=":
+            hint = "to compare, write '=='"
+        if tok.type in ("REL_OP", "IN") and "REL_OP" not in exc.expected:
+            hint = "comparisons do not chain: write 'a < b && b < c'"
+        raise problem(f"unexpected {tok.value!r}", tok.line, tok.column, len(tok.value), hint) from None
+    except UnexpectedInput as exc:  # any other lark input error
+        raise problem("cannot parse this", exc.line, exc.column, 1, "") from None
+    _collect_comments(text, comments)
+    return tree
+
+
+def _collect_comments(text: str, comments: list[tuple[int, int, str]]) -> None:
+    """Comments with their line and column, for the formatter (lark drops them)."""
+    in_string = None
+    for number, line_text in enumerate(text.split("\n"), start=1):
+        i = 0
+        in_string = None
+        while i < len(line_text):
+            ch = line_text[i]
+            if in_string:
+                if ch == "\\":
+                    i += 2
+                    continue
+                if ch == in_string:
+                    in_string = None
+            elif ch in "\"'":
+                in_string = ch
+            elif ch == "#":
+                comments.append((number, i + 1, line_text[i:].rstrip()))
+                break
+            i += 1
+
+
+def unquote(token: str) -> str:
+    """The value of a string literal token, escapes applied (Python's rules, a subset of CEL's)."""
+    try:
+        value = pyast.literal_eval(token)
+    except (ValueError, SyntaxError):
+        value = token[1:-1]
+    return value if isinstance(value, str) else token[1:-1]
+
+
+@v_args(meta=True)
+class _Builder(Transformer):
+    """Lark tree → AST. Spans use the rule's meta, shifted for embedded expressions."""
+
+    def __init__(self, file: str, line: int = 1, column: int = 1) -> None:
+        super().__init__()
+        self.file = file
+        self.line = line
+        self.column = column
+
+    # ---- positions ----
+    def _span(self, meta) -> Span:
+        span = Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
+        return self._shift(span)
+
+    def _tok_span(self, tok: Token) -> Span:
+        span = Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
+        return self._shift(span)
+
+    def _shift(self, span: Span) -> Span:
+        if self.line == 1 and self.column == 1:
+            return span
+        return span.shifted(self.line, self.column)
+
+    def _string(self, tok: Token) -> ast.StringValue:
+        span = self._tok_span(tok)
+        inner = Span(span.file, span.line, span.column + 1, span.end_line, span.end_column - 1)
+        return ast.StringValue(unquote(tok.value), inner)
+
+    # ---- documents ----
+    def document(self, meta, children):
+        return children[0]
+
+    def policy(self, meta, children):
+        name, version, *items = children
+        return self._document("policy", name, self._string(version), items, meta)
+
+    def module(self, meta, children):
+        name, *items = children
+        return self._document("module", name, None, items, meta)
+
+    def _document(self, kind, name, version, items, meta):
+        owner = description = ""
+        labels: tuple = ()
+        body = []
+        for item in items:
+            if isinstance(item, tuple) and item[0] == "owner":
+                owner = item[1]
+            elif isinstance(item, tuple) and item[0] == "description":
+                description = item[1]
+            elif isinstance(item, tuple) and item[0] == "labels":
+                labels = item[1]
+            else:
+                body.append(item)
+        return ast.Document(
+            kind=kind,
+            name=name,
+            span=self._span(meta),
+            file=self.file,
+            version=version,
+            owner=owner,
+            description=description,
+            labels=labels,
+            items=tuple(body),
+        )
+
+    def dotted_name(self, meta, children):
+        return ".".join(str(c) for c in children)
+
+    def import_decl(self, meta, children):
+        return ast.Import(self._string(children[0]), self._span(meta))
+
+    def owner_decl(self, meta, children):
+        return ("owner", unquote(children[0]), self._span(meta))
+
+    def description_decl(self, meta, children):
+        return ("description", unquote(children[0]), self._span(meta))
+
+    def labels_decl(self, meta, children):
+        return ("labels", tuple(c for c in children if c is not None), self._span(meta))
+
+    def label(self, meta, children):
+        return ast.Label(str(children[0]), unquote(children[1]), self._span(meta))
+
+    def input_decl(self, meta, children):
+        name, *fields = children
+        return ast.Input(str(name), tuple(fields), self._span(meta))
+
+    def field_decl(self, meta, children):
+        name, optional, type_ = children
+        return ast.Field(str(name), type_, optional is not None, self._span(meta))
+
+    def type_decl(self, meta, children):
+        return ast.TypeAlias(str(children[0]), children[1], self._span(meta))
+
+    # ---- types ----
+    def named_type(self, meta, children):
+        return ast.NamedType(str(children[0]), self._span(meta))
+
+    def enum_type(self, meta, children):
+        return ast.EnumType(tuple(unquote(c) for c in children), self._span(meta))
+
+    def list_type(self, meta, children):
+        return ast.ListType(children[0], self._span(meta))
+
+    def map_type(self, meta, children):
+        return ast.MapType(children[0], children[1], self._span(meta))
+
+    def record_type(self, meta, children):
+        return ast.RecordType(tuple(children), self._span(meta))
+
+    def range_type(self, meta, children):
+        base, _in, (low, low_text), (high, high_text) = children
+        return ast.RangeType(base, low, high, self._span(meta), low_text, high_text)
+
+    def signed_number(self, meta, children):
+        sign, number = children
+        text = ("-" if sign else "") + str(number)
+        return float(text), text
+
+    # ---- declarations ----
+    def const_decl(self, meta, children):
+        name, type_, value = children
+        return ast.Const(str(name), type_, value, self._span(meta))
+
+    def let_decl(self, meta, children):
+        return ast.Let(str(children[0]), children[1], self._span(meta))
+
+    def action_decl(self, meta, children):
+        name, *params = children
+        return ast.ActionDecl(str(name), tuple(p for p in params if p is not None), self._span(meta))
+
+    def param_decl(self, meta, children):
+        name, optional, type_, default = children
+        return ast.Param(str(name), type_, optional is not None, default, self._span(meta))
+
+    def rule_decl(self, meta, children):
+        name, *clauses = children
+        fields: dict[str, object] = {}
+        repeated = []
+        for clause in clauses:
+            key, value, span = clause
+            if key in fields:
+                repeated.append((key, span))
+                continue
+            fields[key] = value
+            if key == "impact":
+                fields["impact_span"] = span
+        return ast.Rule(
+            name=str(name),
+            span=self._span(meta),
+            when=fields.get("when"),
+            then=fields.get("then", ()),
+            priority=fields.get("priority"),
+            impact=fields.get("impact"),
+            impact_span=fields.get("impact_span"),
+            reason=fields.get("reason"),
+            labels=fields.get("labels", ()),
+            description=fields.get("description", ""),
+            repeated=tuple(repeated),
+        )
+
+    def when_clause(self, meta, children):
+        return ("when", children[0], self._span(meta))
+
+    def then_clause(self, meta, children):
+        return ("then", tuple(children), self._span(meta))
+
+    def priority_clause(self, meta, children):
+        value, _text = children[0]
+        return ("priority", int(value) if float(value).is_integer() else value, self._span(meta))
+
+    def impact_clause(self, meta, children):
+        return ("impact", str(children[0]), self._tok_span(children[0]))
+
+    def reason_clause(self, meta, children):
+        return ("reason", self._string(children[0]), self._span(meta))
+
+    def action_call(self, meta, children):
+        name, *args = children
+        return ast.ActionCall(str(name), tuple(a for a in args if a is not None), self._span(meta))
+
+    def argument(self, meta, children):
+        return ast.Argument(str(children[0]), children[1], self._span(meta))
+
+    # ---- expressions ----
+    def ternary(self, meta, children):
+        return ast.Conditional(children[0], children[1], children[2], self._span(meta))
+
+    def or_op(self, meta, children):
+        left, op, right = children
+        return ast.Logical("||", left, right, self._span(meta), keyword=op.type == "OR_KW")
+
+    def and_op(self, meta, children):
+        left, op, right = children
+        return ast.Logical("&&", left, right, self._span(meta), keyword=op.type == "AND_KW")
+
+    def compare(self, meta, children):
+        operands = tuple(children[0::2])
+        ops = tuple(str(op) for op in children[1::2])
+        op_spans = tuple(self._tok_span(op) for op in children[1::2])
+        return ast.Compare(ops, operands, self._span(meta), op_spans)
+
+    def binary(self, meta, children):
+        left, op, right = children
+        return ast.Binary(str(op), left, right, self._span(meta), self._tok_span(op))
+
+    def not_op(self, meta, children):
+        op, operand = children
+        return ast.Unary("!", operand, self._span(meta), keyword=op.type == "NOT_KW")
+
+    def negate(self, meta, children):
+        return ast.Unary("-", children[0], self._span(meta))
+
+    def attribute(self, meta, children):
+        obj, name = children
+        return ast.Attribute(obj, str(name), self._span(meta), self._tok_span(name))
+
+    def method_call(self, meta, children):
+        obj, name, *args = children
+        args = [a for a in args if a is not None]
+        return ast.Call(str(name), (obj, *args), self._span(meta), self._tok_span(name), True)
+
+    def index(self, meta, children):
+        return ast.Index(children[0], children[1], self._span(meta))
+
+    def name(self, meta, children):
+        return ast.Name(str(children[0]), self._span(meta))
+
+    def call(self, meta, children):
+        name, *args = children
+        args = tuple(a for a in args if a is not None)
+        return ast.Call(str(name), args, self._span(meta), self._tok_span(name))
+
+    def list_literal(self, meta, children):
+        return ast.ListLiteral(tuple(c for c in children if c is not None), self._span(meta))
+
+    def duration_lit(self, meta, children):
+        text = str(children[0])
+        return ast.Literal("duration", parse_duration(text), self._span(meta), text)
+
+    def float_lit(self, meta, children):
+        return ast.Literal("float", float(children[0]), self._span(meta), str(children[0]))
+
+    def int_lit(self, meta, children):
+        return ast.Literal("int", int(children[0]), self._span(meta), str(children[0]))
+
+    def string_lit(self, meta, children):
+        return ast.Literal("string", unquote(children[0]), self._span(meta), str(children[0]))
+
+    def true_lit(self, meta, children):
+        return ast.Literal("bool", True, self._span(meta), "true")
+
+    def false_lit(self, meta, children):
+        return ast.Literal("bool", False, self._span(meta), "false")
+
+    def null_lit(self, meta, children):
+        return ast.Literal("null", None, self._span(meta), "null")

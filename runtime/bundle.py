@@ -1,0 +1,70 @@
+"""Bundles: the compiled IR of a policy set plus a manifest that fingerprints it.
+
+A bundle is one JSON file, `{"manifest": …, "ir": …}`. The manifest's fingerprint is the
+SHA-256 of the IR's canonical JSON; loading recomputes it and refuses a bundle whose IR does
+not match, so an edited bundle never runs. Code objects are rebuilt from the IR on load: a
+bundle holds no bytecode, so it is portable across Python versions and auditable as text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from ballast.runtime.errors import BundleError
+from ballast.runtime.ir import FORMAT as IR_FORMAT
+
+BUNDLE_FORMAT = "ballast-bundle/1"
+
+
+def fingerprint(ir: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_bytes(ir)).hexdigest()
+
+
+def canonical_bytes(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def dump_bundle(bundle: dict[str, Any]) -> bytes:
+    """The bundle's bytes: sorted keys, two-space indent, a final newline (diffable in review)."""
+    return (json.dumps(bundle, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+
+
+def read_bundle(path: str | Path) -> dict[str, Any]:
+    """Read and verify a bundle file; raises BundleError saying what is wrong and what to do."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise BundleError(f"{path}: cannot read bundle: {exc.strerror or exc}") from None
+    try:
+        bundle = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{path}: not a bundle (invalid JSON: {exc})") from None
+    return verify_bundle(bundle, str(path))
+
+
+def verify_bundle(bundle: Any, where: str = "bundle") -> dict[str, Any]:
+    if not isinstance(bundle, dict) or "manifest" not in bundle or "ir" not in bundle:
+        raise BundleError(f"{where}: not a Ballast bundle (expected 'manifest' and 'ir')")
+    manifest = bundle["manifest"]
+    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise BundleError(
+            f"{where}: unsupported bundle format {found!r}; this runtime reads {BUNDLE_FORMAT}; recompile with `ballast compile`"
+        )
+    ir = bundle["ir"]
+    if not isinstance(ir, dict) or ir.get("format") != IR_FORMAT:
+        raise BundleError(f"{where}: unsupported IR format; recompile with `ballast compile`")
+    expected = manifest.get("fingerprint", {})
+    if expected.get("algo") != "sha256":
+        raise BundleError(f"{where}: unknown fingerprint algorithm {expected.get('algo')!r}")
+    actual = fingerprint(ir)
+    if actual != expected.get("hash"):
+        raise BundleError(
+            f"{where}: fingerprint mismatch: the IR hashes to {actual[:16]}…, the manifest says {str(expected.get('hash'))[:16]}…; "
+            "the bundle was modified after compiling. Recompile it from the policy sources"
+        )
+    return bundle

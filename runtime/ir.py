@@ -1,0 +1,173 @@
+"""The IR: the checked, optimized policy as plain JSON, and the helpers that read it.
+
+Expression nodes are dicts with `k` (kind), `t` (type, informative) and `at` (source span
+[line, column, end line, end column]):
+
+| k       | fields                  | meaning                                                  |
+|---------|-------------------------|----------------------------------------------------------|
+| `lit`   | `v`                     | a literal; durations/timestamps are float seconds        |
+| `field` | `path`, `opt`?          | an input field, `path` through nested records            |
+| `let`   | `name`, `e`             | a named condition, inlined; kept for explanations        |
+| `not`   | `e`                     | logical negation                                         |
+| `neg`   | `e`                     | arithmetic negation                                      |
+| `and`   | `l`, `r`                | short-circuit and                                        |
+| `or`    | `l`, `r`                | short-circuit or                                         |
+| `bin`   | `op`, `l`, `r`          | `+ - * / %` (true division; `%` as in Python)            |
+| `cmp`   | `op`, `l`, `r`          | `== != < <= > >= in`                                     |
+| `cond`  | `c`, `a`, `b`           | `c ? a : b`                                              |
+| `index` | `e`, `i`                | `e[i]` on a list or map                                  |
+| `attr`  | `e`, `name`             | a record field of a computed record                      |
+| `call`  | `fn`, `args`            | a builtin function                                       |
+| `list`  | `items`                 | a list literal                                           |
+| `has`   | `path`                  | whether an optional input field is present               |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+IR = dict[str, Any]
+
+FORMAT = "ballast-ir/1"
+
+
+def children(node: IR) -> list[IR]:
+    k = node["k"]
+    if k in ("not", "neg", "attr"):
+        return [node["e"]]
+    if k == "let":
+        return [node["e"]]
+    if k in ("and", "or", "bin", "cmp"):
+        return [node["l"], node["r"]]
+    if k == "cond":
+        return [node["c"], node["a"], node["b"]]
+    if k == "index":
+        return [node["e"], node["i"]]
+    if k == "call":
+        return list(node["args"])
+    if k == "list":
+        return list(node["items"])
+    return []
+
+
+def walk(node: IR) -> Iterator[IR]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(children(current)))
+
+
+def fields_used(node: IR) -> list[tuple[str, ...]]:
+    """Input field paths the expression reads, in first-use order, without repeats."""
+    seen: dict[tuple[str, ...], None] = {}
+    for n in walk(node):
+        if n["k"] in ("field", "has"):
+            seen.setdefault(tuple(n["path"]), None)
+    return list(seen)
+
+
+def can_fault(node: IR) -> bool:
+    """Whether evaluating the node may fault on a validated event (and so cannot be hoisted)."""
+    for n in walk(node):
+        k = n["k"]
+        if k == "field" and n.get("opt"):
+            return True
+        if k in ("index", "attr", "call", "cond"):
+            return True
+        if k == "bin" and n["op"] in ("/", "%"):
+            return True
+    return False
+
+
+_PREC = {"cond": 1, "or": 2, "and": 3, "cmp": 4, "+": 5, "-": 5, "*": 6, "/": 6, "%": 6, "not": 7, "neg": 7}
+
+
+def _prec(node: IR) -> int:
+    k = node["k"]
+    if k == "bin":
+        return _PREC[node["op"]]
+    return _PREC.get(k, 9)
+
+
+def unparse(node: IR) -> str:
+    """The expression in the language's syntax (constants shown by name, conditions by name)."""
+    k = node["k"]
+    if k == "lit":
+        if "const" in node:
+            return node["const"]
+        if "text" in node:
+            return node["text"]
+        return literal(node["v"])
+    if k == "field" or k == "has":
+        path = ".".join(node["path"])
+        return f"has({path})" if k == "has" else path
+    if k == "let":
+        return node["name"]
+    if k == "not":
+        return "!" + _wrap(node["e"], 7)
+    if k == "neg":
+        return "-" + _wrap(node["e"], 7)
+    if k in ("and", "or"):
+        p = _PREC[k]
+        op = "&&" if k == "and" else "||"
+        return f"{_wrap(node['l'], p)} {op} {_wrap(node['r'], p + 1)}"
+    if k == "bin":
+        p = _PREC[node["op"]]
+        return f"{_wrap(node['l'], p)} {node['op']} {_wrap(node['r'], p + 1)}"
+    if k == "cmp":
+        return f"{_wrap(node['l'], 5)} {node['op']} {_wrap(node['r'], 5)}"
+    if k == "cond":
+        return f"{_wrap(node['c'], 2)} ? {_wrap(node['a'], 2)} : {_wrap(node['b'], 1)}"
+    if k == "index":
+        return f"{_wrap(node['e'], 8)}[{unparse(node['i'])}]"
+    if k == "attr":
+        return f"{_wrap(node['e'], 8)}.{node['name']}"
+    if k == "call":
+        return f"{node['fn']}(" + ", ".join(unparse(a) for a in node["args"]) + ")"
+    if k == "list":
+        return "[" + ", ".join(unparse(i) for i in node["items"]) + "]"
+    raise ValueError(f"unknown IR node kind {k!r}")
+
+
+def _wrap(node: IR, minimum: int) -> str:
+    text = unparse(node)
+    return f"({text})" if _prec(node) < minimum else text
+
+
+def literal(value: Any) -> str:
+    import json
+
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(literal(v) for v in value) + "]"
+    return repr(value)
+
+
+def conjuncts(node: IR) -> list[IR]:
+    """The top-level `&&` operands of a condition (lets see-through), in order."""
+    if node["k"] == "and":
+        return conjuncts(node["l"]) + conjuncts(node["r"])
+    if node["k"] == "let":
+        return conjuncts(node["e"])
+    return [node]
+
+
+def atoms(node: IR) -> list[IR]:
+    """The leaves of a condition's boolean structure: comparisons, calls, fields, lets' leaves."""
+    k = node["k"]
+    if k in ("and", "or"):
+        return atoms(node["l"]) + atoms(node["r"])
+    if k == "not":
+        return atoms(node["e"])
+    if k == "let":
+        return atoms(node["e"])
+    return [node]

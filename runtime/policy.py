@@ -1,0 +1,292 @@
+"""Loaded policies: events in, directives and per-event errors out.
+
+`PolicySet.evaluate(event)` never raises for a bad event or a faulting rule: a bad event gets
+an `invalid-event` problem naming the field and the fix, a faulting rule an `evaluation`
+problem naming the rule; the rule neither fires nor stops the others.
+
+A directive's id, reason and rationale are computed when first read, from the validated event
+the directive keeps: evaluation does only the work that decides *what* fires, and a consumer
+that reads ids or reasons pays for those alone. They are pure functions of (policy, rule,
+action, event), so reading them later gives the same bytes as reading them at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ballast.runtime.codegen import compile_arguments, compile_matcher
+from ballast.runtime.errors import BallastError
+from ballast.runtime.functions import render
+from ballast.runtime.interpret import describe_fault
+from ballast.runtime.interpret import evaluate as interpret
+from ballast.runtime.ir import IR, unparse
+from ballast.runtime.validate import fast_checker, validate
+
+IMPACT_ORDER = ("minimal", "low", "moderate", "high", "critical")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why an event produced no decision from a policy or a rule."""
+
+    kind: str  # "invalid-event" | "evaluation"
+    policy: str
+    message: str
+    rule: str = ""
+    field: str = ""
+    hint: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        out = {"kind": self.kind, "policy": self.policy, "message": self.message}
+        for key in ("rule", "field", "hint"):
+            value = getattr(self, key)
+            if value:
+                out[key] = value
+        return out
+
+
+class Directive:
+    """One action a rule asks for: the seeds' `{directiveId, targets, action, reason}` and more."""
+
+    __slots__ = ("_event", "_id", "_rule", "action", "action_index", "params", "targets")
+
+    def __init__(
+        self, rule: _Rule, action_index: int, targets: list[str], params: dict[str, Any], event: Mapping[str, Any]
+    ) -> None:
+        self._rule = rule
+        self.action_index = action_index
+        self.action: str = rule.actions[action_index]
+        self.targets = targets
+        self.params = params
+        self._event = event
+        self._id: str | None = None
+
+    policy = property(lambda self: self._rule.policy, doc="The policy's name.")
+    rule = property(lambda self: self._rule.name, doc="The rule's name.")
+    priority = property(lambda self: self._rule.priority, doc="The rule's priority (higher first).")
+    impact = property(lambda self: self._rule.impact, doc="minimal, low, moderate, high or critical.")
+
+    @property
+    def directive_id(self) -> str:
+        """A deterministic id: the same bundle and event always give the same id."""
+        if self._id is None:
+            material = f"{self._rule.policy}@{self._rule.version}\x00{self._rule.name}\x00{self.action_index}\x00{canonical_json(self._event)}"
+            self._id = hashlib.sha256(material.encode("utf-8")).hexdigest()[:20]
+        return self._id
+
+    @property
+    def reason(self) -> str:
+        """The rule's reason template with the event's values filled in."""
+        return self._rule.render_reason(self._event)
+
+    @property
+    def rationale(self) -> list[dict[str, Any]]:
+        """The checks that made the condition true, each with the input values it read."""
+        return self._rule.rationale(self._event)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "directive_id": self.directive_id,
+            "policy": self.policy,
+            "rule": self.rule,
+            "action": self.action,
+            "targets": self.targets,
+            "params": self.params,
+            "priority": self.priority,
+            "impact": self.impact,
+            "reason": self.reason,
+            "rationale": self.rationale,
+        }
+
+    def __repr__(self) -> str:
+        return f"Directive({self.policy}/{self.rule}: {self.action} {self.targets} {self.params})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Directive) and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking value object: compare, don't hash
+
+
+@dataclass(slots=True)
+class Result:
+    """What one event produced: directives in priority order, and problems, if any."""
+
+    directives: list[Directive] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "directives": [d.to_dict() for d in self.directives],
+            "errors": [e.to_dict() for e in self.errors],
+        }
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+class _Rule:
+    """A rule's metadata and its compiled argument builder."""
+
+    __slots__ = ("actions", "arguments", "impact", "ir", "name", "policy", "priority", "version")
+
+    def __init__(self, policy: IR, ir: IR) -> None:
+        self.policy: str = policy["name"]
+        self.version: str = policy.get("version", "")
+        self.ir = ir
+        self.name: str = ir["name"]
+        self.priority: int = ir.get("priority", 0)
+        self.impact: str = ir.get("impact", "moderate")
+        self.actions: list[str] = [a["action"] for a in ir["then"]]
+        self.arguments: Callable[[Any], list[tuple[Any, dict[str, Any]]]] = compile_arguments(policy, ir)
+
+    def render_reason(self, event: Mapping[str, Any]) -> str:
+        out = []
+        for part in self.ir.get("reason", []):
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            try:
+                value = interpret(part["e"], event)
+                out.append(format(value, part["spec"]) if part["spec"] else render(value))
+            except (BallastError, ValueError, TypeError):
+                out.append("{" + part["text"] + "}")
+        return "".join(out)
+
+    def rationale(self, event: Mapping[str, Any]) -> list[dict[str, Any]]:
+        trace: dict[int, Any] = {}
+        try:
+            interpret(self.ir["when"], event, trace)
+        except BallastError:
+            return []
+        checks: list[dict[str, Any]] = []
+        _collect(self.ir["when"], trace, True, checks)
+        return checks
+
+
+def _collect(node: IR, trace: dict[int, Any], wanted: bool, out: list[dict[str, Any]]) -> None:
+    """The leaves that decided the condition's value (all of an `&&`, the true side of an `||`)."""
+    k = node["k"]
+    if id(node) not in trace:
+        return
+    if k == "let":
+        _collect(node["e"], trace, wanted, out)
+    elif k == "not":
+        _collect(node["e"], trace, not wanted, out)
+    elif k in ("and", "or"):
+        for side in (node["l"], node["r"]):
+            if trace.get(id(side)) is wanted or (k == "and") == wanted:
+                _collect(side, trace, wanted, out)
+    else:
+        from ballast.runtime.ir import walk
+
+        inputs = {".".join(n["path"]): trace[id(n)] for n in walk(node) if n["k"] == "field" and id(n) in trace}
+        out.append({"check": unparse(node), "value": trace[id(node)], "inputs": inputs})
+
+
+class CompiledPolicy:
+    """One policy, ready to evaluate: schema checks, the fused matcher, argument builders."""
+
+    def __init__(self, ir: IR) -> None:
+        self.ir = ir
+        self.name: str = ir["name"]
+        self.version: str = ir.get("version", "")
+        self.fields: list[dict[str, Any]] = ir["input"]["fields"]
+        self.check = fast_checker(self.fields)
+        self.match, self.python_source = compile_matcher(ir)
+        self.rules = [_Rule(ir, rule) for rule in ir["rules"]]
+        ranked = sorted(range(len(self.rules)), key=lambda i: (-self.rules[i].priority, i))
+        self._rank = {i: r for r, i in enumerate(ranked)}
+        self._plain_order = all(self._rank[i] == i for i in self._rank)
+
+    def evaluate_into(self, event: Any, result: Result) -> None:
+        if self.check(event):
+            data = event
+        else:
+            data, problems = validate(event, self.fields)
+            if data is None:
+                for p in problems:
+                    result.errors.append(Problem("invalid-event", self.name, p.message, field=p.field, hint=p.hint))
+                return
+        fired: list[int] = []
+        faults: list[tuple[int, BaseException]] = []
+        self.match(data, fired.append, faults.append)
+        if faults:
+            for index, exc in sorted(faults, key=lambda f: f[0]):
+                rule = self.rules[index]
+                result.errors.append(
+                    Problem(
+                        "evaluation",
+                        self.name,
+                        describe_fault(exc),
+                        rule=rule.name,
+                        hint="the rule did not fire for this event",
+                    )
+                )
+        if not fired:
+            return
+        if self._plain_order:
+            fired.sort()
+        else:
+            fired.sort(key=self._rank.__getitem__)
+        frozen = dict(data)  # directives read the event later; a host mutating its dict must not change them
+        directives = result.directives
+        for index in fired:
+            rule = self.rules[index]
+            try:
+                built = rule.arguments(frozen)
+            except Exception as exc:  # an argument expression faulted: the rule does not fire
+                result.errors.append(
+                    Problem(
+                        "evaluation",
+                        self.name,
+                        describe_fault(exc),
+                        rule=rule.name,
+                        hint="an action argument could not be computed; the rule did not fire",
+                    )
+                )
+                continue
+            for k, (targets, params) in enumerate(built):
+                directives.append(
+                    Directive(rule, k, [targets] if type(targets) is str else list(targets), params, frozen)
+                )
+
+
+class PolicySet:
+    """Policies evaluated together; built from IR (a bundle) by `ballast.load` or the compiler."""
+
+    def __init__(self, ir: IR) -> None:
+        self.ir = ir
+        self.policies = [CompiledPolicy(p) for p in ir["policies"]]
+
+    def evaluate(self, event: Any) -> Result:
+        """Every policy's decisions for one event; never raises for bad input."""
+        result = Result()
+        for policy in self.policies:
+            try:
+                policy.evaluate_into(event, result)
+            except Exception as exc:  # a Ballast bug must not take its host down: report it
+                result.errors.append(
+                    Problem(
+                        "internal", policy.name, f"internal error: {exc!r}", hint="please report this event and bundle"
+                    )
+                )
+        if len(self.policies) > 1 and result.directives:
+            result.directives.sort(key=lambda d: -d.priority)
+        return result
+
+    def python_source(self) -> str:
+        """The generated matcher of every policy, for audit (`ballast compile --emit python`)."""
+        return "\n\n".join(f"# policy {p.name} {p.version}\n{p.python_source}" for p in self.policies)
+
+    @property
+    def rule_count(self) -> int:
+        return sum(len(p.rules) for p in self.policies)

@@ -1,0 +1,59 @@
+"""Value conventions shared by the compiler and the runtime: durations and timestamps.
+
+Durations are float seconds and timestamps float seconds since the Unix epoch (UTC), so that
+arithmetic and comparison between them are plain float operations in generated code.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_DURATION_WHOLE = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds in a duration such as `30s`, `5m`, `1h30m`, `250ms`; None when it is not one."""
+    if not _DURATION_WHOLE.fullmatch(text):
+        return None
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION.findall(text))
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest canonical spelling: 90 → `1m30s`, 0.25 → `250ms`."""
+    if seconds == 0:
+        return "0s"
+    parts = []
+    rest = seconds
+    for unit in ("d", "h", "m", "s"):
+        size = _UNIT_SECONDS[unit]
+        count = int(rest // size)
+        if count:
+            parts.append(f"{count}{unit}")
+            rest -= count * size
+    millis = round(rest * 1000, 6)
+    if millis:
+        parts.append(f"{millis:g}ms")
+    return "".join(parts)
+
+
+def parse_timestamp(value: object) -> float | None:
+    """Epoch seconds from an RFC 3339 string or a number; None when it is neither."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.timestamp()
+    return None
