@@ -61,6 +61,10 @@ PASSES: list[tuple[str, Callable[[Compilation], None]]] = [
 ]
 PASS_NAMES = [name for name, _ in PASSES]
 
+# Passes after which the driver goes on despite errors, so one run reports every error of a
+# file: check-types reads an unknown name or action as `any`, which stays silent downstream.
+CONTINUE_AFTER_ERRORS = {"resolve"}
+
 
 def compile_paths(
     paths: Sequence[str],
@@ -88,7 +92,7 @@ def compile_paths(
         except Exception as exc:  # a bug in a pass must not surface as a raw traceback
             raise InternalError(f"compiler pass {name!r} failed: {exc!r}") from exc
         compilation.timings[name] = time.perf_counter() - started
-        if compilation.errors:
+        if compilation.errors and name not in CONTINUE_AFTER_ERRORS:
             raise CompileError(attach_source_lines(compilation.diagnostics, compilation.sources))
         if name == stop_after:
             break

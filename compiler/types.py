@@ -119,6 +119,8 @@ def comparable(a: Type, b: Type) -> bool:
 
 def ordered(a: Type, b: Type) -> bool:
     """Whether `<` applies: numbers with numbers, strings, durations, timestamps."""
+    if ANY in (a, b):
+        return True  # an operand already reported as wrong: do not report the comparison too
     if is_numeric(a) and is_numeric(b):
         return True
     if is_stringy(a) and is_stringy(b):

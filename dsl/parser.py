@@ -129,28 +129,15 @@ def _parse(text: str, file: str, start: str, comments: list, line: int = 1, colu
         if char == "&" or char == "|":
             hint = "write '&&' or '||' (or 'and' / 'or')"
         raise problem(f"unexpected character {char!r}", exc.line, exc.column, 1, hint) from None
-    except UnexpectedEOF as exc:
-        lines = text.split("\n")
-        end_line = len(lines)
-        end_col = len(lines[-1]) + 1
-        raise problem(
-            "unexpected end of input",
-            end_line,
-            end_col,
-            1,
-            f"expected {_describe_expected(set(exc.expected))}; is a closing brace or parenthesis missing?",
-        ) from None
+    except UnexpectedEOF:
+        end_line, end_col = _end_of_text(text)
+        raise problem("unexpected end of input", end_line, end_col, 1, _EOF_HINT) from None
     except UnexpectedToken as exc:
         tok = exc.token
         if tok.type == "$END":
-            lines = text.split("\n")
-            raise problem(
-                "unexpected end of input",
-                len(lines),
-                len(lines[-1]) + 1,
-                1,
-                f"expected {_describe_expected(set(exc.expected))}",
-            ) from None
+            end_line, end_col = _end_of_text(text)
+            hint = _EOF_HINT if len(exc.expected) > 6 else f"expected {_describe_expected(set(exc.expected))}"
+            raise problem("unexpected end of input", end_line, end_col, 1, hint) from None
         hint = f"expected {_describe_expected(set(exc.expected))}"
         if tok.value == "=":
             hint = "to compare, write '=='"
@@ -161,6 +148,15 @@ def _parse(text: str, file: str, start: str, comments: list, line: int = 1, colu
         raise problem("cannot parse this", exc.line, exc.column, 1, "") from None
     _collect_comments(text, comments)
     return tree
+
+
+_EOF_HINT = "the text ends inside a block or expression: is a closing '}' or ')' missing?"
+
+
+def _end_of_text(text: str) -> tuple[int, int]:
+    """Line and column just after the last character that is not white space."""
+    lines = text.rstrip().split("\n")
+    return len(lines), len(lines[-1]) + 1
 
 
 def _collect_comments(text: str, comments: list[tuple[int, int, str]]) -> None:

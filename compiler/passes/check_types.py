@@ -178,8 +178,13 @@ class _Checker:
                     "write {field}, {const}, {condition} or {record.field}",
                 )
                 continue
+            root = name.split(".")[0]
+            if root not in self.model.names():
+                hint = suggest(root, self.model.names()) or "a reason can name input fields, constants and conditions"
+                self.errors.error("reason", f"the reason names an unknown value '{root}'", span, hint)
+                continue
             ir, typ = self.expr(expr)
-            if spec:
+            if spec and typ != T.ANY:
                 _check_spec(spec, typ, span, self.errors)
             parts.append({"e": ir, "spec": spec or "", "text": name})
         return parts
@@ -191,8 +196,12 @@ class _Checker:
         const = self.model.consts[name]
         self.const_ir[name] = (_lit(None, T.ANY, const.span), T.ANY)  # guards cycles (already reported)
         self.in_const += 1
+        errors_before = len(self.errors.items)
         ir, typ = self.expr(const.value)
         self.in_const -= 1
+        if len(self.errors.items) > errors_before:
+            self.const_ir[name] = (_lit(None, T.ANY, const.span), T.ANY)
+            return self.const_ir[name]
         if const.type is not None:
             from ballast.compiler.passes.resolve import resolve_type
 
@@ -202,7 +211,10 @@ class _Checker:
         if ir["k"] != "lit":
             from ballast.compiler.passes.optimize import fold
 
-            ir = fold(ir, self.errors)
+            errors_before = len(self.errors.items)
+            ir = fold(ir, self.errors, const.span.file)
+            if len(self.errors.items) > errors_before:
+                return self.const_ir[name]  # folding found a fault and said so
         if ir["k"] not in ("lit", "list") or (ir["k"] == "list" and any(i["k"] != "lit" for i in ir["items"])):
             self.errors.error(
                 "const",
@@ -387,7 +399,7 @@ class _Checker:
             self._check_enum_literal(rt, left, node.operands[0])
         else:
             if not T.ordered(lt, rt):
-                self.errors.error("type", f"'{op}' cannot order {lt} and {rt}", span, _compare_hint(lt, rt))
+                self.errors.error("type", f"'{op}' cannot order {lt} and {rt}", span, _order_hint(lt, rt))
         return {"k": "cmp", "op": op, "l": left, "r": right, "t": "bool", "at": at(node.span)}, T.BOOL
 
     def _check_enum_literal(self, typ: T.Type, ir: IR, node: ast.Expr) -> None:
@@ -516,6 +528,14 @@ def _compare_hint(a: T.Type, b: T.Type) -> str:
     if (T.is_stringy(a) and T.is_numeric(b)) or (T.is_stringy(b) and T.is_numeric(a)):
         return "numbers and strings never compare equal; quote the number or drop the quotes"
     return ""
+
+
+def _order_hint(a: T.Type, b: T.Type) -> str:
+    if T.DURATION in (a, b) and (T.is_numeric(a) or T.is_numeric(b)):
+        return "write the number as a duration: 30s, 5m, 1h"
+    if (T.is_stringy(a) and T.is_numeric(b)) or (T.is_stringy(b) and T.is_numeric(a)):
+        return "order numbers with numbers; convert a numeric string with int(s) or float(s)"
+    return "both sides must be numbers, strings, durations or timestamps"
 
 
 def _text(node: ast.Expr) -> str:

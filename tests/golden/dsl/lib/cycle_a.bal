@@ -1,0 +1,4 @@
+module golden.cycle_a {
+  import "cycle_b.bal"
+  const a = 1
+}

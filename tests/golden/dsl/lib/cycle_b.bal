@@ -1,0 +1,4 @@
+module golden.cycle_b {
+  import "cycle_a.bal"
+  const b = 2
+}
