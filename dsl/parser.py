@@ -10,11 +10,12 @@ import ast as pyast
 from functools import cache
 from importlib import resources
 
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
 from ballast.dsl import ast
 from ballast.runtime.errors import Diagnostic, Span
 from ballast.runtime.values import parse_duration
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 
 @cache

@@ -42,13 +42,17 @@ def read_bundle(path: str | Path) -> dict[str, Any]:
     try:
         bundle = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{path}: not a bundle (invalid JSON: {exc})") from None
+        raise BundleError(
+            f"{path}: not a bundle (invalid JSON: {exc}); the file is truncated or damaged: recompile it with `ballast compile`"
+        ) from None
     return verify_bundle(bundle, str(path))
 
 
 def verify_bundle(bundle: Any, where: str = "bundle") -> dict[str, Any]:
     if not isinstance(bundle, dict) or "manifest" not in bundle or "ir" not in bundle:
-        raise BundleError(f"{where}: not a Ballast bundle (expected 'manifest' and 'ir')")
+        raise BundleError(
+            f"{where}: not a Ballast bundle (expected 'manifest' and 'ir'); recompile it with `ballast compile`"
+        )
     manifest = bundle["manifest"]
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
         found = manifest.get("format") if isinstance(manifest, dict) else None
@@ -58,9 +62,13 @@ def verify_bundle(bundle: Any, where: str = "bundle") -> dict[str, Any]:
     ir = bundle["ir"]
     if not isinstance(ir, dict) or ir.get("format") != IR_FORMAT:
         raise BundleError(f"{where}: unsupported IR format; recompile with `ballast compile`")
-    expected = manifest.get("fingerprint", {})
+    expected = manifest.get("fingerprint")
+    if not isinstance(expected, dict):
+        raise BundleError(f"{where}: the manifest has no fingerprint; recompile with `ballast compile`")
     if expected.get("algo") != "sha256":
-        raise BundleError(f"{where}: unknown fingerprint algorithm {expected.get('algo')!r}")
+        raise BundleError(
+            f"{where}: unknown fingerprint algorithm {expected.get('algo')!r}; recompile with `ballast compile`"
+        )
     actual = fingerprint(ir)
     if actual != expected.get("hash"):
         raise BundleError(

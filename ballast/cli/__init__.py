@@ -13,6 +13,7 @@ Exit codes (the same for every command):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -127,7 +128,13 @@ def main(
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     parser = build_parser()
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    # argparse prints to sys.stdout/sys.stderr and raises SystemExit (--help, bad arguments):
+    # send its text to the given streams and return its exit code like every other outcome.
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_OK if exc.code is None else EXIT_USAGE
     if args.command is None:
         parser.print_help(out)
         return EXIT_USAGE

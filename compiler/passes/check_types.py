@@ -297,7 +297,7 @@ class _Checker:
                 ir = {"k": "field", "path": [*obj["path"], node.name], "t": str(field.type), "at": at(node.span)}
                 if field.optional or obj.get("opt"):
                     ir["opt"] = True
-                    return ir, field.type
+                return ir, field.type
             return {"k": "attr", "e": obj, "name": node.name, "t": str(field.type), "at": at(node.span)}, field.type
         if isinstance(typ, T.MapT):
             key = _lit(node.name, T.STRING, node.name_span)
