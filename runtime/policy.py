@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ballast.runtime.codegen import compile_arguments, compile_matcher
-from ballast.runtime.errors import BallastError
+from ballast.runtime.errors import BallastError, UsageError
 from ballast.runtime.functions import render
 from ballast.runtime.interpret import describe_fault
 from ballast.runtime.interpret import evaluate as interpret
@@ -192,6 +192,15 @@ def _collect(node: IR, trace: dict[int, Any], wanted: bool, out: list[dict[str, 
         out.append({"check": unparse(node), "value": trace[id(node)], "inputs": inputs})
 
 
+def _snapshot(value: Any) -> Any:
+    """A copy of the containers of a JSON-like value, so later changes to the original do not show."""
+    if type(value) is dict:
+        return {k: _snapshot(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_snapshot(v) for v in value]
+    return value
+
+
 class CompiledPolicy:
     """One policy, ready to evaluate: schema checks, the fused matcher, argument builders."""
 
@@ -199,6 +208,7 @@ class CompiledPolicy:
         self.ir = ir
         self.name: str = ir["name"]
         self.version: str = ir.get("version", "")
+        self.input_name: str = ir["input"]["name"]
         self.fields: list[dict[str, Any]] = ir["input"]["fields"]
         self.check = fast_checker(self.fields)
         self.match, self.python_source = compile_matcher(ir)
@@ -206,6 +216,8 @@ class CompiledPolicy:
         ranked = sorted(range(len(self.rules)), key=lambda i: (-self.rules[i].priority, i))
         self._rank = {i: r for r, i in enumerate(ranked)}
         self._plain_order = all(self._rank[i] == i for i in self._rank)
+        # events of a flat schema hold only immutable values: a shallow copy freezes them
+        self._nested = any(not isinstance(f["type"], str) or f["type"] in ("any", "selector") for f in self.fields)
 
     def evaluate_into(self, event: Any, result: Result) -> None:
         if self.check(event):
@@ -237,7 +249,8 @@ class CompiledPolicy:
             fired.sort()
         else:
             fired.sort(key=self._rank.__getitem__)
-        frozen = dict(data)  # directives read the event later; a host mutating its dict must not change them
+        # directives read the event later; a host mutating its dict (or a record or list in it) must not change them
+        frozen = _snapshot(data) if self._nested else dict(data)
         directives = result.directives
         for index in fired:
             rule = self.rules[index]
@@ -267,10 +280,24 @@ class PolicySet:
         self.ir = ir
         self.policies = [CompiledPolicy(p) for p in ir["policies"]]
 
-    def evaluate(self, event: Any) -> Result:
-        """Every policy's decisions for one event; never raises for bad input."""
+    @property
+    def inputs(self) -> list[str]:
+        """The input names the policies declare, sorted."""
+        return sorted({p.input_name for p in self.policies})
+
+    def evaluate(self, event: Any, input: str | None = None) -> Result:  # noqa: A002 - the DSL's word
+        """Every policy's decisions for one event; never raises for bad events.
+
+        With `input`, only the policies whose input has that name see the event (a set that
+        consumes several telemetry streams); raises UsageError for an input no policy declares.
+        """
         result = Result()
-        for policy in self.policies:
+        policies = self.policies
+        if input is not None:
+            policies = [p for p in self.policies if p.input_name == input]
+            if not policies:
+                raise UsageError(f"no policy in this set reads the input {input!r}; inputs are {', '.join(self.inputs)}")
+        for policy in policies:
             try:
                 policy.evaluate_into(event, result)
             except Exception as exc:  # a Ballast bug must not take its host down: report it

@@ -157,6 +157,8 @@ def run_eval(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     except CompileError as exc:
         _print_diagnostics(exc.diagnostics, "text", err)
         return EXIT_PROBLEMS
+    if args.input is not None and args.input not in program.inputs:
+        raise UsageError(f"--input {args.input}: no policy reads that input; inputs are {', '.join(program.inputs)}")
     if args.events == "-":
         stream = stdin
     else:
@@ -186,7 +188,7 @@ def run_eval(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
                 }
                 _write_record(record, args.format, out)
                 continue
-            result = program.evaluate(event)
+            result = program.evaluate(event, input=args.input)
             if result.errors:
                 problems += 1
             _write_record({"line": number, **result.to_dict()}, args.format, out)

@@ -443,8 +443,17 @@ def _check_cycles(model: PolicyModel, errors: ErrorList) -> None:
 
 def _check_unique_policies(compilation: Compilation, errors: ErrorList) -> None:
     seen: dict[str, Span] = {}
+    inputs: dict[str, PolicyModel] = {}
     for model in compilation.models:
         doc = model.document
+        first = inputs.setdefault(model.input_name, model)
+        if first is not model and first.input != model.input:
+            errors.warning(
+                "input",
+                f"policies '{first.document.name}' and '{doc.name}' both read input '{model.input_name}' but declare it differently",
+                doc.span,
+                "an event valid for one is then invalid for the other: declare the same fields, or name the inputs apart",
+            )
         if doc.name in seen:
             errors.error(
                 "duplicate",
