@@ -69,7 +69,10 @@ def verify_bundle(bundle: Any, where: str = "bundle") -> dict[str, Any]:
         raise BundleError(
             f"{where}: unknown fingerprint algorithm {expected.get('algo')!r}; recompile with `ballast compile`"
         )
-    actual = fingerprint(ir)
+    try:
+        actual = fingerprint(ir)
+    except (TypeError, ValueError) as exc:  # NaN or Infinity edited into the IR
+        raise BundleError(f"{where}: the IR is not plain JSON ({exc}); recompile with `ballast compile`") from None
     if actual != expected.get("hash"):
         raise BundleError(
             f"{where}: fingerprint mismatch: the IR hashes to {actual[:16]}…, the manifest says {str(expected.get('hash'))[:16]}…; "

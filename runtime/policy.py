@@ -285,7 +285,7 @@ class PolicySet:
         """The input names the policies declare, sorted."""
         return sorted({p.input_name for p in self.policies})
 
-    def evaluate(self, event: Any, input: str | None = None) -> Result:  # noqa: A002 - the DSL's word
+    def evaluate(self, event: Any, input: str | None = None) -> Result:
         """Every policy's decisions for one event; never raises for bad events.
 
         With `input`, only the policies whose input has that name see the event (a set that

@@ -121,8 +121,9 @@ def _render(tree: dict[str, Any], depth: int, lines: list[str]) -> None:
         value = render(v)
     label = f"{tree['let']} = " if "let" in tree else ""
     detail = ""
-    if "inputs" in tree:
-        detail = "   where " + ", ".join(f"{k} = {render(v)}" for k, v in tree["inputs"].items())
+    leaf = tree["children"][0] if "let" in tree else tree  # a let shows its body's inputs
+    if "inputs" in leaf:
+        detail = "   where " + ", ".join(f"{k} = {render(v)}" for k, v in leaf["inputs"].items())
     expr = tree["expr"] if not label else tree["children"][0]["expr"]
     lines.append(f"{pad}{mark} {label}{expr}  → {value}{detail}")
     children = tree.get("children", [])
