@@ -12,16 +12,16 @@ policy motb.orchestration version "1.2.0" {
     pool: string
     region: string
     tier: enum("critical", "standard", "batch")
-    load: float in [0, 1]                # CLE loadFactor
-    risk: float in [0, 100]              # TRP riskScore
+    load: float in [0, 1]    # CLE loadFactor
+    risk: float in [0, 100]  # TRP riskScore
     latency_p95_ms: float in [0, 600000]
     error_rate: float in [0, 1]
-    sla_adherence: float in [0, 100]     # % of requests inside their SLO, last window
+    sla_adherence: float in [0, 100]  # % of requests inside their SLO, last window
     htm_queue_depth: int in [0, 10000000]
     workers: int in [0, 100000]
-    subscriptions: int in [0, 100000]    # trigger-mesh subscriptions
-    dispatch_rate: float in [0, 1000000] # scheduler tasks dispatched per second
-    policy_depth: int in [0, 1000]       # event-policy cascade depth
+    subscriptions: int in [0, 100000]     # trigger-mesh subscriptions
+    dispatch_rate: float in [0, 1000000]  # scheduler tasks dispatched per second
+    policy_depth: int in [0, 1000]        # event-policy cascade depth
     canary?: bool
   }
 

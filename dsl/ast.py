@@ -287,6 +287,8 @@ class Rule:
     description: str = ""
     # The clauses written more than once, reported by the resolver (the grammar cannot).
     repeated: tuple[tuple[str, Span], ...] = ()
+    # (clause, first line, last line) as written, so the formatter keeps comments beside them.
+    clause_lines: tuple[tuple[str, int, int], ...] = ()
 
 
 Item = Import | Input | TypeAlias | Const | Let | ActionDecl | Rule

@@ -121,88 +121,111 @@ def _string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-class _Writer:
-    def __init__(self, comments: tuple[tuple[int, int, str], ...]) -> None:
-        self.lines: list[str] = []
-        self.pending = sorted(comments)
-
-    def comments_before(self, line: int, indent: str) -> None:
-        while self.pending and self.pending[0][0] < line:
-            self.lines.append(indent + self.pending.pop(0)[2])
-
-    def emit(self, text: str, indent: str, first_line: int, last_line: int) -> None:
-        """Write a declaration; trailing comments of its source lines go after its first line."""
-        self.comments_before(first_line, indent)
-        out = [indent + line if line else line for line in text.split("\n")]
-        trailing = []
-        while self.pending and first_line <= self.pending[0][0] <= last_line:
-            trailing.append(self.pending.pop(0)[2])
-        if trailing:
-            if len(out) == 1:
-                out[0] += "  " + " ".join(trailing)
-            else:
-                out = [indent + t for t in trailing] + out
-        self.lines.extend(out)
-
-    def blank(self) -> None:
-        if self.lines and self.lines[-1] != "":
-            self.lines.append("")
+# A formatted line: (indent level, text, the source line it came from or None).
+Line = tuple[int, str, int | None]
 
 
 def format_document(document: ast.Document) -> str:
     """The canonical text of a whole file (ends with one newline)."""
-    w = _Writer(document.comments)
-    head = (
-        f"policy {document.name} version {_string(document.version.value)}"
-        if document.kind == "policy" and document.version
-        else f"{document.kind} {document.name}"
-    )
-    w.comments_before(document.span.line, "")
-    w.lines.append(head + " {")
-    inner = "  "
+    lines: list[Line] = []
+    if document.kind == "policy" and document.version:
+        head = f"policy {document.name} version {_string(document.version.value)} {{"
+    else:
+        head = f"{document.kind} {document.name} {{"
+    lines.append((0, head, document.span.line))
     if document.owner:
-        w.lines.append(f"{inner}owner {_string(document.owner)}")
+        lines.append((1, f"owner {_string(document.owner)}", None))
     if document.description:
-        w.lines.append(f"{inner}description {_string(document.description)}")
+        lines.append((1, f"description {_string(document.description)}", None))
     if document.labels:
-        w.lines.append(
-            f"{inner}labels {{ " + ", ".join(f"{lb.key}: {_string(lb.value)}" for lb in document.labels) + " }"
-        )
+        lines.append((1, "labels " + _labels(document.labels), document.labels[0].span.line))
     previous: type | None = None
     for item in document.items:
         kind = type(item)
-        if (previous is not None and (kind is not previous or kind in (ast.Rule, ast.Input, ast.ActionDecl))) or (
-            previous is None and w.lines[-1] != head + " {"
-        ):
-            w.blank()
-        w.emit(_item(item, inner), inner, item.span.line, item.span.end_line)
+        spaced = kind in (ast.Rule, ast.Input, ast.ActionDecl, ast.RecordType)
+        if (previous is None and len(lines) > 1) or (previous is not None and (kind is not previous or spaced)):
+            lines.append((0, "", None))
+        lines.extend((depth + 1, text, src) for depth, text, src in _item(item))
         previous = kind
-    w.comments_before(document.span.end_line, inner)
-    w.lines.append("}")
-    for rest in w.pending:
-        w.lines.append(rest[2])
-    return "\n".join(w.lines) + "\n"
+    lines.append((0, "}", document.span.end_line))
+    return _with_comments(lines, document.comments)
 
 
-def _item(item: ast.Item, indent: str) -> str:
+def _with_comments(lines: list[Line], comments: tuple[tuple[int, int, str], ...]) -> str:
+    """Interleave comments: each before the first line that comes after it in the source, or at
+    the end of the line it shares with code. Trailing comments of consecutive lines are aligned
+    in one column, as gofmt does."""
+    pending = sorted(comments)
+    rows: list[tuple[str, str]] = []  # (code, trailing comment)
+    for depth, text, src in lines:
+        indent = "  " * depth
+        if src is not None:
+            while pending and pending[0][0] < src:
+                rows.append((indent + pending.pop(0)[2], ""))
+            trailing = []
+            while pending and pending[0][0] == src:
+                trailing.append(pending.pop(0)[2])
+            if trailing and not text:
+                rows.append((indent + " ".join(trailing), ""))
+                continue
+            rows.append((indent + text if text else "", " ".join(trailing)))
+        else:
+            rows.append((indent + text if text else "", ""))
+    rows.extend((c[2], "") for c in pending)
+    out: list[str] = []
+    i = 0
+    while i < len(rows):
+        if not rows[i][1]:
+            out.append(rows[i][0])
+            i += 1
+            continue
+        j = i
+        while j < len(rows) and rows[j][1]:
+            j += 1
+        width = max(len(code) for code, _ in rows[i:j])
+        out.extend(f"{code.ljust(width)}  {comment}" for code, comment in rows[i:j])
+        i = j
+    return "\n".join(out) + "\n"
+
+
+def _labels(labels: tuple[ast.Label, ...]) -> str:
+    return "{ " + ", ".join(f"{lb.key}: {_string(lb.value)}" for lb in labels) + " }"
+
+
+def _item(item: ast.Item) -> list[Line]:
+    line = item.span.line
     match item:
         case ast.Import(path=path):
-            return f"import {_string(path.value)}"
+            return [(0, f"import {_string(path.value)}", line)]
         case ast.Input(name=name, fields=fields):
-            body = "\n".join(f"  {_field(f, '  ')}" for f in fields)
-            return f"input {name} {{\n{body}\n}}"
+            return [(0, f"input {name} {{", line), *_fields(fields, 1), (0, "}", item.span.end_line)]
         case ast.TypeAlias(name=name, type=t):
-            return f"type {name} = {format_type(t)}"
+            return _typed(f"type {name} = ", t, "", line, 0)
         case ast.Const(name=name, type=t, value=value):
             typed = f": {format_type(t)}" if t is not None else ""
-            return f"const {name}{typed} = {format_expr(value)}"
+            return [(0, f"const {name}{typed} = {format_expr(value)}", line)]
         case ast.Let(name=name, value=value):
-            return f"let {name} = {format_expr(value)}"
+            return [(0, f"let {name} = {format_expr(value)}", line)]
         case ast.ActionDecl(name=name, params=params):
-            return f"action {name}(" + ", ".join(_param(p) for p in params) + ")"
+            return [(0, f"action {name}(" + ", ".join(_param(p) for p in params) + ")", line)]
         case ast.Rule():
             return _rule(item)
     raise TypeError(item)
+
+
+def _fields(fields: tuple[ast.Field, ...], depth: int) -> list[Line]:
+    out: list[Line] = []
+    for f in fields:
+        prefix = f"{f.name}{'?' if f.optional else ''}: "
+        out.extend(_typed(prefix, f.type, "", f.span.line, depth))
+    return out
+
+
+def _typed(prefix: str, t: ast.TypeExpr, suffix: str, line: int, depth: int) -> list[Line]:
+    """A declaration whose type may be a record spanning several lines."""
+    if isinstance(t, ast.RecordType) and t.fields:
+        return [(depth, prefix + "{", line), *_fields(t.fields, depth + 1), (depth, "}" + suffix, t.span.end_line)]
+    return [(depth, prefix + format_type(t) + suffix, line)]
 
 
 def _param(p: ast.Param) -> str:
@@ -214,21 +237,23 @@ def _call(call: ast.ActionCall) -> str:
     return f"{call.name}(" + ", ".join(f"{a.name}: {format_expr(a.value)}" for a in call.args) + ")"
 
 
-def _rule(rule: ast.Rule) -> str:
-    lines = [f"rule {rule.name} {{"]
-    if rule.description:
-        lines.append(f"  description {_string(rule.description)}")
-    if rule.when is not None:
-        lines.append(f"  when {format_expr(rule.when)}")
-    if rule.then:
-        lines.append("  then " + ", ".join(_call(c) for c in rule.then))
-    if rule.priority is not None:
-        lines.append(f"  priority {rule.priority}")
-    if rule.impact is not None:
-        lines.append(f"  impact {rule.impact}")
-    if rule.reason is not None:
-        lines.append(f"  reason {_string(rule.reason.value)}")
-    if rule.labels:
-        lines.append("  labels { " + ", ".join(f"{lb.key}: {_string(lb.value)}" for lb in rule.labels) + " }")
-    lines.append("}")
-    return "\n".join(lines)
+_CLAUSE_ORDER = ("description", "when", "then", "priority", "impact", "reason", "labels")
+
+
+def _rule(rule: ast.Rule) -> list[Line]:
+    where = {key: first for key, first, _ in rule.clause_lines}
+    text = {
+        "description": f"description {_string(rule.description)}" if rule.description else None,
+        "when": f"when {format_expr(rule.when)}" if rule.when is not None else None,
+        "then": "then " + ", ".join(_call(c) for c in rule.then) if rule.then else None,
+        "priority": f"priority {rule.priority}" if rule.priority is not None else None,
+        "impact": f"impact {rule.impact}" if rule.impact is not None else None,
+        "reason": f"reason {_string(rule.reason.value)}" if rule.reason is not None else None,
+        "labels": "labels " + _labels(rule.labels) if rule.labels else None,
+    }
+    lines: list[Line] = [(0, f"rule {rule.name} {{", rule.span.line)]
+    for key in _CLAUSE_ORDER:
+        if text[key] is not None:
+            lines.append((1, text[key], where.get(key)))
+    lines.append((0, "}", rule.span.end_line))
+    return lines

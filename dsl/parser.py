@@ -24,7 +24,7 @@ def _parser() -> Lark:
     return Lark(
         grammar,
         parser="lalr",
-        start=["document", "expr", "type_expr"],
+        start=["document", "expr", "type_expr", "action_call"],
         propagate_positions=True,
         maybe_placeholders=True,
     )
@@ -50,6 +50,12 @@ def parse_document(text: str, file: str) -> ast.Document:
 def parse_expression(text: str, file: str, line: int = 1, column: int = 1) -> ast.Expr:
     """Parse one expression; spans are shifted so (1, 1) of `text` lands on (line, column)."""
     tree = _parse(text, file, "expr", [], line, column)
+    return _Builder(file, line, column).transform(tree)
+
+
+def parse_action_call(text: str, file: str, line: int = 1, column: int = 1) -> ast.ActionCall:
+    """Parse one action call `name(arg: expr, ...)`; spans shifted as in parse_expression."""
+    tree = _parse(text, file, "action_call", [], line, column)
     return _Builder(file, line, column).transform(tree)
 
 
@@ -331,8 +337,10 @@ class _Builder(Transformer):
         name, *clauses = children
         fields: dict[str, object] = {}
         repeated = []
+        clause_lines = []
         for clause in clauses:
             key, value, span = clause
+            clause_lines.append((key, span.line, span.end_line))
             if key in fields:
                 repeated.append((key, span))
                 continue
@@ -351,6 +359,7 @@ class _Builder(Transformer):
             labels=fields.get("labels", ()),
             description=fields.get("description", ""),
             repeated=tuple(repeated),
+            clause_lines=tuple(clause_lines),
         )
 
     def when_clause(self, meta, children):
