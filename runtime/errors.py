@@ -105,6 +105,7 @@ class CompileError(BallastError):
         if not errors:
             raise ValueError("CompileError needs at least one error diagnostic")
         self.diagnostics: list[Diagnostic] = errors
+        self.warnings: list[Diagnostic] = sort_diagnostics([d for d in diagnostics if d.severity == "warning"])
         first = errors[0]
         self.file = first.span.file
         self.line = first.span.line

@@ -9,19 +9,29 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ballast.cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
-from ballast.runtime.errors import BallastError, CompileError, Diagnostic, UsageError
+from ballast.runtime.errors import BallastError, CompileError, Diagnostic, UsageError, sort_diagnostics
 
 POLICY_SUFFIXES = (".bal", ".yaml", ".yml")
 
 
 def expand(paths: list[str], suffixes: tuple[str, ...] = POLICY_SUFFIXES) -> list[str]:
-    """Files as given; directories expanded to the policy files under them, sorted."""
+    """Files as given; directories expanded to the policy files under them, sorted.
+
+    A directory expands to its `.bal` files and to the `.yaml`/`.yml` files that have no `.bal`
+    sibling of the same stem: `x.yaml` next to `x.bal` is that policy's YAML twin, and compiling
+    both would clash on the policy name. A twin is checked when it is named explicitly.
+    """
     out: list[str] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             found = sorted(
-                str(p) for p in path.rglob("*") if p.suffix in suffixes and p.is_file() and "tests" not in p.parts
+                str(p)
+                for p in path.rglob("*")
+                if p.suffix in suffixes
+                and p.is_file()
+                and "tests" not in p.parts
+                and not (p.suffix in (".yaml", ".yml") and p.with_suffix(".bal").is_file())
             )
             if not found:
                 raise UsageError(f"{raw}: no policy files ({', '.join(suffixes)}) in this directory")
@@ -59,7 +69,7 @@ def run_check(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     try:
         compilation = _compile(paths, stop_after="optimize")
     except CompileError as exc:
-        _print_diagnostics(exc.diagnostics + _warnings_of(exc), args.format, out)
+        _print_diagnostics(sort_diagnostics(exc.diagnostics + _warnings_of(exc)), args.format, out)
         return EXIT_PROBLEMS
     _print_diagnostics(compilation.diagnostics, args.format, out)
     if args.format == "text" and not compilation.diagnostics:
@@ -73,7 +83,7 @@ def run_check(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
 
 
 def _warnings_of(exc: CompileError) -> list[Diagnostic]:
-    return []
+    return exc.warnings
 
 
 def run_compile(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:

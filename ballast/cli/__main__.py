@@ -1,0 +1,5 @@
+"""`python -m ballast.cli`: the same as the `ballast` console script."""
+
+from ballast.cli import entry
+
+entry()
