@@ -36,14 +36,11 @@ def expand(paths: list[str], suffixes: tuple[str, ...] = POLICY_SUFFIXES) -> lis
             if not found:
                 raise UsageError(f"{raw}: no policy files ({', '.join(suffixes)}) in this directory")
             out.extend(found)
+        elif not path.exists():
+            raise UsageError(f"{raw}: no such file or directory")
         else:
             out.append(raw)
     return out
-
-
-def _policies_only(paths: list[str]) -> list[str]:
-    """Directories may hold modules that policies import; compile only the top-level documents."""
-    return paths
 
 
 def _print_diagnostics(diagnostics: list[Diagnostic], fmt: str, out: TextIO) -> None:
@@ -93,7 +90,7 @@ def run_compile(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int
     try:
         compilation = _compile(paths, stop_after=args.dump_after)
     except CompileError as exc:
-        _print_diagnostics(exc.diagnostics, args.format, err)
+        _print_diagnostics(sort_diagnostics(exc.diagnostics + exc.warnings), args.format, err)
         return EXIT_PROBLEMS
     if compilation.diagnostics:
         _print_diagnostics(compilation.diagnostics, args.format, err)
