@@ -33,17 +33,23 @@ from ballast.runtime.errors import (
 __version__ = "0.1.0"
 
 
-def compile_expression(source: str, schema: Mapping[str, str]) -> Callable[[Mapping[str, Any]], Any]:
+def compile_expression(
+    source: str, schema: Mapping[str, str], *, validate: bool = False
+) -> Callable[[Mapping[str, Any]], Any]:
     """Compile one expression against a schema into a function of an event.
 
     `schema` maps field names to types written as in the DSL (`"float"`, `"int"`,
     `"list<string>"`, `"float in [0, 1]"`, `"enum(\\"a\\", \\"b\\")"`; a trailing `?` marks a field
     optional). Raises CompileError (with `.line` and `.column`) for a malformed or ill-typed
     expression; the returned function raises EvaluationError when evaluation faults.
+
+    By default the function trusts the event's types, as hand-written code does, and costs the
+    same; with `validate=True` it first checks the event against the schema (missing, unknown,
+    wrongly typed or out-of-range fields raise EvaluationError) at the price of that check.
     """
     from ballast.compiler.expression import compile_expression as _compile
 
-    return _compile(source, schema)
+    return _compile(source, schema, validate=validate)
 
 
 def compile(paths: Sequence[str | Path], *, sources: Mapping[str, str] | None = None) -> PolicySet:

@@ -79,11 +79,37 @@ def check_expression(source: str, schema: Mapping[str, str]) -> tuple[dict[str, 
     return ir, typ
 
 
-def compile_expression(source: str, schema: Mapping[str, str]) -> Callable[[Mapping[str, Any]], Any]:
+def compile_expression(
+    source: str, schema: Mapping[str, str], *, validate: bool = False
+) -> Callable[[Mapping[str, Any]], Any]:
     ir, _ = check_expression(source, schema)
     fn = compile_expression_function(ir, EXPRESSION_FILE, source)
     fn.__doc__ = f"Evaluates `{source}`."
-    return fn
+    if not validate:
+        return fn
+    return _validating(fn, build_model(schema, ErrorList()), source)
+
+
+def _validating(fn: Callable[[Any], Any], model: PolicyModel, source: str) -> Callable[[Any], Any]:
+    """`fn` behind the runtime's event validation: a wrong event raises EvaluationError naming
+    every problem instead of computing with a value of the wrong type."""
+    from ballast.runtime.errors import EvaluationError
+    from ballast.runtime.validate import fast_checker, validate
+
+    fields = [T.field_to_json(f) for f in model.input.fields]
+    check = fast_checker(fields)
+
+    def checked(event: Mapping[str, Any]) -> Any:
+        if check(event):
+            return fn(event)
+        data, problems = validate(event, fields)
+        if data is None:
+            detail = "; ".join(p.message + (f" ({p.hint})" if p.hint else "") for p in problems)
+            raise EvaluationError(f"invalid event for `{source}`: {detail}", expression=source, field=problems[0].field)
+        return fn(data)
+
+    checked.__doc__ = fn.__doc__
+    return checked
 
 
 def _with_lines(diagnostics: list, source: str) -> list:

@@ -76,7 +76,7 @@ def test_durations_parse_to_seconds() -> None:
 
 
 def test_resolve_merges_imported_modules() -> None:
-    lib = 'module t.lib {\n  const limit = 0.8\n  let hot = load > limit\n  action notify(targets: selector, channel: string)\n}\n'
+    lib = "module t.lib {\n  const limit = 0.8\n  let hot = load > limit\n  action notify(targets: selector, channel: string)\n}\n"
     body = '  import "lib.bal"\n' + rule("r", "hot", 'notify(targets: service, channel: "ops")')
     c = compile_source(body, stop_after="resolve", extra={"lib.bal": lib})
     model = c.models[0]
@@ -109,15 +109,15 @@ def test_check_types_lowers_to_typed_ir() -> None:
 @pytest.mark.parametrize(
     ("when", "code"),
     [
-        ("load > \"high\"", "type"),
-        ("tier == \"gold\"", "enum"),
+        ('load > "high"', "type"),
+        ('tier == "gold"', "enum"),
         ("load", "type"),
         ("0 < load < 1", "chain"),
         ("depth + true > 1", "type"),
-        ("matches(service, \"(\")", "regex"),
+        ('matches(service, "(")', "regex"),
         ("len(load) > 1", "type"),
         ("res.gpu > 1", "name"),
-        ("canary ? 1 : \"a\"", "type"),
+        ('canary ? 1 : "a"', "type"),
     ],
 )
 def test_check_types_rejects(when: str, code: str) -> None:
@@ -134,7 +134,9 @@ def test_reason_template_is_checked() -> None:
 
 
 def test_constant_folding() -> None:
-    c = compile_source(rule("r", "load > 0.5 * 2 - 0.5 && true", "scale(targets: service, by: 1 + 2)"), stop_after="optimize")
+    c = compile_source(
+        rule("r", "load > 0.5 * 2 - 0.5 && true", "scale(targets: service, by: 1 + 2)"), stop_after="optimize"
+    )
     r = c.ir["policies"][0]["rules"][0]
     assert r["when"]["k"] == "cmp" and r["when"]["r"] == {"k": "lit", "v": 0.5, "t": "float", "at": [12, 17, 12, 30]}
     assert r["then"][0]["args"]["by"]["v"] == 3
@@ -153,7 +155,7 @@ def test_constant_that_always_faults_is_an_error() -> None:
     ("body", "code"),
     [
         (rule("r", "load > 5 && load < 3"), "never"),
-        (rule("r", "tier == \"batch\" && tier == \"critical\""), "never"),
+        (rule("r", 'tier == "batch" && tier == "critical"'), "never"),
         (rule("r", "load >= 0 && depth > 3"), "always"),
         (rule("a", "depth > 3") + rule("b", "depth > 5"), "shadowed"),
         (rule("r", "true"), "always"),
@@ -233,3 +235,26 @@ def test_unexpected_failure_in_a_pass_is_an_internal_error(monkeypatch: pytest.M
     with pytest.raises(InternalError, match="compiler pass 'parse' failed"):
         pipeline.compile_paths(["x.bal"], sources={"x.bal": ""})
     assert issubclass(InternalError, ballast.BallastError)
+
+
+# ---- the expression API ----
+
+
+def test_compile_expression_validate_checks_the_event() -> None:
+    checked = ballast.compile_expression("load > 0.8", {"load": "float in [0, 1]"}, validate=True)
+    assert checked({"load": 0.9}) is True
+    assert checked({"load": 1}) is True  # an int where a float is declared is promoted
+    for bad, words in [
+        ({"load": True}, "must be float"),
+        ({"load": 3.0}, "out of range"),
+        ({"lod": 0.9}, "did you mean 'load'"),
+    ]:
+        with pytest.raises(ballast.EvaluationError, match=words):
+            checked(bad)
+
+
+def test_compile_expression_trusts_types_by_default_like_hand_written_code() -> None:
+    fast = ballast.compile_expression("load > 0.8", {"load": "float"})
+    assert fast({"load": 0.9}) is True
+    with pytest.raises(ballast.EvaluationError, match="missing field or key 'load'"):
+        fast({})
