@@ -110,6 +110,8 @@ _TERMINAL_TEXT = {
 
 def _describe_expected(expected: set[str]) -> str:
     names = sorted({_TERMINAL_TEXT.get(e, _keyword(e)) for e in expected})
+    if not names:  # lark reports no candidates after a complete expression: only the end may follow
+        return "the end of the expression"
     if len(names) > 6:
         # A long list helps nobody; name the two kinds of thing that can come next.
         return "an operator, or the end of the expression or clause"
