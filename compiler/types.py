@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 PRIMITIVES = ("int", "float", "string", "bool", "duration", "timestamp")
 
@@ -30,6 +30,9 @@ class EnumT:
 @dataclass(frozen=True, slots=True)
 class ListT:
     element: Type
+    # Bounds of numeric elements (`list<float in [0, 1]>`): checked on events, not part of the type.
+    low: float | None = field(default=None, compare=False)
+    high: float | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"list<{self.element}>"
@@ -38,6 +41,8 @@ class ListT:
 @dataclass(frozen=True, slots=True)
 class MapT:
     value: Type
+    low: float | None = field(default=None, compare=False)
+    high: float | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"map<string, {self.value}>"
@@ -154,12 +159,20 @@ def to_json(t: Type) -> object:
         case EnumT(values=values):
             return {"enum": list(values)}
         case ListT(element=element):
-            return {"list": to_json(element)}
+            return _bounded({"list": to_json(element)}, t.low, t.high)
         case MapT(value=value):
-            return {"map": to_json(value)}
+            return _bounded({"map": to_json(value)}, t.low, t.high)
         case RecordT(fields=fields):
             return {"record": [field_to_json(f) for f in fields]}
     raise TypeError(t)
+
+
+def _bounded(out: dict[str, object], low: float | None, high: float | None) -> dict[str, object]:
+    if low is not None:
+        out["min"] = low
+    if high is not None:
+        out["max"] = high
+    return out
 
 
 def field_to_json(f: FieldT) -> dict[str, object]:

@@ -7,6 +7,7 @@ module (this is the one place they are translated).
 from __future__ import annotations
 
 import ast as pyast
+import re
 from functools import cache
 from importlib import resources
 
@@ -131,7 +132,7 @@ def _parse(text: str, file: str, start: str, comments: list, line: int = 1, colu
 
     parser = _parser()
     try:
-        tree = parser.parse(text, start=start)
+        tree = parser.parse(text, start=start, on_error=_keyword_as_name)
     except UnexpectedCharacters as exc:
         char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
         hint = "strings are written in double quotes" if char in "`" else ""
@@ -157,6 +158,24 @@ def _parse(text: str, file: str, start: str, comments: list, line: int = 1, colu
         raise problem("cannot parse this", exc.line, exc.column, 1, "") from None
     _collect_comments(text, comments)
     return tree
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _keyword_as_name(error: UnexpectedInput) -> bool:
+    """Keywords are contextual: where a keyword cannot stand but a name can, read it as a name.
+
+    LALR merges parser states, so after a type the lexer may take `owner` or `rule` for the
+    keyword even inside an input block, where only a field name makes sense.
+    """
+    if not isinstance(error, UnexpectedToken) or "NAME" not in error.accepts:
+        return False
+    token = error.token
+    if token.type == "NAME" or not _WORD.fullmatch(str(token.value)):
+        return False
+    error.interactive_parser.feed_token(Token.new_borrow_pos("NAME", token.value, token))
+    return True
 
 
 _EOF_HINT = "the text ends inside a block or expression: is a closing '}' or ')' missing?"

@@ -22,7 +22,7 @@ from typing import Any
 
 from ballast.runtime.functions import FUNCTIONS, index, regex
 from ballast.runtime.interpret import describe_fault, lookup
-from ballast.runtime.ir import IR, can_fault, conjuncts, fields_used
+from ballast.runtime.ir import IR, can_fault, conjuncts, fields_used, may_be_null
 
 _BIN = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult, "/": ast.Div, "%": ast.Mod}
 _CMP = {"==": ast.Eq, "!=": ast.NotEq, "<": ast.Lt, "<=": ast.LtE, ">": ast.Gt, ">=": ast.GtE, "in": ast.In}
@@ -110,12 +110,7 @@ class ExprBuilder:
 
     def _maybe_null(self, node: IR) -> bool:
         # Validated events hold no nulls but in optional fields; a literal null is the other way.
-        k = node["k"]
-        if k == "field":
-            return bool(node.get("opt"))
-        if k == "let":
-            return self._maybe_null(node["e"])
-        return k == "lit" and node["v"] is None
+        return may_be_null(node)
 
     def expr(self, node: IR) -> ast.expr:
         key = None
@@ -297,6 +292,7 @@ def compile_matcher(policy: IR) -> tuple[Callable[[Any, Any, Any], None], str]:
     rules = policy["rules"]
     plan = policy.get("plan") or default_plan(policy)
     body: list[ast.stmt] = []
+    group_sources: list[str] = []
     once = ns.bind("h", "once", (None,))
     for group_index, group in enumerate(plan["groups"]):
         stmts = _group(ns, rules, group, once)
@@ -309,6 +305,8 @@ def compile_matcher(policy: IR) -> tuple[Callable[[Any, Any, Any], None], str]:
         sub = _finish(ast.Module(body=[module_fn], type_ignores=[]), policy.get("file", "<policy>"), ns, fn_name)
         ns.values.pop(fn_name)
         table_name = ns.bind("dispatch", json.dumps(group["key_path"]), {})
+        values = ", ".join(json.dumps(v) for v in group["values"])
+        group_sources.append(f"# {table_name}[{'.'.join(group['key_path'])}] for {values}\n{ast.unparse(module_fn)}")
         for value in group["values"]:
             ns.values[table_name][_hashable(value)] = sub
     dispatch_stmts = []
@@ -340,7 +338,7 @@ def compile_matcher(policy: IR) -> tuple[Callable[[Any, Any, Any], None], str]:
     body = dispatch_stmts + body
     module = ast.Module(body=[_function("match", ["ev", "fired", "faulted"], body or [ast.Pass()])], type_ignores=[])
     ast.fix_missing_locations(module)
-    source = ast.unparse(module)
+    source = "\n\n".join([ast.unparse(module), *group_sources])
     return _finish(module, policy.get("file", "<policy>"), ns, "match"), source
 
 
@@ -413,7 +411,8 @@ def _group(ns: _Namespace, rules: list[IR], group: IR, once: str) -> list[ast.st
 def _optional_paths(node: IR) -> set[tuple[str, ...]]:
     from ballast.runtime.ir import walk
 
-    return {tuple(n["path"]) for n in walk(node) if n["k"] == "field" and n.get("opt")}
+    # `has(f)` reads f too (its path gets a local), and f may be absent whatever its declaration
+    return {tuple(n["path"]) for n in walk(node) if n["k"] == "has" or (n["k"] == "field" and n.get("opt"))}
 
 
 def _residual(when: IR, drop: list[int]) -> list[IR]:

@@ -43,8 +43,20 @@ def evaluate(node: IR, event: Mapping[str, Any], trace: dict[int, Any] | None = 
     return value
 
 
+class _Faulted:
+    """The trace's mark on a node whose evaluation began and did not finish: the fault's path."""
+
+    def __repr__(self) -> str:
+        return "FAULTED"
+
+
+FAULTED = _Faulted()
+
+
 def _eval(node: IR, ev: Mapping[str, Any], trace: dict[int, Any] | None) -> Any:
     k = node["k"]
+    if trace is not None:
+        trace[id(node)] = FAULTED  # replaced by the value if evaluation completes
     if k == "lit":
         value = node["v"]
     elif k == "field":

@@ -76,9 +76,29 @@ def can_fault(node: IR) -> bool:
             return True
         if k in ("index", "attr", "call", "cond"):
             return True
-        if k == "bin" and n["op"] in ("/", "%"):
+        if k == "bin" and (n["op"] in ("/", "%") or _mixes_int_and_float(n)):
             return True
     return False
+
+
+def _mixes_int_and_float(node: IR) -> bool:
+    # `i * 1.5` converts i to a float: OverflowError for an int beyond the float range (> 2**1024)
+    types = {node["l"].get("t"), node["r"].get("t")}
+    return "int" in types and bool(types & {"float", "duration", "timestamp"})
+
+
+def may_be_null(node: IR) -> bool:
+    """Whether the node's value may be null on a validated event: an absent optional field, the
+    literal null, or a `?:` with such a branch. A bool context must check such a value, not read
+    it as falsy, and folding must not drop the `&&`/`||` that checks it."""
+    k = node["k"]
+    if k == "field":
+        return bool(node.get("opt"))
+    if k == "let":
+        return may_be_null(node["e"])
+    if k == "cond":
+        return may_be_null(node["a"]) or may_be_null(node["b"])
+    return k == "lit" and node["v"] is None
 
 
 _PREC = {"cond": 1, "or": 2, "and": 3, "cmp": 4, "+": 5, "-": 5, "*": 6, "/": 6, "%": 6, "not": 7, "neg": 7}

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ballast.runtime.codegen import compile_arguments, compile_matcher
-from ballast.runtime.errors import BallastError, UsageError
+from ballast.runtime.errors import BallastError, EvaluationError, UsageError
 from ballast.runtime.functions import render
 from ballast.runtime.interpret import describe_fault
 from ballast.runtime.interpret import evaluate as interpret
@@ -136,7 +136,7 @@ def canonical_json(value: Any) -> str:
 class _Rule:
     """A rule's metadata and its compiled argument builder."""
 
-    __slots__ = ("actions", "arguments", "impact", "ir", "name", "policy", "priority", "version")
+    __slots__ = ("actions", "arguments", "impact", "ir", "name", "param_checks", "policy", "priority", "version")
 
     def __init__(self, policy: IR, ir: IR) -> None:
         self.policy: str = policy["name"]
@@ -147,6 +147,28 @@ class _Rule:
         self.impact: str = ir.get("impact", "moderate")
         self.actions: list[str] = [a["action"] for a in ir["then"]]
         self.arguments: Callable[[Any], list[tuple[Any, dict[str, Any]]]] = compile_arguments(policy, ir)
+        # Parameters whose values need a look after computing: floats given ints, declared ranges.
+        self.param_checks: list[tuple[int, str, bool, Any, Any]] = []
+        signatures = policy.get("actions", {})
+        for k, call in enumerate(ir["then"]):
+            for param in signatures.get(call["action"], []):
+                float_param = param["type"] in ("float", "duration", "timestamp")
+                if param["name"] in call["args"] and (float_param or "min" in param or "max" in param):
+                    self.param_checks.append((k, param["name"], float_param, param.get("min"), param.get("max")))
+
+    def check_params(self, built: list[tuple[Any, dict[str, Any]]]) -> None:
+        """Promote ints to declared floats; refuse values outside a parameter's declared range."""
+        for k, name, float_param, low, high in self.param_checks:
+            params = built[k][1]
+            value = params[name]
+            if value is None:
+                continue
+            if float_param and type(value) is int:
+                params[name] = value = float(value)
+            if (low is not None and value < low) or (high is not None and value > high):
+                raise EvaluationError(
+                    f"argument '{name}' of {self.actions[k]} is {render(value)}, outside its declared range [{render(low)}, {render(high)}]"
+                )
 
     def render_reason(self, event: Mapping[str, Any]) -> str:
         out = []
@@ -256,6 +278,8 @@ class CompiledPolicy:
             rule = self.rules[index]
             try:
                 built = rule.arguments(frozen)
+                if rule.param_checks:
+                    rule.check_params(built)
             except Exception as exc:  # an argument expression faulted: the rule does not fire
                 result.errors.append(
                     Problem(
@@ -263,7 +287,7 @@ class CompiledPolicy:
                         self.name,
                         describe_fault(exc),
                         rule=rule.name,
-                        hint="an action argument could not be computed; the rule did not fire",
+                        hint="an action argument could not be computed or is outside its range; the rule did not fire",
                     )
                 )
                 continue
@@ -296,7 +320,9 @@ class PolicySet:
         if input is not None:
             policies = [p for p in self.policies if p.input_name == input]
             if not policies:
-                raise UsageError(f"no policy in this set reads the input {input!r}; inputs are {', '.join(self.inputs)}")
+                raise UsageError(
+                    f"no policy in this set reads the input {input!r}; inputs are {', '.join(self.inputs)}"
+                )
         for policy in policies:
             try:
                 policy.evaluate_into(event, result)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,18 +97,18 @@ def _record(
         converted = _value(value[name], f["type"], path, problems)
         if converted is _INVALID:
             continue
-        low, high = f.get("min"), f.get("max")
-        if (low is not None and converted < low) or (high is not None and converted > high):
-            problems.append(
-                FieldProblem(
-                    path,
-                    f"'{path}' = {converted!r} is out of range [{_num(low)}, {_num(high)}]",
-                    "fix the producer, or widen the range in the policy",
-                )
-            )
-            continue
-        out[name] = converted
+        if _in_range(converted, f, path, problems):
+            out[name] = converted
     return out
+
+
+def _in_range(value: Any, bounds: dict[str, Any], path: str, problems: list[FieldProblem]) -> bool:
+    low, high = bounds.get("min"), bounds.get("max")
+    if (low is not None and value < low) or (high is not None and value > high):
+        message = f"'{path}' = {value!r} is out of range [{_num(low)}, {_num(high)}]"
+        problems.append(FieldProblem(path, message, "fix the producer, or widen the range in the policy"))
+        return False
+    return True
 
 
 def _num(x: float | None) -> str:
@@ -170,12 +171,12 @@ def _value(value: Any, t: TypeJSON, path: str, problems: list[FieldProblem]) -> 
     if "list" in t:
         if not isinstance(value, list):
             return wrong()
-        items = [_value(v, t["list"], f"{path}[{i}]", problems) for i, v in enumerate(value)]
+        items = [_element(v, t, "list", f"{path}[{i}]", problems) for i, v in enumerate(value)]
         return _INVALID if any(i is _INVALID for i in items) else items
     if "map" in t:
         if not isinstance(value, dict):
             return wrong()
-        entries = {k: _value(v, t["map"], f"{path}[{k!r}]", problems) for k, v in value.items()}
+        entries = {k: _element(v, t, "map", f"{path}[{json.dumps(k)}]", problems) for k, v in value.items()}
         return _INVALID if any(v is _INVALID for v in entries.values()) else entries
     if "record" in t:
         if not isinstance(value, dict):
@@ -184,6 +185,14 @@ def _value(value: Any, t: TypeJSON, path: str, problems: list[FieldProblem]) -> 
         record = _record(value, t["record"], path + ".", problems)
         return record if len(problems) == before else _INVALID
     return wrong()
+
+
+def _element(value: Any, container: dict[str, Any], kind: str, path: str, problems: list[FieldProblem]) -> Any:
+    """A list or map element: its type, then the container's element bounds."""
+    converted = _value(value, container[kind], path, problems)
+    if converted is _INVALID or not _in_range(converted, container, path, problems):
+        return _INVALID
+    return converted
 
 
 # ---- the fast path ----

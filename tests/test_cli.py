@@ -534,7 +534,7 @@ def test_explain_reads_the_event_from_a_file(tmp_path: Path) -> None:
 def test_explain_an_invalid_event_says_why_it_was_not_evaluated() -> None:
     bad = json.dumps({**event(4), "load": 7})
     code, out, _ = run("explain", MOTB, "--rule", "downgrade_on_load_risk", "--event", bad)
-    assert code == 0
+    assert code == 1  # the input has a problem
     assert "'load' = 7.0 is out of range [0, 1]" in out
     assert out.splitlines()[-1] == "  verdict: not evaluated"
 
@@ -603,3 +603,16 @@ def test_no_command_prints_help_and_exits_2() -> None:
     code, out, _ = run()
     assert code == 2
     assert out.startswith("usage: ballast")
+
+
+def test_explain_marks_the_faulting_sub_condition(tmp_path: Path) -> None:
+    policy = tmp_path / "ratio.bal"
+    policy.write_text(
+        'policy e.x version "1" {\n  input ev { errors: int, requests: int, pool: string }\n'
+        '  rule ratio {\n    when pool != "" && errors / requests > 0.05\n    then scale(targets: pool)\n  }\n}\n'
+    )
+    code, out, _ = run("explain", str(policy), "--rule", "ratio", "--event", '{"errors": 500, "requests": 0, "pool": "p"}')
+    assert code == 1
+    assert '✔ pool != ""  → true' in out
+    assert "✘ errors / requests > 0.05  → fault (see the verdict)   where errors = 500, requests = 0" in out
+    assert out.splitlines()[-1] == "  verdict: evaluation error: division by zero; the rule does not fire"

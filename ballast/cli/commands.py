@@ -71,12 +71,18 @@ def run_check(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     _print_diagnostics(compilation.diagnostics, args.format, out)
     if args.format == "text" and not compilation.diagnostics:
         rules = sum(len(p["rules"]) for p in compilation.ir["policies"])
+        count = sum(1 for d in compilation.documents if d.kind == "module")
+        modules = f", {_count(count, 'module')}" if count else ""
         out.write(
-            f"ok: {len(compilation.ir['policies'])} polic{'ies' if len(compilation.ir['policies']) != 1 else 'y'}, {rules} rules\n"
+            f"ok: {_count(len(compilation.ir['policies']), 'policy', 'policies')}, {_count(rules, 'rule')}{modules}\n"
         )
     if args.werror and compilation.warnings:
         return EXIT_PROBLEMS
     return EXIT_OK
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 def _warnings_of(exc: CompileError) -> list[Diagnostic]:
@@ -108,7 +114,7 @@ def run_compile(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int
             raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
         manifest = compilation.bundle["manifest"]
         err.write(
-            f"wrote {args.output}: {sum(p['rules'] for p in manifest['policies'])} rules, sha256 {manifest['fingerprint']['hash'][:16]}…\n"
+            f"wrote {args.output}: {_count(sum(p['rules'] for p in manifest['policies']), 'rule')}, sha256 {manifest['fingerprint']['hash'][:16]}…\n"
         )
     return EXIT_OK
 
@@ -179,7 +185,7 @@ def run_eval(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
             if not line.strip():
                 continue
             try:
-                event = json.loads(line)
+                event = json.loads(line.rstrip("\r\n"))  # columns count within the line
             except json.JSONDecodeError as exc:
                 problems += 1
                 record = {
@@ -286,10 +292,10 @@ def run_explain(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int
     except BallastError as exc:
         raise UsageError(str(exc)) from None
     if args.format == "json":
-        out.write(json.dumps(report, indent=2, sort_keys=True) + "\n")
+        out.write(json.dumps(report, indent=2, sort_keys=True, default=repr) + "\n")
     else:
         out.write(report["text"])
-    return EXIT_OK
+    return EXIT_PROBLEMS if report["error"] else EXIT_OK  # an invalid event or a fault is a problem
 
 
 __all__ = ["EXIT_USAGE", "expand", "run_check", "run_compile", "run_eval", "run_explain", "run_fmt"]

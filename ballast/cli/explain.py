@@ -10,7 +10,7 @@ from typing import Any
 
 from ballast.runtime.errors import EvaluationError, UsageError
 from ballast.runtime.functions import render
-from ballast.runtime.interpret import evaluate
+from ballast.runtime.interpret import FAULTED, evaluate
 from ballast.runtime.ir import IR, unparse
 from ballast.runtime.validate import validate
 
@@ -80,8 +80,9 @@ def _find(ir: dict[str, Any], name: str) -> tuple[IR, IR]:
 
 
 def _tree(node: IR, trace: dict[int, Any]) -> dict[str, Any]:
-    evaluated = id(node) in trace
-    out: dict[str, Any] = {"expr": unparse(node), "evaluated": evaluated}
+    faulted = trace.get(id(node)) is FAULTED
+    evaluated = id(node) in trace and not faulted
+    out: dict[str, Any] = {"expr": unparse(node), "evaluated": evaluated, "faulted": faulted}
     if evaluated:
         out["value"] = trace[id(node)]
     k = node["k"]
@@ -113,7 +114,9 @@ def _flatten(node: IR, kind: str) -> list[IR]:
 
 def _render(tree: dict[str, Any], depth: int, lines: list[str]) -> None:
     pad = "  " * depth
-    if not tree["evaluated"]:
+    if tree.get("faulted"):
+        mark, value = "✘", "fault (see the verdict)"
+    elif not tree["evaluated"]:
         mark, value = "-", "skipped (short-circuit)"
     else:
         v = tree["value"]

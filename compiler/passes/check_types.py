@@ -71,10 +71,15 @@ class _Checker:
         }
 
     def action_signature(self, sig: ActionSig) -> list[IR]:
-        return [
-            {"name": p.name, "type": T.to_json(p.type), "optional": p.optional or p.default is not None}
-            for p in sig.params
-        ]
+        out = []
+        for p in sig.params:
+            param: IR = {"name": p.name, "type": T.to_json(p.type), "optional": p.optional or p.default is not None}
+            if p.low is not None:
+                param["min"] = p.low
+            if p.high is not None:
+                param["max"] = p.high
+            out.append(param)
+        return out
 
     def rule(self, rule: ast.Rule, index: int) -> IR:
         when = (

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ballast.runtime.codegen import node_key
 from ballast.runtime.errors import ErrorList, EvaluationError, Span
 from ballast.runtime.interpret import evaluate
-from ballast.runtime.ir import IR, can_fault, children, conjuncts, unparse, walk
+from ballast.runtime.ir import IR, can_fault, children, conjuncts, may_be_null, unparse, walk
 
 if TYPE_CHECKING:
     from ballast.compiler.pipeline import Compilation
@@ -95,9 +95,12 @@ def _fold_logic(node: IR) -> IR:
     if _is_lit(left) and isinstance(_lit_value(left), bool):
         if _lit_value(left) == stop:
             return {"k": "lit", "v": stop, "t": "bool", "at": node.get("at")}
-        return right
+        # `true && x` is x, unless x may be null: the `&&` faults on a null, x alone does not
+        return node if may_be_null(right) else right
     if _is_lit(right) and isinstance(_lit_value(right), bool) and _lit_value(right) != stop:
-        return left  # `x && true` is x; `x && false` is kept: x may fault, and faults are observable
+        # `x && true` is x (unless x may be null, as above); `x && false` is kept: x may fault,
+        # and faults are observable
+        return node if may_be_null(left) else left
     return node
 
 
@@ -233,7 +236,7 @@ def _warn_rule(policy: IR, rule: IR, errors: ErrorList) -> None:
             where = f" (declared range [{declared[path][0]:g}, {declared[path][1]:g}])" if path in declared else ""
             errors.warning(
                 "never",
-                f"rule '{rule['name']}' can never fire: {' && '.join(involved)} contradict{where}",
+                f"rule '{rule['name']}' can never fire: {_contradiction(involved)}{where}",
                 span,
                 "no value of '" + ".".join(path) + "' satisfies all of these",
             )
@@ -257,6 +260,12 @@ def _warn_rule(policy: IR, rule: IR, errors: ErrorList) -> None:
                 _span(part, file),
                 "drop the check or fix the threshold",
             )
+
+
+def _contradiction(involved: list[str]) -> str:
+    if len(involved) == 1:
+        return f"{involved[0]} cannot hold"
+    return f"{' && '.join(involved)} contradict each other"
 
 
 def _warn_shadowed(policy: IR, errors: ErrorList) -> None:
@@ -384,6 +393,10 @@ def _layout(
     chains = []
     for key, steps in sorted(thresholds.items()):
         mine = [s for s in steps if chosen.get(s[0]) == key]
+        # One step per rule: a rule with two thresholds on the field (`n > 1 && n > 5`) keeps its
+        # first as the step and the other in its residual; two steps would fire it twice.
+        firsts: dict[int, Any] = {}
+        mine = [firsts.setdefault(s[0], s) for s in mine if s[0] not in firsts]
         if len(mine) < 2:
             for s in mine:
                 chosen.pop(s[0], None)

@@ -105,6 +105,8 @@ class PolicyModel:
     input: T.RecordT = field(default_factory=lambda: T.RecordT(()))
     field_spans: dict[str, Span] = field(default_factory=dict)
     types: dict[str, T.Type] = field(default_factory=dict)
+    type_syntax: dict[str, ast.TypeAlias] = field(default_factory=dict)
+    type_bounds: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
     consts: dict[str, ast.Const] = field(default_factory=dict)
     lets: dict[str, ast.Let] = field(default_factory=dict)
     actions: dict[str, ActionSig] = field(default_factory=lambda: dict(BUILTIN_ACTIONS))
@@ -125,7 +127,10 @@ def run(compilation: Compilation) -> None:
     errors = ErrorList()
     for document in compilation.documents:
         if document.kind != "policy":
-            continue  # modules given on the command line are checked when a policy imports them
+            # A module's conditions read the input of the policy importing it, so its names are
+            # checked there; alone, its structure and declarations are.
+            _merge(compilation, PolicyModel(document), document, errors, chain=[document.file])
+            continue
         model = PolicyModel(document)
         _merge(compilation, model, document, errors, chain=[document.file])
         _check_rules(model, errors)
@@ -143,6 +148,16 @@ def _merge(
     for item in document.items:
         if isinstance(item, ast.Import):
             _import(compilation, model, document, item, errors, chain)
+    # Type aliases first, so a field may use an alias declared further down; an alias may use
+    # another alias declared anywhere (resolved on first use, cycles reported).
+    for item in document.of(ast.TypeAlias):
+        if item.name in model.type_syntax or item.name in NAMED_TYPES:
+            errors.error("duplicate", f"type '{item.name}' is declared twice", item.span, "rename one of them")
+        else:
+            model.type_syntax[item.name] = item
+    for item in document.of(ast.TypeAlias):
+        if model.type_syntax.get(item.name) is item:
+            alias_type(item.name, model, errors)
     for item in document.items:
         match item:
             case ast.Input():
@@ -169,10 +184,7 @@ def _merge(
                             model.field_spans[f.name] = f.span
                     model.input = T.RecordT(tuple(fields))
             case ast.TypeAlias():
-                if item.name in model.types or item.name in NAMED_TYPES:
-                    errors.error("duplicate", f"type '{item.name}' is declared twice", item.span, "rename one of them")
-                else:
-                    model.types[item.name] = resolve_type(item.type, model, errors)
+                pass  # declared above, before anything that may use them
             case ast.Const():
                 if _declare(item.name, item.span, declared, model, errors):
                     model.consts[item.name] = item
@@ -242,19 +254,55 @@ def _import(
 
 
 def _field(f: ast.Field, model: PolicyModel, errors: ErrorList) -> T.FieldT:
-    low = high = None
-    type_expr = f.type
-    if isinstance(type_expr, ast.RangeType):
-        low, high = type_expr.low, type_expr.high
-        if low > high:
-            errors.error(
-                "range",
-                f"empty range [{type_expr.low_text}, {type_expr.high_text}]",
-                type_expr.span,
-                "write the lower bound first",
-            )
     resolved = resolve_type(f.type, model, errors)
+    low, high = bounds(f.type, model)
     return T.FieldT(f.name, resolved, f.optional, low, high)
+
+
+def bounds(type_expr: ast.TypeExpr, model: PolicyModel) -> tuple[float | None, float | None]:
+    """The numeric range a type as written declares, through aliases: (None, None) for none."""
+    if isinstance(type_expr, ast.RangeType):
+        return type_expr.low, type_expr.high
+    if isinstance(type_expr, ast.NamedType):
+        return model.type_bounds.get(type_expr.name, (None, None))
+    return None, None
+
+
+def alias_type(name: str, model: PolicyModel, errors: ErrorList) -> T.Type:
+    """The type an alias names, resolved once; a cycle of aliases is reported and reads as any."""
+    if name in model.types:
+        return model.types[name]
+    alias = model.type_syntax[name]
+    model.types[name] = T.ANY  # guards cycles: a second visit sees `any`
+    if _mentions(alias.type, name, model, set()):
+        errors.error(
+            "cycle",
+            f"type '{name}' is defined in terms of itself",
+            alias.span,
+            "a record cannot contain itself; use an optional field of another type",
+        )
+        return T.ANY
+    model.types[name] = resolve_type(alias.type, model, errors)
+    model.type_bounds[name] = bounds(alias.type, model)
+    return model.types[name]
+
+
+def _mentions(type_expr: ast.TypeExpr, name: str, model: PolicyModel, seen: set[str]) -> bool:
+    match type_expr:
+        case ast.NamedType(name=other):
+            if other == name:
+                return True
+            if other in seen or other not in model.type_syntax:
+                return False
+            seen.add(other)
+            return _mentions(model.type_syntax[other].type, name, model, seen)
+        case ast.ListType(element=inner) | ast.RangeType(base=inner):
+            return _mentions(inner, name, model, seen)
+        case ast.MapType(value=inner):
+            return _mentions(inner, name, model, seen)
+        case ast.RecordType(fields=fields):
+            return any(_mentions(f.type, name, model, seen) for f in fields)
+    return False
 
 
 def resolve_type(type_expr: ast.TypeExpr, model: PolicyModel, errors: ErrorList) -> T.Type:
@@ -263,9 +311,9 @@ def resolve_type(type_expr: ast.TypeExpr, model: PolicyModel, errors: ErrorList)
         case ast.NamedType(name=name, span=span):
             if name in NAMED_TYPES:
                 return NAMED_TYPES[name]
-            if name in model.types:
-                return model.types[name]
-            candidates = list(NAMED_TYPES) + list(model.types)
+            if name in model.type_syntax:
+                return alias_type(name, model, errors)
+            candidates = list(NAMED_TYPES) + list(model.type_syntax)
             hint = suggest(name, candidates) or "types are " + ", ".join(candidates)
             errors.error("type", f"unknown type '{name}'", span, hint)
             return T.ANY
@@ -274,11 +322,11 @@ def resolve_type(type_expr: ast.TypeExpr, model: PolicyModel, errors: ErrorList)
                 errors.error("duplicate", "an enum value is listed twice", span, "list each value once")
             return T.EnumT(values)
         case ast.ListType(element=element):
-            return T.ListT(resolve_type(element, model, errors))
+            return T.ListT(resolve_type(element, model, errors), *bounds(element, model))
         case ast.MapType(key=key, value=value, span=span):
             if resolve_type(key, model, errors) != T.STRING:
                 errors.error("type", "map keys must be strings", span, "write map<string, T>")
-            return T.MapT(resolve_type(value, model, errors))
+            return T.MapT(resolve_type(value, model, errors), *bounds(value, model))
         case ast.RecordType(fields=fields):
             seen: set[str] = set()
             out = []
@@ -290,6 +338,13 @@ def resolve_type(type_expr: ast.TypeExpr, model: PolicyModel, errors: ErrorList)
                 out.append(_field(f, model, errors))
             return T.RecordT(tuple(out))
         case ast.RangeType(base=base, span=span):
+            if type_expr.low > type_expr.high:
+                errors.error(
+                    "range",
+                    f"empty range [{type_expr.low_text}, {type_expr.high_text}]",
+                    span,
+                    "write the lower bound first",
+                )
             resolved = resolve_type(base, model, errors)
             if not T.is_numeric(resolved) and resolved != T.DURATION:
                 errors.error(
@@ -310,10 +365,9 @@ def _action(item: ast.ActionDecl, model: PolicyModel, errors: ErrorList) -> Acti
             errors.error("duplicate", f"parameter '{p.name}' is declared twice", p.span, "")
             continue
         seen.add(p.name)
-        low = high = None
-        if isinstance(p.type, ast.RangeType):
-            low, high = p.type.low, p.type.high
-        params.append(ParamSig(p.name, resolve_type(p.type, model, errors), p.optional, p.default, low, high))
+        params.append(
+            ParamSig(p.name, resolve_type(p.type, model, errors), p.optional, p.default, *bounds(p.type, model))
+        )
     return ActionSig(item.name, tuple(params), False, item.span)
 
 
