@@ -280,6 +280,7 @@ class Rule:
     when: Expr | None = None
     then: tuple[ActionCall, ...] = ()
     priority: int | None = None
+    priority_span: Span | None = None
     impact: str | None = None
     impact_span: Span | None = None
     reason: StringValue | None = None

@@ -366,14 +366,15 @@ class _Builder(Transformer):
                 repeated.append((key, span))
                 continue
             fields[key] = value
-            if key == "impact":
-                fields["impact_span"] = span
+            if key in ("impact", "priority"):
+                fields[key + "_span"] = span
         return ast.Rule(
             name=str(name),
             span=self._span(meta),
             when=fields.get("when"),
             then=fields.get("then", ()),
             priority=fields.get("priority"),
+            priority_span=fields.get("priority_span"),
             impact=fields.get("impact"),
             impact_span=fields.get("impact_span"),
             reason=fields.get("reason"),

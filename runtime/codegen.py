@@ -27,7 +27,7 @@ from ballast.runtime.ir import IR, can_fault, conjuncts, fields_used, may_be_nul
 _BIN = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult, "/": ast.Div, "%": ast.Mod}
 _CMP = {"==": ast.Eq, "!=": ast.NotEq, "<": ast.Lt, "<=": ast.LtE, ">": ast.Gt, ">=": ast.GtE, "in": ast.In}
 _DIRECT_BUILTINS = {"abs": "abs", "len": "len"}  # Python's own, same semantics: call directly
-_KEY_SKIP = ("at", "t", "text", "const", "method")
+_KEY_SKIP = ("at", "t", "text", "const", "method", "folded")
 
 
 def node_key(node: IR) -> str:
@@ -261,7 +261,8 @@ def compile_expression_function(node: IR, filename: str, source: str) -> Callabl
     value = builder.bool(node) if node.get("t") == "bool" else builder.expr(node)
 
     def fault(exc: BaseException) -> EvaluationError:
-        return EvaluationError(f"{describe_fault(exc)} in `{source}`", expression=source)
+        field = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else ""
+        return EvaluationError(f"{describe_fault(exc)} in `{source}`", expression=source, field=field)
 
     fault_name = ns.bind("h", "fault", fault)
     handler = ast.ExceptHandler(

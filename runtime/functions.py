@@ -7,6 +7,7 @@ list indices) these functions implement the language.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable
@@ -81,7 +82,8 @@ def index(container: Any, key: Any) -> Any:
     try:
         return container[key]
     except KeyError:
-        raise EvaluationError(f"no key {render(key)} in map") from None
+        shown = json.dumps(key) if isinstance(key, str) else render(key)
+        raise EvaluationError(f"no key {shown} in map") from None
 
 
 @cache

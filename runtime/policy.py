@@ -16,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from ballast.runtime.codegen import compile_arguments, compile_matcher
@@ -25,6 +26,7 @@ from ballast.runtime.interpret import describe_fault
 from ballast.runtime.interpret import evaluate as interpret
 from ballast.runtime.ir import IR, unparse
 from ballast.runtime.validate import fast_checker, validate
+from ballast.runtime.values import format_duration
 
 IMPACT_ORDER = ("minimal", "low", "moderate", "high", "critical")
 
@@ -129,6 +131,16 @@ class Result:
         }
 
 
+def render_typed(value: Any, type_name: str) -> str:
+    """A value for a reason: durations as `1m30s`, timestamps as RFC 3339, the rest as written."""
+    if type_name == "duration" and isinstance(value, int | float):
+        return format_duration(value)
+    if type_name == "timestamp" and isinstance(value, int | float):
+        moment = datetime.fromtimestamp(value, UTC)
+        return moment.isoformat().replace("+00:00", "Z")
+    return render(value)
+
+
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
@@ -178,7 +190,7 @@ class _Rule:
                 continue
             try:
                 value = interpret(part["e"], event)
-                out.append(format(value, part["spec"]) if part["spec"] else render(value))
+                out.append(format(value, part["spec"]) if part["spec"] else render_typed(value, part.get("t", "")))
             except (BallastError, ValueError, TypeError):
                 out.append("{" + part["text"] + "}")
         return "".join(out)
@@ -303,6 +315,8 @@ class PolicySet:
     def __init__(self, ir: IR) -> None:
         self.ir = ir
         self.policies = [CompiledPolicy(p) for p in ir["policies"]]
+        # The compiler's warnings when the set was compiled in this process (a bundle has none).
+        self.warnings: list[Any] = []
 
     @property
     def inputs(self) -> list[str]:

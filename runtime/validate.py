@@ -77,9 +77,7 @@ def _record(
         if key not in declared:
             close = difflib.get_close_matches(str(key), list(declared), n=1, cutoff=0.6)
             hint = (
-                f"did you mean '{close[0]}'?"
-                if close
-                else "declare it in the policy's input, or drop it from the event"
+                f"did you mean '{close[0]}'?" if close else "declare it in the input schema, or drop it from the event"
             )
             problems.append(FieldProblem(prefix + str(key), f"unknown field '{prefix}{key}'", hint))
     for f in fields:

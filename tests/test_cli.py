@@ -611,7 +611,9 @@ def test_explain_marks_the_faulting_sub_condition(tmp_path: Path) -> None:
         'policy e.x version "1" {\n  input ev { errors: int, requests: int, pool: string }\n'
         '  rule ratio {\n    when pool != "" && errors / requests > 0.05\n    then scale(targets: pool)\n  }\n}\n'
     )
-    code, out, _ = run("explain", str(policy), "--rule", "ratio", "--event", '{"errors": 500, "requests": 0, "pool": "p"}')
+    code, out, _ = run(
+        "explain", str(policy), "--rule", "ratio", "--event", '{"errors": 500, "requests": 0, "pool": "p"}'
+    )
     assert code == 1
     assert '✔ pool != ""  → true' in out
     assert "✘ errors / requests > 0.05  → fault (see the verdict)   where errors = 500, requests = 0" in out

@@ -138,7 +138,13 @@ def test_constant_folding() -> None:
         rule("r", "load > 0.5 * 2 - 0.5 && true", "scale(targets: service, by: 1 + 2)"), stop_after="optimize"
     )
     r = c.ir["policies"][0]["rules"][0]
-    assert r["when"]["k"] == "cmp" and r["when"]["r"] == {"k": "lit", "v": 0.5, "t": "float", "at": [12, 17, 12, 30]}
+    assert r["when"]["k"] == "cmp" and r["when"]["r"] == {
+        "k": "lit",
+        "v": 0.5,
+        "t": "float",
+        "at": [12, 17, 12, 30],
+        "folded": True,
+    }
     assert r["then"][0]["args"]["by"]["v"] == 3
 
 
@@ -158,7 +164,7 @@ def test_constant_that_always_faults_is_an_error() -> None:
         (rule("r", 'tier == "batch" && tier == "critical"'), "never"),
         (rule("r", "load >= 0 && depth > 3"), "always"),
         (rule("a", "depth > 3") + rule("b", "depth > 5"), "shadowed"),
-        (rule("r", "true"), "always"),
+        (rule("r", "1 < 2"), "always"),
     ],
 )
 def test_optimize_warns(body: str, code: str) -> None:
@@ -258,3 +264,8 @@ def test_compile_expression_trusts_types_by_default_like_hand_written_code() -> 
     assert fast({"load": 0.9}) is True
     with pytest.raises(ballast.EvaluationError, match="missing field or key 'load'"):
         fast({})
+
+
+def test_a_rule_written_when_true_is_not_warned_about() -> None:
+    c = compile_source(rule("r", "true"))
+    assert [d.code for d in c.warnings] == []

@@ -142,7 +142,13 @@ def dump_state(compilation: Any, after: str) -> str:
                 "input": str(m.input),
                 "constants": sorted(m.consts),
                 "conditions": sorted(m.lets),
-                "actions": {name: [f"{p.name}: {p.type}" for p in a.params] for name, a in sorted(m.actions.items())},
+                "actions": {
+                    name: [
+                        f"{p.name}{'?' if p.optional else ''}: {p.type}" + (" = …" if p.default is not None else "")
+                        for p in a.params
+                    ]
+                    for name, a in sorted(m.actions.items())
+                },
                 "rules": [r.name for r in m.rules],
             }
             for m in compilation.models

@@ -191,7 +191,7 @@ class _Checker:
             ir, typ = self.expr(expr)
             if spec and typ != T.ANY:
                 _check_spec(spec, typ, span, self.errors)
-            parts.append({"e": ir, "spec": spec or "", "text": name})
+            parts.append({"e": ir, "spec": spec or "", "text": name, "t": str(typ)})
         return parts
 
     # ---- names ----

@@ -19,3 +19,4 @@ if TYPE_CHECKING:
 def run(compilation: Compilation) -> None:
     compilation.ir["format"] = FORMAT
     compilation.program = PolicySet(compilation.ir)
+    compilation.program.warnings = compilation.warnings

@@ -76,8 +76,7 @@ def fold(node: IR, errors: ErrorList | None = None, file: str = "<expr>") -> IR:
             if errors is not None:
                 errors.error("fault", f"this always fails: {exc}", _span(new, file), "fix the constant expression")
             return new
-        out = {"k": "lit", "v": value, "t": new.get("t", ""), "at": new.get("at")}
-        return out
+        return {"k": "lit", "v": value, "t": new.get("t", ""), "at": new.get("at"), "folded": True}
     return new
 
 
@@ -94,7 +93,7 @@ def _fold_logic(node: IR) -> IR:
     stop = node["k"] == "or"  # the value that decides: true for ||, false for &&
     if _is_lit(left) and isinstance(_lit_value(left), bool):
         if _lit_value(left) == stop:
-            return {"k": "lit", "v": stop, "t": "bool", "at": node.get("at")}
+            return {"k": "lit", "v": stop, "t": "bool", "at": node.get("at"), "folded": True}
         # `true && x` is x, unless x may be null: the `&&` faults on a null, x alone does not
         return node if may_be_null(right) else right
     if _is_lit(right) and isinstance(_lit_value(right), bool) and _lit_value(right) != stop:
@@ -215,7 +214,7 @@ def _warn_rule(policy: IR, rule: IR, errors: ErrorList) -> None:
             "fix the condition or delete the rule",
         )
         return
-    if when["k"] == "lit" and when["v"] is True:
+    if when["k"] == "lit" and when["v"] is True and when.get("folded"):  # `when true` is meant
         errors.warning(
             "always",
             f"rule '{rule['name']}' fires for every event: its condition is always true",

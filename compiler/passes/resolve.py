@@ -390,7 +390,7 @@ def _check_rules(model: PolicyModel, errors: ErrorList) -> None:
             errors.error(
                 "priority",
                 f"rule '{rule.name}' has priority {rule.priority}: priorities are integers",
-                rule.span,
+                rule.priority_span or rule.span,
                 "write a whole number; higher fires first",
             )
         if rule.when is None:
