@@ -896,6 +896,7 @@ class _Front:
             when=when,
             then=tuple(c for c in then if c is not None),
             priority=priority,
+            priority_span=self.node_span(rule, "priority") if priority is not None else None,
             impact=impact,
             impact_span=self.node_span(rule, "impact") if impact is not None else None,
             reason=reason,
