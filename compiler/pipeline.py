@@ -97,6 +97,8 @@ def compile_paths(
         if name == stop_after:
             break
     compilation.diagnostics = attach_source_lines(compilation.diagnostics, compilation.sources)
+    if compilation.program is not None:
+        compilation.program.warnings = compilation.warnings
     return compilation
 
 

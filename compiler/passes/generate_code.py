@@ -19,4 +19,3 @@ if TYPE_CHECKING:
 def run(compilation: Compilation) -> None:
     compilation.ir["format"] = FORMAT
     compilation.program = PolicySet(compilation.ir)
-    compilation.program.warnings = compilation.warnings

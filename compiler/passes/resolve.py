@@ -279,7 +279,7 @@ def alias_type(name: str, model: PolicyModel, errors: ErrorList) -> T.Type:
             "cycle",
             f"type '{name}' is defined in terms of itself",
             alias.span,
-            "a record cannot contain itself; use an optional field of another type",
+            "recursive types are not supported: an event is a finite JSON value, so spell the nesting out",
         )
         return T.ANY
     model.types[name] = resolve_type(alias.type, model, errors)
