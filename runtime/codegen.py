@@ -154,6 +154,9 @@ class ExprBuilder:
             helper = self.ns.bind("h", "index", index)
             return ast.Call(func=_name(helper), args=[self.expr(node["e"]), self.expr(node["i"])], keywords=[])
         if k == "attr":
+            if node.get("opt"):  # an optional record field: absent reads as null
+                get = ast.Attribute(value=self.expr(node["e"]), attr="get", ctx=ast.Load())
+                return ast.Call(func=get, args=[ast.Constant(value=node["name"])], keywords=[])
             return ast.Subscript(value=self.expr(node["e"]), slice=ast.Constant(value=node["name"]), ctx=ast.Load())
         if k == "call":
             return self._call(node)

@@ -49,22 +49,28 @@ def _len(x: Any) -> int:
     return len(x)
 
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
 def _to_int(x: Any) -> int:
     if isinstance(x, str):
-        try:
-            return int(x.strip())
-        except ValueError:
-            raise EvaluationError(f"int(): {x!r} is not an integer") from None
+        # Plain ASCII digits only: Python's int() also takes "1_000" and non-Latin digits.
+        if not _INTEGER.fullmatch(x.strip()):
+            raise EvaluationError(f"int(): {x!r} is not an integer")
+        return int(x.strip())
     if isinstance(x, float) and not math.isfinite(x):
         raise EvaluationError(f"int(): {x!r} has no integer value")
     return int(x)
 
 
 def _to_float(x: Any) -> float:
-    try:
-        return float(x)
-    except ValueError:
-        raise EvaluationError(f"float(): {x!r} is not a number") from None
+    if isinstance(x, str) and not _DECIMAL.fullmatch(x.strip()):
+        raise EvaluationError(f"float(): {x!r} is not a decimal number")
+    value = float(x)
+    if not math.isfinite(value):
+        raise EvaluationError(f"float(): {x!r} is not finite")
+    return value
 
 
 def _to_string(x: Any) -> str:

@@ -53,6 +53,12 @@ class _Faulted:
 FAULTED = _Faulted()
 
 
+def evaluate_condition(node: IR, event: Mapping[str, Any], trace: dict[int, Any] | None = None) -> bool:
+    """A rule's condition: a bool, or EvaluationError (an absent optional bool is a fault, as in
+    generated code, never a silent false)."""
+    return _truth(evaluate(node, event, trace), node)
+
+
 def _eval(node: IR, ev: Mapping[str, Any], trace: dict[int, Any] | None) -> Any:
     k = node["k"]
     if trace is not None:
@@ -88,7 +94,7 @@ def _eval(node: IR, ev: Mapping[str, Any], trace: dict[int, Any] | None) -> Any:
         record = _eval(node["e"], ev, trace)
         if record is None:
             raise EvaluationError(f"reading '{node['name']}' of an absent value")
-        value = record[node["name"]]
+        value = record.get(node["name"]) if node.get("opt") else record[node["name"]]
     elif k == "call":
         args = [_eval(a, ev, trace) for a in node["args"]]
         if node["fn"] == "matches":

@@ -88,11 +88,12 @@ def _mixes_int_and_float(node: IR) -> bool:
 
 
 def may_be_null(node: IR) -> bool:
-    """Whether the node's value may be null on a validated event: an absent optional field, the
-    literal null, or a `?:` with such a branch. A bool context must check such a value, not read
-    it as falsy, and folding must not drop the `&&`/`||` that checks it."""
+    """Whether the node's value may be null on a validated event: an absent optional field (of the
+    input or of a computed record), the literal null, or a `?:` with such a branch. A bool context
+    must check such a value, not read it as falsy, and folding must not drop the `&&`/`||` that
+    checks it."""
     k = node["k"]
-    if k == "field":
+    if k in ("field", "attr"):
         return bool(node.get("opt"))
     if k == "let":
         return may_be_null(node["e"])

@@ -10,7 +10,7 @@ from typing import Any
 
 from ballast.runtime.errors import EvaluationError, UsageError
 from ballast.runtime.functions import render
-from ballast.runtime.interpret import FAULTED, evaluate
+from ballast.runtime.interpret import FAULTED, evaluate_condition
 from ballast.runtime.ir import IR, unparse
 from ballast.runtime.validate import validate
 
@@ -36,7 +36,7 @@ def explain_rule(ir: dict[str, Any], rule_name: str, event: Any) -> dict[str, An
     trace: dict[int, Any] = {}
     error = ""
     try:
-        fires = evaluate(rule["when"], data, trace) is True
+        fires = evaluate_condition(rule["when"], data, trace)
     except EvaluationError as exc:
         fires = False
         error = str(exc)

@@ -303,7 +303,10 @@ class _Checker:
                 if field.optional or obj.get("opt"):
                     ir["opt"] = True
                 return ir, field.type
-            return {"k": "attr", "e": obj, "name": node.name, "t": str(field.type), "at": at(node.span)}, field.type
+            ir = {"k": "attr", "e": obj, "name": node.name, "t": str(field.type), "at": at(node.span)}
+            if field.optional:
+                ir["opt"] = True  # absent reads as null, as for an optional input field
+            return ir, field.type
         if isinstance(typ, T.MapT):
             key = _lit(node.name, T.STRING, node.name_span)
             return {"k": "index", "e": obj, "i": key, "t": str(typ.value), "at": at(node.span)}, typ.value
