@@ -121,18 +121,19 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
 }
 
 
-def render(value: Any) -> str:
-    """A value as the language writes it: true/false/null, lists in brackets, floats short."""
+def render(value: Any, quote: bool = False) -> str:
+    """A value as the language writes it: true/false/null, lists in brackets; strings bare
+    (for reasons and messages) or, with `quote`, as string literals (for source text)."""
     if value is None:
         return "null"
     if value is True:
         return "true"
     if value is False:
         return "false"
-    if isinstance(value, list):
-        return "[" + ", ".join(render(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{render(k)}: {render(v)}" for k, v in value.items()) + "}"
     if isinstance(value, str):
-        return value
-    return str(value)
+        return json.dumps(value, ensure_ascii=False) if quote else value
+    if isinstance(value, list):
+        return "[" + ", ".join(render(v, quote) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{render(k, quote)}: {render(v, quote)}" for k, v in value.items()) + "}"
+    return repr(value) if quote else str(value)

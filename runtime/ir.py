@@ -158,19 +158,10 @@ def _wrap(node: IR, minimum: int) -> str:
 
 
 def literal(value: Any) -> str:
-    import json
+    """A value as source text: `"a"`, `[1, 2]`, `true`, `null`."""
+    from ballast.runtime.functions import render
 
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, list):
-        return "[" + ", ".join(literal(v) for v in value) + "]"
-    return repr(value)
+    return render(value, quote=True)
 
 
 def conjuncts(node: IR) -> list[IR]:

@@ -253,6 +253,11 @@ class CompiledPolicy:
         # events of a flat schema hold only immutable values: a shallow copy freezes them
         self._nested = any(not isinstance(f["type"], str) or f["type"] in ("any", "selector") for f in self.fields)
 
+    def _fault(self, result: Result, index: int, exc: BaseException, hint: str) -> None:
+        result.errors.append(
+            Problem("evaluation", self.name, describe_fault(exc), rule=self.rules[index].name, hint=hint)
+        )
+
     def evaluate_into(self, event: Any, result: Result) -> None:
         if self.check(event):
             data = event
@@ -265,18 +270,8 @@ class CompiledPolicy:
         fired: list[int] = []
         faults: list[tuple[int, BaseException]] = []
         self.match(data, fired.append, faults.append)
-        if faults:
-            for index, exc in sorted(faults, key=lambda f: f[0]):
-                rule = self.rules[index]
-                result.errors.append(
-                    Problem(
-                        "evaluation",
-                        self.name,
-                        describe_fault(exc),
-                        rule=rule.name,
-                        hint="the rule did not fire for this event",
-                    )
-                )
+        for index, exc in sorted(faults, key=lambda f: f[0]):
+            self._fault(result, index, exc, "the rule did not fire for this event")
         if not fired:
             return
         if self._plain_order:
@@ -293,15 +288,8 @@ class CompiledPolicy:
                 if rule.param_checks:
                     rule.check_params(built)
             except Exception as exc:  # an argument expression faulted: the rule does not fire
-                result.errors.append(
-                    Problem(
-                        "evaluation",
-                        self.name,
-                        describe_fault(exc),
-                        rule=rule.name,
-                        hint="an action argument could not be computed or is outside its range; the rule did not fire",
-                    )
-                )
+                hint = "an action argument could not be computed or is outside its range; the rule did not fire"
+                self._fault(result, index, exc, hint)
                 continue
             for k, (targets, params) in enumerate(built):
                 directives.append(
