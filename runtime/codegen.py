@@ -450,30 +450,106 @@ def _rule_check(builder: ExprBuilder, index_: int, residual: list[IR], rule: IR)
     return [ast.Try(body=[check], handlers=[handler], orelse=[], finalbody=[])]
 
 
-def compile_arguments(policy: IR, rule: IR) -> Callable[[Any], list[tuple[Any, dict[str, Any]]]]:
-    """`args(ev)` → [(targets, params), …] for each action of the rule, in order."""
+def _targets(value: Any) -> list[str]:
+    return [value] if type(value) is str else list(value)
+
+
+def _ranged(value: Any, to_float: bool, low: Any, high: Any, name: str, action: str) -> Any:
+    """A computed argument checked against its parameter: ints promoted where floats are
+    declared, values outside a declared range refused (the rule then does not fire)."""
+    from ballast.runtime.errors import EvaluationError
+    from ballast.runtime.functions import render
+
+    if value is None:
+        return value
+    if to_float and type(value) is int:
+        value = float(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise EvaluationError(
+            f"argument '{name}' of {action} is {render(value)}, outside its declared range [{render(low)}, {render(high)}]"
+        )
+    return value
+
+
+_FLOATISH = ("float", "duration", "timestamp")
+
+
+def compile_emitters(policy: IR, makes: list[Callable[..., Any]]) -> list[Callable[[Any, list[Any]], None]]:
+    """One `emit(ev, out)` per rule, all in one generated module (one namespace for the policy):
+    each computes every action's targets and parameters, then appends
+    `make(action_index, targets, params, ev)` for each action, in order.
+
+    All arguments are computed before the first append, so a fault in any of them leaves `out`
+    untouched: a rule fires with all its actions or not at all.
+    """
     ns = _Namespace()
     builder = ExprBuilder(ns)
-    tuples = []
-    for call in rule["then"]:
+    functions = [_emitter(ns, builder, policy, rule, i, makes[i]) for i, rule in enumerate(policy["rules"])]
+    if not functions:
+        return []
+    module = ast.Module(body=functions, type_ignores=[])
+    ast.fix_missing_locations(module)
+    exec(compile(module, policy.get("file", "<policy>"), "exec"), ns.values)  # safe: built from checked IR
+    return [ns.values.pop(f"emit{i}") for i in range(len(functions))]
+
+
+def _emitter(
+    ns: _Namespace, builder: ExprBuilder, policy: IR, rule: IR, index: int, make: Callable[..., Any]
+) -> ast.FunctionDef:
+    signatures = policy.get("actions", {})
+    make_name = ns.bind("make", str(index), make)
+    body: list[ast.stmt] = []
+    appends: list[ast.stmt] = []
+    for k, call in enumerate(rule["then"]):
+        params = {p["name"]: p for p in signatures.get(call["action"], [])}
         targets = call["args"].get("targets")
-        target_expr = builder.expr(targets) if targets is not None else ast.List(elts=[], ctx=ast.Load())
+        if targets is None:
+            target_expr: ast.expr = ast.List(elts=[], ctx=ast.Load())
+        elif str(targets.get("t", "")).startswith(("string", "enum")):
+            target_expr = ast.List(elts=[builder.expr(targets)], ctx=ast.Load())
+        else:
+            target_expr = ast.Call(
+                func=_name(ns.bind("h", "targets", _targets)), args=[builder.expr(targets)], keywords=[]
+            )
         keys, values = [], []
         for name, arg in call["args"].items():
             if name == "targets":
                 continue
+            value = builder.expr(arg)
+            spec = params.get(name, {})
+            to_float = spec.get("type") in _FLOATISH
+            if arg["k"] != "lit" and (to_float or "min" in spec or "max" in spec):
+                # literals were promoted and range-checked when compiling
+                flags = [
+                    ast.Constant(to_float),
+                    _const(spec.get("min")),
+                    _const(spec.get("max")),
+                    ast.Constant(name),
+                    ast.Constant(call["action"]),
+                ]
+                value = ast.Call(func=_name(ns.bind("h", "ranged", _ranged)), args=[value, *flags], keywords=[])
             keys.append(ast.Constant(value=name))
-            values.append(builder.expr(arg))
-        tuples.append(ast.Tuple(elts=[target_expr, ast.Dict(keys=keys, values=values)], ctx=ast.Load()))
-    body = [ast.Return(value=ast.List(elts=tuples, ctx=ast.Load()))]
-    fn = _function("arguments", ["ev"], body)
+            values.append(value)
+        body.append(ast.Assign(targets=[_name(f"t{k}", ast.Store)], value=target_expr))
+        body.append(ast.Assign(targets=[_name(f"p{k}", ast.Store)], value=ast.Dict(keys=keys, values=values)))
+        made = ast.Call(
+            func=_name(make_name), args=[ast.Constant(k), _name(f"t{k}"), _name(f"p{k}"), _name("ev")], keywords=[]
+        )
+        appends.append(
+            ast.Expr(
+                value=ast.Call(
+                    func=ast.Attribute(value=_name("out"), attr="append", ctx=ast.Load()), args=[made], keywords=[]
+                )
+            )
+        )
+    fn = _function(f"emit{index}", ["ev", "out"], body + appends or [ast.Pass()])
     _loc(fn, rule)
-    return _finish(ast.Module(body=[fn], type_ignores=[]), policy.get("file", "<policy>"), ns, "arguments")
+    return fn
 
 
 __all__ = [
     "ExprBuilder",
-    "compile_arguments",
+    "compile_emitters",
     "compile_expression_function",
     "compile_matcher",
     "default_plan",

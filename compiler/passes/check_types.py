@@ -138,6 +138,8 @@ class _Checker:
         return {"action": call.name, "args": args, "at": at(call.span)}
 
     def coerce(self, ir: IR, typ: T.Type, expected: T.Type, span: Span, what: str) -> IR:
+        if expected in (T.FLOAT, T.DURATION, T.TIMESTAMP) and ir["k"] == "lit" and type(ir["v"]) is int:
+            ir = {**ir, "v": float(ir["v"]), "t": str(expected)}  # promoted now, not per event
         if not T.assignable(typ, expected):
             hint = ""
             if expected == T.DURATION and T.is_numeric(typ):

@@ -18,4 +18,4 @@ if TYPE_CHECKING:
 
 def run(compilation: Compilation) -> None:
     compilation.ir["format"] = FORMAT
-    compilation.program = PolicySet(compilation.ir)
+    compilation.program = PolicySet(compilation.ir, keep_ir=True)

@@ -269,45 +269,59 @@ def _contradiction(involved: list[str]) -> str:
 
 def _warn_shadowed(policy: IR, errors: ErrorList) -> None:
     rules = policy["rules"]
-    signatures = [_action_signature(r) for r in rules]
-    for later in range(len(rules)):
-        for earlier in range(later):
-            if signatures[earlier] != signatures[later]:
-                continue
-            if _implies(rules[later]["when"], rules[earlier]["when"]):
-                errors.warning(
-                    "shadowed",
-                    f"rule '{rules[later]['name']}' is shadowed by rule '{rules[earlier]['name']}': whenever it fires, '{rules[earlier]['name']}' fires with the same actions",
-                    _span(rules[later], policy["file"]),
-                    "merge the two rules, or give this one a distinct action or target",
-                )
-                break
+    by_signature: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(rules):
+        by_signature[_action_signature(r)].append(i)
+    facts = [_Facts(r["when"]) for r in rules]
+    for members in by_signature.values():
+        for position, later in enumerate(members):
+            for earlier in members[:position]:
+                if facts[later].implies(facts[earlier]):
+                    name, other = rules[later]["name"], rules[earlier]["name"]
+                    errors.warning(
+                        "shadowed",
+                        f"rule '{name}' is shadowed by rule '{other}': whenever it fires, '{other}' fires with the same actions",
+                        _span(rules[later], policy["file"]),
+                        "merge the two rules, or give this one a distinct action or target",
+                    )
+                    break
 
 
 def _action_signature(rule: IR) -> str:
     return node_key({"k": "sig", "then": [{"action": a["action"], "args": a["args"]} for a in rule["then"]]})
 
 
-def _implies(a: IR, b: IR) -> bool:
-    """Whether condition `a` can only hold when `b` holds (a sound, incomplete check)."""
-    a_parts, b_parts = conjuncts(a), conjuncts(b)
-    a_keys = {node_key(p) for p in a_parts}
-    a_bounds = _constraints(a_parts) or {}
-    for part in b_parts:
-        if node_key(part) in a_keys:
-            continue
-        simple = _simple(part)
-        if simple is None:
-            return False
-        path, op, value = simple
-        need = _Bounds()
-        if op in _ORDERED and (isinstance(value, bool) or not isinstance(value, int | float)):
-            return False
-        need.add(op, value)
-        have = a_bounds.get(path)
-        if have is None or not have.within(need):
-            return False
-    return True
+class _Facts:
+    """What a condition's conjuncts say, computed once so that comparing rules pairwise is cheap."""
+
+    def __init__(self, when: IR) -> None:
+        parts = conjuncts(when)
+        self.keys = {node_key(p) for p in parts}
+        self.bounds = _constraints(parts) or {}
+        # (key, (path, op, value) or None) of each conjunct, for `implies` to look through
+        self.needs = [(node_key(p), _simple(p)) for p in parts]
+        self.equal = {path: b.equal for path, b in self.bounds.items() if b.equal is not None}
+
+    def implies(self, other: _Facts) -> bool:
+        """Whether this condition can only hold when `other` holds (sound, not complete)."""
+        for path, values in other.equal.items():  # the cheap test that rejects most pairs
+            mine = self.equal.get(path)
+            if mine is None or not mine <= values:
+                return False
+        for key, simple in other.needs:
+            if key in self.keys:
+                continue
+            if simple is None:
+                return False
+            path, op, value = simple
+            if op in _ORDERED and (isinstance(value, bool) or not isinstance(value, int | float)):
+                return False
+            need = _Bounds()
+            need.add(op, value)
+            have = self.bounds.get(path)
+            if have is None or not have.within(need):
+                return False
+        return True
 
 
 # ---- the evaluator's plan ----
