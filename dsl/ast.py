@@ -290,9 +290,90 @@ class Rule:
     repeated: tuple[tuple[str, Span], ...] = ()
     # (clause, first line, last line) as written, so the formatter keeps comments beside them.
     clause_lines: tuple[tuple[str, int, int], ...] = ()
+    # Time (stateful rules): the key fields, enter/exit conditions (hysteresis) and durations.
+    group_by: tuple[str, ...] = ()
+    group_span: Span | None = None
+    enter: Expr | None = None
+    exit: Expr | None = None
+    hold: Duration | None = None  # `for 30s`
+    keep: Duration | None = None
+    cooldown: Duration | None = None
+    limit: tuple[int, Duration] | None = None  # `at most 10 per 1m`
+    limit_span: Span | None = None
+
+    @property
+    def stateful(self) -> bool:
+        return bool(self.group_by or self.enter or self.exit or self.hold or self.keep or self.cooldown or self.limit)
 
 
-Item = Import | Input | TypeAlias | Const | Let | ActionDecl | Rule
+@dataclass(frozen=True, slots=True)
+class Duration:
+    """A duration as written in a clause (`for 30s`): seconds, the text, where."""
+
+    seconds: float
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """How a policy reads time from its events (the `stream { … }` block)."""
+
+    span: Span
+    time: str = ""
+    time_span: Span | None = None
+    id: str = ""
+    id_span: Span | None = None
+    lateness: Duration | None = None
+    sequence: str = ""
+    sequence_by: str = ""
+    sequence_span: Span | None = None
+    idle: Duration | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A threat source: `source trp weight 0.6 from risk scale [0, 100]`."""
+
+    name: str
+    weight: float
+    value: Expr
+    span: Span
+    low: float | None = None
+    high: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Smooth:
+    alpha: float
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Mode:
+    """`mode heightened when index >= 40 exit below 35 dwell 2m`."""
+
+    name: str
+    op: str
+    enter: float
+    exit: float
+    span: Span
+    dwell: Duration | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Governor:
+    """The Fear-Paralysis Governor: the floor under lockdown, flip limits, dwell, spared targets."""
+
+    span: Span
+    floor: float | None = None
+    max_flips: int | None = None
+    flips_per: Duration | None = None
+    spare: tuple[str, ...] = ()
+    dwell: Duration | None = None
+
+
+Item = Import | Input | TypeAlias | Const | Let | ActionDecl | Rule | Stream | Source | Smooth | Mode | Governor
 
 
 @dataclass(frozen=True, slots=True)

@@ -255,6 +255,10 @@ class _Builder(Transformer):
         name, version, *items = children
         return self._document("policy", name, self._string(version), items, meta)
 
+    def threat(self, meta, children):
+        name, version, *items = children
+        return self._document("threat", name, self._string(version), items, meta)
+
     def module(self, meta, children):
         name, *items = children
         return self._document("module", name, None, items, meta)
@@ -366,7 +370,7 @@ class _Builder(Transformer):
                 repeated.append((key, span))
                 continue
             fields[key] = value
-            if key in ("impact", "priority"):
+            if key in ("impact", "priority", "group", "limit"):
                 fields[key + "_span"] = span
         return ast.Rule(
             name=str(name),
@@ -380,9 +384,120 @@ class _Builder(Transformer):
             reason=fields.get("reason"),
             labels=fields.get("labels", ()),
             description=fields.get("description", ""),
+            group_by=fields.get("group", ()),
+            group_span=fields.get("group_span"),
+            enter=fields.get("enter"),
+            exit=fields.get("exit"),
+            hold=fields.get("for"),
+            keep=fields.get("keep"),
+            cooldown=fields.get("cooldown"),
+            limit=fields.get("limit"),
+            limit_span=fields.get("limit_span"),
             repeated=tuple(repeated),
             clause_lines=tuple(clause_lines),
         )
+
+    def _duration(self, tok: Token) -> ast.Duration:
+        return ast.Duration(parse_duration(str(tok)) or 0.0, str(tok), self._tok_span(tok))
+
+    def group_clause(self, meta, children):
+        return ("group", tuple(str(c) for c in children), self._span(meta))
+
+    def enter_clause(self, meta, children):
+        return ("enter", children[0], self._span(meta))
+
+    def exit_clause(self, meta, children):
+        return ("exit", children[0], self._span(meta))
+
+    def for_clause(self, meta, children):
+        return ("for", self._duration(children[0]), self._span(meta))
+
+    def keep_clause(self, meta, children):
+        return ("keep", self._duration(children[0]), self._span(meta))
+
+    def cooldown_clause(self, meta, children):
+        return ("cooldown", self._duration(children[0]), self._span(meta))
+
+    def limit_clause(self, meta, children):
+        return ("limit", (int(children[0]), self._duration(children[1])), self._span(meta))
+
+    # ---- stream ----
+    def stream_decl(self, meta, children):
+        fields: dict[str, object] = {}
+        for key, value, span in children:
+            fields[key] = value
+            fields[key + "_span"] = span
+        return ast.Stream(
+            span=self._span(meta),
+            time=fields.get("time", ""),
+            time_span=fields.get("time_span"),
+            id=fields.get("id", ""),
+            id_span=fields.get("id_span"),
+            lateness=fields.get("lateness"),
+            sequence=fields.get("sequence", ("", ""))[0],
+            sequence_by=fields.get("sequence", ("", ""))[1],
+            sequence_span=fields.get("sequence_span"),
+            idle=fields.get("idle"),
+        )
+
+    def stream_time(self, meta, children):
+        return ("time", str(children[0]), self._tok_span(children[0]))
+
+    def stream_id(self, meta, children):
+        return ("id", str(children[0]), self._tok_span(children[0]))
+
+    def stream_lateness(self, meta, children):
+        return ("lateness", self._duration(children[0]), self._span(meta))
+
+    def stream_sequence(self, meta, children):
+        return ("sequence", (str(children[0]), str(children[1])), self._span(meta))
+
+    def stream_idle(self, meta, children):
+        return ("idle", self._duration(children[0]), self._span(meta))
+
+    # ---- threat ----
+    def source_decl(self, meta, children):
+        name, (weight, _), value, scale = children
+        low, high = scale if scale is not None else (None, None)
+        return ast.Source(str(name), weight, value, self._span(meta), low, high)
+
+    def source_scale(self, meta, children):
+        return children[0][0], children[1][0]
+
+    def smooth_decl(self, meta, children):
+        return ast.Smooth(children[0][0], self._span(meta))
+
+    def mode_decl(self, meta, children):
+        name, op, (enter, _), (exit_, _), dwell = children
+        return ast.Mode(
+            str(name), str(op), enter, exit_, self._span(meta), self._duration(dwell) if dwell is not None else None
+        )
+
+    def governor_decl(self, meta, children):
+        fields: dict[str, object] = {}
+        for key, value in children:
+            fields[key] = value
+        flips = fields.get("flips")
+        return ast.Governor(
+            span=self._span(meta),
+            floor=fields.get("floor"),
+            max_flips=flips[0] if flips else None,
+            flips_per=flips[1] if flips else None,
+            spare=fields.get("spare", ()),
+            dwell=fields.get("dwell"),
+        )
+
+    def governor_floor(self, meta, children):
+        return ("floor", children[0][0])
+
+    def governor_flips(self, meta, children):
+        return ("flips", (int(children[0]), self._duration(children[1])))
+
+    def governor_spare(self, meta, children):
+        return ("spare", tuple(str(c) for c in children))
+
+    def governor_dwell(self, meta, children):
+        return ("dwell", self._duration(children[0]))
 
     def when_clause(self, meta, children):
         return ("when", children[0], self._span(meta))
