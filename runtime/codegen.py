@@ -22,7 +22,7 @@ from typing import Any
 
 from ballast.runtime.functions import FUNCTIONS, index, regex
 from ballast.runtime.interpret import describe_fault, lookup
-from ballast.runtime.ir import IR, can_fault, conjuncts, fields_used, may_be_null
+from ballast.runtime.ir import IR, can_fault, conjuncts, fields_used, may_be_null, slot_key
 
 _BIN = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult, "/": ast.Div, "%": ast.Mod}
 _CMP = {"==": ast.Eq, "!=": ast.NotEq, "<": ast.Lt, "<=": ast.LtE, ">": ast.Gt, ">=": ast.GtE, "in": ast.In}
@@ -162,6 +162,8 @@ class ExprBuilder:
             return self._call(node)
         if k == "list":
             return ast.List(elts=[self.expr(i) for i in node["items"]], ctx=ast.Load())
+        if k == "agg":  # the Engine put the aggregate's value in the event under its slot key
+            return ast.Subscript(value=_name("ev"), slice=ast.Constant(value=slot_key(node)), ctx=ast.Load())
         raise ValueError(f"unknown IR node kind {k!r}")
 
     def _flatten(self, node: IR, kind: str, top: bool = True) -> list[IR]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ballast.runtime.errors import EvaluationError
 from ballast.runtime.functions import FUNCTIONS, index, render
-from ballast.runtime.ir import IR, unparse
+from ballast.runtime.ir import IR, slot_key, unparse
 
 _ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "%": operator.mod}
 _COMPARE = {
@@ -102,6 +102,11 @@ def _eval(node: IR, ev: Mapping[str, Any], trace: dict[int, Any] | None) -> Any:
         value = FUNCTIONS[node["fn"]](*args)
     elif k == "list":
         value = [_eval(i, ev, trace) for i in node["items"]]
+    elif k == "agg":
+        key = slot_key(node)
+        if key not in ev:
+            raise EvaluationError(f"{unparse(node)} needs history: evaluate this rule with an Engine")
+        value = ev[key]
     else:
         raise EvaluationError(f"unknown IR node kind {k!r}")
     if trace is not None:

@@ -20,12 +20,18 @@ Expression nodes are dicts with `k` (kind), `t` (type, informative) and `at` (so
 | `call`  | `fn`, `args`            | a builtin function                                       |
 | `list`  | `items`                 | a list literal                                           |
 | `has`   | `path`                  | whether an optional input field is present               |
+| `agg`   | `fn`, `path`, `window`… | a window aggregate over the field's history (`Engine`)   |
+
+An `agg` node is evaluated by reading `event[slot_key(node)]`: the Engine computes each
+aggregate for the rule's key and adds it to the event under that key before evaluating.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+
+from ballast.runtime.values import format_duration
 
 IR = dict[str, Any]
 
@@ -68,13 +74,18 @@ def fields_used(node: IR) -> list[tuple[str, ...]]:
     return list(seen)
 
 
+def slot_key(node: IR) -> str:
+    """The event key under which the Engine passes an aggregate's value: `@avg(latency_ms, 1m)`."""
+    return "@" + unparse(node)
+
+
 def can_fault(node: IR) -> bool:
     """Whether evaluating the node may fault on a validated event (and so cannot be hoisted)."""
     for n in walk(node):
         k = n["k"]
         if k == "field" and n.get("opt"):
             return True
-        if k in ("index", "attr", "call", "cond"):
+        if k in ("index", "attr", "call", "cond", "agg"):  # an aggregate of an empty window is null
             return True
         if k == "bin" and (n["op"] in ("/", "%") or _mixes_int_and_float(n)):
             return True
@@ -99,6 +110,8 @@ def may_be_null(node: IR) -> bool:
         return may_be_null(node["e"])
     if k == "cond":
         return may_be_null(node["a"]) or may_be_null(node["b"])
+    if k == "agg":
+        return node["fn"] not in ("count", "absent")  # no samples in the window: null
     return k == "lit" and node["v"] is None
 
 
@@ -149,6 +162,15 @@ def unparse(node: IR) -> str:
         return f"{node['fn']}(" + ", ".join(unparse(a) for a in node["args"]) + ")"
     if k == "list":
         return "[" + ", ".join(unparse(i) for i in node["items"]) + "]"
+    if k == "agg":
+        args = [".".join(node["path"])]
+        if "p" in node:
+            args.append(format(node["p"], "g"))
+        if "alpha" in node:
+            args.append(format(node["alpha"], "g"))
+        if "window" in node:
+            args.append(format_duration(node["window"]))
+        return f"{node['fn']}(" + ", ".join(args) + ")"
     raise ValueError(f"unknown IR node kind {k!r}")
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ballast.compiler import types as T
 from ballast.compiler.passes.resolve import FUNCTIONS, ActionSig, PolicyModel, suggest
+from ballast.compiler.windows import AGGREGATES, check_aggregate, is_aggregate
 from ballast.dsl import ast
 from ballast.runtime.errors import ErrorList, Span
 
@@ -53,6 +54,12 @@ class _Checker:
         for name in self.model.lets:
             self.let(name)
         rules = [self.rule(rule, i) for i, rule in enumerate(self.model.rules)]
+        stream = self.stream()
+        for rule, ir in zip(self.model.rules, rules, strict=True):
+            if _uses_history(ir):
+                ir.setdefault("state", {})
+            if "state" in ir and not stream.get("time"):
+                self.errors.error("time", f"rule '{rule.name}' depends on time but the policy declares no event time", rule.span, "add `stream { time ts }` naming a timestamp field of the input")
         used_actions = sorted({a["action"] for r in rules for a in r["then"]})
         return {
             "name": doc.name,
@@ -67,6 +74,7 @@ class _Checker:
             },
             "actions": {name: self.action_signature(self.model.actions[name]) for name in used_actions},
             "lets": {name: ir for name, (ir, _) in self.let_ir.items()},
+            "stream": stream,
             "rules": rules,
         }
 
@@ -82,9 +90,11 @@ class _Checker:
         return out
 
     def rule(self, rule: ast.Rule, index: int) -> IR:
+        # With hysteresis, `when` is the enter condition (what explanations and rationales show).
+        condition = rule.when if rule.when is not None else rule.enter
         when = (
-            self.condition(rule.when, f"the condition of rule '{rule.name}'")
-            if rule.when
+            self.condition(condition, f"the condition of rule '{rule.name}'")
+            if condition is not None
             else _lit(True, T.BOOL, rule.span)
         )
         then = [self.action_call(call) for call in rule.then if call.name in self.model.actions]
@@ -100,7 +110,41 @@ class _Checker:
             "then": then,
             "reason": self.reason(rule),
         }
+        state = self.state(rule)
+        if state:
+            out["state"] = state
         return out
+
+    def stream(self) -> IR:
+        streams = self.model.document.of(ast.Stream)
+        if not streams:
+            return {}
+        stream = streams[0]
+        out: IR = {"time": stream.time}
+        if stream.id:
+            out["id"] = stream.id
+        out["lateness"] = stream.lateness.seconds if stream.lateness else 0.0
+        if stream.sequence:
+            out["sequence"] = [stream.sequence, stream.sequence_by]
+        if stream.idle:
+            out["idle"] = stream.idle.seconds
+        return out
+
+    def state(self, rule: ast.Rule) -> IR:
+        """The time clauses of a rule, for the runtime's Engine; {} for a stateless rule."""
+        state: IR = {}
+        if rule.group_by:
+            state["group_by"] = list(rule.group_by)
+        if rule.enter is not None:
+            state["enter"] = True  # the enter condition is `when`
+        if rule.exit is not None:
+            state["exit"] = self.condition(rule.exit, f"the exit condition of rule '{rule.name}'")
+        for key, value in (("for", rule.hold), ("keep", rule.keep), ("cooldown", rule.cooldown)):
+            if value is not None:
+                state[key] = value.seconds
+        if rule.limit is not None:
+            state["limit"] = [rule.limit[0], rule.limit[1].seconds]
+        return state
 
     def condition(self, expr: ast.Expr, what: str) -> IR:
         ir, typ = self.expr(expr)
@@ -455,7 +499,7 @@ class _Checker:
     def x_Call(self, node: ast.Call) -> tuple[IR, T.Type]:
         from ballast.compiler.functions import check_call
 
-        if node.func not in FUNCTIONS:
+        if node.func not in FUNCTIONS and node.func not in AGGREGATES:
             hint = suggest(node.func, list(FUNCTIONS)) or "functions are " + ", ".join(FUNCTIONS)
             self.errors.error("name", f"unknown function '{node.func}'", node.func_span, hint)
             for arg in node.args:
@@ -464,6 +508,8 @@ class _Checker:
         if node.func == "has":
             return self._has(node)
         typed = [self.expr(arg) for arg in node.args]
+        if is_aggregate(node, typed):
+            return check_aggregate(node, typed, self.errors)
         return check_call(node, typed, self.errors)
 
     def _has(self, node: ast.Call) -> tuple[IR, T.Type]:
@@ -484,6 +530,14 @@ class _Checker:
                 "mark the field optional with `?` or drop the check",
             )
         return {"k": "has", "path": ir["path"], "t": "bool", "at": at(node.span)}, T.BOOL
+
+
+def _uses_history(rule: IR) -> bool:
+    """Whether a rule reads a window aggregate anywhere (condition, exit, arguments)."""
+    from ballast.runtime.ir import walk
+
+    roots = [rule["when"], *rule.get("state", {}).values(), *(a for call in rule["then"] for a in call["args"].values())]
+    return any(n.get("k") == "agg" for root in roots if isinstance(root, dict) and "k" in root for n in walk(root))
 
 
 def _lit(value: object, typ: T.Type, span: Span) -> IR:

@@ -53,7 +53,7 @@ def run(compilation: Compilation) -> None:
 def fold(node: IR, errors: ErrorList | None = None, file: str = "<expr>") -> IR:
     """The node with every all-literal sub-expression replaced by its value."""
     k = node["k"]
-    if k in ("lit", "field", "has"):
+    if k in ("lit", "field", "has", "agg"):
         return node
     new = dict(node)
     for key in ("e", "l", "r", "c", "a", "b", "i"):
@@ -271,7 +271,8 @@ def _warn_shadowed(policy: IR, errors: ErrorList) -> None:
     rules = policy["rules"]
     by_signature: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(rules):
-        by_signature[_action_signature(r)].append(i)
+        if "state" not in r:  # a rule with time clauses fires on its own schedule
+            by_signature[_action_signature(r)].append(i)
     facts = [_Facts(r["when"]) for r in rules]
     for members in by_signature.values():
         for position, later in enumerate(members):
@@ -332,7 +333,11 @@ def plan(policy: IR) -> IR:
     rules = policy["rules"]
     parts = [conjuncts(r["when"]) for r in rules]
     candidates: dict[tuple[str, ...], dict[int, tuple[int, list[Any]]]] = defaultdict(dict)
+    # Rules with time clauses or window aggregates are the Engine's: the fused matcher skips them.
+    stateless = [i for i, r in enumerate(rules) if "state" not in r]
     for i, conj in enumerate(parts):
+        if "state" in rules[i]:
+            continue
         for j, part in enumerate(conj):
             eq = _equality(part)
             if eq is not None:
@@ -354,9 +359,9 @@ def plan(policy: IR) -> IR:
                 by_value[v].append((i, [j]))
         for value in sorted(by_value, key=lambda v: (type(v).__name__, v)):
             groups.append(_layout(rules, parts, by_value[value], list(dispatch), [value]))
-        rest = [(i, []) for i in range(len(rules)) if i not in candidates[dispatch]]
+        rest = [(i, []) for i in stateless if i not in candidates[dispatch]]
     else:
-        rest = [(i, []) for i in range(len(rules))]
+        rest = [(i, []) for i in stateless]
     groups.append(_layout(rules, parts, rest, None, []))
     return {"groups": groups, "optional_keys": []}
 

@@ -134,6 +134,7 @@ def run(compilation: Compilation) -> None:
         model = PolicyModel(document)
         _merge(compilation, model, document, errors, chain=[document.file])
         _check_rules(model, errors)
+        _check_stream(model, errors)
         _check_names(model, errors)
         compilation.models.append(model)
     _check_unique_policies(compilation, errors)
@@ -393,8 +394,9 @@ def _check_rules(model: PolicyModel, errors: ErrorList) -> None:
                 rule.priority_span or rule.span,
                 "write a whole number; higher fires first",
             )
-        if rule.when is None:
+        if rule.when is None and rule.enter is None:
             errors.error("missing", f"rule '{rule.name}' has no 'when' condition", rule.span, "add `when <condition>`")
+        _check_time_clauses(rule, model, errors)
         if not rule.then:
             errors.error(
                 "missing",
@@ -411,6 +413,56 @@ def _check_rules(model: PolicyModel, errors: ErrorList) -> None:
             )
         for call in rule.then:
             _check_call(call, model, errors)
+
+
+def _check_time_clauses(rule: ast.Rule, model: PolicyModel, errors: ErrorList) -> None:
+    """Hysteresis comes in pairs; durations are positive; keys are declared, required scalars."""
+    if (rule.enter is None) != (rule.exit is None):
+        present, missing = ("enter", "exit") if rule.enter is not None else ("exit", "enter")
+        errors.error("hysteresis", f"rule '{rule.name}' has '{present} when' but no '{missing} when'", rule.span, "hysteresis needs both: `enter when load > 0.8` and `exit when load < 0.7`")
+    if rule.enter is not None and rule.when is not None:
+        errors.error("hysteresis", f"rule '{rule.name}' has both 'when' and 'enter when'", rule.when.span, "with hysteresis, the rule is active from `enter when` until `exit when`: drop the `when`")
+    for clause in (rule.hold, rule.keep, rule.cooldown, rule.limit[1] if rule.limit else None):
+        if clause is not None and clause.seconds <= 0:
+            errors.error("window", f"'{clause.text}' must be longer than 0s", clause.span, "write a positive duration such as 30s or 5m")
+    if rule.limit is not None and rule.limit[0] < 1:
+        errors.error("window", f"rule '{rule.name}' allows at most {rule.limit[0]} directives: it could never act", rule.limit_span or rule.span, "write `at most 1 per 5m` or more")
+    for name in rule.group_by:
+        field = model.input.field(name)
+        span = rule.group_span or rule.span
+        if field is None:
+            errors.error("name", f"'group by {name}': no input field '{name}'", span, suggest(name, [f.name for f in model.input.fields]) or "group by input fields such as the pool or service")
+        elif field.optional or not (T.is_stringy(field.type) or field.type in (T.INT, T.BOOL)):
+            errors.error("type", f"'group by {name}': a key must be a required string, enum, int or bool field, not {'optional ' if field.optional else ''}{field.type}", span, "")
+
+
+def _check_stream(model: PolicyModel, errors: ErrorList) -> None:
+    """The `stream` block names fields of the right types; time clauses need an event time."""
+    streams = model.document.of(ast.Stream)
+    stream = streams[0] if streams else None
+    for extra in streams[1:]:
+        errors.error("duplicate", "second stream block", extra.span, "merge them into one")
+    if stream is not None:
+        checks = [
+            (stream.time, stream.time_span, (T.TIMESTAMP,), "the event time", "a timestamp"),
+            (stream.id, stream.id_span, (T.STRING, T.INT), "the event id", "a string or int"),
+            (stream.sequence, stream.sequence_span, (T.INT,), "the sequence number", "an int"),
+            (stream.sequence_by, stream.sequence_span, (T.STRING,), "the sequence's source", "a string"),
+        ]
+        for name, span, types, role, wanted in checks:
+            if not name:
+                continue
+            field = model.input.field(name)
+            if field is None:
+                errors.error("name", f"{role} field '{name}' is not an input field", span or stream.span, suggest(name, [f.name for f in model.input.fields]) or f"declare it in the input as {wanted}")
+            elif field.type not in types and not (T.STRING in types and isinstance(field.type, T.EnumT)):
+                errors.error("type", f"{role} field '{name}' must be {wanted}, got {field.type}", span or stream.span, "")
+            elif field.optional:
+                errors.error("type", f"{role} field '{name}' cannot be optional", span or stream.span, "every event must carry it")
+        if not stream.time:
+            errors.error("missing", "the stream block names no event time", stream.span, "add `time ts` naming a timestamp field")
+        if stream.lateness is not None and stream.lateness.seconds < 0:
+            errors.error("window", "lateness cannot be negative", stream.lateness.span, "")
 
 
 def _check_call(call: ast.ActionCall, model: PolicyModel, errors: ErrorList) -> None:
@@ -467,6 +519,8 @@ def _check_names(model: PolicyModel, errors: ErrorList) -> None:
         check(p.default)
     for rule in model.rules:
         check(rule.when)
+        check(rule.enter)
+        check(rule.exit)
         for call in rule.then:
             for arg in call.args:
                 check(arg.value)
