@@ -34,7 +34,12 @@ AGGREGATES: dict[str, tuple[T.Type | None, str]] = {
     "anomaly": (None, ""),
 }
 ANOMALY = T.RecordT(
-    (T.FieldT("kind", T.EnumT(("none", "spike", "drop", "drift", "oscillation"))), T.FieldT("severity", T.FLOAT), T.FieldT("zscore", T.FLOAT), T.FieldT("slope", T.FLOAT))
+    (
+        T.FieldT("kind", T.EnumT(("none", "spike", "drop", "drift", "oscillation"))),
+        T.FieldT("severity", T.FLOAT),
+        T.FieldT("zscore", T.FLOAT),
+        T.FieldT("slope", T.FLOAT),
+    )
 )
 DEFAULT_ANOMALY_WINDOW = 600.0  # the Maestro Conductor's detector looks back ten minutes
 
@@ -66,7 +71,12 @@ def check_aggregate(node: ast.Call, typed: list[tuple[IR, T.Type]], errors: Erro
         return fail
     field_ir, field_type = typed[0]
     if field_ir["k"] != "field":
-        errors.error("window", f"{name}() reads the history of an input field", node.args[0].span, f"write {usage} with a field name")
+        errors.error(
+            "window",
+            f"{name}() reads the history of an input field",
+            node.args[0].span,
+            f"write {usage} with a field name",
+        )
         return fail
     numeric = T.is_numeric(field_type) or field_type == T.DURATION
     if name != "absent" and not numeric and field_type != T.ANY:
@@ -76,23 +86,40 @@ def check_aggregate(node: ast.Call, typed: list[tuple[IR, T.Type]], errors: Erro
     if name == "ewma":
         alpha = _literal(typed[1][0])
         if not isinstance(alpha, int | float) or isinstance(alpha, bool) or not 0 < alpha <= 1:
-            errors.error("window", f"ewma() smoothing factor must be a number in (0, 1], got {alpha!r}", node.args[1].span, "write ewma(x, 0.3)")
+            errors.error(
+                "window",
+                f"ewma() smoothing factor must be a number in (0, 1], got {alpha!r}",
+                node.args[1].span,
+                "write ewma(x, 0.3)",
+            )
             return fail
         out["alpha"] = float(alpha)
     else:
         window_ir, window_type = typed[-1]
         window = _literal(window_ir)
         if window_type != T.DURATION or not isinstance(window, int | float):
-            errors.error("window", f"the window of {name}() must be a duration such as 1m", node.args[-1].span, f"write {usage}")
+            errors.error(
+                "window", f"the window of {name}() must be a duration such as 1m", node.args[-1].span, f"write {usage}"
+            )
             return fail
         if window <= 0:
-            errors.error("window", f"impossible window {window_ir.get('text', window)}: a window must be longer than 0s", node.args[-1].span, "write a positive duration such as 30s or 5m")
+            errors.error(
+                "window",
+                f"impossible window {window_ir.get('text', window)}: a window must be longer than 0s",
+                node.args[-1].span,
+                "write a positive duration such as 30s or 5m",
+            )
             return fail
         out["window"] = float(window)
         if extra == "p":
             p = _literal(typed[1][0])
             if not isinstance(p, int | float) or isinstance(p, bool) or not 0 <= p <= 100:
-                errors.error("window", f"the percentile must be a number from 0 to 100, got {p!r}", node.args[1].span, "write percentile(x, 95, 5m)")
+                errors.error(
+                    "window",
+                    f"the percentile must be a number from 0 to 100, got {p!r}",
+                    node.args[1].span,
+                    "write percentile(x, 95, 5m)",
+                )
                 return fail
             out["p"] = float(p)
     if name == "anomaly":

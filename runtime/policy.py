@@ -123,16 +123,21 @@ class Result:
 
     directives: list[Directive] = field(default_factory=list)
     errors: list[Problem] = field(default_factory=list)
+    # What an Engine reports besides directives: rule state changes, telemetry gaps, suppressions.
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "directives": [d.to_dict() for d in self.directives],
             "errors": [e.to_dict() for e in self.errors],
         }
+        if self.events:
+            out["events"] = self.events
+        return out
 
 
 def render_typed(value: Any, type_name: str) -> str:
@@ -250,6 +255,9 @@ class CompiledPolicy:
 
     def __init__(self, ir: IR) -> None:
         self.name: str = ir["name"]
+        self.file: str = ir.get("file", "<policy>")
+        # What an Engine needs to run the rules with time clauses (few; the rest is compiled).
+        self.timing_ir: IR = {"stream": ir.get("stream") or {}, "rules": [r for r in ir["rules"] if "state" in r]}
         self.version: str = ir.get("version", "")
         self.input_name: str = ir["input"]["name"]
         self.fields: list[dict[str, Any]] = ir["input"]["fields"]
@@ -272,14 +280,22 @@ class CompiledPolicy:
         )
 
     def evaluate_into(self, event: Any, result: Result) -> None:
+        data = self.prepare(event, result)
+        if data is not None:
+            self.decide(data, result)
+
+    def prepare(self, event: Any, result: Result) -> dict[str, Any] | None:
+        """The event checked against the input schema (normalized), or None with its problems."""
         if self.check(event):
-            data = event
-        else:
-            data, problems = validate(event, self.fields)
-            if data is None:
-                for p in problems:
-                    result.errors.append(Problem("invalid-event", self.name, p.message, field=p.field, hint=p.hint))
-                return
+            return event
+        data, problems = validate(event, self.fields)
+        if data is None:
+            for p in problems:
+                result.errors.append(Problem("invalid-event", self.name, p.message, field=p.field, hint=p.hint))
+        return data
+
+    def decide(self, data: dict[str, Any], result: Result) -> None:
+        """The stateless rules' directives for a validated event."""
         fired: list[int] = []
         faults: list[tuple[int, BaseException]] = []
         self.match(data, fired.append, faults.append)

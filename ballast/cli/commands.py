@@ -73,6 +73,8 @@ def run_check(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
         rules = sum(len(p["rules"]) for p in compilation.ir["policies"])
         count = sum(1 for d in compilation.documents if d.kind == "module")
         modules = f", {_count(count, 'module')}" if count else ""
+        threats = len(compilation.ir.get("threats", ()))
+        modules += f", {_count(threats, 'threat')}" if threats else ""
         out.write(
             f"ok: {_count(len(compilation.ir['policies']), 'policy', 'policies')}, {_count(rules, 'rule')}{modules}\n"
         )
@@ -186,6 +188,11 @@ def run_eval(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
         except OSError as exc:
             raise UsageError(f"cannot read events from {args.events}: {exc.strerror or exc}") from None
     problems = 0
+    evaluate = program.evaluate
+    if any(p.timing_ir["stream"].get("time") for p in program.policies):
+        from ballast.runtime.engine import Engine
+
+        evaluate = Engine(program).process  # event time: state carries from one line to the next
     try:
         for number, line in enumerate(stream, start=1):
             if not line.strip():
@@ -207,7 +214,7 @@ def run_eval(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
                 }
                 _write_record(record, args.format, out)
                 continue
-            result = program.evaluate(event, input=args.input)
+            result = evaluate(event, input=args.input)
             if result.errors:
                 problems += 1
             _write_record({"line": number, **result.to_dict()}, args.format, out)
@@ -227,6 +234,9 @@ def _write_record(record: dict[str, Any], fmt: str, out: TextIO) -> None:
         out.write(
             f"line {record['line']}: {d['action']} {', '.join(d['targets'])} {json.dumps(d['params'], sort_keys=True)} [{d['policy']}/{d['rule']}, {d['impact']}] {d['reason']}\n"
         )
+    for e in record.get("events", []):
+        detail = ", ".join(f"{k}={v}" for k, v in e.items() if k not in ("type", "policy"))
+        out.write(f"line {record['line']}: {e['type']}: {detail}\n")
     for e in record["errors"]:
         where = "/".join(x for x in (e.get("policy", ""), e.get("rule", "")) if x)
         hint = f" (hint: {e['hint']})" if e.get("hint") else ""

@@ -1,0 +1,530 @@
+"""The Engine: stateful rules driven by event time.
+
+`engine.process(event)` checks the event, files it under the policy's stream rules (event time,
+duplicates, lateness, sequence gaps), updates the history of its key, and steps every rule:
+stateless rules fire as in `PolicySet.evaluate`; rules with time clauses move through
+inactive → pending → firing → resolved. `engine.advance(t)` does what time alone does: a `for`
+that completes, a `keep` that runs out, an `absent()` that becomes true.
+
+Time is the events' own (`stream { time ts }`), never the wall clock, so the same stream gives
+the same decisions live, in replay, in a test and in the simulator; `snapshot()` / `restore()`
+carry the state across processes as JSON.
+
+Semantics, precisely:
+
+* **Lateness.** The watermark is the newest event time seen minus the policy's `lateness`. An
+  event older than the watermark is rejected (`late-event`, counted). An event out of order but
+  within the lateness updates its key's history in time order (so windows are right); the rules
+  are stepped at the newest time, never re-run in the past.
+* **Duplicates** (`stream { id … }`): an id seen within the lateness horizon is ignored, counted.
+* **Gaps** (`stream { sequence seq by source }`): a jump in a source's sequence emits a
+  `TelemetryGap` event naming the missing range.
+* **Edge rules** (with `for`, `keep` or `enter`/`exit`) emit their directives once, on entering
+  `firing`, and report `pending`/`firing`/`resolved` as events. **Level rules** (window
+  aggregates, `group by`, `cooldown` or `at most` only) emit on every event whose condition holds.
+* **No data.** A window aggregate over an empty window is null; a condition reading it cannot
+  hold (counted as `no_data`), so a breach needs evidence.
+* **Cooldown** is per (rule, action, targets); **at most N per W** is per rule. What they hold
+  back is counted and reported as `suppressed` events, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from ballast.runtime.codegen import compile_expression_function
+from ballast.runtime.errors import EvaluationError, UsageError
+from ballast.runtime.interpret import describe_fault
+from ballast.runtime.ir import IR, slot_key, unparse, walk
+from ballast.runtime.policy import CompiledPolicy, PolicySet, Problem, Result
+from ballast.runtime.windows import Series, aggregate
+
+SNAPSHOT_FORMAT = "ballast-engine-state/1"
+_IDLE_CHECK_EVERY = 1024  # events between sweeps for idle keys
+
+
+def iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+
+class _RuleState:
+    __slots__ = ("active", "clear_at", "firing", "since")
+
+    def __init__(self) -> None:
+        self.active = False
+        self.since: float | None = None
+        self.firing = False
+        self.clear_at: float | None = None
+
+    def to_json(self) -> list[Any]:
+        return [self.active, self.since, self.firing, self.clear_at]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> _RuleState:
+        state = cls()
+        state.active, state.since, state.firing, state.clear_at = data
+        return state
+
+
+class _Key:
+    """One key's history and rule states within one grouping."""
+
+    __slots__ = ("event", "last_seen", "rules", "series")
+
+    def __init__(self) -> None:
+        self.series: dict[tuple[str, ...], Series] = {}
+        self.rules: dict[int, _RuleState] = {}
+        self.event: dict[str, Any] = {}
+        self.last_seen = -math.inf
+
+
+class _TimedRule:
+    """A rule with time clauses or window aggregates, compiled for the Engine."""
+
+    def __init__(self, policy: CompiledPolicy, ir: IR) -> None:
+        self.index: int = ir["index"]
+        self.rule = policy.rules[self.index]
+        state = ir["state"]
+        self.group_by: tuple[str, ...] = tuple(state.get("group_by", ()))
+        self.hold: float = state.get("for", 0.0)
+        self.keep: float = state.get("keep", 0.0)
+        self.cooldown: float = state.get("cooldown", 0.0)
+        self.limit: tuple[int, float] | None = tuple(state["limit"]) if "limit" in state else None  # type: ignore[assignment]
+        self.hysteresis = "exit" in state
+        self.edge = bool(self.hold or self.keep or self.hysteresis)
+        file = policy.file
+        self.enter = compile_expression_function(ir["when"], file, unparse(ir["when"]))
+        self.exit = (
+            compile_expression_function(state["exit"], file, unparse(state["exit"])) if self.hysteresis else None
+        )
+        roots = [
+            ir["when"],
+            *([state["exit"]] if self.hysteresis else []),
+            *(a for c in ir["then"] for a in c["args"].values()),
+        ]
+        self.aggregates = {slot_key(n): n for root in roots for n in walk(root) if n["k"] == "agg"}
+        self.enter_slots = [
+            slot_key(n) for n in walk(ir["when"]) if n["k"] == "agg" and n["fn"] not in ("count", "absent")
+        ]
+        self.exit_slots = (
+            [slot_key(n) for n in walk(state["exit"]) if n["k"] == "agg" and n["fn"] not in ("count", "absent")]
+            if self.hysteresis
+            else []
+        )
+        self.uses_absent = any(n["fn"] == "absent" for n in self.aggregates.values())
+
+
+class _PolicyEngine:
+    """The state of one policy: stream bookkeeping, keys, cooldowns, limits, counters."""
+
+    def __init__(self, policy: CompiledPolicy, ir: IR) -> None:
+        self.policy = policy
+        stream = ir.get("stream") or {}
+        self.time_field: str = stream.get("time", "")
+        self.id_field: str = stream.get("id", "")
+        self.lateness: float = stream.get("lateness", 0.0)
+        self.sequence: tuple[str, str] | None = tuple(stream["sequence"]) if "sequence" in stream else None  # type: ignore[assignment]
+        self.idle: float = stream.get("idle", 0.0)
+        self.timed = [_TimedRule(policy, r) for r in ir["rules"] if "state" in r]
+        self.groupings: list[tuple[str, ...]] = sorted({r.group_by for r in self.timed})
+        self.by_grouping = {g: [r for r in self.timed if r.group_by == g] for g in self.groupings}
+        self.aggregates = {
+            g: {k: v for r in self.by_grouping[g] for k, v in r.aggregates.items()} for g in self.groupings
+        }
+        self.retention: dict[tuple[str, ...], dict[tuple[str, ...], float]] = {}
+        for g, aggs in self.aggregates.items():
+            fields: dict[tuple[str, ...], float] = {}
+            for node in aggs.values():
+                path = tuple(node["path"])
+                fields[path] = max(fields.get(path, 0.0), node.get("window", 0.0) + self.lateness)
+            self.retention[g] = fields
+        self.newest = -math.inf
+        self.seen: dict[Any, float] = {}
+        self.sequences: dict[str, int] = {}
+        self.keys: dict[tuple[int, tuple[Any, ...]], _Key] = {}
+        self.cooldowns: dict[tuple[int, int, tuple[str, ...]], float] = {}
+        self.emitted: dict[int, deque[float]] = {}
+        self.counters: dict[str, int] = dict.fromkeys(
+            (
+                "events",
+                "late",
+                "duplicates",
+                "gaps",
+                "no_data",
+                "suppressed_cooldown",
+                "suppressed_limit",
+                "expired_keys",
+            ),
+            0,
+        )
+
+    # ---- events ----
+    def process(self, event: Any, result: Result) -> None:
+        policy = self.policy
+        data = policy.prepare(event, result)
+        if data is None:
+            return
+        self.counters["events"] += 1
+        if not self.time_field:
+            policy.decide(data, result)
+            return
+        t = data[self.time_field]
+        if t < self.newest - self.lateness:
+            self.counters["late"] += 1
+            result.errors.append(
+                Problem(
+                    "late-event",
+                    policy.name,
+                    f"event time {iso(t)} is {self.newest - t:g}s behind the newest ({iso(self.newest)}), beyond the allowed lateness of {self.lateness:g}s",
+                    field=self.time_field,
+                    hint="the event was not evaluated; raise `lateness` in the stream block if such delays are normal",
+                )
+            )
+            return
+        if self.id_field:
+            event_id = data[self.id_field]
+            if event_id in self.seen:
+                self.counters["duplicates"] += 1
+                return
+            self.seen[event_id] = t
+        if self.sequence is not None:
+            self._check_sequence(data, t, result)
+        self.newest = max(self.newest, t)
+        policy.decide(data, result)
+        for g in self.groupings:
+            key = self._key(g, data)
+            for path, retention in self.retention[g].items():
+                value = _lookup(data, path)
+                if value is None or isinstance(value, bool):
+                    continue
+                series = key.series.get(path)
+                if series is None:
+                    series = key.series[path] = Series(retention)
+                series.add(t, float(value), self.newest)
+            if t >= key.last_seen:
+                key.event, key.last_seen = data, t
+            self._step(g, key, self.newest, result, from_event=True)
+        if self.counters["events"] % _IDLE_CHECK_EVERY == 0:
+            self._expire()
+        if self.id_field and len(self.seen) > 4 * _IDLE_CHECK_EVERY:
+            horizon = self.newest - self.lateness
+            self.seen = {k: v for k, v in self.seen.items() if v >= horizon}
+
+    def advance(self, now: float, result: Result) -> None:
+        if not self.time_field or now < self.newest:
+            return
+        self.newest = now
+        for (g_index, _), key in list(self.keys.items()):
+            self._step(self.groupings[g_index], key, now, result, from_event=False)
+        self._expire()
+
+    def _key(self, grouping: tuple[str, ...], data: Mapping[str, Any]) -> _Key:
+        g_index = self.groupings.index(grouping)
+        values = tuple(data[f] for f in grouping)
+        key = self.keys.get((g_index, values))
+        if key is None:
+            key = self.keys[(g_index, values)] = _Key()
+        return key
+
+    def _check_sequence(self, data: Mapping[str, Any], t: float, result: Result) -> None:
+        field, by = self.sequence  # type: ignore[misc]
+        source, number = data[by], data[field]
+        last = self.sequences.get(source)
+        if last is not None and number > last + 1:
+            self.counters["gaps"] += 1
+            result.events.append(
+                {
+                    "type": "TelemetryGap",
+                    "policy": self.policy.name,
+                    "source": source,
+                    "time": iso(t),
+                    "after": last,
+                    "next": number,
+                    "missing": number - last - 1,
+                }
+            )
+        if last is None or number > last:
+            self.sequences[source] = number
+
+    def _expire(self) -> None:
+        if not self.idle:
+            return
+        horizon = self.newest - self.idle
+        stale = [
+            k
+            for k, key in self.keys.items()
+            if key.last_seen < horizon and not any(s.firing for s in key.rules.values())
+        ]
+        for k in stale:
+            del self.keys[k]
+        self.counters["expired_keys"] += len(stale)
+
+    # ---- rules ----
+    def _step(self, grouping: tuple[str, ...], key: _Key, now: float, result: Result, *, from_event: bool) -> None:
+        rules = self.by_grouping[grouping]
+        if not from_event and not any(r.edge or r.uses_absent for r in rules):
+            return
+        aug = dict(key.event)
+        aug["@now"] = now
+        for slot, node in self.aggregates[grouping].items():
+            aug[slot] = aggregate(node, key.series.get(tuple(node["path"])), now)
+        for rule in rules:
+            if not from_event and not (rule.edge or rule.uses_absent):
+                continue
+            state = key.rules.get(rule.index)
+            if state is None:
+                state = key.rules[rule.index] = _RuleState()
+            try:
+                active = self._active(rule, state, aug)
+            except EvaluationError as exc:
+                self.policy._fault(result, rule.index, exc, "the rule's state did not change for this event")
+                continue
+            if not rule.edge:
+                if active:
+                    self._emit(rule, aug, now, result)
+                continue
+            self._transition(rule, state, active, aug, now, result)
+
+    def _active(self, rule: _TimedRule, state: _RuleState, aug: dict[str, Any]) -> bool:
+        if not state.active or not rule.hysteresis:
+            if any(aug[s] is None for s in rule.enter_slots):
+                self.counters["no_data"] += 1
+                return False if not rule.hysteresis else state.active
+            state.active = rule.enter(aug) is True
+            return state.active
+        if any(aug[s] is None for s in rule.exit_slots):
+            self.counters["no_data"] += 1
+            return True  # no evidence that the breach is over
+        state.active = rule.exit(aug) is not True
+        return state.active
+
+    def _transition(
+        self, rule: _TimedRule, state: _RuleState, active: bool, aug: dict[str, Any], now: float, result: Result
+    ) -> None:
+        if active:
+            state.clear_at = None
+            if state.since is None:
+                state.since = now
+                if rule.hold and not state.firing:
+                    self._state_event(rule, aug, "pending", now, result)
+            if not state.firing and now - state.since >= rule.hold:
+                state.firing = True
+                self._state_event(rule, aug, "firing", now, result)
+                self._emit(rule, aug, now, result)
+            return
+        state.since = None
+        if not state.firing:
+            return
+        if rule.keep:
+            if state.clear_at is None:
+                state.clear_at = now
+            if now - state.clear_at < rule.keep:
+                return
+        state.firing = False
+        state.clear_at = None
+        self._state_event(rule, aug, "resolved", now, result)
+
+    def _state_event(self, rule: _TimedRule, aug: Mapping[str, Any], state: str, now: float, result: Result) -> None:
+        result.events.append(
+            {
+                "type": "RuleState",
+                "policy": self.policy.name,
+                "rule": rule.rule.name,
+                "key": {f: aug[f] for f in rule.group_by},
+                "state": state,
+                "time": iso(now),
+            }
+        )
+
+    def _emit(self, rule: _TimedRule, aug: dict[str, Any], now: float, result: Result) -> None:
+        built: list[Any] = []
+        try:
+            rule.rule.emit(aug, built)
+        except Exception as exc:  # an argument faulted: the rule does not fire
+            self.policy._fault(
+                result,
+                rule.index,
+                exc,
+                "an action argument could not be computed or is outside its range; the rule did not fire",
+            )
+            return
+        for directive in built:
+            held = self._hold_back(rule, directive, now)
+            if held:
+                result.events.append(
+                    {
+                        "type": "Suppressed",
+                        "policy": self.policy.name,
+                        "rule": rule.rule.name,
+                        "action": directive.action,
+                        "targets": directive.targets,
+                        "by": held,
+                        "time": iso(now),
+                    }
+                )
+                continue
+            result.directives.append(directive)
+
+    def _hold_back(self, rule: _TimedRule, directive: Any, now: float) -> str:
+        """Why a directive is held back ("cooldown", "limit"), or "" to let it through."""
+        if rule.cooldown:
+            key = (rule.index, directive.action_index, tuple(directive.targets))
+            if now < self.cooldowns.get(key, -math.inf):
+                self.counters["suppressed_cooldown"] += 1
+                return "cooldown"
+        if rule.limit is not None:
+            count, window = rule.limit
+            times = self.emitted.setdefault(rule.index, deque())
+            while times and times[0] <= now - window:
+                times.popleft()
+            if len(times) >= count:
+                self.counters["suppressed_limit"] += 1
+                return "limit"
+            times.append(now)
+        if rule.cooldown:
+            self.cooldowns[(rule.index, directive.action_index, tuple(directive.targets))] = now + rule.cooldown
+        return ""
+
+    # ---- snapshot ----
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy.name,
+            "newest": self.newest if math.isfinite(self.newest) else None,
+            "seen": [[k, v] for k, v in self.seen.items()],
+            "sequences": [[k, v] for k, v in self.sequences.items()],
+            "keys": [
+                {
+                    "grouping": g,
+                    "key": list(values),
+                    "last_seen": key.last_seen if math.isfinite(key.last_seen) else None,
+                    "event": key.event,
+                    "series": [[list(path), s.to_json()] for path, s in key.series.items()],
+                    "rules": [[i, st.to_json()] for i, st in sorted(key.rules.items())],
+                }
+                for (g, values), key in self.keys.items()
+            ],
+            "cooldowns": [[r, a, list(t), until] for (r, a, t), until in self.cooldowns.items()],
+            "emitted": [[r, list(times)] for r, times in sorted(self.emitted.items())],
+            "counters": dict(self.counters),
+        }
+
+    def restore(self, data: Mapping[str, Any]) -> None:
+        self.newest = data["newest"] if data["newest"] is not None else -math.inf
+        self.seen = {_hashable(k): v for k, v in data["seen"]}
+        self.sequences = {k: v for k, v in data["sequences"]}
+        self.keys = {}
+        for item in data["keys"]:
+            key = _Key()
+            key.last_seen = item["last_seen"] if item["last_seen"] is not None else -math.inf
+            key.event = item["event"]
+            grouping = self.groupings[item["grouping"]]
+            retention = self.retention[grouping]
+            key.series = {tuple(p): Series.from_json(s, retention.get(tuple(p), 0.0)) for p, s in item["series"]}
+            key.rules = {int(i): _RuleState.from_json(st) for i, st in item["rules"]}
+            self.keys[(item["grouping"], tuple(item["key"]))] = key
+        self.cooldowns = {(r, a, tuple(t)): until for r, a, t, until in data["cooldowns"]}
+        self.emitted = {r: deque(times) for r, times in data["emitted"]}
+        self.counters.update(data["counters"])
+
+
+def _lookup(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = data
+    for part in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+class Engine:
+    """Stateful evaluation of a policy set in event time; see the module docstring."""
+
+    def __init__(self, policies: PolicySet) -> None:
+        if not isinstance(policies, PolicySet):
+            raise UsageError(
+                f"an Engine runs a PolicySet (from ballast.load or ballast.compile), got {type(policies).__name__}"
+            )
+        self.policies = policies
+        self._engines = [_PolicyEngine(p, p.timing_ir) for p in policies.policies]
+
+    def process(self, event: Any, input: str | None = None) -> Result:
+        """Decisions for one event; never raises for a bad, late or duplicate event."""
+        result = Result()
+        for engine in self._select(input):
+            try:
+                engine.process(event, result)
+            except Exception as exc:  # a Ballast bug must not take its host down: report it
+                result.errors.append(
+                    Problem(
+                        "internal",
+                        engine.policy.name,
+                        f"internal error: {exc!r}",
+                        hint="please report this event and bundle",
+                    )
+                )
+        _order(result)
+        return result
+
+    def advance(self, time: float) -> Result:
+        """What time alone triggers up to `time` (epoch seconds): completed `for`s, expired `keep`s, `absent()`."""
+        if isinstance(time, bool) or not isinstance(time, int | float) or not math.isfinite(time):
+            raise UsageError(f"advance() takes an event time in epoch seconds, got {time!r}")
+        result = Result()
+        for engine in self._engines:
+            try:
+                engine.advance(float(time), result)
+            except Exception as exc:
+                result.errors.append(
+                    Problem("internal", engine.policy.name, f"internal error: {exc!r}", hint="please report this")
+                )
+        _order(result)
+        return result
+
+    @property
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Counters per policy: events, late, duplicates, gaps, no_data, suppressed, expired keys, keys."""
+        return {e.policy.name: {**e.counters, "keys": len(e.keys)} for e in self._engines}
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state as JSON-able data; `Engine.restore` continues exactly from it."""
+        return {"format": SNAPSHOT_FORMAT, "policies": [e.snapshot() for e in self._engines]}
+
+    @classmethod
+    def restore(cls, policies: PolicySet, snapshot: Mapping[str, Any]) -> Engine:
+        """An engine that makes exactly the decisions the snapshotted one would have made."""
+        if not isinstance(snapshot, Mapping) or snapshot.get("format") != SNAPSHOT_FORMAT:
+            raise UsageError(f"not an engine snapshot (expected format {SNAPSHOT_FORMAT!r})")
+        engine = cls(policies)
+        names = [e.policy.name for e in engine._engines]
+        stored = {p["policy"]: p for p in snapshot["policies"]}
+        if sorted(stored) != sorted(names):
+            raise UsageError(f"the snapshot is of policies {sorted(stored)}, this set has {sorted(names)}")
+        for e in engine._engines:
+            e.restore(stored[e.policy.name])
+        return engine
+
+    def _select(self, input: str | None) -> list[_PolicyEngine]:
+        if input is None:
+            return self._engines
+        chosen = [e for e in self._engines if e.policy.input_name == input]
+        if not chosen:
+            raise UsageError(
+                f"no policy in this set reads the input {input!r}; inputs are {', '.join(self.policies.inputs)}"
+            )
+        return chosen
+
+
+def _order(result: Result) -> None:
+    if len(result.directives) > 1:
+        result.directives.sort(key=lambda d: -d.priority)
+
+
+__all__ = ["Engine", "describe_fault"]
