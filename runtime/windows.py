@@ -10,6 +10,7 @@ evidence.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -163,8 +164,8 @@ def classify(samples: list[Sample]) -> dict[str, Any]:
         sigma = _stddev(values)
         span = samples[-1][0] - samples[0][0]
         moved = abs(slope) * span
-        diffs = [b - a for a, b in zip(values, values[1:], strict=False) if b != a]
-        turns = sum(1 for a, b in zip(diffs, diffs[1:], strict=False) if (a > 0) != (b > 0))
+        diffs = [b - a for a, b in itertools.pairwise(values) if b != a]
+        turns = sum(1 for a, b in itertools.pairwise(diffs) if (a > 0) != (b > 0))
         if sigma > 0 and len(diffs) >= 3 and turns / (len(diffs) - 1) >= OSCILLATION_SHARE and moved < sigma:
             kind, severity = "oscillation", min(1.0, turns / len(diffs))
         elif sigma > 0 and moved >= DRIFT_SIGMAS * sigma:
