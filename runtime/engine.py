@@ -31,13 +31,16 @@ Semantics, precisely:
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ballast.runtime.audit import AuditLog
 from ballast.runtime.codegen import compile_expression_function
 from ballast.runtime.errors import EvaluationError, UsageError
+from ballast.runtime.flow import DirectiveQueue
 from ballast.runtime.interpret import describe_fault
 from ballast.runtime.ir import IR, slot_key, unparse, walk
 from ballast.runtime.policy import CompiledPolicy, PolicySet, Problem, Result
@@ -447,16 +450,25 @@ def _hashable(value: Any) -> Any:
 class Engine:
     """Stateful evaluation of a policy set in event time; see the module docstring."""
 
-    def __init__(self, policies: PolicySet) -> None:
+    def __init__(
+        self, policies: PolicySet, *, queue: DirectiveQueue | None = None, audit: AuditLog | None = None
+    ) -> None:
+        """`queue`: directives also go through this bounded priority queue (coalesced, back-pressured;
+        what it merges or drops is reported as events). `audit`: every directive and audited event
+        is written to this log."""
         if not isinstance(policies, PolicySet):
             raise UsageError(
                 f"an Engine runs a PolicySet (from ballast.load or ballast.compile), got {type(policies).__name__}"
             )
         self.policies = policies
+        self.queue = queue
+        self.audit = audit
         self._engines = [_PolicyEngine(p, p.timing_ir) for p in policies.policies]
+        self._latencies: deque[float] = deque(maxlen=10_000)
 
     def process(self, event: Any, input: str | None = None) -> Result:
         """Decisions for one event; never raises for a bad, late or duplicate event."""
+        started = time.perf_counter()
         result = Result()
         for engine in self._select(input):
             try:
@@ -471,22 +483,64 @@ class Engine:
                     )
                 )
         _order(result)
+        self._deliver(result, (time.perf_counter() - started) * 1000)
         return result
 
-    def advance(self, time: float) -> Result:
-        """What time alone triggers up to `time` (epoch seconds): completed `for`s, expired `keep`s, `absent()`."""
-        if isinstance(time, bool) or not isinstance(time, int | float) or not math.isfinite(time):
-            raise UsageError(f"advance() takes an event time in epoch seconds, got {time!r}")
+    def advance(self, until: float) -> Result:
+        """What time alone triggers up to `until` (epoch seconds): completed `for`s, expired `keep`s, `absent()`."""
+        if isinstance(until, bool) or not isinstance(until, int | float) or not math.isfinite(until):
+            raise UsageError(f"advance() takes an event time in epoch seconds, got {until!r}")
+        started = time.perf_counter()
         result = Result()
         for engine in self._engines:
             try:
-                engine.advance(float(time), result)
+                engine.advance(float(until), result)
             except Exception as exc:
                 result.errors.append(
                     Problem("internal", engine.policy.name, f"internal error: {exc!r}", hint="please report this")
                 )
         _order(result)
+        self._deliver(result, (time.perf_counter() - started) * 1000)
         return result
+
+    def _deliver(self, result: Result, latency_ms: float) -> None:
+        """Record the breach-to-directive latency; feed the queue and the audit log."""
+        if not result.directives and not result.events:
+            return
+        times = [e.newest for e in self._engines if math.isfinite(e.newest)]
+        now = max(times) if times else 0.0  # policies without event time: the queue's clock stands still
+        self._latencies.extend(latency_ms for _ in result.directives)
+        if self.queue is not None:
+            for directive in result.directives:
+                offered = self.queue.offer(directive, now)
+                if offered.outcome == "queued" and offered.dropped is None:
+                    continue
+                held = offered.dropped if offered.dropped is not None else directive
+                result.events.append(
+                    {
+                        "type": "Coalesced" if offered.outcome == "coalesced" else "Dropped",
+                        "policy": held.policy,
+                        "rule": held.rule,
+                        "action": held.action,
+                        "targets": held.targets,
+                        "by": "queue",
+                        "time": iso(now),
+                    }
+                )
+        if self.audit is not None:
+            self.audit.record(result, iso(now) if times else None, lambda d: round(latency_ms, 3))
+
+    @property
+    def latency_ms(self) -> dict[str, float]:
+        """Breach-to-directive latency (wall clock, ms) over the last 10,000 directives."""
+        values = sorted(self._latencies)
+        if not values:
+            return {}
+
+        def pick(q: float) -> float:
+            return values[min(len(values) - 1, int(q * len(values)))]
+
+        return {"count": len(values), "p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99), "max": values[-1]}
 
     @property
     def stats(self) -> dict[str, dict[str, int]]:

@@ -226,7 +226,11 @@ def _collect(node: IR, trace: dict[int, Any], wanted: bool, out: list[dict[str, 
     else:
         from ballast.runtime.ir import walk
 
-        inputs = {".".join(n["path"]): trace[id(n)] for n in walk(node) if n["k"] == "field" and id(n) in trace}
+        inputs = {
+            ".".join(n["path"]) if n["k"] == "field" else unparse(n): trace[id(n)]
+            for n in walk(node)
+            if n["k"] in ("field", "agg") and id(n) in trace
+        }
         out.append({"check": unparse(node), "value": trace[id(node)], "inputs": inputs})
 
 

@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--events", required=True, metavar="FILE", help="JSONL events, one object per line; '-' reads standard input"
     )
     ev.add_argument(
+        "--audit",
+        metavar="FILE",
+        help="also write the audit trail (DirectiveIssued, TelemetryGap, … with a 5W1H narrative) as JSONL to FILE",
+    )
+    ev.add_argument(
         "--input",
         metavar="NAME",
         help="evaluate only the policies whose input has this name (for sets that read several streams)",

@@ -189,10 +189,19 @@ def run_eval(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
             raise UsageError(f"cannot read events from {args.events}: {exc.strerror or exc}") from None
     problems = 0
     evaluate = program.evaluate
-    if any(p.timing_ir["stream"].get("time") for p in program.policies):
+    audit_file = None
+    if args.audit or any(p.timing_ir["stream"].get("time") for p in program.policies):
+        from ballast.runtime.audit import AuditLog
         from ballast.runtime.engine import Engine
 
-        evaluate = Engine(program).process  # event time: state carries from one line to the next
+        audit = None
+        if args.audit:
+            try:
+                audit_file = open(args.audit, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+            except OSError as exc:
+                raise UsageError(f"cannot write the audit trail to {args.audit}: {exc.strerror or exc}") from None
+            audit = AuditLog(audit_file, measure=False)  # a file of decisions stays reproducible
+        evaluate = Engine(program, audit=audit).process  # event time: state carries from line to line
     try:
         for number, line in enumerate(stream, start=1):
             if not line.strip():
@@ -223,6 +232,8 @@ def run_eval(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     finally:
         if stream is not stdin:
             stream.close()
+        if audit_file is not None:
+            audit_file.close()
     return EXIT_PROBLEMS if problems else EXIT_OK
 
 
