@@ -32,6 +32,7 @@ class Compilation:
     documents: list[Any] = field(default_factory=list)  # ballast.dsl.ast.Document, given paths
     modules: dict[str, Any] = field(default_factory=dict)  # imported documents by path
     models: list[Any] = field(default_factory=list)  # resolve.PolicyModel, one per policy
+    threats: list[Any] = field(default_factory=list)  # compiler.threat.ThreatModel, one per threat document
     ir: dict[str, Any] = field(default_factory=dict)  # {"policies": [...]}: checked, then optimized
     program: Any = None  # ballast.runtime.PolicySet
     bundle: dict[str, Any] | None = None

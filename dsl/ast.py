@@ -371,6 +371,8 @@ class Governor:
     flips_per: Duration | None = None
     spare: tuple[str, ...] = ()
     dwell: Duration | None = None
+    # (setting, span) as written, repeats included: for duplicate checks, positions, the formatter.
+    items: tuple[tuple[str, Span], ...] = ()
 
 
 Item = Import | Input | TypeAlias | Const | Let | ActionDecl | Rule | Stream | Source | Smooth | Mode | Governor

@@ -128,8 +128,8 @@ Line = tuple[int, str, int | None]
 def format_document(document: ast.Document) -> str:
     """The canonical text of a whole file (ends with one newline)."""
     lines: list[Line] = []
-    if document.kind == "policy" and document.version:
-        head = f"policy {document.name} version {_string(document.version.value)} {{"
+    if document.version is not None:  # policies and threats
+        head = f"{document.kind} {document.name} version {_string(document.version.value)} {{"
     else:
         head = f"{document.kind} {document.name} {{"
     lines.append((0, head, document.span.line))
@@ -210,6 +210,10 @@ def _item(item: ast.Item) -> list[Line]:
             return [(0, f"action {name}(" + ", ".join(_param(p) for p in params) + ")", line)]
         case ast.Rule():
             return _rule(item)
+        case ast.Source() | ast.Smooth() | ast.Mode() | ast.Governor() | ast.Stream():
+            from ballast.dsl.format_threat import threat_item
+
+            return threat_item(item)
     raise TypeError(item)
 
 
@@ -237,7 +241,10 @@ def _call(call: ast.ActionCall) -> str:
     return f"{call.name}(" + ", ".join(f"{a.name}: {format_expr(a.value)}" for a in call.args) + ")"
 
 
-_CLAUSE_ORDER = ("description", "when", "then", "priority", "impact", "reason", "labels")
+_CLAUSE_ORDER = (
+    "description", "group", "when", "enter", "exit", "for", "keep", "then", "cooldown", "limit",
+    "priority", "impact", "reason", "labels",
+)
 
 
 def _rule(rule: ast.Rule) -> list[Line]:
@@ -250,6 +257,13 @@ def _rule(rule: ast.Rule) -> list[Line]:
         "impact": f"impact {rule.impact}" if rule.impact is not None else None,
         "reason": f"reason {_string(rule.reason.value)}" if rule.reason is not None else None,
         "labels": "labels " + _labels(rule.labels) if rule.labels else None,
+        "group": "group by " + ", ".join(rule.group_by) if rule.group_by else None,
+        "enter": f"enter when {format_expr(rule.enter)}" if rule.enter is not None else None,
+        "exit": f"exit when {format_expr(rule.exit)}" if rule.exit is not None else None,
+        "for": f"for {rule.hold.text}" if rule.hold else None,
+        "keep": f"keep {rule.keep.text}" if rule.keep else None,
+        "cooldown": f"cooldown {rule.cooldown.text}" if rule.cooldown else None,
+        "limit": f"at most {rule.limit[0]} per {rule.limit[1].text}" if rule.limit else None,
     }
     lines: list[Line] = [(0, f"rule {rule.name} {{", rule.span.line)]
     for key in _CLAUSE_ORDER:

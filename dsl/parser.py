@@ -475,7 +475,7 @@ class _Builder(Transformer):
 
     def governor_decl(self, meta, children):
         fields: dict[str, object] = {}
-        for key, value in children:
+        for key, value, _span in children:
             fields[key] = value
         flips = fields.get("flips")
         return ast.Governor(
@@ -485,19 +485,20 @@ class _Builder(Transformer):
             flips_per=flips[1] if flips else None,
             spare=fields.get("spare", ()),
             dwell=fields.get("dwell"),
+            items=tuple((key, span) for key, _value, span in children),
         )
 
     def governor_floor(self, meta, children):
-        return ("floor", children[0][0])
+        return ("floor", children[0][0], self._span(meta))
 
     def governor_flips(self, meta, children):
-        return ("flips", (int(children[0]), self._duration(children[1])))
+        return ("flips", (int(children[0]), self._duration(children[1])), self._span(meta))
 
     def governor_spare(self, meta, children):
-        return ("spare", tuple(str(c) for c in children))
+        return ("spare", tuple(str(c) for c in children), self._span(meta))
 
     def governor_dwell(self, meta, children):
-        return ("dwell", self._duration(children[0]))
+        return ("dwell", self._duration(children[0]), self._span(meta))
 
     def when_clause(self, meta, children):
         return ("when", children[0], self._span(meta))

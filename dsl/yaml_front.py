@@ -100,7 +100,12 @@ _DSL_NUMBER = re.compile(r"-?(\d+\.\d*([eE][+-]?\d+)?|\d+[eE][+-]?\d+|\d+)")
 _PLAIN_TOKEN = re.compile(r"[^\s,\[\]{}#]+")
 _BLOCK_HEADER = re.compile(r"[-+0-9]*")
 
-_CLAUSES = ("description", "when", "then", "priority", "impact", "reason", "labels")
+_CLAUSES = (
+    "description", "when", "then", "priority", "impact", "reason", "labels",
+    "group_by", "enter_when", "exit_when", "for", "keep", "cooldown", "at_most",
+)
+# YAML key → the clause name the .bal parser records in Rule.clause_lines
+_CLAUSE_NAMES = {"group_by": "group", "enter_when": "enter", "exit_when": "exit", "at_most": "limit"}
 
 _KINDS = {
     "string": "a string",
@@ -653,6 +658,9 @@ class _Front:
     def _allowed(error: jsonschema.ValidationError, path: list[Any]) -> list[str]:
         if not path:
             return list(policy_schema()["properties"])
+        if "properties" not in error.schema and path[0] == "rules":
+            # the conditional `when`-unless-`enter_when` requirement sits in a subschema of the rule
+            return list(policy_schema()["$defs"]["rule"]["properties"])
         return list(error.schema.get("properties", {}))
 
     @staticmethod
@@ -739,6 +747,8 @@ class _Front:
                         items.append(ast.ActionDecl(name, declared, self.key_span(value, name)))
             elif key == "rules" and isinstance(value, list):
                 items.extend(r for i in range(len(value)) if (r := self.rule(value, i)) is not None)
+            elif key == "stream" and isinstance(value, dict):
+                items.append(self.stream(data, value))
         return ast.Document(
             kind=kind,
             name=data[kind],
@@ -873,6 +883,14 @@ class _Front:
         if not isinstance(rule, dict) or not self._is_name(rule.get("name")):
             return None
         when = self.expr(rule, "when") if isinstance(rule.get("when"), str | bool) else None
+        enter = self.expr(rule, "enter_when") if isinstance(rule.get("enter_when"), str | bool) else None
+        exit_ = self.expr(rule, "exit_when") if isinstance(rule.get("exit_when"), str | bool) else None
+        group = rule.get("group_by")
+        group_by = tuple(g for g in group if isinstance(g, str)) if isinstance(group, list) else ()
+        limit = None
+        at_most = rule.get("at_most")
+        if isinstance(at_most, dict) and isinstance(at_most.get("count"), int) and (per := self.duration(at_most, "per")):
+            limit = (at_most["count"], per)
         then: list[ast.ActionCall | None] = []
         calls = rule.get("then")
         if isinstance(calls, str):
@@ -903,6 +921,41 @@ class _Front:
             labels=self.labels(rule.get("labels")),
             description=self._text(rule, "description"),
             clause_lines=tuple(self.clause_lines(rule)),
+            group_by=group_by,
+            group_span=self.node_span(rule, "group_by") if group_by else None,
+            enter=enter,
+            exit=exit_,
+            hold=self.duration(rule, "for"),
+            keep=self.duration(rule, "keep"),
+            cooldown=self.duration(rule, "cooldown"),
+            limit=limit,
+            limit_span=self.node_span(rule, "at_most") if limit else None,
+        )
+
+    def duration(self, mapping: Any, key: str) -> ast.Duration | None:
+        """A duration value (`30s`); the schema has checked its spelling."""
+        from ballast.runtime.values import parse_duration
+
+        text = mapping.get(key)
+        seconds = parse_duration(text) if isinstance(text, str) else None
+        if seconds is None:
+            return None
+        return ast.Duration(seconds, text, self.node_span(mapping, key))
+
+    def stream(self, data: Any, value: Any) -> ast.Stream:
+        sequence = value.get("sequence") if isinstance(value.get("sequence"), dict) else {}
+        names = {k: value[k] for k in ("time", "id") if isinstance(value.get(k), str)}
+        return ast.Stream(
+            span=self.key_span(data, "stream"),
+            time=names.get("time", ""),
+            time_span=self.node_span(value, "time") if "time" in names else None,
+            id=names.get("id", ""),
+            id_span=self.node_span(value, "id") if "id" in names else None,
+            lateness=self.duration(value, "lateness"),
+            sequence=sequence.get("field", "") if isinstance(sequence.get("field"), str) else "",
+            sequence_by=sequence.get("by", "") if isinstance(sequence.get("by"), str) else "",
+            sequence_span=self.node_span(value, "sequence") if sequence else None,
+            idle=self.duration(value, "idle"),
         )
 
     def clause_lines(self, rule: Any) -> list[tuple[str, int, int]]:
@@ -913,7 +966,7 @@ class _Front:
                 value, last = rule[key], self.node_span(rule, key).end_line
                 if isinstance(value, list) and value:  # a block list ends with its last item
                     last = max(last, self.node_span(value, len(value) - 1).end_line)
-                out.append((key, self.key_span(rule, key).line, last))
+                out.append((_CLAUSE_NAMES.get(key, key), self.key_span(rule, key).line, last))
         return out
 
 

@@ -43,7 +43,7 @@ from ballast.runtime.errors import EvaluationError, UsageError
 from ballast.runtime.flow import DirectiveQueue
 from ballast.runtime.interpret import describe_fault
 from ballast.runtime.ir import IR, slot_key, unparse, walk
-from ballast.runtime.policy import CompiledPolicy, PolicySet, Problem, Result
+from ballast.runtime.policy import CompiledPolicy, PolicySet, Problem, Result, _snapshot
 from ballast.runtime.windows import Series, aggregate
 
 SNAPSHOT_FORMAT = "ballast-engine-state/1"
@@ -108,6 +108,7 @@ class _TimedRule:
             ir["when"],
             *([state["exit"]] if self.hysteresis else []),
             *(a for c in ir["then"] for a in c["args"].values()),
+            *(part["e"] for part in ir.get("reason", []) if isinstance(part, dict)),  # `{p95}` of a `let`
         ]
         self.aggregates = {slot_key(n): n for root in roots for n in walk(root) if n["k"] == "agg"}
         self.enter_slots = [
@@ -198,6 +199,7 @@ class _PolicyEngine:
             self._check_sequence(data, t, result)
         self.newest = max(self.newest, t)
         policy.decide(data, result)
+        frozen: dict[str, Any] | None = None  # keys keep a copy: the host may reuse or change its dict
         for g in self.groupings:
             key = self._key(g, data)
             for path, retention in self.retention[g].items():
@@ -209,13 +211,17 @@ class _PolicyEngine:
                     series = key.series[path] = Series(retention)
                 series.add(t, float(value), self.newest)
             if t >= key.last_seen:
-                key.event, key.last_seen = data, t
+                if frozen is None:
+                    frozen = _snapshot(data) if policy._nested else dict(data)
+                key.event, key.last_seen = frozen, t
             self._step(g, key, self.newest, result, from_event=True)
         if self.counters["events"] % _IDLE_CHECK_EVERY == 0:
             self._expire()
         if self.id_field and len(self.seen) > 4 * _IDLE_CHECK_EVERY:
             horizon = self.newest - self.lateness
             self.seen = {k: v for k, v in self.seen.items() if v >= horizon}
+        if len(self.cooldowns) > 4 * _IDLE_CHECK_EVERY:  # a cooldown that has run out holds nothing back
+            self.cooldowns = {k: v for k, v in self.cooldowns.items() if v > self.newest}
 
     def advance(self, now: float, result: Result) -> None:
         if not self.time_field or now < self.newest:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ballast.runtime.bundle import fingerprint
+from ballast.runtime.bundle import fingerprint, verify_bundle
 from ballast.runtime.errors import EvaluationError, UsageError
 from ballast.runtime.interpret import evaluate, lookup
 from ballast.runtime.ir import IR, walk
@@ -144,8 +144,7 @@ class ThreatEngine:
         if not isinstance(ir, Mapping) or ir.get("format") != THREAT_FORMAT:
             found = ir.get("format") if isinstance(ir, Mapping) else type(ir).__name__
             raise UsageError(f"not a compiled threat (format {found!r}, expected {THREAT_FORMAT!r})")
-        self._ir = ir
-        self._fingerprint = fingerprint(dict(ir))
+        self._fingerprint = fingerprint(_semantic(ir))
         self.name: str = ir["name"]
         self.version: str = ir.get("version", "")
         self.time_field: str | None = ir.get("time")
@@ -260,7 +259,9 @@ class ThreatEngine:
         """Validate a raw event against the threat's input, read its time from the `stream` time
         field, and update. Raises EvaluationError for an invalid event (state unchanged)."""
         if not self.time_field:
-            raise UsageError(f"threat {self.name!r} declares no event time: add `stream {{ time ts }}` or call update()")
+            raise UsageError(
+                f"threat {self.name!r} declares no event time: add `stream {{ time ts }}` or call update()"
+            )
         data, problems = validate(event, self._fields)
         if data is None:
             first = problems[0]
@@ -290,16 +291,17 @@ class ThreatEngine:
         current = self._level
         top = len(self._ladder) - 1
         wanted = self._target(current, index, top)
+        below_floor = bool(self._lockdown) and index < self.floor
         floor_guard = False
-        if self._lockdown and index < self.floor:
+        if below_floor:
+            # never lockdown below the floor: the ladder stops under lockdown, and leaving
+            # lockdown is never held back by dwell or flip limits
             capped = self._lockdown - 1
-            guarded = self._target(min(current, capped), index, capped)
-            floor_guard = wanted == self._lockdown
-            wanted = guarded
+            floor_guard = self._lockdown in (wanted, current)
+            wanted = self._target(min(current, capped), index, capped)
         if wanted == current:
             return wanted, floor_guard, ""
-        forced = current == self._lockdown and floor_guard  # leaving lockdown below the floor: always
-        if not forced:
+        if not (below_floor and current == self._lockdown):
             dwell = self._dwell(current)
             if self._entered_at is not None and dwell is not None and time - self._entered_at < dwell:
                 self.suppressed_counts["dwell"] += 1
@@ -311,9 +313,9 @@ class ThreatEngine:
                     return wanted, floor_guard, "max_flips"
         self._level = wanted
         self._entered_at = time
-        self._flips.append(time)
-        if self.flips_per is not None:
+        if self.max_flips is not None and self.flips_per is not None:
             self._flips = [t for t in self._flips if t > time - self.flips_per]
+            self._flips.append(time)
         self.changes += 1
         return wanted, floor_guard, ""
 
@@ -355,8 +357,7 @@ class ThreatEngine:
             "entered_at": self._entered_at,
             "flips": list(self._flips),
             "sources": {
-                name: {"value": v, "normalised": n, "seen_at": t}
-                for name, (v, n, t) in sorted(self._last.items())
+                name: {"value": v, "normalised": n, "seen_at": t} for name, (v, n, t) in sorted(self._last.items())
             },
             "counters": {"updates": self.updates, "changes": self.changes, "suppressed": dict(self.suppressed_counts)},
         }
@@ -396,8 +397,21 @@ class ThreatEngine:
 
 
 def load_threats(ir: Mapping[str, Any]) -> dict[str, ThreatEngine]:
-    """A fresh engine for every threat of a compiled set (`compilation.ir` or a bundle's `ir`)."""
+    """A fresh engine for every threat of a compiled set, by name: `compilation.ir`, or a bundle
+    (`{"manifest", "ir"}`, verified first: BundleError when it was tampered with)."""
+    if "manifest" in ir:
+        ir = verify_bundle(dict(ir))["ir"]
     return {t["name"]: ThreatEngine(t) for t in ir.get("threats", ())}
+
+
+def _semantic(value: Any) -> Any:
+    """The IR without what does not change decisions (positions, the file name): the snapshot's
+    fingerprint, so a snapshot restores into a recompile of the same threat from a moved file."""
+    if isinstance(value, Mapping):
+        return {k: _semantic(v) for k, v in value.items() if k not in ("at", "file")}
+    if isinstance(value, list | tuple):
+        return [_semantic(v) for v in value]
+    return value
 
 
 def _source(s: Mapping[str, Any]) -> _Source:
@@ -406,6 +420,8 @@ def _source(s: Mapping[str, Any]) -> _Source:
     weight = float(s["weight"])
     if not weight > 0:
         raise UsageError(f"source {s['name']!r}: the weight must be positive")
+    if scale and not float(scale[0]) < float(scale[1]):
+        raise UsageError(f"source {s['name']!r}: the scale {scale!r} is empty")
     return _Source(
         name=s["name"],
         weight=weight,

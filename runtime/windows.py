@@ -80,17 +80,18 @@ def aggregate(node: dict[str, Any], series: Series | None, now: float) -> Any:
     values = [v for _, v in samples]
     if fn == "avg":
         return math.fsum(values) / len(values)
-    if fn == "min":
-        return min(values)
-    if fn == "max":
-        return max(values)
-    if fn == "sum":
-        return math.fsum(values)
-    if fn == "delta":
-        return values[-1] - values[0]
+    if fn in ("min", "max", "sum", "delta"):  # typed as the field: an int field gives ints
+        if fn == "min":
+            value = min(values)
+        elif fn == "max":
+            value = max(values)
+        else:
+            value = math.fsum(values) if fn == "sum" else values[-1] - values[0]
+        return int(value) if node.get("t") == "int" else value
     if fn == "rate":
         span = samples[-1][0] - samples[0][0]
-        return (values[-1] - values[0]) / span if span > 0 else 0.0
+        # one sample (or one instant) says nothing about a rate: no data, not a rate of 0
+        return (values[-1] - values[0]) / span if span > 0 else None
     if fn == "stddev":
         return _stddev(values)
     if fn == "percentile":

@@ -31,6 +31,10 @@ def run(compilation: Compilation) -> None:
     errors = ErrorList()
     policies = [_Checker(model, errors).policy() for model in compilation.models]
     compilation.ir = {"policies": policies}
+    if compilation.threats:  # threat documents: ballast.compiler.threat
+        from ballast.compiler.threat import lower_threats
+
+        compilation.ir["threats"] = lower_threats(compilation.threats, errors)
     compilation.diagnostics.extend(errors.items)
 
 

@@ -126,6 +126,11 @@ def suggest(name: str, candidates: list[str]) -> str:
 def run(compilation: Compilation) -> None:
     errors = ErrorList()
     for document in compilation.documents:
+        if document.kind == "threat":  # the Global Threat-Balance Engine: ballast.compiler.threat
+            from ballast.compiler.threat import resolve_threat
+
+            compilation.threats.append(resolve_threat(compilation, document, errors))
+            continue
         if document.kind != "policy":
             # A module's conditions read the input of the policy importing it, so its names are
             # checked there; alone, its structure and declarations are.
