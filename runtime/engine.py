@@ -44,6 +44,7 @@ from ballast.runtime.flow import DirectiveQueue
 from ballast.runtime.interpret import describe_fault
 from ballast.runtime.ir import IR, slot_key, unparse, walk
 from ballast.runtime.policy import CompiledPolicy, PolicySet, Problem, Result, _snapshot
+from ballast.runtime.threat import ThreatEngine
 from ballast.runtime.windows import Series, aggregate
 
 SNAPSHOT_FORMAT = "ballast-engine-state/1"
@@ -470,6 +471,7 @@ class Engine:
         self.queue = queue
         self.audit = audit
         self._engines = [_PolicyEngine(p, p.timing_ir) for p in policies.policies]
+        self._threats = [ThreatEngine(t) for t in policies.threats]
         self._latencies: deque[float] = deque(maxlen=10_000)
 
     def process(self, event: Any, input: str | None = None) -> Result:
@@ -488,9 +490,17 @@ class Engine:
                         hint="please report this event and bundle",
                     )
                 )
+        for threat in self._threats:
+            if input is None or threat.input_name == input:
+                _update_threat(threat, event, result)
         _order(result)
         self._deliver(result, (time.perf_counter() - started) * 1000)
         return result
+
+    @property
+    def threats(self) -> dict[str, ThreatEngine]:
+        """The threat engines by name: their `index`, `mode` and `allows_pause(cls)`."""
+        return {t.name: t for t in self._threats}
 
     def advance(self, until: float) -> Result:
         """What time alone triggers up to `until` (epoch seconds): completed `for`s, expired `keep`s, `absent()`."""
@@ -555,7 +565,11 @@ class Engine:
 
     def snapshot(self) -> dict[str, Any]:
         """The whole state as JSON-able data; `Engine.restore` continues exactly from it."""
-        return {"format": SNAPSHOT_FORMAT, "policies": [e.snapshot() for e in self._engines]}
+        return {
+            "format": SNAPSHOT_FORMAT,
+            "policies": [e.snapshot() for e in self._engines],
+            "threats": [t.snapshot() for t in self._threats],
+        }
 
     @classmethod
     def restore(cls, policies: PolicySet, snapshot: Mapping[str, Any]) -> Engine:
@@ -569,17 +583,51 @@ class Engine:
             raise UsageError(f"the snapshot is of policies {sorted(stored)}, this set has {sorted(names)}")
         for e in engine._engines:
             e.restore(stored[e.policy.name])
+        threats = snapshot.get("threats", [])
+        if len(threats) != len(engine._threats):
+            raise UsageError(
+                f"the snapshot holds {len(threats)} threat states, this set has {len(engine._threats)} threats"
+            )
+        engine._threats = [ThreatEngine.restore(ir, state) for ir, state in zip(policies.threats, threats, strict=True)]
         return engine
 
     def _select(self, input: str | None) -> list[_PolicyEngine]:
         if input is None:
             return self._engines
         chosen = [e for e in self._engines if e.policy.input_name == input]
-        if not chosen:
+        if not chosen and not any(t.input_name == input for t in self._threats):
             raise UsageError(
-                f"no policy in this set reads the input {input!r}; inputs are {', '.join(self.policies.inputs)}"
+                f"no policy or threat in this set reads the input {input!r}; inputs are {', '.join(self.policies.inputs)}"
             )
         return chosen
+
+
+def _update_threat(threat: ThreatEngine, event: Any, result: Result) -> None:
+    """Fold an event into a threat engine; its update and any mode change become events."""
+    try:
+        update = threat.update_event(event)
+    except EvaluationError as exc:
+        result.errors.append(
+            Problem("invalid-event", threat.name, str(exc), field=exc.field, hint="the ThreatIndex did not change")
+        )
+        return
+    except UsageError as exc:
+        result.errors.append(Problem("late-event", threat.name, str(exc), hint="the ThreatIndex did not change"))
+        return
+    result.events.append(
+        {"type": "ThreatIndexUpdated", "threat": threat.name, **update.to_dict(), "time": iso(update.time)}
+    )
+    if update.changed:
+        result.events.append(
+            {
+                "type": "ModeChanged",
+                "threat": threat.name,
+                "time": iso(update.time),
+                "index": update.index,
+                "mode": update.mode,
+                "previous_mode": update.previous_mode,
+            }
+        )
 
 
 def _order(result: Result) -> None:

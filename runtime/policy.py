@@ -329,6 +329,7 @@ class PolicySet:
 
     def __init__(self, ir: IR, *, keep_ir: bool = False) -> None:
         self.policies = [CompiledPolicy(p) for p in ir["policies"]]
+        self.threats: list[IR] = list(ir.get("threats", ()))  # run by an Engine (ballast.runtime.threat)
         # The compiled code no longer needs the IR; the compiler keeps it for its tools.
         self.ir: IR | None = ir if keep_ir else None
         # The compiler's warnings when the set was compiled in this process (a bundle has none).
@@ -337,7 +338,7 @@ class PolicySet:
     @property
     def inputs(self) -> list[str]:
         """The input names the policies declare, sorted."""
-        return sorted({p.input_name for p in self.policies})
+        return sorted({p.input_name for p in self.policies} | {t["input"]["name"] for t in self.threats})
 
     def evaluate(self, event: Any, input: str | None = None) -> Result:
         """Every policy's decisions for one event; never raises for bad events.

@@ -146,6 +146,7 @@ class ThreatEngine:
             raise UsageError(f"not a compiled threat (format {found!r}, expected {THREAT_FORMAT!r})")
         self._fingerprint = fingerprint(_semantic(ir))
         self.name: str = ir["name"]
+        self.input_name: str = ir.get("input", {}).get("name", "")
         self.version: str = ir.get("version", "")
         self.time_field: str | None = ir.get("time")
         self._fields: list[dict[str, Any]] = ir["input"]["fields"]

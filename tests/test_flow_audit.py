@@ -136,3 +136,31 @@ def test_latency_from_breach_to_directive_is_recorded(policies) -> None:
 def test_audit_sink_must_be_writable() -> None:
     with pytest.raises(ballast.UsageError, match="write"):
         AuditLog(42)
+
+
+def test_engine_runs_threat_documents_and_audits_their_updates() -> None:
+    policies = ballast.compile(["catalog/gtbe.bal"])
+    sink = io.StringIO()
+    engine = Engine(policies, audit=AuditLog(sink, measure=False))
+    t0 = 1_700_000_000
+    modes = []
+    for i, risk in enumerate([40.0] * 3 + [83.0] * 4):
+        result = engine.process({"ts": t0 + 10 * i, "trp_risk": risk, "cve_score": 3.0, "load": 0.5}, input="signals")
+        assert result.errors == []
+        modes += [e["mode"] for e in result.events if e["type"] == "ModeChanged"]
+    threat = engine.threats["motb.gtbe"]
+    assert modes == ["heightened"] and threat.mode == "heightened"
+    kinds = [json.loads(line)["kind"] for line in sink.getvalue().splitlines()]
+    assert kinds.count("ThreatIndexUpdated") == 7 and kinds.count("ModeChanged") == 1
+    restored = Engine.restore(policies, json.loads(json.dumps(engine.snapshot())))
+    later = {"ts": t0 + 100, "trp_risk": 20.0, "cve_score": 1.0, "load": 0.2}
+    assert (
+        restored.process(dict(later), input="signals").to_dict()
+        == engine.process(dict(later), input="signals").to_dict()
+    )
+
+
+def test_an_event_for_an_unknown_input_is_a_usage_error() -> None:
+    engine = Engine(ballast.compile(["catalog/gtbe.bal"]))
+    with pytest.raises(ballast.UsageError, match="inputs are signals"):
+        engine.process({}, input="telemetry")
