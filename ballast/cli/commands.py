@@ -31,6 +31,7 @@ def expand(paths: list[str], suffixes: tuple[str, ...] = POLICY_SUFFIXES) -> lis
                 if p.suffix in suffixes
                 and p.is_file()
                 and "tests" not in p.parts
+                and not p.name.endswith((".test.yaml", ".test.yml"))  # policy tests: `ballast test`
                 and not (p.suffix in (".yaml", ".yml") and p.with_suffix(".bal").is_file())
             )
             if not found:
@@ -190,7 +191,7 @@ def run_eval(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     problems = 0
     evaluate = program.evaluate
     audit_file = None
-    if args.audit or any(p.timing_ir["stream"].get("time") for p in program.policies):
+    if args.audit or program.threats or any(p.timing_ir["stream"].get("time") for p in program.policies):
         from ballast.runtime.audit import AuditLog
         from ballast.runtime.engine import Engine
 
@@ -246,6 +247,12 @@ def _write_record(record: dict[str, Any], fmt: str, out: TextIO) -> None:
             f"line {record['line']}: {d['action']} {', '.join(d['targets'])} {json.dumps(d['params'], sort_keys=True)} [{d['policy']}/{d['rule']}, {d['impact']}] {d['reason']}\n"
         )
     for e in record.get("events", []):
+        if e["type"] == "ThreatIndexUpdated":  # the rationale is in the JSON output and the audit trail
+            detail = f"{e['threat']} index {e['index']} (raw {e['raw_index']}), mode {e['mode']}"
+            if e.get("suppressed"):
+                detail += f", {e['wanted']} held back by {e['suppressed']}"
+            out.write(f"line {record['line']}: ThreatIndexUpdated: {detail}\n")
+            continue
         detail = ", ".join(f"{k}={v}" for k, v in e.items() if k not in ("type", "policy"))
         out.write(f"line {record['line']}: {e['type']}: {detail}\n")
     for e in record["errors"]:
@@ -325,4 +332,10 @@ def run_explain(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int
     return EXIT_PROBLEMS if report["error"] else EXIT_OK  # an invalid event or a fault is a problem
 
 
-__all__ = ["EXIT_USAGE", "expand", "run_check", "run_compile", "run_eval", "run_explain", "run_fmt"]
+def run_test(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    from ballast.cli.testing import run_test as run
+
+    return run(args, out, err, stdin)
+
+
+__all__ = ["EXIT_USAGE", "expand", "run_check", "run_compile", "run_eval", "run_explain", "run_fmt", "run_test"]
