@@ -125,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--rule", required=True, help="the rule's name (policy/rule when names repeat)")
     ex.add_argument("--event", required=True, metavar="JSON", help="the event as JSON, or @FILE to read it from a file")
     ex.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+
+    from ballast.cli.testing import add_parser as add_test_command
+
+    add_test_command(command)
     return parser
 
 

@@ -1,0 +1,162 @@
+"""Policy unit tests, in the spirit of `promtool test rules`: `ballast test PATH…`.
+
+A test file (`*.test.yaml`) names the policies under test and holds tests; each test feeds series
+of samples through an `Engine` on a grid of event times and checks what comes out: directives at
+a time, directives never, rule states, engine events, errors, the threat mode and index.
+
+    >>> from ballast.testing import run_paths
+    >>> report = run_paths(["catalog/tests"])       # doctest: +SKIP
+    >>> report.exit_code, report.passed             # doctest: +SKIP
+    (0, 17)
+
+The pieces: `notation` (the series notation), `spec` (the file format and its checks),
+`target` (the compiled policies and the names a test may use), `runner` (the timeline and the
+expectations), `coverage` (what the tests exercised), `report` (text and JSON).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ballast.runtime.errors import CompileError, Diagnostic, UsageError
+from ballast.testing.coverage import Coverage
+from ballast.testing.notation import NotationError, encode, expand
+from ballast.testing.runner import CaseResult, Failure, run_case
+from ballast.testing.spec import TestFile, load_test_file, with_source_lines
+from ballast.testing.target import Target, check_names, compile_diagnostics, compile_target
+
+TEST_SUFFIXES = (".test.yaml", ".test.yml")
+
+
+@dataclass
+class FileResult:
+    """One test file: its problems (then no test ran) or its tests' results."""
+
+    path: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    cases: list[CaseResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.path,
+            "diagnostics": [d.to_json() for d in self.diagnostics],
+            "tests": [c.to_json() for c in self.cases],
+        }
+
+
+@dataclass
+class Report:
+    files: list[FileResult]
+    coverage: Coverage | None = None
+
+    @property
+    def passed(self) -> int:
+        return sum(c.passed for f in self.files for c in f.cases)
+
+    @property
+    def failed(self) -> int:
+        return sum(not c.passed for f in self.files for c in f.cases)
+
+    @property
+    def broken_files(self) -> int:
+        return sum(not f.ok for f in self.files)
+
+    @property
+    def exit_code(self) -> int:
+        """2 when a test file could not run, else 1 when a test failed, else 0."""
+        return 2 if self.broken_files else 1 if self.failed else 0
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "files": [f.to_json() for f in self.files],
+            "summary": {
+                "tests": self.passed + self.failed,
+                "passed": self.passed,
+                "failed": self.failed,
+                "broken_files": self.broken_files,
+            },
+        }
+        if self.coverage is not None:
+            out["coverage"] = self.coverage.to_json()
+        return out
+
+
+def find_test_files(paths: Sequence[str]) -> list[str]:
+    """Files as given; directories expanded to the `*.test.yaml` files under them, sorted.
+
+    Raises UsageError for a path that does not exist or a directory without test files.
+    """
+    out: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(str(p) for p in path.rglob("*") if p.name.endswith(TEST_SUFFIXES) and p.is_file())
+            if not found:
+                raise UsageError(f"{raw}: no test files (*.test.yaml) in this directory")
+            out.extend(found)
+        elif not path.exists():
+            raise UsageError(f"{raw}: no such file or directory")
+        else:
+            out.append(raw)
+    return list(dict.fromkeys(out))
+
+
+def run_paths(paths: Sequence[str], *, coverage: bool = False) -> Report:
+    """Run every test of the files and directories; see `Report.exit_code`."""
+    report = Report([], Coverage() if coverage else None)
+    targets: dict[tuple[str, ...], Target | CompileError] = {}
+    for path in find_test_files(paths):
+        report.files.append(run_file(load_test_file(path), targets, report.coverage))
+    return report
+
+
+def run_file(
+    test: TestFile,
+    targets: dict[tuple[str, ...], Target | CompileError] | None = None,
+    coverage: Coverage | None = None,
+) -> FileResult:
+    """Check one loaded test file against its policies and run its tests."""
+    result = FileResult(test.path, list(test.diagnostics))
+    if not test.ok or not test.policies:
+        return result
+    targets = {} if targets is None else targets
+    key = tuple(test.policies)
+    if key not in targets:
+        try:
+            targets[key] = compile_target(test.policies)
+        except CompileError as exc:
+            targets[key] = exc
+    target = targets[key]
+    if isinstance(target, CompileError):
+        result.diagnostics = compile_diagnostics(test, target)
+        result.diagnostics[:1] = with_source_lines(result.diagnostics[:1], test)
+        return result
+    problems = check_names(test, target)
+    if problems:
+        result.diagnostics = with_source_lines(problems, test)
+        return result
+    result.cases = [run_case(case, target, coverage) for case in test.tests]
+    return result
+
+
+__all__ = [
+    "CaseResult",
+    "Coverage",
+    "Failure",
+    "FileResult",
+    "NotationError",
+    "Report",
+    "encode",
+    "expand",
+    "find_test_files",
+    "load_test_file",
+    "run_file",
+    "run_paths",
+]
