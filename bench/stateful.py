@@ -1,0 +1,457 @@
+"""The stateful benchmark: the catalog watchdog policy in an Engine over 10,000 keys.
+
+    python -m bench.stateful              # full run (about 4 minutes; the traced warm-up takes half)
+    python -m bench.stateful --quick      # smoke run (about 30 s; 2,000 keys; numbers are rough)
+    python -m bench.stateful --markdown   # the table as Markdown (for docs/performance.md)
+    python -m bench.stateful --profile    # also: where Engine.process spends its time (cProfile)
+
+The workload is `catalog/watchdog.bal` (9 rules grouped by pool: hysteresis, `for`, `keep`,
+cooldowns, `at most`, 11 window aggregates up to a 10-minute anomaly detector) run by
+`ballast.runtime.engine.Engine`. Every key (an orchestration pool) sends one watchdog sample
+every 15 s of event time, spread evenly over the 15 s, so each event's windows hold what they
+hold in production: 2 samples for 30 s, 4 for 1 m, 20 for 5 m, 40 for the 10-minute anomaly
+window. About 1% of the pools are in an incident at any time (a queue at the warning or critical
+level, lost workers, high latency, an error burst, a latency spike, a stalled scheduler, a
+starved trigger mesh, a policy cascade), so rules go pending, fire, resolve and are held back.
+
+Method (the same as bench/spine.py): the engine is first warmed up for 42 rounds (10 minutes
+of windows plus the 30 s lateness), so every window is full. Each run then times a fresh
+stretch of the stream (time only moves forward, so no event is replayed): events/s from an
+un-instrumented pass (`for ev in events: engine.process(ev)`), and p50/p95/p99 from a second
+pass that times every event with `perf_counter_ns` (the clock pair's cost measured and
+subtracted). Every number is the median of the runs, with `gc.collect()` before each run. The
+events of a pass are generated before it starts.
+
+Memory per key is tracemalloc's count of what the warm-up left allocated (the engine's state:
+histories, rule states, each key's last event, cooldowns), divided by the keys: tracing starts
+before the engine is built and the warm-up runs under it (so the warm-up is slower; it is not
+timed). `Engine.snapshot()` is timed on the warmed-up engine, with `json.dumps` of the result and
+`Engine.restore(json.loads(...))` beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import io
+import json
+import os
+import platform
+import pstats
+import random
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ballast
+from ballast.runtime.engine import Engine
+from bench.spine import load_average, percentile, source_state, timer_overhead_ns
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICY = ROOT / "catalog" / "watchdog.bal"
+clock = time.perf_counter_ns
+STARTED = time.perf_counter()
+T0 = 1_763_200_800.0  # 2025-11-15T10:00:00Z
+PERIOD = 15.0  # the watchdog's check interval (seed 004)
+WARMUP_ROUNDS = 42  # the longest window (10 m) plus the lateness (30 s), in 15 s rounds
+
+Event = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Settings:
+    quick: bool
+    keys: int
+    runs: int
+    rounds_per_pass: int  # each pass covers this many rounds of every key
+    snapshot_repeats: int
+
+    @classmethod
+    def make(cls, quick: bool) -> Settings:
+        if quick:
+            return cls(True, 2_000, 3, 2, 3)
+        return cls(False, 10_000, 7, 2, 5)
+
+
+@dataclass
+class Report:
+    settings: Settings
+    rows: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    targets: list[tuple[str, str, bool]] = field(default_factory=list)
+    profile_text: str = ""
+    timer_ns: float = 0.0
+    load_before: str = ""
+    load_after: str = ""
+    elapsed_s: float = 0.0
+
+
+def progress(message: str) -> None:
+    print(f"[bench {time.perf_counter() - STARTED:5.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# the event stream
+
+
+INCIDENTS = ("queue_warn", "queue_critical", "workers", "latency", "errors", "spike", "stall", "starve", "cascade")
+
+
+@dataclass
+class Pool:
+    name: str
+    source: str
+    queue: int
+    workers: int
+    subscriptions: int
+    dispatch: float  # tasks per second
+    latency: float
+    error_rate: float
+    offset: float  # where in the 15 s round this pool reports
+    phase: int
+    dispatched: int = 0
+
+
+class Fleet:
+    """`keys` pools reporting every 15 s; a deterministic 1% of them in an incident at any time."""
+
+    def __init__(self, keys: int, seed: int = 20251115) -> None:
+        rng = random.Random(seed)
+        self.rng = random.Random(seed + 1)
+        self.pools = [
+            Pool(
+                name=f"pool-{i:05d}",
+                source=f"watchdog-{i % 100:02d}",
+                queue=rng.randint(50, 600),
+                workers=rng.randint(8, 32),
+                subscriptions=rng.randint(8, 40),
+                dispatch=rng.uniform(5, 40),
+                latency=rng.uniform(60, 180),
+                error_rate=rng.uniform(0.0005, 0.004),
+                offset=PERIOD * i / keys,
+                phase=rng.randrange(400),
+            )
+            for i in range(keys)
+        ]
+        self.sequence: dict[str, int] = {}
+        self.round = 0
+
+    def incident(self, pool: Pool, r: int) -> str:
+        """Every 10th pool has a 4-minute incident once every 100 minutes: 1% of pools at any time."""
+        if int(pool.name[-5:]) % 10:
+            return ""
+        at = (r + pool.phase) % 400
+        return INCIDENTS[(int(pool.name[-5:]) // 10 + (r + pool.phase) // 400) % len(INCIDENTS)] if at < 16 else ""
+
+    def next_round(self) -> list[Event]:
+        r, rng, events = self.round, self.rng, []
+        self.round += 1
+        for p in self.pools:
+            kind = self.incident(p, r)
+            queue = max(0, p.queue + rng.randint(-40, 40))
+            workers, subs, dispatch, depth = p.workers, p.subscriptions, p.dispatch, rng.choice((0, 1, 1, 2))
+            latency = p.latency * rng.uniform(0.9, 1.1)
+            errors = p.error_rate * rng.uniform(0.5, 1.5)
+            if kind == "queue_warn":
+                queue = 1000 + rng.randint(-60, 200)
+            elif kind == "queue_critical":
+                queue = 5200 + rng.randint(0, 600)
+            elif kind == "workers":
+                workers = max(1, p.workers // 3)
+            elif kind == "latency":
+                latency = 320 * rng.uniform(0.9, 1.2)
+            elif kind == "errors":
+                errors = 0.08 * rng.uniform(0.8, 1.2)
+            elif kind == "spike" and (r + p.phase) % 400 == 8:
+                latency = p.latency * 5
+            elif kind == "stall":
+                dispatch, queue = 0.3, 600 + rng.randint(0, 200)
+            elif kind == "starve":
+                subs = 3
+            elif kind == "cascade" and (r + p.phase) % 400 in (4, 5):
+                depth = 12
+            p.dispatched += int(dispatch * PERIOD)
+            seq = self.sequence[p.source] = self.sequence.get(p.source, 0) + 1
+            events.append(
+                {
+                    "ts": T0 + r * PERIOD + p.offset,
+                    "seq": seq,
+                    "source": p.source,
+                    "pool": p.name,
+                    "htm_queue_depth": queue,
+                    "workers": workers,
+                    "subscriptions": subs,
+                    "tasks_dispatched": p.dispatched,
+                    "policy_depth": depth,
+                    "latency_ms": round(latency, 1),
+                    "error_rate": round(errors, 5),
+                }
+            )
+        return events
+
+    def rounds(self, n: int) -> list[Event]:
+        out: list[Event] = []
+        for _ in range(n):
+            out += self.next_round()
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# measuring
+
+
+@dataclass
+class Tally:
+    directives: int = 0
+    engine_events: int = 0
+    errors: int = 0
+    events: int = 0
+
+    def add(self, result: ballast.Result) -> None:
+        self.events += 1
+        self.directives += len(result.directives)
+        self.engine_events += len(result.events)
+        self.errors += len(result.errors)
+
+
+def warm_up(engine: Engine, fleet: Fleet, tally: Tally) -> None:
+    for r in range(WARMUP_ROUNDS):
+        for ev in fleet.next_round():
+            tally.add(engine.process(ev))
+        if r % 10 == 9:
+            progress(f"  warm-up round {r + 1}/{WARMUP_ROUNDS}")
+
+
+def plain_pass(engine: Engine, events: list[Event]) -> int:
+    process = engine.process
+    t0 = clock()
+    for ev in events:
+        process(ev)
+    return clock() - t0
+
+
+def timed_pass(engine: Engine, events: list[Event], tally: Tally) -> list[int]:
+    process = engine.process
+    lat: list[int] = []
+    append = lat.append
+    results = []
+    for ev in events:
+        t0 = clock()
+        result = process(ev)
+        append(clock() - t0)
+        results.append(result)
+    for result in results:
+        tally.add(result)
+    return lat
+
+
+def median_ms(fn: Any, repeats: int) -> tuple[float, Any]:
+    times, value = [], None
+    for _ in range(repeats):
+        gc.collect()
+        t0 = time.perf_counter()
+        value = fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times), value
+
+
+def aggregate_costs(engine: Engine, sample: int = 500, repeats: int = 5) -> str:
+    """µs per call of each window aggregate the policy reads, over warmed-up keys (median of repeats)."""
+    from ballast.runtime.windows import aggregate
+
+    state = engine._engines[0]
+    lines, total = [], 0.0
+    for grouping in state.groupings:
+        keys = [key for (g, _), key in state.keys.items() if state.groupings[g] == grouping][:sample]
+        for slot, node in state.aggregates[grouping].items():
+            path = tuple(node["path"])
+            times = []
+            for _ in range(repeats):
+                t0 = clock()
+                for key in keys:
+                    aggregate(node, key.series.get(path), state.newest)
+                times.append((clock() - t0) / max(len(keys), 1) / 1000)
+            cost = statistics.median(times)
+            total += cost
+            lines.append(f"  {slot[1:]:<36} {cost:6.2f} µs")
+    return "\n".join(
+        [
+            "window aggregates, µs per call (every event of a key computes all of them):",
+            *lines,
+            f"  {'all aggregates of one event':<36} {total:6.2f} µs",
+        ]
+    )
+
+
+def fmt_rate(rate: float) -> str:
+    return f"{rate / 1000:.1f}k" if rate < 1e6 else f"{rate / 1e6:.2f}M"
+
+
+def fmt_us(value: float) -> str:
+    return f"{value:.1f} µs" if value < 1000 else f"{value / 1000:.2f} ms"
+
+
+def run_bench(settings: Settings, profile: bool) -> Report:
+    report = Report(settings)
+    report.load_before = load_average()
+    report.timer_ns = timer_overhead_ns()
+    t0 = time.perf_counter()
+    policies = ballast.compile([str(POLICY)])
+    compile_ms = (time.perf_counter() - t0) * 1000
+    rules = sum(len(p.rules) for p in policies.policies)
+    fleet = Fleet(settings.keys)
+    warm = Tally()
+
+    progress(f"warm-up: {settings.keys} keys x {WARMUP_ROUNDS} rounds, under tracemalloc")
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    engine = Engine(policies)
+    warm_up(engine, fleet, warm)
+    gc.collect()
+    state_bytes = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    keys = engine.stats[policies.policies[0].name]["keys"]
+
+    progress(f"timing: {settings.runs} runs of {settings.rounds_per_pass} rounds per pass")
+    rates, p50, p95, p99 = [], [], [], []
+    timed = Tally()
+    for run in range(settings.runs):
+        plain_events = fleet.rounds(settings.rounds_per_pass)
+        timed_events = fleet.rounds(settings.rounds_per_pass)
+        gc.collect()
+        total = plain_pass(engine, plain_events)
+        rates.append(len(plain_events) * 1e9 / total)
+        lat = timed_pass(engine, timed_events, timed)
+        lat.sort()
+        p50.append(max(percentile(lat, 0.50) - report.timer_ns, 0.0) / 1000)
+        p95.append(max(percentile(lat, 0.95) - report.timer_ns, 0.0) / 1000)
+        p99.append(max(percentile(lat, 0.99) - report.timer_ns, 0.0) / 1000)
+        progress(f"  run {run + 1}: {fmt_rate(rates[-1])} events/s, p95 {fmt_us(p95[-1])}")
+
+    progress("snapshot")
+    snap_ms, snap = median_ms(engine.snapshot, settings.snapshot_repeats)
+
+    def without_gc() -> Any:
+        gc.disable()
+        try:
+            return engine.snapshot()
+        finally:
+            gc.enable()
+
+    snap_nogc_ms, _ = median_ms(without_gc, settings.snapshot_repeats)
+    dumps_ms, text = median_ms(lambda: json.dumps(snap), settings.snapshot_repeats)
+    restore_ms, restored = median_ms(lambda: Engine.restore(policies, json.loads(text)), settings.snapshot_repeats)
+    assert restored.snapshot() == json.loads(text), "the restored engine does not match its snapshot"
+    del restored
+
+    if profile:
+        progress("profile")
+        events = fleet.rounds(settings.rounds_per_pass)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for ev in events:
+            engine.process(ev)
+        profiler.disable()
+        buffer = io.StringIO()
+        pstats.Stats(profiler, stream=buffer).sort_stats("tottime").print_stats(18)
+        report.profile_text = "\n".join(
+            [aggregate_costs(engine), ""]
+            + [line.replace(str(ROOT) + "/", "") for line in buffer.getvalue().splitlines() if line.strip()]
+        )
+
+    rate, q50, q95, q99 = (statistics.median(v) for v in (rates, p50, p95, p99))
+    stats = engine.stats[policies.policies[0].name]
+    per_key = state_bytes / keys
+    pass_events = settings.keys * settings.rounds_per_pass
+    report.rows = [
+        ("keys (pools) / rules", f"{keys:,} / {rules}"),
+        ("Engine.process, events/s (one core)", fmt_rate(rate)),
+        ("latency per event p50 / p95 / p99", f"{fmt_us(q50)} / {fmt_us(q95)} / {fmt_us(q99)}"),
+        ("engine state after warm-up (tracemalloc)", f"{state_bytes / 1_048_576:.1f} MB"),
+        ("memory per key", f"{per_key / 1024:.2f} KiB"),
+        ("Engine.snapshot()", f"{snap_ms:.0f} ms ({snap_ms * 1000 / keys:.1f} µs per key)"),
+        ("Engine.snapshot(), cyclic GC paused", f"{snap_nogc_ms:.0f} ms ({snap_nogc_ms * 1000 / keys:.1f} µs per key)"),
+        (
+            "json.dumps(snapshot)",
+            f"{dumps_ms:.0f} ms, {len(text) / 1_048_576:.1f} MB ({len(text) / keys:.0f} B per key)",
+        ),
+        ("Engine.restore(json.loads(…))", f"{restore_ms:.0f} ms"),
+    ]
+    report.notes = [
+        f"policy: catalog/watchdog.bal, {rules} rules, compiled in {compile_ms:.0f} ms; every key reports every "
+        f"{PERIOD:g} s of event time; warm-up {WARMUP_ROUNDS} rounds ({WARMUP_ROUNDS * settings.keys:,} events)",
+        f"per timed pass: {pass_events:,} events ({settings.rounds_per_pass} rounds of every key); per 1,000 timed "
+        f"events: {1000 * timed.directives / max(timed.events, 1):.1f} directives, "
+        f"{1000 * timed.engine_events / max(timed.events, 1):.1f} engine events (RuleState, Suppressed, "
+        f"TelemetryGap), {timed.errors} problems",
+        f"engine counters at the end: {', '.join(f'{k} {v:,}' for k, v in stats.items())}",
+        f"memory: {state_bytes:,} bytes still allocated after the warm-up, tracemalloc started before the Engine was "
+        "built; the compiled PolicySet is not counted",
+    ]
+    report.targets = [
+        (f"≥ 25k events/s on one core (watchdog policy, {keys:,} keys)", f"{fmt_rate(rate)} events/s", rate >= 25_000),
+        ("P95 ≤ 5 ms per event", f"P95 {fmt_us(q95)}", q95 <= 5000),
+    ]
+    report.load_after = load_average()
+    return report
+
+
+def render(report: Report, markdown: bool) -> str:
+    s = report.settings
+    model = ""
+    try:
+        for text in Path("/proc/cpuinfo").read_text().splitlines():
+            if text.startswith("model name"):
+                model = text.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    head = [
+        f"Ballast stateful benchmark ({'--quick smoke run: rough numbers' if s.quick else 'full run'})",
+        f"Python {platform.python_version()} ({platform.python_implementation()}) on {platform.platform()}; "
+        f"Ballast {ballast.__version__}, {source_state()}",
+        f"machine: {platform.machine()} {model or platform.processor()}, os.cpu_count() = {os.cpu_count()}; load "
+        f"average {report.load_before} at the start, {report.load_after} at the end",
+        f"method: median of {s.runs} runs, each over fresh events; events/s from an un-instrumented pass, "
+        f"percentiles from a per-event-timed pass minus the {report.timer_ns:.0f} ns clock overhead",
+    ]
+    if markdown:
+        out = [f"**{head[0]}**", "", *(f"- {h}" for h in head[1:]), "", "| measure | value |", "|---|---:|"]
+        out += [f"| {a} | {b} |" for a, b in report.rows]
+    else:
+        out = [*head, ""]
+        width = max(len(a) for a, _ in report.rows)
+        out += [f"  {a.ljust(width)}  {b}" for a, b in report.rows]
+    bullet = "- " if markdown else "  "
+    out += ["", "**Notes**" if markdown else "Notes:", ""]
+    out += [bullet + n for n in report.notes]
+    out += ["", "**Targets**" if markdown else "Targets:", ""]
+    out += [f"{bullet}{'MET    ' if ok else 'NOT MET'}  {what}: {measured}" for what, measured, ok in report.targets]
+    if report.profile_text:
+        out += ["", "```" if markdown else "", report.profile_text, "```" if markdown else ""]
+    out += ["", f"(total run time {report.elapsed_s:.0f} s)"]
+    return "\n".join(out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.stateful", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a fast smoke run (2,000 keys); rough numbers")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("--profile", action="store_true", help="also print a cProfile of Engine.process")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    report = run_bench(Settings.make(args.quick), args.profile)
+    report.elapsed_s = time.perf_counter() - started
+    print(render(report, args.markdown))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
