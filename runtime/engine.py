@@ -278,10 +278,7 @@ class _PolicyEngine:
         rules = self.by_grouping[grouping]
         if not from_event and not any(r.edge or r.uses_absent for r in rules):
             return
-        aug = dict(key.event)
-        aug["@now"] = now
-        for slot, node in self.aggregates[grouping].items():
-            aug[slot] = aggregate(node, key.series.get(tuple(node["path"])), now)
+        aug = _Context(key.event, self.aggregates[grouping], key.series, now)
         for rule in rules:
             if not from_event and not (rule.edge or rule.uses_absent):
                 continue
@@ -299,17 +296,18 @@ class _PolicyEngine:
                 continue
             self._transition(rule, state, active, aug, now, result)
 
-    def _active(self, rule: _TimedRule, state: _RuleState, aug: dict[str, Any]) -> bool:
-        if not state.active or not rule.hysteresis:
-            if any(aug[s] is None for s in rule.enter_slots):
-                self.counters["no_data"] += 1
-                return False if not rule.hysteresis else state.active
-            state.active = rule.enter(aug) is True
-            return state.active
-        if any(aug[s] is None for s in rule.exit_slots):
+    def _active(self, rule: _TimedRule, state: _RuleState, aug: _Context) -> bool:
+        entering = not state.active or not rule.hysteresis
+        condition = rule.enter if entering else rule.exit
+        try:
+            holds = condition(aug) is True  # type: ignore[misc]
+        except EvaluationError:
+            # An aggregate the condition read had no samples: no evidence either way.
+            if not aug.read_no_data:
+                raise
             self.counters["no_data"] += 1
-            return True  # no evidence that the breach is over
-        state.active = rule.exit(aug) is not True
+            return False if not rule.hysteresis else state.active
+        state.active = holds if entering else not holds
         return state.active
 
     def _transition(
@@ -350,10 +348,12 @@ class _PolicyEngine:
             }
         )
 
-    def _emit(self, rule: _TimedRule, aug: dict[str, Any], now: float, result: Result) -> None:
+    def _emit(self, rule: _TimedRule, aug: _Context, now: float, result: Result) -> None:
         built: list[Any] = []
         try:
-            rule.rule.emit(aug, built)
+            # Directives keep a plain copy with exactly this rule's aggregates: their reasons,
+            # rationales and ids are read later and must not depend on what else was computed.
+            rule.rule.emit(aug.frozen(rule.aggregates), built)
         except Exception as exc:  # an argument faulted: the rule does not fire
             self.policy._fault(
                 result,
@@ -439,6 +439,39 @@ class _PolicyEngine:
         self.cooldowns = {(r, a, tuple(t)): until for r, a, t, until in data["cooldowns"]}
         self.emitted = {r: deque(times) for r, times in data["emitted"]}
         self.counters.update(data["counters"])
+
+
+class _Context(dict):  # type: ignore[type-arg]
+    """The event plus its key's aggregates, each computed the first time a condition reads it:
+    a rule whose condition short-circuits, or an exit condition not yet due, costs nothing."""
+
+    __slots__ = ("_nodes", "_now", "_series", "read_no_data")
+
+    def __init__(
+        self, event: Mapping[str, Any], nodes: Mapping[str, IR], series: Mapping[tuple[str, ...], Series], now: float
+    ) -> None:
+        super().__init__(event)
+        self["@now"] = now
+        self._nodes = nodes
+        self._series = series
+        self._now = now
+        self.read_no_data = False
+
+    def __missing__(self, slot: str) -> Any:
+        node = self._nodes.get(slot)
+        if node is None:
+            raise KeyError(slot)
+        value = aggregate(node, self._series.get(tuple(node["path"])), self._now)
+        if value is None:
+            self.read_no_data = True
+        self[slot] = value
+        return value
+
+    def frozen(self, slots: Mapping[str, IR]) -> dict[str, Any]:
+        out = {k: v for k, v in self.items() if not k.startswith("@") or k == "@now"}
+        for slot in slots:
+            out[slot] = self[slot]
+        return out
 
 
 def _lookup(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:

@@ -103,10 +103,10 @@ def _eval(node: IR, ev: Mapping[str, Any], trace: dict[int, Any] | None) -> Any:
     elif k == "list":
         value = [_eval(i, ev, trace) for i in node["items"]]
     elif k == "agg":
-        key = slot_key(node)
-        if key not in ev:
-            raise EvaluationError(f"{unparse(node)} needs history: evaluate this rule with an Engine")
-        value = ev[key]
+        try:
+            value = ev[slot_key(node)]  # a lazy Engine context computes it on first read
+        except KeyError:
+            raise EvaluationError(f"{unparse(node)} needs history: evaluate this rule with an Engine") from None
     else:
         raise EvaluationError(f"unknown IR node kind {k!r}")
     if trace is not None:
