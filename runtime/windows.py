@@ -12,47 +12,63 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from collections.abc import Iterable
 from typing import Any
 
 Sample = tuple[float, float]
 
 
 class Series:
-    """One field's samples for one key, in time order, bounded by a retention horizon."""
+    """One field's samples for one key, in time order, bounded by a retention horizon.
 
-    __slots__ = ("ewma", "retention", "samples")
+    Times and values are two parallel lists of floats: a window is an index range found by
+    bisecting the times, and its values are one slice (no per-sample tuples on the hot path).
+    Samples with equal times keep their arrival order.
+    """
+
+    __slots__ = ("ewma", "retention", "times", "values")
 
     def __init__(self, retention: float) -> None:
-        self.samples: list[Sample] = []
+        self.times: list[float] = []
+        self.values: list[float] = []
         self.retention = retention
         self.ewma: dict[float, float] = {}  # alpha → running value (ewma is not a window)
 
     def add(self, time: float, value: float, newest: float) -> None:
-        if self.samples and time < self.samples[-1][0]:
-            bisect.insort(self.samples, (time, value))  # a late sample, still within the lateness
+        times = self.times
+        if times and time < times[-1]:
+            at = bisect.bisect_right(times, time)  # a late sample, still within the lateness
+            times.insert(at, time)
+            self.values.insert(at, value)
         else:
-            self.samples.append((time, value))
+            times.append(time)
+            self.values.append(value)
         for alpha, previous in self.ewma.items():
             self.ewma[alpha] = alpha * value + (1 - alpha) * previous
         horizon = newest - self.retention
-        if self.samples[0][0] < horizon:
-            cut = bisect.bisect_left(self.samples, (horizon, -math.inf))
-            del self.samples[:cut]
+        if times[0] < horizon:
+            cut = bisect.bisect_left(times, horizon)
+            del times[:cut]
+            del self.values[:cut]
 
-    def window(self, now: float, length: float) -> list[Sample]:
-        """The samples in (now - length, now]."""
-        lo = bisect.bisect_right(self.samples, (now - length, math.inf))
-        hi = bisect.bisect_right(self.samples, (now, math.inf))
-        return self.samples[lo:hi]
+    def window(self, now: float, length: float) -> tuple[int, int]:
+        """The index range of the samples in (now - length, now]."""
+        times = self.times
+        return bisect.bisect_right(times, now - length), bisect.bisect_right(times, now)
+
+    def samples(self, lo: int, hi: int) -> list[Sample]:
+        return list(zip(self.times[lo:hi], self.values[lo:hi], strict=True))
 
     def to_json(self) -> dict[str, Any]:
-        return {"samples": [list(s) for s in self.samples], "ewma": [[a, v] for a, v in sorted(self.ewma.items())]}
+        return {
+            "samples": [[t, v] for t, v in zip(self.times, self.values, strict=True)],
+            "ewma": [[a, v] for a, v in sorted(self.ewma.items())],
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any], retention: float) -> Series:
         series = cls(retention)
-        series.samples = [(float(t), float(v)) for t, v in data["samples"]]
+        series.times = [float(t) for t, _ in data["samples"]]
+        series.values = [float(v) for _, v in data["samples"]]
         series.ewma = {float(a): float(v) for a, v in data["ewma"]}
         return series
 
@@ -61,23 +77,26 @@ def aggregate(node: dict[str, Any], series: Series | None, now: float) -> Any:
     """The value of an `agg` IR node for one key at event time `now`; None when there is no data."""
     fn = node["fn"]
     if fn == "ewma":
-        if series is None or not series.samples:
+        if series is None or not series.values:
             return None
         alpha = node["alpha"]
         if alpha not in series.ewma:  # first read: seed with the history so far
-            value = series.samples[0][1]
-            for _, v in series.samples[1:]:
+            value = series.values[0]
+            for v in series.values[1:]:
                 value = alpha * v + (1 - alpha) * value
             series.ewma[alpha] = value
         return series.ewma[alpha]
-    samples = series.window(now, node["window"]) if series is not None else []
+    if series is None:
+        lo = hi = 0
+    else:
+        lo, hi = series.window(now, node["window"])
     if fn == "absent":
-        return not samples
+        return hi == lo
     if fn == "count":
-        return len(samples)
-    if not samples:
+        return hi - lo
+    if hi == lo:
         return None
-    values = [v for _, v in samples]
+    values = series.values[lo:hi]  # type: ignore[union-attr]
     if fn == "avg":
         return math.fsum(values) / len(values)
     if fn in ("min", "max", "sum", "delta"):  # typed as the field: an int field gives ints
@@ -89,7 +108,7 @@ def aggregate(node: dict[str, Any], series: Series | None, now: float) -> Any:
             value = math.fsum(values) if fn == "sum" else values[-1] - values[0]
         return int(value) if node.get("t") == "int" else value
     if fn == "rate":
-        span = samples[-1][0] - samples[0][0]
+        span = series.times[hi - 1] - series.times[lo]  # type: ignore[union-attr]
         # one sample (or one instant) says nothing about a rate: no data, not a rate of 0
         return (values[-1] - values[0]) / span if span > 0 else None
     if fn == "stddev":
@@ -98,16 +117,17 @@ def aggregate(node: dict[str, Any], series: Series | None, now: float) -> Any:
         return _percentile(sorted(values), node["p"])
     if fn == "zscore":
         return _zscore(values)
+    times = series.times[lo:hi]  # type: ignore[union-attr]
     if fn == "slope":
-        return _slope(samples)
+        return _slope(times, values)
     if fn == "anomaly":
-        return classify(samples)
+        return classify(times, values)
     raise ValueError(f"unknown aggregate {fn!r}")
 
 
 def _stddev(values: list[float]) -> float:
     mean = math.fsum(values) / len(values)
-    return math.sqrt(math.fsum((v - mean) ** 2 for v in values) / len(values))
+    return math.sqrt(math.fsum([(v - mean) ** 2 for v in values]) / len(values))
 
 
 def _percentile(ordered: list[float], p: float) -> float:
@@ -125,25 +145,25 @@ def _zscore(values: list[float]) -> float:
     past = values[:-1]
     if len(past) < 2:
         return 0.0
-    sigma = _stddev(past)
+    mean = math.fsum(past) / len(past)
+    sigma = math.sqrt(math.fsum([(v - mean) ** 2 for v in past]) / len(past))
     if sigma == 0:
         return 0.0
-    return (values[-1] - math.fsum(past) / len(past)) / sigma
+    return (values[-1] - mean) / sigma
 
 
-def _slope(samples: Iterable[Sample]) -> float:
+def _slope(times: list[float], values: list[float]) -> float:
     """Least-squares slope, per second."""
-    points = list(samples)
-    if len(points) < 2:
+    if len(times) < 2:
         return 0.0
-    t0 = points[0][0]
-    xs = [t - t0 for t, _ in points]
-    ys = [v for _, v in points]
-    mx, my = math.fsum(xs) / len(xs), math.fsum(ys) / len(ys)
-    sxx = math.fsum((x - mx) ** 2 for x in xs)
+    t0 = times[0]
+    xs = [t - t0 for t in times]
+    mx, my = math.fsum(xs) / len(xs), math.fsum(values) / len(values)
+    dx = [x - mx for x in xs]
+    sxx = math.fsum([d**2 for d in dx])
     if sxx == 0:
         return 0.0
-    return math.fsum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    return math.fsum([d * (y - my) for d, y in zip(dx, values, strict=True)]) / sxx
 
 
 SPIKE_Z = 3.0  # the Maestro Conductor's adaptive z-score threshold
@@ -151,11 +171,10 @@ DRIFT_SIGMAS = 2.0  # a trend that moves the level this many standard deviations
 OSCILLATION_SHARE = 0.6  # share of direction changes among consecutive differences
 
 
-def classify(samples: list[Sample]) -> dict[str, Any]:
+def classify(times: list[float], values: list[float]) -> dict[str, Any]:
     """Adaptive z-score plus slope: spike, drop, drift, oscillation or none, with a severity in 0..1."""
-    values = [v for _, v in samples]
     z = _zscore(values)
-    slope = _slope(samples)
+    slope = _slope(times, values)
     kind, severity = "none", 0.0
     if z >= SPIKE_Z:
         kind, severity = "spike", min(1.0, z / (2 * SPIKE_Z))
@@ -163,10 +182,12 @@ def classify(samples: list[Sample]) -> dict[str, Any]:
         kind, severity = "drop", min(1.0, -z / (2 * SPIKE_Z))
     elif len(values) >= 4:
         sigma = _stddev(values)
-        span = samples[-1][0] - samples[0][0]
-        moved = abs(slope) * span
+        moved = abs(slope) * (times[-1] - times[0])
         diffs = [b - a for a, b in itertools.pairwise(values) if b != a]
-        turns = sum(1 for a, b in itertools.pairwise(diffs) if (a > 0) != (b > 0))
+        turns = 0
+        for a, b in itertools.pairwise(diffs):
+            if (a > 0) != (b > 0):
+                turns += 1
         if sigma > 0 and len(diffs) >= 3 and turns / (len(diffs) - 1) >= OSCILLATION_SHARE and moved < sigma:
             kind, severity = "oscillation", min(1.0, turns / len(diffs))
         elif sigma > 0 and moved >= DRIFT_SIGMAS * sigma:
