@@ -63,7 +63,12 @@ class _Checker:
             if _uses_history(ir):
                 ir.setdefault("state", {})
             if "state" in ir and not stream.get("time"):
-                self.errors.error("time", f"rule '{rule.name}' depends on time but the policy declares no event time", rule.span, "add `stream { time ts }` naming a timestamp field of the input")
+                self.errors.error(
+                    "time",
+                    f"rule '{rule.name}' depends on time but the policy declares no event time",
+                    rule.span,
+                    "add `stream { time ts }` naming a timestamp field of the input",
+                )
         used_actions = sorted({a["action"] for r in rules for a in r["then"]})
         return {
             "name": doc.name,
@@ -537,10 +542,15 @@ class _Checker:
 
 
 def _uses_history(rule: IR) -> bool:
-    """Whether a rule reads a window aggregate anywhere (condition, exit, arguments)."""
+    """Whether a rule reads a window aggregate anywhere (condition, exit, arguments, reason)."""
     from ballast.runtime.ir import walk
 
-    roots = [rule["when"], *rule.get("state", {}).values(), *(a for call in rule["then"] for a in call["args"].values())]
+    roots = [
+        rule["when"],
+        *rule.get("state", {}).values(),
+        *(a for call in rule["then"] for a in call["args"].values()),
+        *(part["e"] for part in rule.get("reason", []) if isinstance(part, dict)),  # `{peak}` of a let
+    ]
     return any(n.get("k") == "agg" for root in roots if isinstance(root, dict) and "k" in root for n in walk(root))
 
 
