@@ -10,7 +10,6 @@ evidence.
 from __future__ import annotations
 
 import bisect
-import itertools
 import math
 from typing import Any
 
@@ -172,24 +171,53 @@ OSCILLATION_SHARE = 0.6  # share of direction changes among consecutive differen
 
 
 def classify(times: list[float], values: list[float]) -> dict[str, Any]:
-    """Adaptive z-score plus slope: spike, drop, drift, oscillation or none, with a severity in 0..1."""
-    z = _zscore(values)
-    slope = _slope(times, values)
+    """Adaptive z-score plus slope: spike, drop, drift, oscillation or none, with a severity in 0..1.
+
+    Two passes over the window (it runs on every event of a key that reads it): the means, then
+    the deviations, the slope's sums and the direction changes together. Same definitions as
+    `zscore`, `slope` and `stddev`, summed left to right rather than with `fsum`.
+    """
+    n = len(values)
+    z = 0.0
+    if n >= 3:
+        mean_past = math.fsum(values[:-1]) / (n - 1)
+        spread = 0.0
+        for v in values[:-1]:
+            d = v - mean_past
+            spread += d * d
+        sigma_past = math.sqrt(spread / (n - 1))
+        if sigma_past > 0:
+            z = (values[-1] - mean_past) / sigma_past
+    t0 = times[0]
+    mean_t = math.fsum(times) / n - t0
+    mean_v = math.fsum(values) / n
+    sxx = sxy = svv = 0.0
+    moves = turns = 0
+    previous = values[0]
+    rising: bool | None = None
+    for t, v in zip(times, values, strict=True):
+        dt, dv = t - t0 - mean_t, v - mean_v
+        sxx += dt * dt
+        sxy += dt * dv
+        svv += dv * dv
+        if v != previous:
+            moves += 1
+            up = v > previous
+            if rising is not None and up != rising:
+                turns += 1
+            rising = up
+        previous = v
+    slope = sxy / sxx if sxx > 0 else 0.0
     kind, severity = "none", 0.0
     if z >= SPIKE_Z:
         kind, severity = "spike", min(1.0, z / (2 * SPIKE_Z))
     elif z <= -SPIKE_Z:
         kind, severity = "drop", min(1.0, -z / (2 * SPIKE_Z))
-    elif len(values) >= 4:
-        sigma = _stddev(values)
+    elif n >= 4:
+        sigma = math.sqrt(svv / n)
         moved = abs(slope) * (times[-1] - times[0])
-        diffs = [b - a for a, b in itertools.pairwise(values) if b != a]
-        turns = 0
-        for a, b in itertools.pairwise(diffs):
-            if (a > 0) != (b > 0):
-                turns += 1
-        if sigma > 0 and len(diffs) >= 3 and turns / (len(diffs) - 1) >= OSCILLATION_SHARE and moved < sigma:
-            kind, severity = "oscillation", min(1.0, turns / len(diffs))
+        if sigma > 0 and moves >= 3 and turns / (moves - 1) >= OSCILLATION_SHARE and moved < sigma:
+            kind, severity = "oscillation", min(1.0, turns / moves)
         elif sigma > 0 and moved >= DRIFT_SIGMAS * sigma:
             kind, severity = "drift", min(1.0, moved / (4 * DRIFT_SIGMAS * sigma))
     return {"kind": kind, "severity": round(severity, 6), "zscore": z, "slope": slope}
