@@ -206,8 +206,9 @@ class _PolicyEngine:
         for g in self.groupings:
             key = self._key(g, data)
             for path, retention in self.retention[g].items():
-                value = _lookup(data, path)
-                if value is None or isinstance(value, bool):
+                # most fields are top-level: one dict lookup, no walk through records
+                value = data.get(path[0]) if len(path) == 1 else _lookup(data, path)
+                if value is None or type(value) is bool:
                     continue
                 series = key.series.get(path)
                 if series is None:
