@@ -1105,17 +1105,23 @@ def render(report: Report, markdown: bool) -> str:
         f"from_bundle(parsed bundle) with the set kept alive (+ the parsed bundle IR, allocated before tracing, "
         f"that the PolicySet keeps referenced)",
     ]
-    bullet = "- " if markdown else "  "
     if markdown:
         head = [f"**{head[0]}**", "", *(f"- {h}" for h in head[1:])]
-    out = ["\n".join(head), "", table(report, markdown), "", "**Notes**" if markdown else "Notes:", ""]
+    out = ["\n".join(head), "", table(report, markdown), ""]
+    return "\n".join(out + report_tail(report, markdown))
+
+
+def report_tail(report: Any, markdown: bool) -> list[str]:
+    """Notes, targets met or not, the profile and the run time: the end of every bench report."""
+    bullet = "- " if markdown else "  "
+    out = ["**Notes**" if markdown else "Notes:", ""]
     out += [bullet + n for n in report.notes]
     out += ["", "**Targets**" if markdown else "Targets:", ""]
     out += [f"{bullet}{'MET    ' if ok else 'NOT MET'}  {what}: {measured}" for what, measured, ok in report.targets]
     if report.profile_text:
         out += ["", "```" if markdown else "", report.profile_text, "```" if markdown else ""]
     out += ["", f"(total run time {report.elapsed_s:.0f} s)"]
-    return "\n".join(out)
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -51,7 +51,7 @@ from typing import Any
 
 import ballast
 from ballast.runtime.engine import Engine
-from bench.spine import load_average, percentile, source_state, timer_overhead_ns
+from bench.spine import load_average, percentile, report_tail, source_state, timer_overhead_ns
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = ROOT / "catalog" / "watchdog.bal"
@@ -429,15 +429,7 @@ def render(report: Report, markdown: bool) -> str:
         out = [*head, ""]
         width = max(len(a) for a, _ in report.rows)
         out += [f"  {a.ljust(width)}  {b}" for a, b in report.rows]
-    bullet = "- " if markdown else "  "
-    out += ["", "**Notes**" if markdown else "Notes:", ""]
-    out += [bullet + n for n in report.notes]
-    out += ["", "**Targets**" if markdown else "Targets:", ""]
-    out += [f"{bullet}{'MET    ' if ok else 'NOT MET'}  {what}: {measured}" for what, measured, ok in report.targets]
-    if report.profile_text:
-        out += ["", "```" if markdown else "", report.profile_text, "```" if markdown else ""]
-    out += ["", f"(total run time {report.elapsed_s:.0f} s)"]
-    return "\n".join(out)
+    return "\n".join([*out, "", *report_tail(report, markdown)])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
