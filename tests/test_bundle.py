@@ -254,3 +254,21 @@ def test_eval_of_the_bundle_prints_what_eval_of_the_sources_prints(bundle_path: 
     assert from_bundle.returncode == from_sources.returncode == 1  # the sample ends with two bad events
     assert from_bundle.stdout == from_sources.stdout
     assert from_bundle.stdout.count("\n") == len([x for x in EVENTS.read_text(encoding="utf-8").splitlines() if x])
+
+
+def test_the_manifest_lists_threat_documents_and_a_loaded_bundle_runs_them(tmp_path: Path) -> None:
+    import io
+
+    from ballast.cli import main
+    from ballast.runtime.engine import Engine
+
+    out = tmp_path / "set.json"
+    code = main(
+        ["compile", str(REPO / "catalog" / "gtbe.bal"), "-o", str(out)], stdout=io.StringIO(), stderr=io.StringIO()
+    )
+    assert code == 0
+    bundle = json.loads(out.read_text(encoding="utf-8"))
+    assert bundle["manifest"]["threats"] == [{"name": "motb.gtbe", "sources": 3, "version": "1.0.0"}]
+    engine = Engine(ballast.load(out))
+    result = engine.process({"ts": 0, "trp_risk": 83.0}, input="signals")
+    assert [e["type"] for e in result.events] == ["ThreatIndexUpdated"]

@@ -47,3 +47,8 @@ def run(compilation: Compilation) -> None:
         },
         "ir": compilation.ir,
     }
+    threats = compilation.ir.get("threats")
+    if threats:  # listed like the policies, so a reviewer sees what the bundle decides
+        compilation.bundle["manifest"]["threats"] = [
+            {"name": t["name"], "version": t["version"], "sources": len(t["sources"])} for t in threats
+        ]
