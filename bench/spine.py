@@ -501,14 +501,8 @@ def bench_catalog(report: Report, settings: Settings) -> None:
     if not all(ps.evaluate(ev).ok for ev in generated):
         raise SystemExit("workload 2: a generated event failed validation")
 
-    def match_only(ev: Event) -> list[int]:
-        fired: list[int] = []
-        faults: list[Any] = []
-        policy.match(ev, fired.append, faults.append)
-        return fired
-
-    def interpreted(ev: Event) -> list[str]:
-        return [name for name, when in whens if interpret(when, ev)]
+    match_only = matcher(policy)
+    interpreted = interpreter(whens)
 
     for ev in valid + generated[:2000]:
         expect = sorted(motb_by_hand(ev))
@@ -853,14 +847,8 @@ def bench_slo(report: Report, settings: Settings, size: int) -> None:
     grouped = build_python(hand_written_source(slo.rules, grouped=True), f"slo{size} grouped")
     events = slo.events
 
-    def match_only(ev: Event) -> list[int]:
-        fired: list[int] = []
-        faults: list[Any] = []
-        policy.match(ev, fired.append, faults.append)
-        return fired
-
-    def interpreted(ev: Event) -> list[str]:
-        return [name for name, when in whens if interpret(when, ev)]
+    match_only = matcher(policy)
+    interpreted = interpreter(whens)
 
     progress("  checking that every implementation fires the same rules")
     for k, ev in enumerate(events[:2000]):
@@ -1082,17 +1070,42 @@ def table(report: Report, markdown: bool) -> str:
     return "\n".join(out)
 
 
-def render(report: Report, markdown: bool) -> str:
-    s = report.settings
-    cpu = platform.processor() or platform.machine()
-    model = ""
+def matcher(policy: Any) -> Callable[[Event], list[int]]:
+    """The fused matcher alone: the rule indices that fire, no validation or directives."""
+
+    def match_only(ev: Event) -> list[int]:
+        fired: list[int] = []
+        faults: list[Any] = []
+        policy.match(ev, fired.append, faults.append)
+        return fired
+
+    return match_only
+
+
+def interpreter(whens: list[tuple[str, Any]]) -> Callable[[Event], list[str]]:
+    """Every rule's condition walked by the reference interpreter, in a loop."""
+
+    def interpreted(ev: Event) -> list[str]:
+        return [name for name, when in whens if interpret(when, ev)]
+
+    return interpreted
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo, or "" where there is none."""
     try:
         for text in Path("/proc/cpuinfo").read_text().splitlines():
             if text.startswith("model name"):
-                model = text.split(":", 1)[1].strip()
-                break
+                return text.split(":", 1)[1].strip()
     except OSError:
         pass
+    return ""
+
+
+def render(report: Report, markdown: bool) -> str:
+    s = report.settings
+    cpu = platform.processor() or platform.machine()
+    model = cpu_model()
     head = [
         f"Ballast spine benchmark ({'--quick smoke run: rough numbers' if s.quick else 'full run'})",
         f"Python {platform.python_version()} ({platform.python_implementation()}) on {platform.platform()}; "

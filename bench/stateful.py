@@ -51,7 +51,7 @@ from typing import Any
 
 import ballast
 from ballast.runtime.engine import Engine
-from bench.spine import load_average, percentile, report_tail, source_state, timer_overhead_ns
+from bench.spine import cpu_model, load_average, percentile, report_tail, source_state, timer_overhead_ns
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = ROOT / "catalog" / "watchdog.bal"
@@ -405,14 +405,7 @@ def run_bench(settings: Settings, profile: bool) -> Report:
 
 def render(report: Report, markdown: bool) -> str:
     s = report.settings
-    model = ""
-    try:
-        for text in Path("/proc/cpuinfo").read_text().splitlines():
-            if text.startswith("model name"):
-                model = text.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     head = [
         f"Ballast stateful benchmark ({'--quick smoke run: rough numbers' if s.quick else 'full run'})",
         f"Python {platform.python_version()} ({platform.python_implementation()}) on {platform.platform()}; "

@@ -18,12 +18,12 @@ in both (the compiled function checks it; the interpreter's null is read in a bo
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
+from support import same_value
 
 from ballast import CompileError, EvaluationError
 from ballast.compiler import types as T
@@ -59,18 +59,6 @@ def _params() -> list[Any]:
             marks.append(pytest.mark.xfail(strict=True, reason=case["known_issue"]))
         params.append(pytest.param(case, id=name, marks=marks))
     return params
-
-
-def same_value(a: Any, b: Any) -> bool:
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, float):
-        return struct.pack("<d", a) == struct.pack("<d", b)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
-    return a == b
 
 
 def event_for(case: dict[str, Any]) -> dict[str, Any]:

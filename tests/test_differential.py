@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import math
-import struct
 from collections.abc import Callable
 from typing import Any
 from unittest import mock
@@ -25,6 +24,7 @@ from unittest import mock
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from support import same_value
 
 import ballast.compiler.expression as expression_module
 from ballast import CompileError, EvaluationError
@@ -334,19 +334,6 @@ def run(thunk: Callable[[], Any]) -> Outcome:
         return ("value", thunk())
     except EvaluationError as exc:
         return ("error", str(exc))
-
-
-def same_value(a: Any, b: Any) -> bool:
-    """Equal and of the same type, recursively; floats bit for bit (so 0.0 is not -0.0)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, float):
-        return struct.pack("<d", a) == struct.pack("<d", b)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
-    return a == b
 
 
 def agree(a: Outcome, b: Outcome) -> bool:
