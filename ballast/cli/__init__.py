@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import TextIO
 
 from ballast.runtime.errors import BallastError, InternalError
@@ -126,10 +128,27 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--event", required=True, metavar="JSON", help="the event as JSON, or @FILE to read it from a file")
     ex.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
 
-    from ballast.cli.testing import add_parser as add_test_command
-
-    add_test_command(command)
+    for module in _command_modules():
+        module.add_parser(command)
     return parser
+
+
+# Commands with a module of their own: each declares `add_parser(command)` and `run_<name>`.
+COMMAND_MODULES = ("ballast.cli.testing",)
+
+
+def _command_modules() -> list[ModuleType]:
+    return [importlib.import_module(name) for name in COMMAND_MODULES]
+
+
+def _handler(command: str) -> Callable[[argparse.Namespace, TextIO, TextIO, TextIO], int]:
+    from ballast.cli import commands
+
+    name = "run_" + command.replace("-", "_")
+    for module in [commands, *_command_modules()]:
+        if hasattr(module, name):
+            return getattr(module, name)  # type: ignore[no-any-return]
+    raise InternalError(f"no handler for the command {command!r}")
 
 
 def main(
@@ -152,10 +171,8 @@ def main(
     if args.command is None:
         parser.print_help(out)
         return EXIT_USAGE
-    from ballast.cli import commands
-
-    handler = getattr(commands, "run_" + args.command)
     try:
+        handler = _handler(args.command)
         return handler(args, out, err, stdin or sys.stdin)
     except InternalError as exc:
         err.write(f"ballast: internal error: {exc}\nplease report this with the input that caused it\n")

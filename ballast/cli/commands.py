@@ -332,10 +332,4 @@ def run_explain(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int
     return EXIT_PROBLEMS if report["error"] else EXIT_OK  # an invalid event or a fault is a problem
 
 
-def run_test(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
-    from ballast.cli.testing import run_test as run
-
-    return run(args, out, err, stdin)
-
-
-__all__ = ["EXIT_USAGE", "expand", "run_check", "run_compile", "run_eval", "run_explain", "run_fmt", "run_test"]
+__all__ = ["EXIT_USAGE", "expand", "run_check", "run_compile", "run_eval", "run_explain", "run_fmt"]
