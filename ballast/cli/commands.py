@@ -14,6 +14,9 @@ from ballast.runtime.errors import BallastError, CompileError, Diagnostic, Usage
 POLICY_SUFFIXES = (".bal", ".yaml", ".yml")
 
 
+SCENARIO_SUFFIXES = (".scenario.yaml", ".scenario.yml")
+
+
 def expand(paths: list[str], suffixes: tuple[str, ...] = POLICY_SUFFIXES) -> list[str]:
     """Files as given; directories expanded to the policy files under them, sorted.
 
@@ -32,6 +35,7 @@ def expand(paths: list[str], suffixes: tuple[str, ...] = POLICY_SUFFIXES) -> lis
                 and p.is_file()
                 and "tests" not in p.parts
                 and not p.name.endswith((".test.yaml", ".test.yml"))  # policy tests: `ballast test`
+                and not p.name.endswith(SCENARIO_SUFFIXES)  # simulator scenarios: `ballast simulate`
                 and not (p.suffix in (".yaml", ".yml") and p.with_suffix(".bal").is_file())
             )
             if not found:
