@@ -90,6 +90,7 @@ class Faults:
         elif fault.kind == "scheduler-pause":
             for i in chosen:
                 mesh.queue[i] += fault.params["tasks"]
+                mesh.totals.arrived[i] += fault.params["tasks"]  # work the mesh was asked for
                 mesh.scheduler_paused[i] = True
         self.apply(mesh, now)
 
@@ -129,11 +130,13 @@ class Faults:
         mesh.storm_rate, mesh.storm_task_share = storm, task_share
         mesh.cascade_active = cascade
 
-    def demand_factor(self, now: float) -> np.ndarray:
-        """Load spikes in force, as demand multipliers per pool."""
-        factor = np.ones(self.scenario_size)
+    def demand_factor(self, now: float) -> np.ndarray | None:
+        """Load spikes in force, as demand multipliers per pool; None when there are none."""
+        factor = None
         for fault, chosen in self.active_faults():
             if fault.kind == "load-spike":
+                if factor is None:
+                    factor = np.ones(self.scenario_size)
                 factor[chosen] *= ramped(fault, now, fault.params["factor"], 1.0)
         return factor
 

@@ -21,6 +21,8 @@ state that directives change, so two policy sets run on one seed see the same wo
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +34,11 @@ TIMEOUT_S = 30.0  # the clients' request timeout
 STORM_PER_SUBSCRIPTION = 100.0  # trigger-mesh events/s one subscription absorbs before it sheds
 RATE_MEMORY_S = 10.0  # the arrival rate a queue's waiting time follows is smoothed over this
 CASCADE_LOAD = 0.1  # each level of a policy cascade adds this share of extra work
+# The per-pool signals of a telemetry tick (`Mesh.columns`), which an input's fields may read.
+COLUMNS = (
+    "load", "latency_p95_ms", "latency_ms", "error_rate", "sla_adherence", "htm_queue_depth", "workers",
+    "subscriptions", "dispatch_rate", "tasks_dispatched", "policy_depth",
+)  # fmt: skip
 
 
 @dataclass
@@ -50,8 +57,41 @@ class StepTotals:
     seconds: float = 0.0
 
 
+class Columns(Mapping[str, list[Any]]):
+    """One tick's per-pool values by signal: numpy `arrays`, read as Python lists on first use.
+
+    Events need Python ints and floats (the runtime's schema checks do not take numpy scalars),
+    but a tick only converts the columns its inputs read; fleet sums read the arrays.
+    """
+
+    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+        self.arrays = arrays
+        self._lists: dict[str, list[Any]] = {}
+
+    def __getitem__(self, key: str) -> list[Any]:
+        values = self._lists.get(key)
+        if values is None:
+            values = self._lists[key] = self.arrays[key].tolist()
+        return values
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.arrays
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.arrays)
+
+    def __len__(self) -> int:
+        return len(self.arrays)
+
+
 class Mesh:
-    """The state of every pool, as numpy vectors indexed like `scenario.pools`."""
+    """The state of every pool, as numpy vectors indexed like `scenario.pools`.
+
+    Directives change the state through `scale`, `pause`, `downgrade`, `reroute` and `kill`
+    only: `step` keeps what follows from the workers, the faults in force and the directives'
+    expiry times between changes (`workers` is read-only; a change replaces it), and a day of
+    1,000 pools takes 86,400 steps.
+    """
 
     def __init__(self, scenario: Scenario) -> None:
         pools = scenario.pools
@@ -62,6 +102,7 @@ class Mesh:
         self.size = n
         self.cls = [p.cls for p in pools]
         self.workers = np.array([p.workers for p in pools], dtype=float)
+        self.workers.flags.writeable = False
         self.max_workers = np.array([p.max_workers for p in pools], dtype=float)
         self.mu = np.array([1000.0 / p.service_ms for p in pools])  # requests/s of one worker
         self.base_rate = np.array([p.rate for p in pools])
@@ -103,6 +144,19 @@ class Mesh:
         self.worker_cost = 0.0
         self.totals = self._fresh_totals()
         self.slo_s = scenario.slo_latency_ms / 1000.0
+        # What `step` keeps between changes. Terms that are zero (no reroute, shed, storm or flood
+        # in force) or one (no cascade) are left out rather than added: every quantity they would
+        # touch is non-negative, so x + 0 and x * 1 give x bit for bit.
+        self._service = 1.0 / self.mu
+        self._identity = np.arange(n)
+        self._expires = math.inf  # the earliest end of a downgrade or reroute still in force
+        self._shedding = False
+        self._rerouting = False
+        self._depth_rests = True  # every depth is 1 (the cascade term is one and stays so)
+        self._subscriptions_rest = True  # every pool has its base subscriptions
+        self._capacity_for: np.ndarray | None = None  # the `workers` the capacity terms are for
+        self._effects_dt = math.nan  # the dt and the fault arrays the fault terms are for
+        self._effects_for: tuple[np.ndarray | None, ...] = (None,) * len(self._effect_arrays())
 
     def _fresh_totals(self) -> StepTotals:
         z = self.size
@@ -113,113 +167,197 @@ class Mesh:
         totals, self.totals = self.totals, self._fresh_totals()
         return totals
 
+    # ---- what changes only with the workers or the faults ----
+    def _capacity(self) -> None:
+        workers = self.workers
+        c = np.maximum(workers, 1.0)
+        self._workers_mu = workers * self.mu
+        self._c_mu = c * self.mu
+        self._exponent = np.sqrt(2.0 * (c + 1.0)) - 1.0  # Sakasegawa's, see _sojourn
+        self._worker_sum = float(workers.sum())
+        self._worker_cost_rate = float((workers * self.cost).sum())
+        self._capacity_for = workers
+
+    def _effects(self, dt: float) -> None:
+        """The per-step amounts of the faults in force (`Faults.apply` replaces the arrays)."""
+
+        def nonzero(values: np.ndarray) -> np.ndarray | None:
+            return values if values.any() else None
+
+        self._storm_tasks = nonzero(self.storm_rate * self.storm_task_share * dt)
+        self._flood = nonzero(self.flood_valid * dt)
+        self._rejected = nonzero(self.flood_invalid * dt)
+        self._latency_add_s = nonzero(self.latency_add_ms / 1000.0)
+        self._error_add = nonzero(self.error_add)
+        self._storming = bool(self.storm_rate.any())
+        self._cascading = bool(self.cascade_active.any())
+        self._effects_dt = dt
+        self._effects_for = self._effect_arrays()
+
+    def _effect_arrays(self) -> tuple[np.ndarray, ...]:
+        return (
+            self.storm_rate, self.storm_task_share, self.flood_valid, self.flood_invalid, self.latency_add_ms,
+            self.error_add, self.cascade_active,
+        )  # fmt: skip
+
     # ---- one step ----
     def step(self, now: float, dt: float, demand: np.ndarray) -> None:
         """Advance every pool by dt seconds; `demand` is this step's exogenous arrivals per pool."""
-        self._expire(now)
-        shed = self.shed
-        moved = demand * self.reroute_share
-        kept = demand - moved
-        degraded = kept * shed
-        offered = kept - degraded
-        inbound = np.zeros(self.size)
-        np.add.at(inbound, self.reroute_to, moved)
-        storm_tasks = self.storm_rate * self.storm_task_share * dt
-        flood = self.flood_valid * dt
-        cascade = 1.0 + CASCADE_LOAD * np.maximum(self.depth - 1.0, 0.0)
-        work = (offered + inbound + storm_tasks) * cascade + flood
-        running = (self.paused_until <= now) & ~self.lockdown_pauses & ~self.scheduler_paused
-        capacity_rate = self.workers * self.mu * running
-        backlog = self.queue + work
-        served = np.minimum(backlog, capacity_rate * dt)
-        queue = backlog - served
-        overflow = np.maximum(queue - self.queue_limit, 0.0)
-        self.queue = queue - overflow
-        self.dispatched += served
-
+        if now >= self._expires:
+            self._expire(now)
+        if self.workers is not self._capacity_for:
+            self._capacity()
+        if dt != self._effects_dt or any(
+            a is not b for a, b in zip(self._effect_arrays(), self._effects_for, strict=True)
+        ):
+            self._effects(dt)
+        storm_tasks, flood = self._storm_tasks, self._flood
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            moved = inbound = degraded = None
+            kept = demand
+            if self._rerouting:
+                moved = demand * self.reroute_share
+                kept = demand - moved
+                inbound = np.zeros(self.size)
+                np.add.at(inbound, self.reroute_to, moved)
+            offered = kept
+            if self._shedding:
+                degraded = kept * self.shed
+                offered = kept - degraded
+            work = offered if inbound is None else offered + inbound
+            if storm_tasks is not None:
+                work = work + storm_tasks
+            if not self._depth_rests:
+                work = work * (1.0 + CASCADE_LOAD * np.maximum(self.depth - 1.0, 0.0))
+            if flood is not None:
+                work = work + flood
+            running = (self.paused_until <= now) & ~self.lockdown_pauses & ~self.scheduler_paused
+            capacity_rate = self._workers_mu * running
+            backlog = self.queue + work
+            served = np.minimum(backlog, capacity_rate * dt)
+            queue = backlog - served
+            overflow = np.maximum(queue - self.queue_limit, 0.0)
+            self.queue = queue - overflow
+            self.dispatched += served
+
             # the queue's state follows the recent arrival rate, not one slice's Poisson draw
             alpha = min(1.0, dt / RATE_MEMORY_S)
             self.arrival_rate = alpha * (work / dt) + (1.0 - alpha) * self.arrival_rate
-            rho = np.where(capacity_rate > 0, self.arrival_rate / capacity_rate, np.inf)
-            base, wait_share, decay = self._sojourn(rho, capacity_rate)
-            base = base + self.latency_add_ms / 1000.0
-            tail_slo = np.where(self.slo_s <= base, 1.0, wait_share * np.exp(-decay * (self.slo_s - base)))
-            timeouts = np.where(base >= TIMEOUT_S, 1.0, wait_share * np.exp(-decay * (TIMEOUT_S - base)))
-            mean_s = base + np.where(decay > 0, wait_share / decay, 0.0)
+            working = capacity_rate > 0
+            all_working = bool(working.all())
+            rho, base, wait_share, decay = self._sojourn(capacity_rate, working, all_working)
+            if self._latency_add_s is not None:
+                base = base + self._latency_add_s
+            # -decay * (x - base) written as decay * (base - x): the same bits (IEEE negation is exact)
+            tail_slo = np.where(self.slo_s <= base, 1.0, wait_share * np.exp(decay * (base - self.slo_s)))
+            timeouts = np.where(base >= TIMEOUT_S, 1.0, wait_share * np.exp(decay * (base - TIMEOUT_S)))
+            mean_s = base + wait_share / decay  # decay > 0: c >= 1, mu > 0 and 1 - r >= 0.01
             p95_s = base + np.where(wait_share > 0.05, np.log(wait_share / 0.05) / decay, 0.0)
-        inside = 1.0 - tail_slo
-        failed_share = np.minimum(1.0, self.error_add + timeouts)
-        ok = served * inside * (1.0 - failed_share)
-        failed = served * failed_share
-        self.mean_ms = np.minimum(mean_s, TIMEOUT_S) * 1000.0
-        self.p95_ms = np.minimum(p95_s, TIMEOUT_S) * 1000.0
-        self.load = np.where(self.queue > 0, 1.0, np.minimum(rho, 1.0))
-        self.load[capacity_rate == 0] = np.where(work[capacity_rate == 0] > 0, 1.0, 0.0)
-        arrived = demand + inbound - moved + storm_tasks + flood
-        with np.errstate(divide="ignore", invalid="ignore"):
+            inside = 1.0 - tail_slo
+            failed_share = np.minimum(1.0, timeouts if self._error_add is None else self._error_add + timeouts)
+            ok = served * inside * (1.0 - failed_share)
+            failed = served * failed_share
+            self.mean_ms = np.minimum(mean_s, TIMEOUT_S) * 1000.0
+            self.p95_ms = np.minimum(p95_s, TIMEOUT_S) * 1000.0
+            load = np.where(self.queue > 0, 1.0, np.minimum(rho, 1.0))
+            if not all_working:
+                stopped = ~working
+                load[stopped] = np.where(work[stopped] > 0, 1.0, 0.0)
+            self.load = load
+            arrived = demand if inbound is None else demand + inbound - moved
+            asked = demand  # what the mesh was asked for, before any reroute
+            if storm_tasks is not None:
+                arrived = arrived + storm_tasks
+                asked = asked + storm_tasks
+            if flood is not None:
+                arrived = arrived + flood
+                asked = asked + flood
             self.step_error = np.where(arrived > 0.5, (failed + overflow) / np.maximum(arrived, 1e-9), 0.0)
 
         t = self.totals
-        t.arrived += demand + storm_tasks + flood  # what the mesh was asked for, before any reroute
-        t.ok += ok + degraded  # a downgraded request is answered, cheaply
+        t.arrived += asked
+        if degraded is None:
+            t.ok += ok
+        else:
+            t.ok += ok + degraded  # a downgraded request is answered, cheaply
+            t.degraded += degraded
         t.failed += failed
         t.dropped += overflow
-        t.degraded += degraded
-        t.rejected += self.flood_invalid * dt
+        if self._rejected is not None:
+            t.rejected += self._rejected
         t.served += served
         t.latency_sum += self.mean_ms * dt
         t.load_sum += self.load * dt
         t.seconds += dt
         self._mesh_dynamics(now, dt)
-        self.worker_seconds += float(self.workers.sum()) * dt
-        self.worker_cost += float((self.workers * self.cost).sum()) * dt / 3600.0
+        self.worker_seconds += self._worker_sum * dt
+        self.worker_cost += self._worker_cost_rate * dt / 3600.0
 
-    def _sojourn(self, rho: np.ndarray, capacity_rate: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The time in the system as `base + an exponential wait that only some requests have`.
+    def _sojourn(
+        self, capacity_rate: np.ndarray, working: np.ndarray, all_working: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Utilisation and the time in the system as `base + an exponential wait that only some requests have`.
 
         base: one service time plus draining the backlog already queued (Little's law; all of it
         when the pool is stopped). The wait of an M/M/c queue below saturation: a request waits
-        with probability C (Erlang C, in Sakasegawa's approximation ρ^(√(2(c+1))−1)), and then
-        for an exponential time of rate cμ(1−ρ). So P(T > x) = C·exp(−cμ(1−ρ)(x − base)).
+        with probability C (Erlang C, in Sakasegawa's approximation rho^(sqrt(2(c+1))-1)), and then
+        for an exponential time of rate c mu (1-rho). So P(T > x) = C exp(-c mu (1-rho) (x - base)).
+        Returns rho, base, C and the decay rate.
         """
-        c = np.maximum(self.workers, 1.0)
-        service = 1.0 / self.mu
-        r = np.minimum(rho, 0.99)
-        backlog = np.where(capacity_rate > 0, self.queue / capacity_rate, TIMEOUT_S)
-        base = service + backlog
-        wait_share = np.where(capacity_rate > 0, r ** (np.sqrt(2.0 * (c + 1.0)) - 1.0), 1.0)
-        decay = c * self.mu * (1.0 - r)
-        return base, wait_share, decay
+        if all_working:  # the usual case: no np.where needed
+            rho = self.arrival_rate / capacity_rate
+            r = np.minimum(rho, 0.99)
+            base = self._service + self.queue / capacity_rate
+            wait_share = r**self._exponent
+        else:
+            rho = np.where(working, self.arrival_rate / capacity_rate, np.inf)
+            r = np.minimum(rho, 0.99)
+            base = self._service + np.where(working, self.queue / capacity_rate, TIMEOUT_S)
+            wait_share = np.where(working, r**self._exponent, 1.0)
+        decay = self._c_mu * (1.0 - r)
+        return rho, base, wait_share, decay
 
     def _mesh_dynamics(self, now: float, dt: float) -> None:
         """The trigger mesh sheds subscriptions under a storm; policy cascades deepen."""
-        per_sub = self.storm_rate / np.maximum(self.subscriptions, 1.0)
-        storming = per_sub > STORM_PER_SUBSCRIPTION
-        self.subscriptions = np.where(
-            storming,
-            np.maximum(self.subscriptions - dt / 10.0, 0.0),
-            np.minimum(self.subscriptions + dt / 30.0, self.base_subscriptions),
-        )
+        if self._storming or not self._subscriptions_rest:
+            per_sub = self.storm_rate / np.maximum(self.subscriptions, 1.0)
+            storming = per_sub > STORM_PER_SUBSCRIPTION
+            self.subscriptions = np.where(
+                storming,
+                np.maximum(self.subscriptions - dt / 10.0, 0.0),
+                np.minimum(self.subscriptions + dt / 30.0, self.base_subscriptions),
+            )
+            self._subscriptions_rest = not self._storming and bool(
+                (self.subscriptions == self.base_subscriptions).all()
+            )
         if now < self.event_policy_paused_until:
             self.depth[:] = 0.0
+            self._depth_rests = False
             return
+        if self._depth_rests and not self._cascading:
+            return  # max(1, 1 - dt/5) is 1
         growing = self.cascade_active
         self.depth = np.where(
             growing,
             np.minimum(np.maximum(self.depth, 1.0) + dt / self.cascade_every, self.cascade_limit),
             np.maximum(1.0, self.depth - dt / 5.0),
         )
+        self._depth_rests = not self._cascading and bool((self.depth == 1.0).all())
 
     def _expire(self, now: float) -> None:
         self.shed[self.shed_until <= now] = 0.0
         ended = self.reroute_until <= now
         self.reroute_share[ended] = 0.0
-        self.reroute_to[ended] = np.arange(self.size)[ended]
+        self.reroute_to[ended] = self._identity[ended]
+        self._shedding = bool(self.shed.any())
+        self._rerouting = bool(self.reroute_share.any())
+        until = np.concatenate((self.shed_until, self.reroute_until))
+        later = until[until > now]
+        self._expires = float(later.min()) if later.size else math.inf
 
     # ---- directives (called when their actuation delay has passed) ----
     def scale(self, i: int, by: int) -> None:
-        self.workers[i] = min(max(self.workers[i] + by, 0.0), self.max_workers[i])
+        self._set_workers(i, min(max(self.workers[i] + by, 0.0), self.max_workers[i]))
 
     def pause(self, i: int, now: float, duration: float) -> None:
         self.paused_until[i] = max(self.paused_until[i], now + duration)
@@ -227,6 +365,8 @@ class Mesh:
     def downgrade(self, i: int, now: float, level: int, hold: float) -> None:
         self.shed[i] = min(0.9, 0.25 * max(level, 0))
         self.shed_until[i] = now + hold
+        self._shedding = True
+        self._expires = min(self._expires, float(self.shed_until[i]))
 
     def reroute(self, i: int, j: int, now: float, share: float, hold: float) -> None:
         if i == j:
@@ -234,28 +374,38 @@ class Mesh:
         self.reroute_share[i] = min(max(share, 0.0), 1.0)
         self.reroute_to[i] = j
         self.reroute_until[i] = now + hold
+        self._rerouting = True
+        self._expires = min(self._expires, float(self.reroute_until[i]))
 
     def kill(self, i: int, count: float) -> None:
-        self.workers[i] = max(self.workers[i] - count, 0.0)
+        self._set_workers(i, max(self.workers[i] - count, 0.0))
+
+    def _set_workers(self, i: int, value: float) -> None:
+        workers = self.workers.copy()  # a new array: `step` sees the change by identity
+        workers[i] = value
+        workers.flags.writeable = False
+        self.workers = workers
 
     # ---- telemetry ----
-    def columns(self, totals: StepTotals) -> dict[str, list[Any]]:
-        """Per-pool values of one telemetry tick, as Python lists (event fields are built from these)."""
+    def columns(self, totals: StepTotals) -> Columns:
+        """Per-pool values of one telemetry tick (event fields are built from these)."""
         seconds = max(totals.seconds, 1e-9)
         arrived = totals.arrived
         with np.errstate(divide="ignore", invalid="ignore"):
             sla = np.where(arrived > 0, np.minimum(100.0, totals.ok / arrived * 100.0), 100.0)
             errors = np.where(arrived > 0, np.minimum(1.0, (totals.failed + totals.dropped) / arrived), 0.0)
-        return {
-            "load": np.round(totals.load_sum / seconds, 6).tolist(),
-            "latency_p95_ms": np.round(self.p95_ms, 3).tolist(),
-            "latency_ms": np.round(totals.latency_sum / seconds, 3).tolist(),
-            "error_rate": np.round(errors, 6).tolist(),
-            "sla_adherence": np.round(sla, 4).tolist(),
-            "htm_queue_depth": np.rint(self.queue).astype(np.int64).tolist(),
-            "workers": np.rint(self.workers).astype(np.int64).tolist(),
-            "subscriptions": np.rint(self.subscriptions).astype(np.int64).tolist(),
-            "dispatch_rate": np.round(totals.served / seconds, 3).tolist(),
-            "tasks_dispatched": np.floor(self.dispatched).astype(np.int64).tolist(),
-            "policy_depth": np.rint(self.depth).astype(np.int64).tolist(),
-        }
+        return Columns(
+            {
+                "load": np.round(totals.load_sum / seconds, 6),
+                "latency_p95_ms": np.round(self.p95_ms, 3),
+                "latency_ms": np.round(totals.latency_sum / seconds, 3),
+                "error_rate": np.round(errors, 6),
+                "sla_adherence": np.round(sla, 4),
+                "htm_queue_depth": np.rint(self.queue).astype(np.int64),
+                "workers": np.rint(self.workers).astype(np.int64),
+                "subscriptions": np.rint(self.subscriptions).astype(np.int64),
+                "dispatch_rate": np.round(totals.served / seconds, 3),
+                "tasks_dispatched": np.floor(self.dispatched).astype(np.int64),
+                "policy_depth": np.rint(self.depth).astype(np.int64),
+            }
+        )

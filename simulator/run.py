@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ import simpy
 from ballast.runtime.engine import Engine, iso
 from ballast.runtime.policy import PolicySet
 from ballast.simulator.faults import Faults, diurnal, load_level
-from ballast.simulator.model import Mesh
+from ballast.simulator.model import Columns, Mesh
 from ballast.simulator.scenario import Scenario
 from ballast.simulator.signals import event_builder, plan_inputs
 from ballast.simulator.tracking import Tracker
@@ -99,16 +100,23 @@ class Simulation:
             self.done.succeed()
 
     def _steps(self) -> Any:
-        s, mesh, dt = self.scenario, self.mesh, self.scenario.step
+        s, mesh, dt, env, faults = self.scenario, self.mesh, self.scenario.step, self.env, self.faults
+        poisson, tracker = self.demand_rng.poisson, self.tracker
         while True:
-            now = self.env.now
-            level = load_level(s.load, self.faults.load_targets, mesh.size, now) * diurnal(s.diurnal, now)
-            lam = mesh.base_rate * level * self.faults.demand_factor(now) * dt
-            demand = self.demand_rng.poisson(lam).astype(float)
+            now = env.now
+            # a level or factor of one is left out: x * 1 is x bit for bit
+            level = diurnal(s.diurnal, now)
+            if s.load:
+                level = load_level(s.load, faults.load_targets, mesh.size, now) * level
+            lam = mesh.base_rate * level
+            factor = faults.demand_factor(now)
+            if factor is not None:
+                lam = lam * factor
+            demand = poisson(lam * dt).astype(float)
             mesh.step(now, dt, demand)
             self._risk_step(now, dt)
-            self.tracker.step(now, mesh)
-            yield self.env.timeout(dt)
+            tracker.step(now, mesh)
+            yield env.timeout(dt)
 
     def _risk_step(self, now: float, dt: float) -> None:
         """TRP riskScore: an Ornstein-Uhlenbeck walk around the level the risk faults set."""
@@ -133,6 +141,7 @@ class Simulation:
     def _telemetry(self, progress: Callable[[float], None] | None) -> Any:
         s, mesh = self.scenario, self.mesh
         every = s.telemetry_every
+        process = self.engine.process
         yield self.env.timeout(every)  # the first tick reports the first interval
         while True:
             now = self.env.now
@@ -144,10 +153,14 @@ class Simulation:
             fleet = self._fleet(columns, totals, trp)
             time = s.start + now
             for name, build in self.builders:
-                for event in build(columns, fleet, time, self.tick):
-                    result = self.engine.process(event, name)
-                    for directive in result.directives:
-                        self._directive(directive, now, event)
+                events = build(columns, fleet, time, self.tick)
+                # map() makes the calls from C; each result is still handled before the next call
+                for event, result in zip(events, map(process, events, repeat(name)), strict=True):
+                    if result.errors:
+                        self.tracker.problems(result.errors, now)
+                    if result.directives:
+                        for directive in result.directives:
+                            self._directive(directive, now, event)
             self._threat_effects()
             self.tracker.tick(now, columns, totals, fleet, self.engine, self)
             condition = self.tracker.stop_reached(now)
@@ -159,12 +172,12 @@ class Simulation:
                 progress(now / s.duration)
             yield self.env.timeout(every)
 
-    def _fleet(self, columns: dict[str, list[Any]], totals: Any, trp: float) -> dict[str, Any]:
+    def _fleet(self, columns: Columns, totals: Any, trp: float) -> dict[str, Any]:
         arrived = float(totals.arrived.sum())
         ok = float(totals.ok.sum())
         bad = float(totals.failed.sum() + totals.dropped.sum())
-        load = columns["load"]
-        p95 = columns["latency_p95_ms"]
+        load = columns.arrays["load"]
+        p95 = columns.arrays["latency_p95_ms"]
         weights = totals.arrived
         latency = float(np.average(p95, weights=weights)) if arrived > 0 else float(np.mean(p95))
         return {

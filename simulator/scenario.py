@@ -326,18 +326,28 @@ class _ScenarioReader:
         max_workers = d.get(m, "max_workers", lambda mm, k: d.integer(mm, k, 1, 100_000), max(1, workers * 4))
         if max_workers < workers:
             d.error(m, "max_workers", f"max_workers {max_workers} is below workers {workers}")
-        replicas = d.get(m, "replicas", lambda mm, k: d.integer(mm, k, 1, 100_000), 1)
+        before = len(d.problems)
+
+        def soft(key: str, read: Any, default: Any) -> Any:  # report every field's problem, not the first
+            try:
+                return d.get(m, key, read, default)
+            except Problems:
+                return default
+
+        replicas = soft("replicas", lambda mm, k: d.integer(mm, k, 1, 100_000), 1)
         base = dict(
-            cls=d.get(m, "class", lambda mm, k: d.choice(mm, k, CLASSES), "standard"),
-            region=d.get(m, "region", d.string, "default"),
+            cls=soft("class", lambda mm, k: d.choice(mm, k, CLASSES), "standard"),
+            region=soft("region", d.string, "default"),
             workers=workers,
             max_workers=max_workers,
-            service_ms=d.get(m, "service_ms", lambda mm, k: d.number(mm, k, 1e-3, 3.6e6), 50.0),
-            rate=d.get(m, "rate", lambda mm, k: d.number(mm, k, 0.0, 1e7), 10.0),
-            queue_limit=d.get(m, "queue_limit", lambda mm, k: d.integer(mm, k, 1, 10_000_000), 10_000),
-            subscriptions=d.get(m, "subscriptions", lambda mm, k: d.integer(mm, k, 0, 100_000), 20),
-            cost_per_worker_hour=d.get(m, "cost_per_worker_hour", lambda mm, k: d.number(mm, k, 0.0), 0.1),
+            service_ms=soft("service_ms", lambda mm, k: d.number(mm, k, 1e-3, 3.6e6), 50.0),
+            rate=soft("rate", lambda mm, k: d.number(mm, k, 0.0, 1e7), 10.0),
+            queue_limit=soft("queue_limit", lambda mm, k: d.integer(mm, k, 1, 10_000_000), 10_000),
+            subscriptions=soft("subscriptions", lambda mm, k: d.integer(mm, k, 0, 100_000), 20),
+            cost_per_worker_hour=soft("cost_per_worker_hour", lambda mm, k: d.number(mm, k, 0.0), 0.1),
         )
+        if len(d.problems) > before:
+            raise Problems
         if replicas == 1:
             return [Pool(name=name, **base)]
         width = len(str(replicas))

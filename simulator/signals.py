@@ -9,12 +9,13 @@ the run starts, never an event the runtime would reject at every tick.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ballast.runtime.errors import UsageError
 from ballast.runtime.policy import PolicySet
+from ballast.simulator.model import COLUMNS
 
 # Per-pool signals: the name an input may declare → the column it reads (model.Mesh.columns),
 # or a per-pool constant ("@name", "@class", "@region", "@agent", "@source").
@@ -61,12 +62,21 @@ class InputPlan:
 def plan_inputs(policies: PolicySet) -> list[InputPlan]:
     """One plan per input of the set; UsageError when an input needs a signal the mesh lacks."""
     declared: dict[str, dict[str, dict[str, Any]]] = {}
-    for policy in policies.policies:
-        fields = declared.setdefault(policy.input_name, {})
-        fields.update({f["name"]: f for f in policy.fields})
-    for threat in policies.threats:
-        fields = declared.setdefault(threat["input"]["name"], {})
-        fields.update({f["name"]: f for f in threat["input"]["fields"]})
+    readers: dict[str, str] = {}
+    documents = [(p.name, p.input_name, p.fields) for p in policies.policies]
+    documents += [(t["name"], t["input"]["name"], t["input"]["fields"]) for t in policies.threats]
+    for document, input_name, field_list in documents:
+        fields = {f["name"]: f for f in field_list}
+        if input_name in declared and set(declared[input_name]) != set(fields):
+            # one event per input and tick: it cannot match two schemas, and a policy whose
+            # every event is rejected would silently never fire
+            raise UsageError(
+                f"{readers[input_name]} and {document} both read the input {input_name!r} but declare different "
+                f"fields ({', '.join(sorted(set(declared[input_name]) ^ set(fields)))} differ); the simulator sends "
+                "one event per input: give both the same fields, or give one input another name"
+            )
+        declared[input_name] = fields
+        readers.setdefault(input_name, document)
     plans = []
     for name in sorted(declared):
         fields = declared[name]
@@ -115,27 +125,41 @@ def event_builder(plan: InputPlan, names: list[str], classes: list[str], regions
 
     if not plan.per_pool:
 
-        def fleet_events(columns: dict[str, list[Any]], fleet: dict[str, Any], time: float, seq: int) -> list[dict[str, Any]]:
+        def fleet_events(columns: Mapping[str, list[Any]], fleet: dict[str, Any], time: float, seq: int) -> list[dict[str, Any]]:
             specials = {"@time": time, "@seq": seq, "@source": "sim-fleet"}
             return [{f: specials[s] if s in specials else fleet[s] for f, s in fields}]
 
         return fleet_events
 
-    def pool_events(columns: dict[str, list[Any]], fleet: dict[str, Any], time: float, seq: int) -> list[dict[str, Any]]:
-        count = len(names)
-        lists = []
-        for f, s in fields:
-            if s == "@time":
-                lists.append((f, [time] * count))
-            elif s == "@seq":
-                lists.append((f, [seq] * count))
-            elif s in constants:
-                lists.append((f, constants[s]))
-            elif s in columns:
-                lists.append((f, columns[s]))
-            else:
-                lists.append((f, [fleet[s]] * count))
-        keys = [f for f, _ in lists]
-        return [dict(zip(keys, row, strict=True)) for row in zip(*(v for _, v in lists), strict=True)]
+    # A field reads a per-pool list (a constant or a column of the tick) or one value for every
+    # pool (the time, the sequence number, a fleet-wide signal).
+    listed = [s for _, s in fields if s in constants or s in COLUMNS]
+    shared = [s for _, s in fields if s not in constants and s not in COLUMNS]
+    make = _rows(plan.name, [(f, s in constants or s in COLUMNS) for f, s in fields])
+
+    def pool_events(columns: Mapping[str, list[Any]], fleet: dict[str, Any], time: float, seq: int) -> list[dict[str, Any]]:
+        specials = {"@time": time, "@seq": seq}
+        lists = [constants[s] if s in constants else columns[s] for s in listed]
+        values = [specials[s] if s in specials else fleet[s] for s in shared]
+        return make(*lists, *values)
 
     return pool_events
+
+
+def _rows(input_name: str, fields: list[tuple[str, bool]]) -> Callable[..., list[dict[str, Any]]]:
+    """A function (the per-pool lists, then the shared values, in field order) → one event per pool.
+
+    It is generated so that each event is a dict display, `{'pool': p0, 'ts': s0, ...}`: about
+    2.5 times faster than `dict(zip(keys, row))`, and a day of 1,000 pools at 10 s is 8.64 M events.
+    """
+    lists = [f"p{k}" for k, (_, per_pool) in enumerate(fields) if per_pool]
+    values = [f"s{k}" for k, (_, per_pool) in enumerate(fields) if not per_pool]
+    items = ", ".join(f"{name!r}: {'p' if per_pool else 's'}{k}" for k, (name, per_pool) in enumerate(fields))
+    source = (
+        f"def rows({', '.join([*lists, *values])}):\n"
+        f"    return [{{{items}}} for ({''.join(f'{p}, ' for p in lists)}) in zip({', '.join([*lists, 'strict=True'])})]\n"
+    )
+    namespace: dict[str, Any] = {}  # its own: the code sees nothing but builtins (field names are repr()'d)
+    exec(compile(source, f"<events of input {input_name}>", "exec"), namespace)
+    rows: Callable[..., list[dict[str, Any]]] = namespace["rows"]
+    return rows

@@ -14,17 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ballast.simulator.scenario import Probe, Scenario, StopCondition
+from ballast.simulator.scenario import RISK_FAULTS, Probe, Scenario, StopCondition
 
 if TYPE_CHECKING:
     from ballast.simulator.faults import Faults
-    from ballast.simulator.model import Mesh, StepTotals
+    from ballast.simulator.model import Columns, Mesh, StepTotals
     from ballast.simulator.run import DirectiveRecord, Simulation
 
 REPORT_FORMAT = "ballast.simulation/1"
 BREACH_CLEAR_S = 30.0
 THREAT_MARGIN_S = 300.0
-SETTLE_S = 300.0  # the `after` phase starts this long after the last fault ends
+SETTLE_S = 300.0
+MAX_PROBLEM_EXAMPLES = 5  # the `after` phase starts this long after the last fault ends
 
 
 def rounded(value: float | None) -> float | None:
@@ -106,6 +107,8 @@ class Tracker:
         self.by_action: dict[str, int] = {}
         self.unactuated = 0
         self.latencies: list[float] = []
+        self.problem_count = 0
+        self.problem_examples: list[dict[str, Any]] = []
         fault_windows = [(f.at, f.at + f.duration) for f in scenario.faults]
         self.fault_windows = fault_windows
         self.first_fault = min((a for a, _ in fault_windows), default=np.inf)
@@ -117,11 +120,13 @@ class Tracker:
         s = self.scenario
         bad = (mesh.p95_ms > s.slo_latency_ms) | (mesh.step_error > s.slo_error_rate)
         end = now + s.step
-        starting = bad & np.isnan(self.onset)
-        if starting.any():
-            self.onset[starting] = now
-        self.last_bad[bad] = end
-        clearing = ~bad & ~np.isnan(self.onset) & (end - self.last_bad >= BREACH_CLEAR_S)
+        if bad.any():
+            starting = bad & np.isnan(self.onset)
+            if starting.any():
+                self.onset[starting] = now
+            self.last_bad[bad] = end
+        # last_bad is NaN (so never far enough behind) exactly when the pool has no open episode
+        clearing = ~bad & (end - self.last_bad >= BREACH_CLEAR_S)
         for i in np.flatnonzero(clearing):
             self._close(int(i), float(self.last_bad[i]))
 
@@ -135,6 +140,13 @@ class Tracker:
             self.latencies.append((first - onset) * 1000.0)
         self.onset[i] = np.nan
         self.last_bad[i] = np.nan
+
+    # ---- problems the runtime reported (an event it rejected, a rule that faulted) ----
+    def problems(self, errors: list[Any], now: float) -> None:
+        self.problem_count += len(errors)
+        for problem in errors:
+            if len(self.problem_examples) < MAX_PROBLEM_EXAMPLES:
+                self.problem_examples.append({"t_s": now, **problem.to_dict()})
 
     # ---- every directive ----
     def directive(self, record: DirectiveRecord) -> None:
@@ -159,15 +171,16 @@ class Tracker:
 
     # ---- every telemetry tick ----
     def tick(
-        self, now: float, columns: dict[str, list[Any]], totals: StepTotals, fleet: dict[str, Any], engine: Any, sim: Simulation
+        self, now: float, columns: Columns, totals: StepTotals, fleet: dict[str, Any], engine: Any, sim: Simulation
     ) -> None:
         for key in self.totals:
             self.totals[key] += float(getattr(totals, key).sum())
         threats = list(engine.threats.values())
         index = rounded(threats[0].index) if threats else None
         mode = threats[0].mode if threats else None
-        depth = max(columns["policy_depth"]) if columns["policy_depth"] else 0
-        self.max_depth = max(self.max_depth, int(depth))
+        arrays = columns.arrays  # sums and extremes of the int columns are exact on the arrays
+        depth = int(arrays["policy_depth"].max()) if arrays["policy_depth"].size else 0
+        self.max_depth = max(self.max_depth, depth)
         if index is not None:
             self.max_threat = index if self.max_threat is None else max(self.max_threat, index)
         self._mode(now, mode)
@@ -177,9 +190,10 @@ class Tracker:
         tl["mode"].append(mode)
         tl["sla_adherence_pct"].append(fleet["sla_adherence"])
         tl["load"].append(fleet["load"])
-        tl["workers"].append(int(sum(columns["workers"])))
-        tl["queue"].append(int(sum(columns["htm_queue_depth"])))
-        values = self._metrics(columns, fleet, index, depth)
+        workers, queue = int(arrays["workers"].sum()), int(arrays["htm_queue_depth"].sum())
+        tl["workers"].append(workers)
+        tl["queue"].append(queue)
+        values = self._metrics(arrays, fleet, index, depth, workers, queue)
         for state in self.probes:
             if self._in_phase(state.probe.phase, now):
                 state.sample(self._value(state.probe.metric, state.probe.pool, values, columns), now)
@@ -204,31 +218,33 @@ class Tracker:
     def _false_lockdowns(self) -> int:
         return sum(1 for a, b in self.lockdowns if not self.faults.risk_fault_near(a, b, THREAT_MARGIN_S))
 
-    def _metrics(self, columns: dict[str, list[Any]], fleet: dict[str, Any], index: float | None, depth: float) -> dict[str, Any]:
+    def _metrics(
+        self, arrays: dict[str, np.ndarray], fleet: dict[str, Any], index: float | None, depth: int, workers: int, queue: int
+    ) -> dict[str, Any]:
         return {
             "sla_adherence_pct": fleet["sla_adherence"],
             "error_rate": fleet["error_rate"],
             "load": fleet["load"],
             "latency_p95_ms": fleet["latency_p95_ms"],
-            "queue": float(sum(columns["htm_queue_depth"])),
-            "workers": float(sum(columns["workers"])),
+            "queue": float(queue),
+            "workers": float(workers),
             "policy_depth": float(depth),
-            "subscriptions": float(min(columns["subscriptions"])) if columns["subscriptions"] else 0.0,
+            "subscriptions": float(arrays["subscriptions"].min()) if arrays["subscriptions"].size else 0.0,
             "threat_index": index if index is not None else 0.0,
             "lockdowns": float(len(self.lockdowns)),
             "false_lockdowns": float(self._false_lockdowns()),
         }
 
-    def _value(self, metric: str, pool: str | None, values: dict[str, Any], columns: dict[str, list[Any]]) -> float:
+    def _value(self, metric: str, pool: str | None, values: dict[str, Any], columns: Columns) -> float:
         if pool is None:
             return float(values[metric])
-        return float(columns[_POOL_COLUMN.get(metric, metric)][self.index[pool]])
+        return float(columns.arrays[_POOL_COLUMN.get(metric, metric)][self.index[pool]])
 
     def _in_phase(self, phase: str, now: float) -> bool:
         if phase == "continuous":
             return True
         if phase == "before":
-            return now <= self.first_fault
+            return now < self.first_fault  # the tick at the start may already hold its effect
         if phase == "during":
             return any(a < now <= b for a, b in self.fault_windows)
         return now >= self.last_fault_end + SETTLE_S
@@ -255,7 +271,9 @@ class Tracker:
             self.lockdowns[-1][1] = end
         t = self.totals
         arrived = t["arrived"]
-        mitigated = [e["to_s"] - e["from_s"] for e in self.episodes if e["to_s"] is not None]
+        # an episode still open at the end counts until the end: leaving out the breaches a policy
+        # never mitigates would make the worse policy look faster
+        mitigated = [(e["to_s"] if e["to_s"] is not None else end) - e["from_s"] for e in self.episodes]
         if self.probes:
             for state in self.probes:  # a lockdown may be judged false only when it ends
                 if state.probe.metric == "false_lockdowns" and state.probe.pool is None:
@@ -275,7 +293,8 @@ class Tracker:
                 "dropped": round(t["dropped"]),
                 "degraded": round(t["degraded"]),
                 "rejected_intents": round(t["rejected"]),
-                "error_rate": rounded((t["failed"] + t["dropped"]) / arrived) if arrived else 0.0,
+                # below a billionth the queueing tails' error shares are not real failures
+                "error_rate": rounded(round((t["failed"] + t["dropped"]) / arrived, 9)) if arrived else 0.0,
                 "time_to_mitigate_s": {
                     "count": len(mitigated),
                     "unmitigated": sum(1 for e in self.episodes if e["to_s"] is None),
@@ -287,6 +306,7 @@ class Tracker:
                 "directives": len(self.directives),
                 "directives_by_action": dict(sorted(self.by_action.items())),
                 "unactuated_directives": self.unactuated,
+                "event_problems": self.problem_count,
                 "lockdowns": len(self.lockdowns),
                 "false_lockdowns": self._false_lockdowns(),
                 "mode_changes": self.mode_changes,
@@ -296,6 +316,7 @@ class Tracker:
                 "max_policy_depth": self.max_depth,
             },
             "hypothesis": [p.to_json() for p in self.probes],
+            "problems": self.problem_examples,
             "timeline": self.timeline,
             "modes": self.modes,
             "faults": [
@@ -304,7 +325,7 @@ class Tracker:
                     "kind": f.kind,
                     "from_s": f.at,
                     "to_s": min(f.at + f.duration, s.duration),
-                    "targets": [s.pools[i].name for i in targets],
+                    "targets": [] if f.kind in RISK_FAULTS else [s.pools[i].name for i in targets],
                 }
                 for f, targets in zip(s.faults, self.faults.targets, strict=True)
             ],

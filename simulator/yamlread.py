@@ -152,6 +152,8 @@ class Doc:
         seconds = parse_duration(value) if isinstance(value, str) else None
         if isinstance(value, int | float) and not isinstance(value, bool):
             seconds = float(value)
+        if isinstance(value, str) and value.startswith("-") and parse_duration(value[1:]) is not None:
+            seconds = -parse_duration(value[1:])  # type: ignore[operator]
         if seconds is None:
             self.error(parent, step, f"expected a duration such as 30s, 5m or 1h30m, got {_kind(value)}")
             raise Problems
@@ -173,7 +175,7 @@ class Doc:
     def choice(self, parent: Any, step: object, options: tuple[str, ...]) -> str:
         value = parent[step]
         if value not in options:
-            close = difflib.get_close_matches(str(value), list(options), n=1, cutoff=0.5)
+            close = difflib.get_close_matches(str(value), list(options), n=1, cutoff=0.6)
             hint = f"did you mean '{close[0]}'?" if close else f"one of: {', '.join(options)}"
             self.error(parent, step, f"unknown value {value!r}", hint)
             raise Problems

@@ -470,7 +470,14 @@ def test_fmt_of_each_catalog_file_is_idempotent_and_compiles_the_same(path: Path
     assert copy.read_text(encoding="utf-8") == once
     assert _comments(once) == _comments(path.read_text(encoding="utf-8"))
     # swap the formatted text in for the original and compile every catalog policy
-    policies = [p for p in CATALOG_BAL if re.search(r"^policy ", p.read_text(encoding="utf-8"), re.M)]
+    # policy variants under catalog/tests/ (shadow candidates) reuse a catalog policy's name:
+    # each compiles on its own, the rest of the catalog together
+    variants = [p for p in CATALOG_BAL if "tests" in p.relative_to(CATALOG).parts]
+    if path in variants:
+        policies = [path]
+    else:
+        policies = [p for p in CATALOG_BAL if re.search(r"^policy ", p.read_text(encoding="utf-8"), re.M)]
+        policies = [p for p in policies if p not in variants]
     sources = {str(p): p.read_text(encoding="utf-8") for p in CATALOG_BAL}
     before = ballast.compile([str(p) for p in policies], sources=sources).ir
     after = ballast.compile([str(p) for p in policies], sources={**sources, str(path): once}).ir

@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Commands with a module of their own: each declares `add_parser(command)` and `run_<name>`.
-COMMAND_MODULES = ("ballast.cli.testing",)
+COMMAND_MODULES = ("ballast.cli.testing", "ballast.cli.simulate", "ballast.cli.replay")
 
 
 def _command_modules() -> list[ModuleType]:

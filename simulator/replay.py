@@ -1,0 +1,315 @@
+"""Replay: recorded telemetry through a baseline and a candidate policy set, open loop.
+
+Both sets see the same events in the same order, each in its own runtime (an Engine when the
+set has event time or threats, as `ballast eval` does; the policies' own evaluation otherwise).
+Their directives are compared rule by rule (`ballast.simulator.decisions`) and summarised as a
+`ballast.replay/1` report (docs/replay.md).
+
+Time: the replay clock is the newest event time read so far, which is the Engine's own notion
+of now, so a decision is placed where the Engine made it. The event time of a line is the field
+its input's policies (or threats) declare in `stream { time … }`. Telemetry whose policies
+declare no event time has no clock: a decision's `t_s` is then its event's index in the file
+and its `time` is null.
+
+Speed: each line is parsed once and handed to both sets; a Decision is built only for an event
+on which a rule fired, and only the decisions of the current instant are held in memory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from ballast.runtime.engine import Engine, iso
+from ballast.runtime.policy import CompiledPolicy, PolicySet, Problem, Result
+from ballast.runtime.values import parse_timestamp
+from ballast.simulator.decisions import Decision, DecisionDiff, decisions_of
+from ballast.simulator.telemetry import BadLine, Fields, Record, read_telemetry
+
+REPORT_FORMAT = "ballast.replay/1"
+MAX_PROBLEM_EXAMPLES = 10
+_NO_EVENT: Mapping[str, Any] = {}  # what caused a decision made by time passing (the final advance)
+
+Evaluate = Callable[[dict[str, Any], Result], None]  # adds one event's directives and problems to a Result
+
+
+def replay(
+    telemetry: str | Path, baseline: PolicySet, candidate: PolicySet, *, input: str | None = None
+) -> dict[str, Any]:
+    """The `ballast.replay/1` report of `telemetry` run through both policy sets.
+
+    `input` sends every line to that input (see `read_telemetry`). Raises UsageError for a
+    telemetry file that cannot be read at all or an unknown input; lines that cannot be read are
+    counted and reported as problems, and the replay goes on.
+    """
+    inputs = _schemas(baseline, candidate)
+    records = read_telemetry(telemetry, inputs, input=input)
+    run = _Replay(_Side(baseline), _Side(candidate), inputs, _time_fields(baseline, candidate))
+    run.feed(records)
+    run.finish()
+    return run.report(str(telemetry))
+
+
+def rule_keys(policies: PolicySet) -> list[tuple[str, str]]:
+    """(policy, rule) of every rule in a set: the `baseline_rules`/`candidate_rules` of a diff."""
+    return [(p.name, r.name) for p in policies.policies for r in p.rules]
+
+
+def policy_list(policies: PolicySet) -> list[dict[str, str]]:
+    """The report's description of a set: name, version and kind of each policy and threat."""
+    out = [{"name": p.name, "version": p.version, "kind": "policy"} for p in policies.policies]
+    out += [{"name": t["name"], "version": t.get("version", ""), "kind": "threat"} for t in policies.threats]
+    return out
+
+
+def _schemas(*sets: PolicySet) -> dict[str, Fields]:
+    """Every input either set reads, with its schema (the first set's where both declare it)."""
+    out: dict[str, Fields] = {}
+    for policies in sets:
+        for p in policies.policies:
+            out.setdefault(p.input_name, p.fields)
+        for t in policies.threats:
+            out.setdefault(t["input"]["name"], t["input"]["fields"])
+    return dict(sorted(out.items()))
+
+
+def _time_fields(*sets: PolicySet) -> dict[str, str]:
+    """The event-time field of each input whose policies or threats declare one."""
+    out: dict[str, str] = {}
+    for policies in sets:
+        for p in policies.policies:
+            if p.timing_ir["stream"].get("time"):
+                out.setdefault(p.input_name, p.timing_ir["stream"]["time"])
+        for t in policies.threats:
+            if t.get("time"):
+                out.setdefault(t["input"]["name"], t["time"])
+    return out
+
+
+class _Side:
+    """One policy set under replay: how an event of each input reaches it, and its tallies."""
+
+    def __init__(self, policies: PolicySet) -> None:
+        self.policies = policies
+        self.rules = rule_keys(policies)
+        self.decisions = 0
+        self.problems = 0
+        stateful = bool(policies.threats) or any(p.timing_ir["stream"].get("time") for p in policies.policies)
+        self.engine = Engine(policies) if stateful else None
+        self.evaluate: dict[str, Evaluate] = {}
+        for name in policies.inputs:
+            if self.engine is not None:
+                # one input: every policy reads it, and input=None skips the Engine's routing
+                routed = name if len(policies.inputs) > 1 else None
+                self.evaluate[name] = _through_engine(self.engine, routed)
+            else:
+                self.evaluate[name] = _stateless([p for p in policies.policies if p.input_name == name])
+
+
+def _through_engine(engine: Engine, input: str | None) -> Evaluate:
+    process = engine.process
+
+    def evaluate(event: dict[str, Any], result: Result) -> None:
+        got = process(event, input)
+        if got.directives:
+            result.directives += got.directives
+        if got.errors:
+            result.errors += got.errors
+
+    return evaluate
+
+
+def _stateless(policies: list[CompiledPolicy]) -> Evaluate:
+    """`PolicySet.evaluate` for the policies of one input, but into the caller's Result: the
+    caller keeps one for all the events on which nothing fires (most), not one per event."""
+
+    def evaluate(event: dict[str, Any], result: Result) -> None:
+        for policy in policies:
+            try:
+                policy.evaluate_into(event, result)
+            except Exception as exc:  # a Ballast bug: reported as PolicySet.evaluate reports it
+                result.errors.append(_internal(policy.name, exc))
+
+    return evaluate
+
+
+def _internal(policy: str, exc: BaseException) -> Problem:
+    return Problem("internal", policy, f"internal error: {exc!r}", hint="please report this event and bundle")
+
+
+Both = Callable[[dict[str, Any], Result, Result], None]  # one event into both sets' Results
+
+
+def _both(baseline: _Side, candidate: _Side, input: str) -> Both:
+    """How an event of `input` reaches both sets (a set that does not read it is skipped)."""
+    shared = _shared_check(baseline, candidate, input)
+    if shared is not None:
+        return shared
+    on_b, on_c = baseline.evaluate.get(input), candidate.evaluate.get(input)
+
+    def evaluate(event: dict[str, Any], rb: Result, rc: Result) -> None:
+        if on_b is not None:
+            on_b(event, rb)
+        if on_c is not None:
+            on_c(event, rc)
+
+    return evaluate
+
+
+def _shared_check(baseline: _Side, candidate: _Side, input: str) -> Both | None:
+    """One schema check for both sets when each evaluates `input` with one stateless policy of
+    the same schema (a candidate that changes thresholds): the check is half of an evaluation."""
+    if baseline.engine is not None or candidate.engine is not None:
+        return None
+    pb = [p for p in baseline.policies.policies if p.input_name == input]
+    pc = [p for p in candidate.policies.policies if p.input_name == input]
+    if len(pb) != 1 or len(pc) != 1 or pb[0].fields != pc[0].fields:
+        return None
+    b, c = pb[0], pc[0]
+    check, decide_b, decide_c = b.check, b.decide, c.decide
+
+    def evaluate(event: dict[str, Any], rb: Result, rc: Result) -> None:
+        if check(event):  # valid as it is for one schema, so for the other: decide directly
+            try:
+                decide_b(event, rb)
+            except Exception as exc:
+                rb.errors.append(_internal(b.name, exc))
+            try:
+                decide_c(event, rc)
+            except Exception as exc:
+                rc.errors.append(_internal(c.name, exc))
+            return
+        for policy, result in ((b, rb), (c, rc)):  # problems to name, or values to convert
+            try:
+                policy.evaluate_into(event, result)
+            except Exception as exc:
+                result.errors.append(_internal(policy.name, exc))
+
+    return evaluate
+
+
+class _Replay:
+    """The state of one replay: the clock, the current instant's decisions, the tallies."""
+
+    def __init__(self, baseline: _Side, candidate: _Side, inputs: Mapping[str, Fields], time_fields: dict[str, str]):
+        self.baseline = baseline
+        self.candidate = candidate
+        self.time_fields = time_fields
+        self.per_input = dict.fromkeys(inputs, 0)
+        self.events = 0
+        self.start: float | None = None  # the first event time: t_s = 0
+        self.newest = -math.inf
+        self.differing_events = 0
+        self.examples: list[dict[str, Any]] = []
+        self.diff = DecisionDiff()
+        self.instant: float | None = None  # t_s of the decisions held below
+        self.held: tuple[list[Decision], list[Decision]] = ([], [])
+
+    def feed(self, records: Iterator[Record | BadLine]) -> None:
+        """Evaluate every event in both sets; the hot loop of a replay."""
+        both = {name: _both(self.baseline, self.candidate, name) for name in self.per_input}
+        rb, rc = Result(), Result()
+        per_input, time_fields = self.per_input, self.time_fields
+        seq = 0
+        for record in records:
+            if type(record) is BadLine:
+                self._bad_line(record)
+                continue
+            line, name, event = record  # type: ignore[misc]
+            per_input[name] += 1
+            if time_fields and name in time_fields:
+                self._tick(event.get(time_fields[name]))
+            both[name](event, rb, rc)
+            if rb.directives or rc.directives or rb.errors or rc.errors:
+                self._settle(seq, line, event, rb, rc)
+                rb, rc = Result(), Result()
+            seq += 1
+        self.events = seq
+
+    def finish(self) -> None:
+        """What time alone decides by the newest event time; then the last instant is compared."""
+        if self.start is not None:
+            results = []
+            for side in (self.baseline, self.candidate):
+                results.append(side.engine.advance(self.newest) if side.engine is not None else Result())
+            self._settle(self.events, None, _NO_EVENT, *results)
+        self._flush()
+
+    def _tick(self, value: Any) -> None:
+        t = parse_timestamp(value)
+        if t is None or not math.isfinite(t):
+            return  # the Engine reports the event as invalid; the clock stands
+        if self.start is None:
+            self.start = t
+        if t > self.newest:
+            self.newest = t
+
+    def _now(self, seq: int) -> tuple[float, str | None]:
+        if self.start is not None:
+            return self.newest - self.start, iso(self.newest)
+        if self.time_fields:
+            return 0.0, None  # no event time read yet
+        return float(seq), None  # no clock: events are placed by their index
+
+    def _settle(self, seq: int, line: int | None, event: Mapping[str, Any], rb: Result, rc: Result) -> None:
+        """File one event's decisions and problems (the rare path: something fired or failed)."""
+        t_s, time = self._now(seq)
+        db = decisions_of(rb, t_s=t_s, time=time, seq=seq, event=event) if rb.directives else []
+        dc = decisions_of(rc, t_s=t_s, time=time, seq=seq, event=event) if rc.directives else []
+        self.baseline.decisions += len(db)
+        self.candidate.decisions += len(dc)
+        if sorted((d.policy, d.rule, *d.shape) for d in db) != sorted((d.policy, d.rule, *d.shape) for d in dc):
+            self.differing_events += 1
+        if db or dc:
+            if t_s != self.instant:
+                self._flush()
+                self.instant = t_s
+            self.held[0].extend(db)
+            self.held[1].extend(dc)
+        self._problems(line, rb.errors, rc.errors)
+
+    def _flush(self) -> None:
+        if self.instant is not None:
+            self.diff.add(self.instant, *self.held)
+        self.instant, self.held = None, ([], [])
+
+    def _problems(self, line: int | None, baseline: list[Problem], candidate: list[Problem]) -> None:
+        self.baseline.problems += len(baseline)
+        self.candidate.problems += len(candidate)
+        if len(self.examples) >= MAX_PROBLEM_EXAMPLES or not (baseline or candidate):
+            return
+        b = [p.to_dict() for p in baseline]
+        c = [p.to_dict() for p in candidate]
+        found = [(p, "both" if p in c else "baseline") for p in b] + [(p, "candidate") for p in c if p not in b]
+        for problem, side in found[: MAX_PROBLEM_EXAMPLES - len(self.examples)]:
+            self.examples.append({"line": line, "side": side, **problem})
+
+    def _bad_line(self, bad: BadLine) -> None:
+        self.baseline.problems += 1  # neither set could evaluate it
+        self.candidate.problems += 1
+        if len(self.examples) < MAX_PROBLEM_EXAMPLES:
+            self.examples.append({"side": "both", **bad.to_dict()})
+
+    def report(self, file: str) -> dict[str, Any]:
+        b, c = self.baseline, self.candidate
+        rules = self.diff.entries(baseline_rules=b.rules, candidate_rules=c.rules)
+        return {
+            "format": REPORT_FORMAT,
+            "telemetry": {
+                "file": file,
+                "events": self.events,
+                "from": iso(self.start) if self.start is not None else None,
+                "to": iso(self.newest) if self.start is not None else None,
+                "inputs": self.per_input,
+            },
+            "baseline": {"policies": policy_list(b.policies)},
+            "candidate": {"policies": policy_list(c.policies)},
+            "decisions": {"baseline": b.decisions, "candidate": c.decisions, "differing_events": self.differing_events},
+            "problems": {"baseline": b.problems, "candidate": c.problems, "examples": self.examples},
+            "rules": rules,
+        }
+
+
+__all__ = ["MAX_PROBLEM_EXAMPLES", "REPORT_FORMAT", "policy_list", "replay", "rule_keys"]
