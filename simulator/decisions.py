@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ballast.runtime.policy import Result
+from ballast.runtime.policy import PolicySet, Result
 
 RuleKey = tuple[str, str]  # (policy, rule)
 _Shape = tuple[str, tuple[str, ...]]  # (action, targets): what two decisions are compared on
@@ -206,3 +206,15 @@ def merge_rule_diffs(per_seed: Sequence[list[dict[str, Any]]]) -> list[dict[str,
 
 
 __all__ = ["Decision", "DecisionDiff", "decisions_of", "diff_decisions", "merge_rule_diffs"]
+
+
+def rule_keys(policies: PolicySet) -> list[RuleKey]:
+    """(policy, rule) of every rule in a set: the `baseline_rules`/`candidate_rules` of a diff."""
+    return [(p.name, r.name) for p in policies.policies for r in p.rules]
+
+
+def policy_list(policies: PolicySet) -> list[dict[str, str]]:
+    """A report's description of a set: name, version and kind of each policy and threat."""
+    out = [{"name": p.name, "version": p.version, "kind": "policy"} for p in policies.policies]
+    out += [{"name": t["name"], "version": t.get("version", ""), "kind": "threat"} for t in policies.threats]
+    return out

@@ -25,7 +25,7 @@ from typing import Any
 from ballast.runtime.engine import Engine, iso
 from ballast.runtime.policy import CompiledPolicy, PolicySet, Problem, Result
 from ballast.runtime.values import parse_timestamp
-from ballast.simulator.decisions import Decision, DecisionDiff, decisions_of
+from ballast.simulator.decisions import Decision, DecisionDiff, decisions_of, policy_list, rule_keys
 from ballast.simulator.telemetry import BadLine, Fields, Record, read_telemetry
 
 REPORT_FORMAT = "ballast.replay/1"
@@ -50,18 +50,6 @@ def replay(
     run.feed(records)
     run.finish()
     return run.report(str(telemetry))
-
-
-def rule_keys(policies: PolicySet) -> list[tuple[str, str]]:
-    """(policy, rule) of every rule in a set: the `baseline_rules`/`candidate_rules` of a diff."""
-    return [(p.name, r.name) for p in policies.policies for r in p.rules]
-
-
-def policy_list(policies: PolicySet) -> list[dict[str, str]]:
-    """The report's description of a set: name, version and kind of each policy and threat."""
-    out = [{"name": p.name, "version": p.version, "kind": "policy"} for p in policies.policies]
-    out += [{"name": t["name"], "version": t.get("version", ""), "kind": "threat"} for t in policies.threats]
-    return out
 
 
 def _schemas(*sets: PolicySet) -> dict[str, Fields]:

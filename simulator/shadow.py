@@ -16,11 +16,11 @@ from typing import Any
 
 from ballast.runtime.engine import iso
 from ballast.runtime.policy import PolicySet
-from ballast.simulator.decisions import Decision, diff_decisions, merge_rule_diffs
+from ballast.simulator.decisions import Decision, diff_decisions, merge_rule_diffs, policy_list, rule_keys
 from ballast.simulator.run import RunResult, Simulation
 from ballast.simulator.scenario import Scenario
 from ballast.simulator.stats import compare
-from ballast.simulator.tracking import policy_list, rounded, scenario_header
+from ballast.simulator.tracking import rounded, scenario_header
 
 REPORT_FORMAT = "ballast.shadow/1"
 
@@ -56,10 +56,6 @@ def compiled(paths: tuple[str, ...]) -> PolicySet:
     if len(paths) == 1 and paths[0].endswith(".json"):
         return ballast.load(paths[0])
     return ballast.compile(expand(list(paths)))
-
-
-def rule_keys(policies: PolicySet) -> list[tuple[str, str]]:
-    return [(p.name, r.name) for p in policies.policies for r in p.rules]
 
 
 def decisions(result: RunResult, scenario: Scenario) -> list[Decision]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ballast.simulator.decisions import policy_list
 from ballast.simulator.scenario import RISK_FAULTS, Probe, Scenario, StopCondition
 
 if TYPE_CHECKING:
@@ -356,9 +357,3 @@ def scenario_header(s: Scenario, seed: int) -> dict[str, Any]:
         "telemetry_every_s": s.telemetry_every,
         "pools": len(s.pools),
     }
-
-
-def policy_list(policies: Any) -> list[dict[str, Any]]:
-    out = [{"name": p.name, "version": p.version, "kind": "policy"} for p in policies.policies]
-    out += [{"name": t["name"], "version": t.get("version", ""), "kind": "threat"} for t in policies.threats]
-    return out

@@ -87,33 +87,9 @@ def _load(option: str, paths: list[str], err: TextIO) -> Any:
 
 
 def _markdown(report: Mapping[str, Any]) -> str:
-    try:
-        from ballast.simulator.render.markdown import render_markdown
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("ballast.simulator.render"):
-            raise
-        return fallback_markdown_table(report)
+    from ballast.simulator.render.markdown import render_markdown
+
     return render_markdown(report)
 
 
-def fallback_markdown_table(report: Mapping[str, Any]) -> str:
-    """A bare table of the changed rules, for when the report renderers are not installed.
-
-    Stop-gap: delete it once `ballast.simulator.render.markdown` has landed.
-    """
-    telemetry, rules = report["telemetry"], report["rules"]
-    changed = [r for r in rules if r["change"] != "same"]
-    lines = [
-        f"### Replay: {telemetry['file']}",
-        "",
-        f"{telemetry['events']} events; {len(changed)} of {len(rules)} rules decided differently.",
-    ]
-    if changed:
-        lines += ["", "| Rule | Baseline | Candidate | Change |", "| :--- | ---: | ---: | :--- |"]
-        lines += [
-            f"| {r['policy']}/{r['rule']} | {r['baseline']} | {r['candidate']} | {r['change']} |" for r in changed
-        ]
-    return "\n".join(lines) + "\n"
-
-
-__all__ = ["add_parser", "fallback_markdown_table", "run_replay"]
+__all__ = ["add_parser", "run_replay"]
