@@ -89,6 +89,15 @@ def test_scenario_problems_have_positions(text: str, line: int, column: int, nee
     assert (first.span.line, first.span.column) == (line, column), first.render()
 
 
+def test_a_policy_path_that_does_not_exist_is_reported_at_its_position(tmp_path: Path) -> None:
+    text = "scenario: x\nduration: 1h\npolicies: [../motb.bal, nowhere.bal]\npools:\n  - {name: a}\n"
+    with pytest.raises(CompileError) as caught:
+        parse_scenario(text, str(tmp_path / "s.yaml"), base=CATALOG / "scenarios")
+    first = caught.value.diagnostics[0]
+    assert "policy path 'nowhere.bal' does not exist" in first.message
+    assert (first.span.line, first.span.column) == (3, 25)
+
+
 def test_every_problem_of_a_file_is_reported_at_once() -> None:
     text = "scenario: x\nduration: 1h\nstep: 0s\npools:\n  - {name: a, rate: -1, class: vip}\n"
     with pytest.raises(CompileError) as caught:
