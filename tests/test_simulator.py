@@ -437,3 +437,17 @@ def test_simulate_cli_bad_input(tmp_path: Path) -> None:
     assert code == 0 and "ok: test.small, 2 pools" in err
     code, _, err = run(["shadow", "--scenario", str(good), "--baseline", MOTB, "--candidate", MOTB, "--seeds", "0"])
     assert code == 2 and "at least 1" in err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
+    path = write(tmp_path, SMALL)
+    terminal = _Terminal()
+    assert main(["simulate", str(path), "--policy", MOTB, "--format", "json"], stdout=io.StringIO(), stderr=terminal) == 0
+    assert "simulate [" in terminal.getvalue() and "100%" in terminal.getvalue()
+    code, _, err = run(["simulate", str(path), "--policy", MOTB, "--format", "json"])
+    assert code == 0 and err == ""
