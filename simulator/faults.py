@@ -125,10 +125,15 @@ class Faults:
                 cascade[chosen] = True
                 mesh.cascade_every[chosen] = p["every"]
                 mesh.cascade_limit[chosen] = p["limit"]
-        mesh.latency_add_ms, mesh.error_add = latency, errors
-        mesh.flood_valid, mesh.flood_invalid = flood_valid, flood_invalid
-        mesh.storm_rate, mesh.storm_task_share = storm, task_share
-        mesh.cascade_active = cascade
+        mesh.set_effects(
+            latency_ms=latency,
+            errors=errors,
+            flood_valid=flood_valid,
+            flood_invalid=flood_invalid,
+            storm_rate=storm,
+            storm_task_share=task_share,
+            cascade=cascade,
+        )
 
     def demand_factor(self, now: float) -> np.ndarray | None:
         """Load spikes in force, as demand multipliers per pool; None when there are none."""

@@ -87,10 +87,11 @@ class Columns(Mapping[str, list[Any]]):
 class Mesh:
     """The state of every pool, as numpy vectors indexed like `scenario.pools`.
 
-    Directives change the state through `scale`, `pause`, `downgrade`, `reroute` and `kill`
-    only: `step` keeps what follows from the workers, the faults in force and the directives'
-    expiry times between changes (`workers` is read-only; a change replaces it), and a day of
-    1,000 pools takes 86,400 steps.
+    Directives change the state through `scale`, `pause`, `downgrade`, `reroute` and `kill`,
+    faults through `set_effects` (and `queue`, `scheduler_paused`, `cascade_every`,
+    `cascade_limit` directly): `step` keeps what follows from the workers, the faults' effects
+    and the directives' expiry times until they change (a day of 1,000 pools is 86,400 steps).
+    `workers` is read-only; a change replaces the array.
     """
 
     def __init__(self, scenario: Scenario) -> None:
@@ -155,8 +156,7 @@ class Mesh:
         self._depth_rests = True  # every depth is 1 (the cascade term is one and stays so)
         self._subscriptions_rest = True  # every pool has its base subscriptions
         self._capacity_for: np.ndarray | None = None  # the `workers` the capacity terms are for
-        self._effects_dt = math.nan  # the dt and the fault arrays the fault terms are for
-        self._effects_for: tuple[np.ndarray | None, ...] = (None,) * len(self._effect_arrays())
+        self._effects_dt = math.nan  # the dt the fault terms are for (nan: the faults changed)
 
     def _fresh_totals(self) -> StepTotals:
         z = self.size
@@ -173,13 +173,31 @@ class Mesh:
         c = np.maximum(workers, 1.0)
         self._workers_mu = workers * self.mu
         self._c_mu = c * self.mu
-        self._exponent = np.sqrt(2.0 * (c + 1.0)) - 1.0  # Sakasegawa's, see _sojourn
+        self._exponent = np.sqrt(2.0 * (c + 1.0)) - 1.0  # Sakasegawa's exponent (see _sojourn)
         self._worker_sum = float(workers.sum())
         self._worker_cost_rate = float((workers * self.cost).sum())
         self._capacity_for = workers
 
+    def set_effects(
+        self,
+        *,
+        latency_ms: np.ndarray,
+        errors: np.ndarray,
+        flood_valid: np.ndarray,
+        flood_invalid: np.ndarray,
+        storm_rate: np.ndarray,
+        storm_task_share: np.ndarray,
+        cascade: np.ndarray,
+    ) -> None:
+        """The continuous effects of the faults in force, per pool (from `Faults.apply`)."""
+        self.latency_add_ms, self.error_add = latency_ms, errors
+        self.flood_valid, self.flood_invalid = flood_valid, flood_invalid
+        self.storm_rate, self.storm_task_share = storm_rate, storm_task_share
+        self.cascade_active = cascade
+        self._effects_dt = math.nan  # the next step recomputes its fault terms
+
     def _effects(self, dt: float) -> None:
-        """The per-step amounts of the faults in force (`Faults.apply` replaces the arrays)."""
+        """The per-step amounts of the faults in force."""
 
         def nonzero(values: np.ndarray) -> np.ndarray | None:
             return values if values.any() else None
@@ -192,13 +210,6 @@ class Mesh:
         self._storming = bool(self.storm_rate.any())
         self._cascading = bool(self.cascade_active.any())
         self._effects_dt = dt
-        self._effects_for = self._effect_arrays()
-
-    def _effect_arrays(self) -> tuple[np.ndarray, ...]:
-        return (
-            self.storm_rate, self.storm_task_share, self.flood_valid, self.flood_invalid, self.latency_add_ms,
-            self.error_add, self.cascade_active,
-        )  # fmt: skip
 
     # ---- one step ----
     def step(self, now: float, dt: float, demand: np.ndarray) -> None:
@@ -207,10 +218,9 @@ class Mesh:
             self._expire(now)
         if self.workers is not self._capacity_for:
             self._capacity()
-        if dt != self._effects_dt or any(
-            a is not b for a, b in zip(self._effect_arrays(), self._effects_for, strict=True)
-        ):
+        if dt != self._effects_dt:
             self._effects(dt)
+        unit = dt == 1.0  # then x * dt and x / dt are x: left out
         storm_tasks, flood = self._storm_tasks, self._flood
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             moved = inbound = degraded = None
@@ -234,7 +244,7 @@ class Mesh:
             running = (self.paused_until <= now) & ~self.lockdown_pauses & ~self.scheduler_paused
             capacity_rate = self._workers_mu * running
             backlog = self.queue + work
-            served = np.minimum(backlog, capacity_rate * dt)
+            served = np.minimum(backlog, capacity_rate if unit else capacity_rate * dt)
             queue = backlog - served
             overflow = np.maximum(queue - self.queue_limit, 0.0)
             self.queue = queue - overflow
@@ -242,16 +252,16 @@ class Mesh:
 
             # the queue's state follows the recent arrival rate, not one slice's Poisson draw
             alpha = min(1.0, dt / RATE_MEMORY_S)
-            self.arrival_rate = alpha * (work / dt) + (1.0 - alpha) * self.arrival_rate
+            self.arrival_rate = alpha * (work if unit else work / dt) + (1.0 - alpha) * self.arrival_rate
             working = capacity_rate > 0
             all_working = bool(working.all())
             rho, base, wait_share, decay = self._sojourn(capacity_rate, working, all_working)
             if self._latency_add_s is not None:
                 base = base + self._latency_add_s
-            # -decay * (x - base) written as decay * (base - x): the same bits (IEEE negation is exact)
+            # −decay·(x − base) as decay·(base − x): the same bits (IEEE rounding is symmetric)
             tail_slo = np.where(self.slo_s <= base, 1.0, wait_share * np.exp(decay * (base - self.slo_s)))
             timeouts = np.where(base >= TIMEOUT_S, 1.0, wait_share * np.exp(decay * (base - TIMEOUT_S)))
-            mean_s = base + wait_share / decay  # decay > 0: c >= 1, mu > 0 and 1 - r >= 0.01
+            mean_s = base + wait_share / decay  # decay > 0 always: c ≥ 1, μ > 0 and 1 − r ≥ 0.01
             p95_s = base + np.where(wait_share > 0.05, np.log(wait_share / 0.05) / decay, 0.0)
             inside = 1.0 - tail_slo
             failed_share = np.minimum(1.0, timeouts if self._error_add is None else self._error_add + timeouts)
@@ -286,8 +296,8 @@ class Mesh:
         if self._rejected is not None:
             t.rejected += self._rejected
         t.served += served
-        t.latency_sum += self.mean_ms * dt
-        t.load_sum += self.load * dt
+        t.latency_sum += self.mean_ms if unit else self.mean_ms * dt
+        t.load_sum += self.load if unit else self.load * dt
         t.seconds += dt
         self._mesh_dynamics(now, dt)
         self.worker_seconds += self._worker_sum * dt
@@ -296,15 +306,15 @@ class Mesh:
     def _sojourn(
         self, capacity_rate: np.ndarray, working: np.ndarray, all_working: bool
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Utilisation and the time in the system as `base + an exponential wait that only some requests have`.
+        """The time in the system as `base + an exponential wait that only some requests have`.
 
         base: one service time plus draining the backlog already queued (Little's law; all of it
         when the pool is stopped). The wait of an M/M/c queue below saturation: a request waits
-        with probability C (Erlang C, in Sakasegawa's approximation rho^(sqrt(2(c+1))-1)), and then
-        for an exponential time of rate c mu (1-rho). So P(T > x) = C exp(-c mu (1-rho) (x - base)).
-        Returns rho, base, C and the decay rate.
+        with probability C (Erlang C, in Sakasegawa's approximation ρ^(√(2(c+1))−1)), and then
+        for an exponential time of rate cμ(1−ρ). So P(T > x) = C·exp(−cμ(1−ρ)(x − base)).
+        Returns ρ, base, C and cμ(1−ρ); `working` marks the pools with capacity.
         """
-        if all_working:  # the usual case: no np.where needed
+        if all_working:  # the usual case, where every np.where would pick its first branch
             rho = self.arrival_rate / capacity_rate
             r = np.minimum(rho, 0.99)
             base = self._service + self.queue / capacity_rate

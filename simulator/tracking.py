@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 REPORT_FORMAT = "ballast.simulation/1"
 BREACH_CLEAR_S = 30.0
 THREAT_MARGIN_S = 300.0
-SETTLE_S = 300.0
-MAX_PROBLEM_EXAMPLES = 5  # the `after` phase starts this long after the last fault ends
+SETTLE_S = 300.0  # the `after` phase starts this long after the last fault ends
+MAX_PROBLEM_EXAMPLES = 5  # the report lists this many of the runtime's problems (all are counted)
 
 
 def rounded(value: float | None) -> float | None:
