@@ -35,7 +35,7 @@ import gc
 import math
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,7 +47,7 @@ from ballast.runtime.interpret import describe_fault
 from ballast.runtime.ir import IR, slot_key, unparse, walk
 from ballast.runtime.policy import CompiledPolicy, PolicySet, Problem, Result, _snapshot
 from ballast.runtime.threat import ThreatEngine
-from ballast.runtime.windows import Series, aggregate
+from ballast.runtime.windows import Series, reader
 
 SNAPSHOT_FORMAT = "ballast-engine-state/1"
 _IDLE_CHECK_EVERY = 1024  # events between sweeps for idle keys
@@ -81,8 +81,8 @@ class _Key:
 
     __slots__ = ("event", "last_seen", "rules", "series")
 
-    def __init__(self) -> None:
-        self.series: dict[tuple[str, ...], Series] = {}
+    def __init__(self, fields: int) -> None:
+        self.series: list[Series | None] = [None] * fields  # by the grouping's field index
         self.rules: dict[int, _RuleState] = {}
         self.event: dict[str, Any] = {}
         self.last_seen = -math.inf
@@ -142,14 +142,25 @@ class _PolicyEngine:
         self.aggregates = {
             g: {k: v for r in self.by_grouping[g] for k, v in r.aggregates.items()} for g in self.groupings
         }
-        self.retention: dict[tuple[str, ...], dict[tuple[str, ...], float]] = {}
+        # Per grouping, the fields some aggregate reads, as (index, path, top-level name or None,
+        # retention): a key keeps the history of field i in `series[i]`. And per slot, what
+        # `_Context` computes it with: the index of its field and the aggregate as a function.
+        self.fields: dict[tuple[str, ...], list[tuple[int, tuple[str, ...], str | None, float]]] = {}
+        self.reads: dict[tuple[str, ...], dict[str, tuple[int, Callable[[Series | None, float], Any]]]] = {}
         for g, aggs in self.aggregates.items():
-            fields: dict[tuple[str, ...], float] = {}
+            retention: dict[tuple[str, ...], float] = {}
             for node in aggs.values():
                 path = tuple(node["path"])
-                fields[path] = max(fields.get(path, 0.0), node.get("window", 0.0) + self.lateness)
-            self.retention[g] = fields
+                retention[path] = max(retention.get(path, 0.0), node.get("window", 0.0) + self.lateness)
+            paths = list(retention)
+            self.fields[g] = [(i, p, p[0] if len(p) == 1 else None, retention[p]) for i, p in enumerate(paths)]
+            self.reads[g] = {slot: (paths.index(tuple(n["path"])), reader(n)) for slot, n in aggs.items()}
+        # a policy whose rules all have time clauses has nothing for `decide` (the stateless matcher)
+        self.stateless = len(self.timed) < len(policy.rules)
         self.newest = -math.inf
+        # No key was last seen before this: an idle sweep with an older horizon finds nothing,
+        # so it can skip visiting every key.
+        self.seen_floor = math.inf
         self.seen: dict[Any, float] = {}
         self.sequences: dict[str, int] = {}
         self.keys: dict[tuple[int, tuple[Any, ...]], _Key] = {}
@@ -201,23 +212,27 @@ class _PolicyEngine:
         if self.sequence is not None:
             self._check_sequence(data, t, result)
         self.newest = max(self.newest, t)
-        policy.decide(data, result)
+        if self.stateless:
+            policy.decide(data, result)
         frozen: dict[str, Any] | None = None  # keys keep a copy: the host may reuse or change its dict
-        for g in self.groupings:
-            key = self._key(g, data)
-            for path, retention in self.retention[g].items():
+        for g_index, g in enumerate(self.groupings):
+            key = self._key(g_index, g, data)
+            history, newest = key.series, self.newest
+            for index, path, name, retention in self.fields[g]:
                 # most fields are top-level: one dict lookup, no walk through records
-                value = data.get(path[0]) if len(path) == 1 else _lookup(data, path)
+                value = data.get(name) if name is not None else _lookup(data, path)
                 if value is None or type(value) is bool:
                     continue
-                series = key.series.get(path)
+                series = history[index]
                 if series is None:
-                    series = key.series[path] = Series(retention)
-                series.add(t, float(value), self.newest)
+                    series = history[index] = Series(retention)
+                series.add(t, float(value), newest)
             if t >= key.last_seen:
                 if frozen is None:
                     frozen = _snapshot(data) if policy._nested else dict(data)
                 key.event, key.last_seen = frozen, t
+                if t < self.seen_floor:  # a new key: a key's last_seen only grows
+                    self.seen_floor = t
             self._step(g, key, self.newest, result, from_event=True)
         if self.counters["events"] % _IDLE_CHECK_EVERY == 0:
             self._expire()
@@ -235,12 +250,11 @@ class _PolicyEngine:
             self._step(self.groupings[g_index], key, now, result, from_event=False)
         self._expire()
 
-    def _key(self, grouping: tuple[str, ...], data: Mapping[str, Any]) -> _Key:
-        g_index = self.groupings.index(grouping)
-        values = tuple(data[f] for f in grouping)
+    def _key(self, g_index: int, grouping: tuple[str, ...], data: Mapping[str, Any]) -> _Key:
+        values = tuple([data[f] for f in grouping])
         key = self.keys.get((g_index, values))
         if key is None:
-            key = self.keys[(g_index, values)] = _Key()
+            key = self.keys[(g_index, values)] = _Key(len(self.fields[grouping]))
         return key
 
     def _check_sequence(self, data: Mapping[str, Any], t: float, result: Result) -> None:
@@ -267,6 +281,8 @@ class _PolicyEngine:
         if not self.idle:
             return
         horizon = self.newest - self.idle
+        if self.seen_floor >= horizon:
+            return
         stale = [
             k
             for k, key in self.keys.items()
@@ -275,13 +291,14 @@ class _PolicyEngine:
         for k in stale:
             del self.keys[k]
         self.counters["expired_keys"] += len(stale)
+        self.seen_floor = min((key.last_seen for key in self.keys.values()), default=math.inf)
 
     # ---- rules ----
     def _step(self, grouping: tuple[str, ...], key: _Key, now: float, result: Result, *, from_event: bool) -> None:
         rules = self.by_grouping[grouping]
         if not from_event and not any(r.edge or r.uses_absent for r in rules):
             return
-        aug = _Context(key.event, self.aggregates[grouping], key.series, now)
+        aug = _Context(key.event, self.reads[grouping], key.series, now)
         for rule in rules:
             if not from_event and not (rule.edge or rule.uses_absent):
                 continue
@@ -296,8 +313,8 @@ class _PolicyEngine:
             if not rule.edge:
                 if active:
                     self._emit(rule, aug, now, result)
-                continue
-            self._transition(rule, state, active, aug, now, result)
+            elif active or state.firing or state.since is not None:  # else inactive and idle: nothing moves
+                self._transition(rule, state, active, aug, now, result)
 
     def _active(self, rule: _TimedRule, state: _RuleState, aug: _Context) -> bool:
         entering = not state.active or not rule.hysteresis
@@ -415,7 +432,11 @@ class _PolicyEngine:
                     "key": list(values),
                     "last_seen": key.last_seen if math.isfinite(key.last_seen) else None,
                     "event": key.event,
-                    "series": [[list(path), s.to_json()] for path, s in key.series.items()],
+                    "series": [
+                        [list(path), s.to_json()]
+                        for (_, path, _, _), s in zip(self.fields[self.groupings[g]], key.series, strict=True)
+                        if s is not None
+                    ],
                     "rules": [[i, st.to_json()] for i, st in sorted(key.rules.items())],
                 }
                 for (g, values), key in self.keys.items()
@@ -430,13 +451,18 @@ class _PolicyEngine:
         self.seen = {_hashable(k): v for k, v in data["seen"]}
         self.sequences = {k: v for k, v in data["sequences"]}
         self.keys = {}
+        self.seen_floor = -math.inf  # the next idle sweep visits every key, and sets it
+        fields = [self.fields[g] for g in self.groupings]
+        where = [{path: (i, keep) for i, path, _, keep in f} for f in fields]  # path → (index, retention)
         for item in data["keys"]:
-            key = _Key()
+            key = _Key(len(fields[item["grouping"]]))
             key.last_seen = item["last_seen"] if item["last_seen"] is not None else -math.inf
             key.event = item["event"]
-            grouping = self.groupings[item["grouping"]]
-            retention = self.retention[grouping]
-            key.series = {tuple(p): Series.from_json(s, retention.get(tuple(p), 0.0)) for p, s in item["series"]}
+            for path, samples in item["series"]:
+                # a field no aggregate of this policy reads has no history to continue
+                if tuple(path) in where[item["grouping"]]:
+                    i, keep = where[item["grouping"]][tuple(path)]
+                    key.series[i] = Series.from_json(samples, keep)
             key.rules = {int(i): _RuleState.from_json(st) for i, st in item["rules"]}
             self.keys[(item["grouping"], tuple(item["key"]))] = key
         self.cooldowns = {(r, a, tuple(t)): until for r, a, t, until in data["cooldowns"]}
@@ -448,23 +474,28 @@ class _Context(dict):  # type: ignore[type-arg]
     """The event plus its key's aggregates, each computed the first time a condition reads it:
     a rule whose condition short-circuits, or an exit condition not yet due, costs nothing."""
 
-    __slots__ = ("_nodes", "_now", "_series", "read_no_data")
+    __slots__ = ("_now", "_reads", "_series", "read_no_data")
 
     def __init__(
-        self, event: Mapping[str, Any], nodes: Mapping[str, IR], series: Mapping[tuple[str, ...], Series], now: float
+        self,
+        event: Mapping[str, Any],
+        reads: Mapping[str, tuple[int, Callable[[Series | None, float], Any]]],
+        series: list[Series | None],
+        now: float,
     ) -> None:
         super().__init__(event)
         self["@now"] = now
-        self._nodes = nodes
+        self._reads = reads
         self._series = series
         self._now = now
         self.read_no_data = False
 
     def __missing__(self, slot: str) -> Any:
-        node = self._nodes.get(slot)
-        if node is None:
+        read = self._reads.get(slot)
+        if read is None:
             raise KeyError(slot)
-        value = aggregate(node, self._series.get(tuple(node["path"])), self._now)
+        index, compute = read
+        value = compute(self._series[index], self._now)
         if value is None:
             self.read_no_data = True
         self[slot] = value

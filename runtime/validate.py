@@ -279,6 +279,13 @@ def fast_checker(fields: list[dict[str, Any]]) -> Callable[[Any], bool]:
                     )
                 )
             check = ast.BoolOp(ast.And(), [check, *bounds]) if bounds else check
+        elif t == "timestamp" and f.get("min") is None and f.get("max") is None:
+            # epoch seconds as a float are what `validate` makes of any timestamp: kept unchanged
+            check = ast.Compare(
+                left=ast.Call(func=ast.Name("type", ast.Load()), args=[walrus], keywords=[]),
+                ops=[ast.Is()],
+                comparators=[ast.Name("float", ast.Load())],
+            )
         elif isinstance(t, dict) and "enum" in t:
             namespace[f"_enum{i}"] = frozenset(t["enum"])
             check = ast.Compare(left=walrus, ops=[ast.In()], comparators=[ast.Name(f"_enum{i}", ast.Load())])
