@@ -239,7 +239,7 @@ def _slope(times: list[float], values: list[float]) -> float:
 
 SPIKE_Z = 3.0  # the Maestro Conductor's adaptive z-score threshold
 DRIFT_SIGMAS = 2.0  # a trend that moves the level this many standard deviations over the window
-OSCILLATION_SHARE = 0.6  # share of direction changes among consecutive differences
+OSCILLATION_SHARE = 0.85  # share of moves that reverse the one before: flapping, not noise (white noise: 2/3)
 
 
 def classify(times: list[float], values: list[float]) -> dict[str, Any]:

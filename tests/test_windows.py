@@ -226,3 +226,16 @@ def test_zscore_of_a_flat_past_is_zero() -> None:
 
     assert _zscore([0.1, 0.1, 0.1, 0.101]) == 0.0
     assert _zscore([0.1, 0.2, 0.1, 0.2, 0.5]) > 3.0
+
+
+def test_anomaly_tells_flapping_from_noise() -> None:
+    """Calibration: noise reverses direction on ~2/3 of its steps; only flapping is an oscillation."""
+    import random
+
+    rng = random.Random(1)
+    times = [15.0 * i for i in range(40)]
+    kinds = [classify(times, [100 + rng.gauss(0, 5) for _ in range(40)])["kind"] for _ in range(1000)]
+    assert kinds.count("oscillation") <= 10
+    assert kinds.count("none") >= 970
+    flapping = [100 + (10 if i % 2 else -10) + rng.gauss(0, 1) for i in range(40)]
+    assert classify(times, flapping)["kind"] == "oscillation"
