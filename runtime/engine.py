@@ -540,6 +540,7 @@ class Engine:
         self._engines = [_PolicyEngine(p, p.timing_ir) for p in policies.policies]
         self._threats = [ThreatEngine(t) for t in policies.threats]
         self._latencies: deque[float] = deque(maxlen=10_000)
+        self._by_input: dict[str, list[_PolicyEngine]] = {}
 
     def process(self, event: Any, input: str | None = None) -> Result:
         """Decisions for one event; never raises for a bad, late or duplicate event."""
@@ -663,11 +664,15 @@ class Engine:
     def _select(self, input: str | None) -> list[_PolicyEngine]:
         if input is None:
             return self._engines
+        chosen = self._by_input.get(input)  # a host sends millions of events to a few inputs
+        if chosen is not None:
+            return chosen
         chosen = [e for e in self._engines if e.policy.input_name == input]
         if not chosen and not any(t.input_name == input for t in self._threats):
             raise UsageError(
                 f"no policy or threat in this set reads the input {input!r}; inputs are {', '.join(self.policies.inputs)}"
             )
+        self._by_input[input] = chosen
         return chosen
 
 
