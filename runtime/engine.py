@@ -35,7 +35,7 @@ import gc
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -546,7 +546,33 @@ class Engine:
         """Decisions for one event; never raises for a bad, late or duplicate event."""
         started = time.perf_counter()
         result = Result()
-        for engine in self._select(input):
+        self._evaluate(event, self._select(input), self._threats_of(input), result)
+        _order(result)
+        self._deliver(result, (time.perf_counter() - started) * 1000)
+        return result
+
+    def process_many(self, events: Iterable[Any], input: str | None = None) -> list[tuple[int, Result]]:
+        """Decisions for a batch of events, in order: exactly what `process` gives for each, but
+        only for the events that produced something (directives, errors or engine events), as
+        `(index in the batch, result)`. For hosts that read telemetry in batches (a bus poll, a
+        simulator tick): the per-call work is done once per batch."""
+        engines, threats = self._select(input), self._threats_of(input)
+        clock = time.perf_counter
+        out: list[tuple[int, Result]] = []
+        result = Result()
+        for index, event in enumerate(events):
+            started = clock()
+            self._evaluate(event, engines, threats, result)
+            if result.directives or result.errors or result.events:
+                _order(result)
+                self._deliver(result, (clock() - started) * 1000)
+                out.append((index, result))
+                result = Result()
+        return out
+
+    @staticmethod
+    def _evaluate(event: Any, engines: list[_PolicyEngine], threats: list[ThreatEngine], result: Result) -> None:
+        for engine in engines:
             try:
                 engine.process(event, result)
             except Exception as exc:  # a Ballast bug must not take its host down: report it
@@ -558,12 +584,13 @@ class Engine:
                         hint="please report this event and bundle",
                     )
                 )
-        for threat in self._threats:
-            if input is None or threat.input_name == input:
-                _update_threat(threat, event, result)
-        _order(result)
-        self._deliver(result, (time.perf_counter() - started) * 1000)
-        return result
+        for threat in threats:
+            _update_threat(threat, event, result)
+
+    def _threats_of(self, input: str | None) -> list[ThreatEngine]:
+        if input is None:
+            return self._threats
+        return [t for t in self._threats if t.input_name == input]
 
     @property
     def threats(self) -> dict[str, ThreatEngine]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -141,7 +140,7 @@ class Simulation:
     def _telemetry(self, progress: Callable[[float], None] | None) -> Any:
         s, mesh = self.scenario, self.mesh
         every = s.telemetry_every
-        process = self.engine.process
+        process_many = self.engine.process_many
         yield self.env.timeout(every)  # the first tick reports the first interval
         while True:
             now = self.env.now
@@ -154,13 +153,12 @@ class Simulation:
             time = s.start + now
             for name, build in self.builders:
                 events = build(columns, fleet, time, self.tick)
-                # map() makes the calls from C; each result is still handled before the next call
-                for event, result in zip(events, map(process, events, repeat(name)), strict=True):
+                # one batch per input and tick; only the events that produced something come back
+                for index, result in process_many(events, name):
                     if result.errors:
                         self.tracker.problems(result.errors, now)
-                    if result.directives:
-                        for directive in result.directives:
-                            self._directive(directive, now, event)
+                    for directive in result.directives:
+                        self._directive(directive, now, events[index])
             self._threat_effects()
             self.tracker.tick(now, columns, totals, fleet, self.engine, self)
             condition = self.tracker.stop_reached(now)

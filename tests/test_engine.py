@@ -765,3 +765,30 @@ def test_stream_fields_of_the_wrong_type(stream: str, needle: str, message: str)
         *position(text, needle),
     )
     assert message in d.message
+
+
+@pytest.mark.parametrize(
+    ("policies", "events", "input"),
+    [
+        (["watchdog.bal"], "watchdog-events.jsonl", None),
+        (["motb.bal"], "events.jsonl", None),
+        (["motb.bal", "gtbe.bal"], "events.jsonl", "telemetry"),
+    ],
+)
+def test_process_many_is_process_per_event(policies: list[str], events: str, input: str | None) -> None:
+    """A batch gives exactly the per-event results, keeping only the events that produced something."""
+    policy_set = ballast.compile([str(CATALOG / p) for p in policies])
+    lines = (CATALOG / events).read_text(encoding="utf-8").splitlines()
+    stream = []
+    for line in lines:
+        try:
+            stream.append(json.loads(line))
+        except json.JSONDecodeError:
+            stream.append(line)  # a malformed line stays a bad event: both paths must report it
+    one, batch = Engine(policy_set), Engine(policy_set)
+    expected = [(i, one.process(e, input).to_dict()) for i, e in enumerate(stream)]
+    expected = [(i, r) for i, r in expected if r["directives"] or r["errors"] or r.get("events")]
+    got = [(i, r.to_dict()) for i, r in batch.process_many(stream[:7], input)]
+    got += [(i + 7, r.to_dict()) for i, r in batch.process_many(stream[7:], input)]
+    assert got == expected and expected
+    assert batch.snapshot() == one.snapshot()
