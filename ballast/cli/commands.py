@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ballast.cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
+from ballast.paths import expand_paths
 from ballast.runtime.errors import BallastError, CompileError, Diagnostic, UsageError, sort_diagnostics
 
 POLICY_SUFFIXES = (".bal", ".yaml", ".yml")
@@ -24,28 +25,16 @@ def expand(paths: list[str], suffixes: tuple[str, ...] = POLICY_SUFFIXES) -> lis
     sibling of the same stem: `x.yaml` next to `x.bal` is that policy's YAML twin, and compiling
     both would clash on the policy name. A twin is checked when it is named explicitly.
     """
-    out: list[str] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(
-                str(p)
-                for p in path.rglob("*")
-                if p.suffix in suffixes
-                and p.is_file()
-                and "tests" not in p.parts
-                and not p.name.endswith((".test.yaml", ".test.yml"))  # policy tests: `ballast test`
-                and not p.name.endswith(SCENARIO_SUFFIXES)  # simulator scenarios: `ballast simulate`
-                and not (p.suffix in (".yaml", ".yml") and p.with_suffix(".bal").is_file())
-            )
-            if not found:
-                raise UsageError(f"{raw}: no policy files ({', '.join(suffixes)}) in this directory")
-            out.extend(found)
-        elif not path.exists():
-            raise UsageError(f"{raw}: no such file or directory")
-        else:
-            out.append(raw)
-    return out
+    def wanted(p: Path) -> bool:
+        return (
+            p.suffix in suffixes
+            and "tests" not in p.parts
+            and not p.name.endswith((".test.yaml", ".test.yml"))  # policy tests: `ballast test`
+            and not p.name.endswith(SCENARIO_SUFFIXES)  # simulator scenarios: `ballast simulate`
+            and not (p.suffix in (".yaml", ".yml") and p.with_suffix(".bal").is_file())
+        )
+
+    return expand_paths(paths, wanted, f"no policy files ({', '.join(suffixes)})")
 
 
 def _print_diagnostics(diagnostics: list[Diagnostic], fmt: str, out: TextIO) -> None:

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from ballast.runtime.errors import CompileError, Diagnostic, UsageError
+from ballast.paths import expand_paths
+from ballast.runtime.errors import CompileError, Diagnostic
 from ballast.testing.coverage import Coverage
 from ballast.testing.notation import NotationError, encode, expand
 from ballast.testing.runner import CaseResult, Failure, run_case
@@ -93,19 +93,8 @@ def find_test_files(paths: Sequence[str]) -> list[str]:
 
     Raises UsageError for a path that does not exist or a directory without test files.
     """
-    out: list[str] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(str(p) for p in path.rglob("*") if p.name.endswith(TEST_SUFFIXES) and p.is_file())
-            if not found:
-                raise UsageError(f"{raw}: no test files (*.test.yaml) in this directory")
-            out.extend(found)
-        elif not path.exists():
-            raise UsageError(f"{raw}: no such file or directory")
-        else:
-            out.append(raw)
-    return list(dict.fromkeys(out))
+    found = expand_paths(paths, lambda p: p.name.endswith(TEST_SUFFIXES), "no test files (*.test.yaml)")
+    return list(dict.fromkeys(found))
 
 
 def run_paths(paths: Sequence[str], *, coverage: bool = False) -> Report:
