@@ -1,0 +1,176 @@
+"""A YAML file being read: loading it with ruamel.yaml, and the source span of each loaded node.
+
+This is the one place ruamel.yaml's exceptions are translated: a file that cannot be loaded
+raises `SyntaxProblem`, and repeated keys (which ruamel reports one at a time) are all collected
+in `YamlFile.problems`. The test-file loader (`ballast.testing.spec`) reads its YAML through this
+class too, so both report positions the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+from ballast.dsl.parser import SyntaxProblem
+from ballast.dsl.yaml_positions import Embedded, Source
+from ballast.runtime.errors import Diagnostic, Span
+
+_YAML_HINTS = (
+    (
+        "mapping values are not allowed",
+        "quote the value: a plain YAML value cannot contain ': ' (action calls and reason templates usually need quotes)",
+    ),
+    ("found character '\\t'", "indent with spaces: YAML does not allow tabs"),
+    ("cannot start any token", "quote the value: YAML reserves this character at the start of a plain value"),
+    ("expected ',' or ']'", "close the list with ']', or quote an item that contains ',', ':' or brackets"),
+    ("expected ',' or '}'", "close the mapping with '}', or quote a value that contains ',', ':' or brackets"),
+    ("while scanning a quoted scalar", "close the quoted string on the same value"),
+    ("expected <block end>", "check the indentation of this line against the lines above"),
+    ("could not find expected ':'", "a key needs ':' after it; check the indentation and the quotes above"),
+    ("expected a single document", "a file holds one document: remove the second '---'"),
+    ("found undefined alias", "define the anchor (&name) before using the alias (*name)"),
+)
+
+
+def _yaml(allow_duplicate_keys: bool) -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = allow_duplicate_keys
+    return yaml
+
+
+class YamlFile:
+    """One YAML file: its source, the problems found in it so far, and the spans of its nodes."""
+
+    def __init__(self, text: str, file: str) -> None:
+        self.source = Source(text, file)
+        self.file = file
+        self.problems: list[Diagnostic] = []
+
+    def error(self, code: str, message: str, span: Span, hint: str = "") -> None:
+        self.problems.append(Diagnostic("error", code, message, span, hint))
+
+    # ---- loading ----
+    def load(self) -> Any:
+        """The file's data (ruamel's round-trip nodes, which remember positions).
+
+        Raises SyntaxProblem when the file is not YAML; repeated keys are only recorded in
+        `problems`, and the data keeps the last value of each.
+        """
+        text = self.source.text
+        try:
+            try:
+                return _yaml(False).load(text)
+            except DuplicateKeyError as exc:
+                self._duplicates(exc)
+                return _yaml(True).load(text)
+        except YAMLError as exc:
+            raise SyntaxProblem(*self.problems, self._yaml_problem(exc)) from None
+        except (ValueError, TypeError, OverflowError) as exc:  # a value ruamel cannot construct
+            self.error("yaml", f"invalid YAML value: {exc}", self.source.span(0, 1), "quote the value")
+            raise SyntaxProblem(*self.problems) from None
+
+    def _yaml_problem(self, exc: YAMLError) -> Diagnostic:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        if mark is not None:
+            start = self.source.index(mark.line, mark.column)
+        else:
+            start = min(getattr(exc, "position", 0) or 0, len(self.source.text))
+        problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
+        context = getattr(exc, "context", None) or ""
+        hint = ""
+        for needle, text in _YAML_HINTS:
+            if needle in problem or needle in context:
+                hint = text
+                break
+        context_mark = getattr(exc, "context_mark", None)
+        if context.startswith("while ") and context_mark is not None:
+            where = f"{context.removeprefix('while ')} that starts at line {context_mark.line + 1}, column {context_mark.column + 1}"
+            hint = f"{hint} ({where})" if hint else where
+        return Diagnostic("error", "yaml", f"invalid YAML: {problem}", self.source.span(start, start + 1), hint)
+
+    def _duplicates(self, exc: DuplicateKeyError) -> None:
+        """Every repeated key of the file (ruamel stops at the first)."""
+        before = len(self.problems)
+        try:
+            root = _yaml(True).compose(self.source.text)
+        except YAMLError:
+            root = None
+        stack, visited = [root], set()
+        while stack:
+            node = stack.pop()
+            if id(node) in visited:
+                continue
+            visited.add(id(node))
+            if isinstance(node, SequenceNode):
+                stack.extend(node.value)
+            if not isinstance(node, MappingNode):
+                continue
+            seen: dict[tuple[str, str], ScalarNode] = {}
+            for key, value in node.value:
+                stack.append(value)
+                if not isinstance(key, ScalarNode):
+                    continue
+                ident = (str(key.tag), str(key.value))
+                if ident not in seen:
+                    seen[ident] = key
+                    continue
+                first = seen[ident]
+                start = self.source.index(key.start_mark.line, key.start_mark.column)
+                end = self.source.index(key.end_mark.line, key.end_mark.column)
+                self.error(
+                    "yaml",
+                    f"duplicate key '{key.value}'",
+                    self.source.span(start, end),
+                    f"'{key.value}' is first given at line {first.start_mark.line + 1}; a mapping holds each key once",
+                )
+        if len(self.problems) == before:
+            self.problems.append(self._yaml_problem(exc))
+
+    # ---- positions of nodes ----
+    def key_span(self, mapping: Any, key: object) -> Span:
+        try:
+            line, col = mapping.lc.key(key)
+        except (AttributeError, KeyError, TypeError):
+            return self.start_span(mapping)
+        return self.source.extent(line, col, key)
+
+    def start_span(self, node: Any) -> Span:
+        lc = getattr(node, "lc", None)
+        line, col = (lc.line, lc.col) if lc is not None and lc.line is not None else (0, 0)
+        start = self.source.index(line, col)
+        return self.source.span(start, start + 1)
+
+    def node_span(self, parent: Any, step: object) -> Span:
+        """The span of parent[step]: a scalar, a flow collection, or the key of a block one."""
+        value = parent[step]
+        try:
+            line, col = parent.lc.value(step) if isinstance(parent, dict) else parent.lc.item(step)
+        except (AttributeError, KeyError, IndexError, TypeError):
+            return self.start_span(parent)
+        block = isinstance(value, dict | list) and self.source.text[self.source.index(line, col)] not in "[{"
+        if isinstance(parent, dict) and (value is None or block):
+            return self.key_span(parent, step)
+        if block:
+            start = self.source.index(line, col)
+            return self.source.span(start, start + 1)
+        return self.source.extent(line, col, value)
+
+    def value_start(self, parent: Any, step: object) -> tuple[int, int]:
+        """The 0-based (line, col) where parent[step] is written."""
+        return parent.lc.value(step) if isinstance(parent, dict) else parent.lc.item(step)
+
+    def embedded(self, parent: Any, step: object) -> Embedded:
+        value = parent[step]
+        line, col = self.value_start(parent, step)
+        return Embedded(self.source, value, line, col)
+
+    def mapping_span(self, mapping: Any) -> Span:
+        """Where to report a problem with a whole mapping: its name if it has one, else its start."""
+        for key in ("name", "policy", "module"):
+            if isinstance(mapping.get(key), str):
+                return self.node_span(mapping, key)
+        return self.start_span(mapping)

@@ -1,0 +1,270 @@
+"""Validation of a loaded YAML document against `policy.schema.json`, each error at its node.
+
+The schema (JSON Schema 2020-12) is the contract editors use too; here each of its errors is
+rewritten as a diagnostic that names the node in the user's terms (`'priority' of rule 'x'`),
+sits at the node's `line:col` and, where it helps, carries a hint. This is the one place
+jsonschema's exceptions are translated.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+from ballast.dsl.yaml_file import YamlFile
+from ballast.runtime.errors import Diagnostic, Span
+
+_KINDS = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean",
+    "null": "empty",
+    "array": "a list",
+    "object": "a mapping",
+}
+
+_TYPE_HINTS = {
+    "version": 'quote it: version: "1.2.0"',
+    "priority": "write a whole number; higher fires first",
+    "when": 'write the condition as a string: when: "load > 0.8"',
+    "then": 'write the action calls as strings: then: ["scale(targets: pool, by: 1)"]',
+    "imports": "list the module paths: imports: [lib/thresholds.bal]",
+    "input": "name the input, then its fields: input: {telemetry: {load: float}}",
+    "rules": "write the rules as a list: rules: [{name: ..., when: ..., then: ...}]",
+}
+
+_REQUIRED_HINTS = {
+    "when": ("has no 'when' condition", "add `when: <condition>`, e.g. `when: load > 0.8`"),
+    "then": ("has no 'then' action", 'add `then: ["scale(targets: pool, by: 1)"]` or another action'),
+    "name": ("has no 'name'", "add `name: <rule_name>`: rule names identify directives"),
+    "version": ("has no 'version'", 'add `version: "1.0.0"` (modules are not versioned: write `module:`)'),
+    "type": ("has no 'type'", "a typed constant is written {type: float, value: 0.8}"),
+    "value": ("has no 'value'", "a typed constant is written {type: float, value: 0.8}"),
+}
+
+
+@cache
+def policy_schema() -> dict[str, Any]:
+    """The JSON Schema of the YAML form (shipped as `ballast/dsl/policy.schema.json`)."""
+    return json.loads(resources.files("ballast.dsl").joinpath("policy.schema.json").read_text("utf-8"))
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(policy_schema())
+
+
+def validate_document(yaml_file: YamlFile, data: Any) -> None:
+    """Check the loaded data against the schema; each problem goes to `yaml_file.problems`, once."""
+    if data is None:
+        yaml_file.error(
+            "yaml",
+            "the document is empty",
+            yaml_file.source.span(0, 1),
+            "start with `policy: <name>` or `module: <name>`",
+        )
+        return
+    try:
+        errors = list(_validator().iter_errors(data))
+    except Exception as exc:  # jsonschema must not escape: report it where it can be seen
+        yaml_file.error("internal", f"the YAML form could not be validated: {exc!r}", yaml_file.source.span(0, 1), "")
+        return
+    for error in errors:
+        _report(yaml_file, error, data)
+    unique: dict[tuple[Span, str], Diagnostic] = {}
+    for d in yaml_file.problems:
+        unique.setdefault((d.span, d.message), d)
+    yaml_file.problems = list(unique.values())
+
+
+def _report(yaml_file: YamlFile, error: jsonschema.ValidationError, data: Any) -> None:
+    """One schema error as a diagnostic (or none, when another diagnostic already says it)."""
+    path = list(error.absolute_path)
+    schema_path = list(error.absolute_schema_path)
+    parent, step = _locate(data, path)
+    node = data if parent is None else parent[step]
+    where = _describe(path, data)
+    validator = error.validator
+    if not isinstance(data, dict) and (path or validator != "type"):
+        return  # `required` and friends hold vacuously for a non-mapping: only its kind matters
+    if "propertyNames" in schema_path:
+        key = error.instance
+        span = yaml_file.key_span(node, key)
+        if validator == "type":
+            yaml_file.error("yaml-key", f"the keys of {where} must be names, not {_kind(key)}", span, "")
+            return
+        hint = "a name is letters, digits and '_', not starting with a digit"
+        if str(error.validator_value).endswith("\\??$"):  # a field or parameter name
+            hint += "; a trailing '?' marks it optional"
+        yaml_file.error("yaml-key", f"'{key}' is not a valid name in {where}", span, hint)
+        return
+    span = yaml_file.start_span(data) if parent is None else yaml_file.node_span(parent, step)
+    if validator == "additionalProperties":
+        allowed = list(error.schema.get("properties", {}))
+        for key in node:
+            if key not in allowed:
+                hint = _suggest(key, allowed) or "the keys here are " + ", ".join(allowed)
+                yaml_file.error("yaml-key", f"unknown key '{key}' in {where}", yaml_file.key_span(node, key), hint)
+    elif validator == "required":
+        unknown = [str(k) for k in node if k not in _allowed(error, path)]
+        for key in error.validator_value:
+            if key in node or difflib.get_close_matches(key, unknown, n=1, cutoff=0.6):
+                continue  # a misspelled key already says "did you mean ..."
+            message, hint = _REQUIRED_HINTS.get(key, (f"has no '{key}'", f"add `{key}: ...`"))
+            owner = f"constant '{path[1]}'" if path[:1] == ["const"] else where
+            if not path:
+                owner = f"policy '{node.get('policy')}'"
+            yaml_file.error("yaml-missing", f"{owner} {message}", yaml_file.mapping_span(node), hint)
+    elif validator == "anyOf" and not path:
+        unknown = [str(k) for k in node if k not in _allowed(error, path)]
+        if not difflib.get_close_matches("policy", unknown, cutoff=0.6) and not difflib.get_close_matches(
+            "module", unknown, cutoff=0.6
+        ):
+            yaml_file.error(
+                "yaml-missing",
+                "the document has no 'policy' (or 'module') key",
+                yaml_file.start_span(node),
+                "start the file with `policy: <name>`, or `module: <name>` for shared declarations",
+            )
+    elif validator == "not" and not path:
+        if "dependentSchemas" in schema_path:
+            if "policy" in node:
+                return  # "a policy or a module, not both" says it
+            yaml_file.error(
+                "yaml-key",
+                "a module has no version",
+                yaml_file.key_span(node, "version"),
+                "only policies are versioned: remove 'version', or write `policy:` instead of `module:`",
+            )
+        else:
+            yaml_file.error(
+                "yaml-key",
+                "a document is a policy or a module, not both",
+                yaml_file.key_span(node, "module"),
+                "`policy:` for rules over an input, `module:` for declarations that policies import",
+            )
+    elif validator == "type":
+        if not path:
+            yaml_file.error(
+                "yaml-kind",
+                f"a policy document is a mapping of keys, not {_kind(node)}",
+                span,
+                "start the file with `policy: <name>`",
+            )
+            return
+        hint = _TYPE_HINTS.get(str(path[-1]), "")
+        if not hint and path[0] in ("input", "types", "actions") and len(path) > 2:
+            hint = "write a type as a string (`float in [0, 1]`) or a mapping of fields (a record)"
+        if not hint and "string" in error.validator_value and isinstance(node, int | float):
+            hint = "quote it to make it a string"
+        yaml_file.error(
+            "yaml-kind", f"{where} must be {_expected(error.validator_value)}, not {_kind(node)}", span, hint
+        )
+    elif validator == "enum":
+        allowed = [str(v) for v in error.validator_value]
+        hint = _suggest(node, allowed) or "it is one of " + ", ".join(allowed)
+        yaml_file.error("yaml-kind", f"unknown {path[-1]} '{node}'", span, hint)
+    elif validator == "pattern":
+        what = {"policy": "policy name", "module": "module name", "name": "rule name"}.get(str(path[-1]), "name")
+        hint = (
+            "a dotted name: letters, digits and '_' separated by '.', e.g. motb.orchestration"
+            if what != "rule name"
+            else "a name is letters, digits and '_', not starting with a digit"
+        )
+        yaml_file.error("yaml-kind", f"'{node}' is not a valid {what}", span, hint)
+    elif validator == "minItems":
+        yaml_file.error("yaml-kind", f"{where} is an empty list", span, "give at least one action call")
+    elif validator == "minLength":
+        yaml_file.error("yaml-kind", f"{where} is empty", span, "")
+    else:
+        yaml_file.error("yaml-kind", f"{where}: {error.message}", span, "")
+
+
+def _allowed(error: jsonschema.ValidationError, path: list[Any]) -> list[str]:
+    if not path:
+        return list(policy_schema()["properties"])
+    if "properties" not in error.schema and path[0] == "rules":
+        # the conditional `when`-unless-`enter_when` requirement sits in a subschema of the rule
+        return list(policy_schema()["$defs"]["rule"]["properties"])
+    return list(error.schema.get("properties", {}))
+
+
+def _locate(data: Any, path: list[Any]) -> tuple[Any, Any]:
+    """(parent, key or index) of the node at `path`; (None, None) for the root."""
+    parent, step, node = None, None, data
+    for part in path:
+        parent, step, node = node, part, node[part]
+    return parent, step
+
+
+def _describe(path: list[Any], data: Any) -> str:
+    """`rule 'x'`, `'priority' of rule 'x'`, `field 'a' of input 'telemetry'`, ..."""
+    if not path:
+        return "the document"
+    head = path[0]
+    if head == "rules" and len(path) >= 2:
+        rule = data["rules"][path[1]]
+        name = rule.get("name") if isinstance(rule, dict) else None
+        what = f"rule '{name}'" if isinstance(name, str) else f"rule #{path[1] + 1}"
+        rest = path[2:]
+        if not rest:
+            return what
+        if rest[0] == "then" and len(rest) == 2:
+            return f"action call #{rest[1] + 1} of {what}"
+        if rest[0] == "labels" and len(rest) == 2:
+            return f"label '{rest[1]}' of {what}"
+        return f"'{rest[0]}' of {what}"
+    singular = {
+        "input": "input",
+        "const": "constant",
+        "let": "condition",
+        "types": "type",
+        "actions": "action",
+        "labels": "label",
+    }
+    if head in singular and len(path) >= 2:
+        what = f"{singular[head]} '{path[1]}'"
+        rest = [str(p) for p in path[2:]]
+        if not rest:
+            return what
+        part = {"input": "field", "types": "field", "actions": "parameter"}.get(head, "")
+        return f"{part} '{'.'.join(rest)}' of {what}" if part else f"'{rest[0]}' of {what}"
+    if head == "imports" and len(path) == 2:
+        return f"import #{path[1] + 1}"
+    return "'" + ".".join(str(p) for p in path) + "'"
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "empty"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if hasattr(value, "tag") and hasattr(value, "value"):
+        return "a tagged value"  # `!custom x`: ruamel keeps unknown tags
+    return f"a {type(value).__name__.lower()}"  # dates, times
+
+
+def _expected(kinds: object) -> str:
+    names = [_KINDS.get(k, k) for k in (kinds if isinstance(kinds, list) else [kinds])]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _suggest(name: object, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(str(name), candidates, n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else ""
