@@ -50,7 +50,7 @@ from pathlib import Path
 
 import ballast
 from ballast.cli import main as ballast_main
-from bench.spine import cpu_model, load_average, report_tail, source_state
+from bench.spine import cpu_model, load_average, report_head, report_tail, source_state
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "catalog"
@@ -298,14 +298,7 @@ def render(report: Report, markdown: bool) -> str:
     what = "24 h × 100 services × 1 Hz (8.64 M events) through both sets in < 2 min on one core"
     measured = f"{median:.1f} s" if not s.quick else f"{full_day_s:.0f} s projected from 1 h at {rate:,.0f} events/s"
     report.targets = [(what, measured, full_day_s < TARGET_S)]
-    if markdown:
-        out = [f"**{head[0]}**", "", *(f"- {h}" for h in head[1:]), "", "| measure | value |", "|---|---:|"]
-        out += [f"| {a} | {b} |" for a, b in rows]
-    else:
-        out = [*head, ""]
-        width = max(len(a) for a, _ in rows)
-        out += [f"  {a.ljust(width)}  {b}" for a, b in rows]
-    return "\n".join([*out, "", *report_tail(report, markdown)])
+    return "\n".join([*report_head(head, rows, markdown), "", *report_tail(report, markdown)])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -59,7 +59,7 @@ import ballast
 from ballast.runtime.policy import PolicySet
 from ballast.simulator.run import Simulation
 from ballast.simulator.scenario import Scenario, load_scenario, parse_scenario
-from bench.spine import cpu_model, load_average, report_tail, source_state
+from bench.spine import cpu_model, load_average, report_head, report_tail, source_state
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "catalog" / "scenarios"
@@ -512,15 +512,11 @@ def render(report: Report, markdown: bool) -> str:
         f"method: medians of {s.kernel_runs} kernel runs (alternating with bare SimPy) and {s.day_runs} runs of the day; "
         "every run's report identical",
     ]
+    out = report_head(head, report.rows, markdown)
     if markdown:
-        out = [f"**{head[0]}**", "", *(f"- {h}" for h in head[1:]), "", "| measure | value |", "|---|---:|"]
-        out += [f"| {a} | {b} |" for a, b in report.rows]
         out += ["", "| where the day's time goes (the instrumented run) | share | cost |", "|---|---:|---:|"]
         out += [f"| {a} | {b} | {c} |" for a, b, c in report.parts]
     else:
-        out = [*head, ""]
-        width = max(len(a) for a, _ in report.rows)
-        out += [f"  {a.ljust(width)}  {b}" for a, b in report.rows]
         out += ["", "where the day's time goes (the instrumented run):"]
         width = max(len(a) for a, _, _ in report.parts)
         out += [f"  {a.ljust(width)}  {b:>6}  {c}" for a, b, c in report.parts]

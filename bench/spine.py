@@ -1124,6 +1124,15 @@ def render(report: Report, markdown: bool) -> str:
     return "\n".join(out + report_tail(report, markdown))
 
 
+def report_head(head: list[str], rows: list[tuple[str, str]], markdown: bool) -> list[str]:
+    """The title, the run's circumstances and the two-column table of measures that open a bench report."""
+    if markdown:
+        out = [f"**{head[0]}**", "", *(f"- {h}" for h in head[1:]), "", "| measure | value |", "|---|---:|"]
+        return out + [f"| {a} | {b} |" for a, b in rows]
+    width = max(len(a) for a, _ in rows)
+    return [*head, "", *(f"  {a.ljust(width)}  {b}" for a, b in rows)]
+
+
 def report_tail(report: Any, markdown: bool) -> list[str]:
     """Notes, targets met or not, the profile and the run time: the end of every bench report."""
     bullet = "- " if markdown else "  "

@@ -51,7 +51,7 @@ from typing import Any
 
 import ballast
 from ballast.runtime.engine import Engine
-from bench.spine import cpu_model, load_average, percentile, report_tail, source_state, timer_overhead_ns
+from bench.spine import cpu_model, load_average, percentile, report_head, report_tail, source_state, timer_overhead_ns
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = ROOT / "catalog" / "watchdog.bal"
@@ -413,14 +413,7 @@ def render(report: Report, markdown: bool) -> str:
         f"method: median of {s.runs} runs, each over fresh events; events/s from an un-instrumented pass, "
         f"percentiles from a per-event-timed pass minus the {report.timer_ns:.0f} ns clock overhead",
     ]
-    if markdown:
-        out = [f"**{head[0]}**", "", *(f"- {h}" for h in head[1:]), "", "| measure | value |", "|---|---:|"]
-        out += [f"| {a} | {b} |" for a, b in report.rows]
-    else:
-        out = [*head, ""]
-        width = max(len(a) for a, _ in report.rows)
-        out += [f"  {a.ljust(width)}  {b}" for a, b in report.rows]
-    return "\n".join([*out, "", *report_tail(report, markdown)])
+    return "\n".join([*report_head(head, report.rows, markdown), "", *report_tail(report, markdown)])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
