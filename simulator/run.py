@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from ballast.runtime.engine import Engine, iso
+from ballast.runtime.engine import Engine
 from ballast.runtime.policy import PolicySet
 from ballast.simulator.faults import Faults, diurnal, load_level
 from ballast.simulator.model import Columns, Mesh
@@ -233,7 +233,12 @@ class Simulation:
             return 0.0, lambda now: None  # a page reaches a person; the mesh is unchanged
         if r.action == "scale" and pools:
             by = int(p.get("by", 1))
-            return a.scale_delay, lambda now: [mesh.scale(i, by) for i in pools] and None
+
+            def scale(now: float) -> None:
+                for i in pools:
+                    mesh.scale(i, by)
+
+            return a.scale_delay, scale
         if r.action == "pause" and (pools or "event-policy" in components):
             duration = float(p.get("duration") or a.pause_duration)
 
@@ -250,21 +255,27 @@ class Simulation:
                 r.note = "critical pools are never downgraded" if pools else ""
                 return None
             level = int(p.get("level", 1))
-            return a.downgrade_delay, lambda now: [mesh.downgrade(i, now, level, a.hold) for i in sheddable] and None
+
+            def downgrade(now: float) -> None:
+                for i in sheddable:
+                    mesh.downgrade(i, now, level, a.hold)
+
+            return a.downgrade_delay, downgrade
         if r.action == "reroute" and pools:
             to = str(p.get("to", ""))
             share = float(p.get("percent", 100.0)) / 100.0
-            if to == "standby-scheduler":  # the standby scheduler takes over the paused one's queue
-                return a.reroute_delay, lambda now: mesh.scheduler_paused.__setitem__(pools, False)
-            if to in mesh.index:
-                j = mesh.index[to]
-                return a.reroute_delay, lambda now: [mesh.reroute(i, j, now, share, a.hold) for i in pools] and None
+
+            def reroute(now: float) -> None:
+                for i in pools:
+                    if to == "standby-scheduler":  # the standby scheduler takes over the paused one's queue
+                        mesh.scheduler_paused[i] = False
+                    else:
+                        mesh.reroute(i, mesh.index[to], now, share, a.hold)
+
+            if to == "standby-scheduler" or to in mesh.index:
+                return a.reroute_delay, reroute
             r.note = f"no pool named {to!r} to reroute to"
             return None
         if not r.note:
             r.note = f"no pool or component named {', '.join(r.targets)}" if not pools else f"the mesh cannot {r.action}"
         return None
-
-
-def iso_at(scenario: Scenario, t_s: float) -> str:
-    return iso(scenario.start + t_s)

@@ -8,12 +8,12 @@ column; a loaded `Scenario` is plain frozen data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ballast.runtime.errors import UsageError
-from ballast.simulator.yamlread import Doc, Problems
+from ballast.simulator.yamlread import Doc, Problems, closest
 
 CLASSES = ("critical", "standard", "batch")
 MODES = ("one", "all", "fixed", "percent", "max-percent")
@@ -187,14 +187,8 @@ def load_scenario(path: str | Path, *, overrides: dict[str, Any] | None = None) 
         values = {k: v for k, v in overrides.items() if v is not None}
         if "duration" in values and values["duration"] <= 0:
             raise UsageError(f"--duration must be positive, got {values['duration']:g}s")
-        scenario = _replace(scenario, **values)
+        scenario = replace(scenario, **values)
     return scenario
-
-
-def _replace(scenario: Scenario, **changes: Any) -> Scenario:
-    from dataclasses import replace
-
-    return replace(scenario, **changes)
 
 
 def parse_scenario(text: str, file: str, *, base: Path | None = None) -> Scenario:
@@ -362,10 +356,8 @@ class _ScenarioReader:
         pool_names = tuple(d.get(t, "pools", d.strings, []))
         for n in pool_names:
             if n not in names:
-                from difflib import get_close_matches
-
-                close = get_close_matches(n, sorted(names), n=1)
-                d.error(t, "pools", f"unknown pool {n!r}", f"did you mean {close[0]!r}?" if close else "declare it under `pools:`")
+                close = closest(n, sorted(names))
+                d.error(t, "pools", f"unknown pool {n!r}", f"did you mean {close!r}?" if close else "declare it under `pools:`")
         classes = tuple(d.get(t, "class", d.strings, []))
         for c in classes:
             if c not in CLASSES:

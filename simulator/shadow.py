@@ -9,7 +9,7 @@ gathered in seed order, so the report does not depend on the number of workers.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -150,9 +150,3 @@ def _rounded_kpi(name: str, result: dict[str, Any]) -> dict[str, Any]:
         "difference": rounded(result["difference"]),
         "ci95": [rounded(ci[0]), rounded(ci[1])] if ci is not None else None,
     }
-
-
-def seeds_needed(kpis: Sequence[dict[str, Any]]) -> int | None:
-    """The most seeds any inconclusive KPI asks for (None when none asks)."""
-    asks = [k["more_seeds"] for k in kpis if k["verdict"] == "inconclusive" and k["more_seeds"]]
-    return max(asks) if asks else None

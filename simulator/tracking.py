@@ -98,6 +98,7 @@ class Tracker:
         }
         self.modes: list[dict[str, Any]] = []
         self.lockdowns: list[list[float]] = []
+        self.false_lockdowns = 0
         self.mode_changes = 0
         self.probes = [_ProbeState(p) for p in scenario.hypothesis]
         self.stop_since: dict[int, float] = {}
@@ -215,6 +216,7 @@ class Tracker:
         self.modes.append({"mode": mode, "from_s": start, "to_s": now})
         if mode == "lockdown":
             self.lockdowns.append([now, now])
+        self.false_lockdowns = self._false_lockdowns()  # it changes only when a lockdown starts or ends
 
     def _false_lockdowns(self) -> int:
         return sum(1 for a, b in self.lockdowns if not self.faults.risk_fault_near(a, b, THREAT_MARGIN_S))
@@ -233,7 +235,7 @@ class Tracker:
             "subscriptions": float(arrays["subscriptions"].min()) if arrays["subscriptions"].size else 0.0,
             "threat_index": index if index is not None else 0.0,
             "lockdowns": float(len(self.lockdowns)),
-            "false_lockdowns": float(self._false_lockdowns()),
+            "false_lockdowns": float(self.false_lockdowns),
         }
 
     def _value(self, metric: str, pool: str | None, values: dict[str, Any], columns: Columns) -> float:
@@ -270,15 +272,15 @@ class Tracker:
             self._close(int(i), None)
         if self.lockdowns and self.modes and self.modes[-1]["mode"] == "lockdown":
             self.lockdowns[-1][1] = end
+        self.false_lockdowns = self._false_lockdowns()
         t = self.totals
         arrived = t["arrived"]
         # an episode still open at the end counts until the end: leaving out the breaches a policy
         # never mitigates would make the worse policy look faster
         mitigated = [(e["to_s"] if e["to_s"] is not None else end) - e["from_s"] for e in self.episodes]
-        if self.probes:
-            for state in self.probes:  # a lockdown may be judged false only when it ends
-                if state.probe.metric == "false_lockdowns" and state.probe.pool is None:
-                    state.sample(float(self._false_lockdowns()), end)
+        for state in self.probes:  # a lockdown may be judged false only when it ends
+            if state.probe.metric == "false_lockdowns" and state.probe.pool is None:
+                state.sample(float(self.false_lockdowns), end)
         return {
             "format": REPORT_FORMAT,
             "scenario": scenario_header(s, sim.seed),
@@ -309,7 +311,7 @@ class Tracker:
                 "unactuated_directives": self.unactuated,
                 "event_problems": self.problem_count,
                 "lockdowns": len(self.lockdowns),
-                "false_lockdowns": self._false_lockdowns(),
+                "false_lockdowns": self.false_lockdowns,
                 "mode_changes": self.mode_changes,
                 "worker_hours": rounded(sim.mesh.worker_seconds / 3600.0),
                 "worker_cost": rounded(sim.mesh.worker_cost),

@@ -95,8 +95,8 @@ class Doc:
         allowed = list(allowed)
         for key in mapping:
             if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-                hint = f"did you mean '{close[0]}'?" if close else f"the keys of {what} are: {', '.join(allowed)}"
+                close = closest(str(key), allowed)
+                hint = f"did you mean '{close}'?" if close else f"the keys of {what} are: {', '.join(allowed)}"
                 self.error(mapping, key, f"unknown key '{key}' in {what}", hint, key=True)
 
     def get(self, mapping: Any, key: str, read: Callable[[Any, str], T], default: Any = _MISSING) -> T:
@@ -175,8 +175,8 @@ class Doc:
     def choice(self, parent: Any, step: object, options: tuple[str, ...]) -> str:
         value = parent[step]
         if value not in options:
-            close = difflib.get_close_matches(str(value), list(options), n=1, cutoff=0.6)
-            hint = f"did you mean '{close[0]}'?" if close else f"one of: {', '.join(options)}"
+            close = closest(str(value), list(options))
+            hint = f"did you mean '{close}'?" if close else f"one of: {', '.join(options)}"
             self.error(parent, step, f"unknown value {value!r}", hint)
             raise Problems
         return str(value)
@@ -187,6 +187,12 @@ class Doc:
             return [value]
         items = self.sequence(parent, step, "this value")
         return self.each(items, self.string)
+
+
+def closest(name: str, options: list[str]) -> str | None:
+    """The option a misspelt name most likely meant, if one is close enough."""
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def _kind(value: object) -> str:
