@@ -11,26 +11,63 @@ Compile policies once, evaluate events many times:
 `ballast.compile(paths)` turns policy files into a `PolicySet`; `ballast.load(bundle)` loads a
 compiled bundle with the runtime alone. Compiler modules are imported on first use, so
 `import ballast.runtime` stays free of the compiler's dependencies.
+
+Every name is imported on first use, the runtime's too: `import ballast` is the first thing the
+`ballast` command runs, and `ballast --version` must not pay for loading the runtime
+(docs/performance.md, "CLI start-up").
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ballast.runtime import Directive, PolicySet, Problem, Result, load_bundle
-from ballast.runtime.errors import (
-    BallastError,
-    BundleError,
-    CompileError,
-    Diagnostic,
-    EvaluationError,
-    InternalError,
-    UsageError,
-)
+if TYPE_CHECKING:
+    from ballast.runtime import Directive, PolicySet, Problem, Result
+    from ballast.runtime.errors import (
+        BallastError,
+        BundleError,
+        CompileError,
+        Diagnostic,
+        EvaluationError,
+        InternalError,
+        UsageError,
+    )
 
 __version__ = "0.1.0"
+
+# The re-exported names and the module that defines each; `__getattr__` imports it on first use.
+_LAZY = {
+    "Directive": "ballast.runtime",
+    "PolicySet": "ballast.runtime",
+    "Problem": "ballast.runtime",
+    "Result": "ballast.runtime",
+    "BallastError": "ballast.runtime.errors",
+    "BundleError": "ballast.runtime.errors",
+    "CompileError": "ballast.runtime.errors",
+    "Diagnostic": "ballast.runtime.errors",
+    "EvaluationError": "ballast.runtime.errors",
+    "InternalError": "ballast.runtime.errors",
+    "UsageError": "ballast.runtime.errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a re-exported name, or the `runtime` subpackage, the first time it is read."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    elif name == "runtime":  # `import ballast; ballast.runtime.X` worked when it was imported eagerly
+        value = importlib.import_module("ballast.runtime")
+    else:
+        raise AttributeError(f"module 'ballast' has no attribute {name!r}")
+    globals()[name] = value  # later reads are plain global lookups
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 def compile_expression(
@@ -62,6 +99,8 @@ def compile(paths: Sequence[str | Path], *, sources: Mapping[str, str] | None = 
 
 def load(path: str | Path) -> PolicySet:
     """Load a compiled bundle; raises BundleError if it is unreadable or was modified."""
+    from ballast.runtime import load_bundle
+
     return load_bundle(path)
 
 

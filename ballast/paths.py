@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ballast.runtime.errors import UsageError
+from ballast.runtime.reading import shown_path
 
 
 def expand_paths(paths: Sequence[str], wanted: Callable[[Path], bool], nothing_found: str) -> list[str]:
@@ -17,13 +18,17 @@ def expand_paths(paths: Sequence[str], wanted: Callable[[Path], bool], nothing_f
     out: list[str] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
+        try:
+            is_dir, exists = path.is_dir(), path.exists()
+        except OSError as exc:  # "File name too long" and the like: pathlib raises only those
+            raise UsageError(f"{shown_path(raw)}: {exc.strerror or exc}") from None
+        if is_dir:
             found = sorted(str(p) for p in path.rglob("*") if p.is_file() and wanted(p))
             if not found:
                 raise UsageError(f"{raw}: {nothing_found} in this directory")
             out.extend(found)
-        elif not path.exists():
-            raise UsageError(f"{raw}: no such file or directory")
+        elif not exists:
+            raise UsageError(f"{shown_path(raw)}: no such file or directory")
         else:
             out.append(raw)
     return out

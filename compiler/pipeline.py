@@ -20,7 +20,7 @@ from ballast.compiler.passes import (
     parse,
     resolve,
 )
-from ballast.runtime.errors import CompileError, Diagnostic, InternalError, sort_diagnostics
+from ballast.runtime.errors import CompileError, Diagnostic, InternalError, UsageError, sort_diagnostics
 
 
 @dataclass
@@ -88,19 +88,31 @@ def compile_paths(
         started = time.perf_counter()
         try:
             run(compilation)
-        except CompileError:
+        except (CompileError, UsageError):  # UsageError: a limit set wrongly in the environment
             raise
         except Exception as exc:  # a bug in a pass must not surface as a raw traceback
             raise InternalError(f"compiler pass {name!r} failed: {exc!r}") from exc
         compilation.timings[name] = time.perf_counter() - started
         if compilation.errors and name not in CONTINUE_AFTER_ERRORS:
-            raise CompileError(attach_source_lines(compilation.diagnostics, compilation.sources))
+            raise PassFailed(attach_source_lines(compilation.diagnostics, compilation.sources), compilation)
         if name == stop_after:
             break
     compilation.diagnostics = attach_source_lines(compilation.diagnostics, compilation.sources)
     if compilation.program is not None:
         compilation.program.warnings = compilation.warnings
     return compilation
+
+
+class PassFailed(CompileError):
+    """The CompileError of `compile_paths`: also holds what the passes had read and built.
+
+    `compilation.documents` are the files that parsed, so a report can count what it checked
+    even when the check failed.
+    """
+
+    def __init__(self, diagnostics: list[Diagnostic], compilation: Compilation) -> None:
+        super().__init__(diagnostics)
+        self.compilation = compilation
 
 
 def attach_source_lines(diagnostics: list[Diagnostic], sources: dict[str, str]) -> list[Diagnostic]:

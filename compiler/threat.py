@@ -102,6 +102,7 @@ def _check_stream(threat: ThreatModel, errors: ErrorList) -> None:
         (stream.lateness, "lateness"),
         (stream.sequence, "sequence"),
         (stream.idle, "idle"),
+        (stream.stale, "stale"),
     ):
         if present:
             errors.error(

@@ -300,10 +300,12 @@ class Rule:
     cooldown: Duration | None = None
     limit: tuple[int, Duration] | None = None  # `at most 10 per 1m`
     limit_span: Span | None = None
+    repeat: Duration | None = None  # `repeat every 5m`: re-issue while firing
 
     @property
     def stateful(self) -> bool:
-        return bool(self.group_by or self.enter or self.exit or self.hold or self.keep or self.cooldown or self.limit)
+        clauses = (self.group_by, self.enter, self.exit, self.hold, self.keep, self.cooldown, self.limit, self.repeat)
+        return any(bool(c) for c in clauses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +331,7 @@ class Stream:
     sequence_by: str = ""
     sequence_span: Span | None = None
     idle: Duration | None = None
+    stale: Duration | None = None  # `stale after 5m`; None: the runtime's default
 
 
 @dataclass(frozen=True, slots=True)

@@ -242,7 +242,7 @@ def _call(call: ast.ActionCall) -> str:
 
 
 _CLAUSE_ORDER = (
-    "description", "group", "when", "enter", "exit", "for", "keep", "then", "cooldown", "limit",
+    "description", "group", "when", "enter", "exit", "for", "keep", "then", "repeat", "cooldown", "limit",
     "priority", "impact", "reason", "labels",
 )
 
@@ -262,6 +262,7 @@ def _rule(rule: ast.Rule) -> list[Line]:
         "exit": f"exit when {format_expr(rule.exit)}" if rule.exit is not None else None,
         "for": f"for {rule.hold.text}" if rule.hold else None,
         "keep": f"keep {rule.keep.text}" if rule.keep else None,
+        "repeat": f"repeat every {rule.repeat.text}" if rule.repeat else None,
         "cooldown": f"cooldown {rule.cooldown.text}" if rule.cooldown else None,
         "limit": f"at most {rule.limit[0]} per {rule.limit[1].text}" if rule.limit else None,
     }

@@ -86,4 +86,6 @@ def _stream(stream: ast.Stream) -> list[tuple[str, int | None]]:
         out.append((f"sequence {stream.sequence} by {stream.sequence_by}", line))
     if stream.idle is not None:
         out.append((f"idle {stream.idle.text}", stream.idle.span.line))
+    if stream.stale is not None:
+        out.append((f"stale after {stream.stale.text}", stream.stale.span.line))
     return out

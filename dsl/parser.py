@@ -8,26 +8,32 @@ from __future__ import annotations
 
 import ast as pyast
 import re
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from ballast.dsl import ast
+from ballast.dsl.parser_cache import cached_lark
 from ballast.runtime.errors import Diagnostic, Span
 from ballast.runtime.values import parse_duration
 
 
 @cache
 def _parser() -> Lark:
+    # Building the LALR tables costs ~125 ms a run; parser_cache loads them from disk instead,
+    # keyed by the grammar text, so editing ballast.lark needs no step to refresh anything.
     grammar = resources.files("ballast.dsl").joinpath("ballast.lark").read_text("utf-8")
-    return Lark(
+    return cached_lark(
         grammar,
-        parser="lalr",
-        start=["document", "expr", "type_expr", "action_call"],
-        propagate_positions=True,
-        maybe_placeholders=True,
+        {
+            "parser": "lalr",
+            "start": ["document", "expr", "type_expr", "action_call"],
+            "propagate_positions": True,
+            "maybe_placeholders": True,
+        },
     )
 
 
@@ -156,8 +162,48 @@ def _parse(text: str, file: str, start: str, comments: list, line: int = 1, colu
         raise problem(f"unexpected {tok.value!r}", tok.line, tok.column, len(tok.value), hint) from None
     except UnexpectedInput as exc:  # any other lark input error
         raise problem("cannot parse this", exc.line, exc.column, 1, "") from None
+    _check_limits(tree, problem)
     _collect_comments(text, comments)
     return tree
+
+
+# Every later stage (the AST builder, the passes, the formatter, codegen, the interpreter) walks an
+# expression recursively, spending several Python frames per level; this keeps the deepest tree
+# well inside Python's recursion limit of 1000 frames.
+MAX_NESTING = 100
+MAX_INT_DIGITS = 4300  # Python's own limit for int(str): integers are unbounded, their literals are not
+
+
+def _check_limits(tree: Tree, problem: Callable[..., SyntaxProblem]) -> None:
+    """Refuse a tree nested deeper than MAX_NESTING or an integer literal of more than
+    MAX_INT_DIGITS digits (int() would refuse it), before anything walks it recursively."""
+    stack: list[tuple[Tree, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            meta = node.meta
+            raise problem(
+                f"expression too deep (limit {MAX_NESTING} levels of nesting)",
+                getattr(meta, "line", 1),
+                getattr(meta, "column", 1),
+                1,
+                "split it: name parts with `let`, or write a long chain of && or || as a few named conditions",
+            )
+        for child in node.children:
+            if isinstance(child, Tree):
+                stack.append((child, depth + 1))
+            elif isinstance(child, Token) and child.type == "INT_LIT" and _too_big(child.value):
+                raise problem(
+                    f"integer literal too large (limit {MAX_INT_DIGITS} digits)",
+                    child.line,
+                    child.column,
+                    len(child.value),
+                    "write a float (1e30) for a larger magnitude",
+                )
+
+
+def _too_big(digits: str) -> bool:
+    return len(digits.lstrip("0")) > MAX_INT_DIGITS
 
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -391,6 +437,7 @@ class _Builder(Transformer):
             hold=fields.get("for"),
             keep=fields.get("keep"),
             cooldown=fields.get("cooldown"),
+            repeat=fields.get("repeat"),
             limit=fields.get("limit"),
             limit_span=fields.get("limit_span"),
             repeated=tuple(repeated),
@@ -418,6 +465,9 @@ class _Builder(Transformer):
     def cooldown_clause(self, meta, children):
         return ("cooldown", self._duration(children[0]), self._span(meta))
 
+    def repeat_clause(self, meta, children):
+        return ("repeat", self._duration(children[0]), self._span(meta))
+
     def limit_clause(self, meta, children):
         return ("limit", (int(children[0]), self._duration(children[1])), self._span(meta))
 
@@ -438,6 +488,7 @@ class _Builder(Transformer):
             sequence_by=fields.get("sequence", ("", ""))[1],
             sequence_span=fields.get("sequence_span"),
             idle=fields.get("idle"),
+            stale=fields.get("stale"),
         )
 
     def stream_time(self, meta, children):
@@ -454,6 +505,9 @@ class _Builder(Transformer):
 
     def stream_idle(self, meta, children):
         return ("idle", self._duration(children[0]), self._span(meta))
+
+    def stream_stale(self, meta, children):
+        return ("stale", self._duration(children[0]), self._span(meta))
 
     # ---- threat ----
     def source_decl(self, meta, children):

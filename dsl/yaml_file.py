@@ -72,6 +72,9 @@ class YamlFile:
         except (ValueError, TypeError, OverflowError) as exc:  # a value ruamel cannot construct
             self.error("yaml", f"invalid YAML value: {exc}", self.source.span(0, 1), "quote the value")
             raise SyntaxProblem(*self.problems) from None
+        except RecursionError:  # ruamel builds nested blocks recursively
+            self.error("yaml", "the YAML is nested too deeply", self.source.span(0, 1), "")
+            raise SyntaxProblem(*self.problems) from None
 
     def _yaml_problem(self, exc: YAMLError) -> Diagnostic:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)

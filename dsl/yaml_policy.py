@@ -161,4 +161,5 @@ def _stream(yaml_file: YamlFile, data: Any, value: Any) -> ast.Stream:
         sequence_by=sequence.get("by", "") if isinstance(sequence.get("by"), str) else "",
         sequence_span=yaml_file.node_span(value, "sequence") if sequence else None,
         idle=duration(yaml_file, value, "idle"),
+        stale=duration(yaml_file, value, "stale_after"),
     )

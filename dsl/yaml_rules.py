@@ -1,7 +1,7 @@
 """A rule of the YAML form as an `ast.Rule`: its condition, actions, and its time clauses.
 
 Besides `when`/`then`, a rule may be stateful (`enter_when`/`exit_when`, `group_by`) and timed
-(`for`, `keep`, `cooldown`, `at_most: {count, per}`); these read into the same fields as the
+(`for`, `keep`, `cooldown`, `repeat_every`, `at_most: {count, per}`); these read into the same fields as the
 `.bal` clauses, and `clause_lines` records where each clause is written, as the `.bal` parser does.
 """
 
@@ -16,10 +16,12 @@ from ballast.dsl.yaml_values import duration, expression, is_name, labels, strin
 
 _CLAUSES = (
     "description", "when", "then", "priority", "impact", "reason", "labels",
-    "group_by", "enter_when", "exit_when", "for", "keep", "cooldown", "at_most",
+    "group_by", "enter_when", "exit_when", "for", "keep", "cooldown", "repeat_every", "at_most",
 )
 # YAML key → the clause name the .bal parser records in Rule.clause_lines
-_CLAUSE_NAMES = {"group_by": "group", "enter_when": "enter", "exit_when": "exit", "at_most": "limit"}
+_CLAUSE_NAMES = {
+    "group_by": "group", "enter_when": "enter", "exit_when": "exit", "at_most": "limit", "repeat_every": "repeat",
+}
 
 
 def read_rule(yaml_file: YamlFile, rules: Any, index: int) -> ast.Rule | None:
@@ -77,6 +79,7 @@ def read_rule(yaml_file: YamlFile, rules: Any, index: int) -> ast.Rule | None:
         hold=duration(yaml_file, rule, "for"),
         keep=duration(yaml_file, rule, "keep"),
         cooldown=duration(yaml_file, rule, "cooldown"),
+        repeat=duration(yaml_file, rule, "repeat_every"),
         limit=limit,
         limit_span=yaml_file.node_span(rule, "at_most") if limit else None,
     )

@@ -1,25 +1,35 @@
 """The audit trail: one JSON line per decision, in one envelope, with a 5W1H narrative.
 
-Every `DirectiveIssued`, `ThreatIndexUpdated`, `ModeChanged` and `TelemetryGap` becomes
+Every `DirectiveIssued`, `ThreatIndexUpdated`, `ModeChanged`, `TelemetryGap` and `Stale` becomes
 
     {"kind", "action_id", "subject", "actor", "scope", "outcome", "reason", "latency_ms",
      "narrative": {"who", "what", "when", "where", "why": [...], "how"}}
 
-(MOTB FR-Gov1, the Layer-2 5W1H clarity log). `action_id` is a content hash, so the same
-decision always has the same id. `latency_ms` is the only measured (wall-clock) field: the time
-from the start of processing the event that completed the breach to the directive; it is null
-in replays that ask for determinism (`AuditLog(..., measure=False)`).
+plus `seq`, the entry's 1-based position in the trail (MOTB FR-Gov1, the Layer-2 5W1H clarity
+log). `action_id` is the content hash of the decision followed by `seq`, so two identical
+decisions (the same event twice) still have distinct ids, and the same run gives the same ids.
+A `DirectiveIssued` entry also carries the `directive_id` printed with the directive.
+`latency_ms` is the only measured (wall-clock) field: the time from the start of processing the
+event that completed the breach to the directive; it is null in replays that ask for determinism
+(`AuditLog(..., measure=False)`).
 
 `AuditLog` writes to any object with a `write(str)` method (a file, `sys.stdout`, a socket
-wrapper) or to a callable taking the entry dict.
+wrapper) or to a callable taking the entry dict. A trail must never hold less than what was acted
+on, so every `write`/`record` flushes the sink before returning (and, with `sync=True`, fsyncs
+it): a caller that reports a directive after `Engine.process` returns has it on disk already.
+`AuditLog.append_to(path)` opens a file trail for appending, numbering on from its last entry.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
+
+from ballast.runtime.errors import UsageError
 
 Entry = dict[str, Any]
 
@@ -38,6 +48,7 @@ def directive_entry(directive: Any, when: str | None, latency_ms: float | None =
     return {
         "kind": "DirectiveIssued",
         "action_id": directive.directive_id,
+        "directive_id": directive.directive_id,  # joins the entry to the directive as printed
         "subject": ",".join(directive.targets),
         "actor": f"{directive.policy}/{directive.rule}",
         "scope": directive.policy,
@@ -70,6 +81,19 @@ def event_entry(event: Mapping[str, Any]) -> Entry | None:
             reason,
             event["time"],
             "sequence numbers per source",
+        )
+    if kind == "Stale":
+        subject = ",".join(str(v) for v in event["key"].values()) or event["policy"]
+        return _entry(
+            "Stale",
+            event,
+            subject,
+            "ballast-engine",
+            event["policy"],
+            "stale",
+            f"no event since {event['last_seen']}: its rules no longer read the last one",
+            event["time"],
+            "`stale after` in the policy's stream block",
         )
     if kind == "ThreatIndexUpdated":
         parts = [
@@ -138,34 +162,116 @@ def _entry(
 
 
 class AuditLog:
-    """Writes audit entries as JSON lines (sorted keys) to a writable sink or a callable."""
+    """Writes audit entries as JSON lines (sorted keys) to a writable sink or a callable.
 
-    def __init__(self, sink: Any, *, measure: bool = True) -> None:
+    `measure=False` nulls `latency_ms` (a reproducible trail). `sync=True` fsyncs the sink after
+    every flush (it needs a `fileno()`). `start` is the number of entries already in the trail:
+    the first entry written gets `seq` start + 1. A sink that fails to write (a full disk) raises
+    `UsageError` naming the sink, so a host stops before acting on a decision it could not record.
+    """
+
+    def __init__(self, sink: Any, *, measure: bool = True, sync: bool = False, start: int = 0) -> None:
         if not (callable(sink) or hasattr(sink, "write")):
-            from ballast.runtime.errors import UsageError
-
             raise UsageError(f"an audit sink needs a write(str) method or must be callable, got {type(sink).__name__}")
+        if sync and not hasattr(sink, "fileno"):
+            raise UsageError(f"sync=True needs a sink with a file descriptor, got {type(sink).__name__}")
         self._sink = sink
         self.measure = measure
+        self.sync = sync
+        self.sequence = start
         self.written = 0
+        self.name = ""  # the file `append_to` opened, for error messages
+        self._owned = False  # close() closes only a sink this log opened
+
+    @classmethod
+    def append_to(cls, path: str | os.PathLike[str], *, measure: bool = True, sync: bool = False) -> AuditLog:
+        """A log appending to the trail file at `path` (created if missing), never truncating it.
+
+        Numbering continues from the file's line count. A last line cut short (a crash in the
+        middle of a write) is ended with a newline first, so the new entries stay whole lines.
+        Raises UsageError if the file cannot be opened.
+        """
+        where = os.fspath(path)
+        try:
+            existing = _count_lines(where)
+            sink = open(where, "a", encoding="utf-8")  # noqa: SIM115 - the log owns it: close()
+        except OSError as exc:
+            raise UsageError(f"cannot write the audit trail to {where}: {exc.strerror or exc}") from None
+        log = cls(sink, measure=measure, sync=sync, start=existing.lines)
+        log.name, log._owned = where, True
+        if existing.cut_short:
+            log._guarded(lambda: sink.write("\n"))
+        return log
 
     def write(self, entry: Entry) -> None:
-        if not self.measure:
-            entry = {**entry, "latency_ms": None}
-        if callable(self._sink) and not hasattr(self._sink, "write"):
-            self._sink(entry)
-        else:
-            self._sink.write(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")
-        self.written += 1
+        """Write one entry and flush it (see the class docstring)."""
+        self._put(entry)
+        self._commit()
 
     def record(self, result: Any, when: str | None, latency_ms: Callable[[Any], float | None] | None = None) -> None:
-        """Every directive and audited event of an Engine `Result`, in order."""
+        """Every directive and audited event of an Engine `Result`, in order, flushed once."""
         for directive in result.directives:
-            self.write(directive_entry(directive, when, latency_ms(directive) if latency_ms else None))
+            self._put(directive_entry(directive, when, latency_ms(directive) if latency_ms else None))
         for event in _events(result):
             entry = event_entry(event)
             if entry is not None:
-                self.write(entry)
+                self._put(entry)
+        self._commit()
+
+    def close(self) -> None:
+        """Flush the sink; close it if `append_to` opened it."""
+        self._commit()
+        if self._owned:
+            self._guarded(self._sink.close)
+
+    def _put(self, entry: Entry) -> None:
+        self.sequence += 1
+        # The content hash says what was decided; the sequence tells identical decisions apart.
+        entry = {**entry, "seq": self.sequence, "action_id": f"{entry['action_id']}-{self.sequence}"}
+        if not self.measure:
+            entry["latency_ms"] = None
+        if callable(self._sink) and not hasattr(self._sink, "write"):
+            self._sink(entry)
+        else:
+            line = json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n"
+            self._guarded(lambda: self._sink.write(line))
+        self.written += 1
+
+    def _commit(self) -> None:
+        flush = getattr(self._sink, "flush", None)
+        if flush is not None:
+            self._guarded(flush)
+        if self.sync:
+            self._guarded(lambda: os.fsync(self._sink.fileno()))
+
+    def _guarded(self, step: Callable[[], Any]) -> None:
+        try:
+            step()
+        except OSError as exc:
+            where = self.name or getattr(self._sink, "name", None) or type(self._sink).__name__
+            raise UsageError(f"cannot write the audit trail to {where}: {exc.strerror or exc}") from None
+
+
+class _Existing(NamedTuple):
+    lines: int
+    cut_short: bool
+
+
+def _count_lines(path: str) -> _Existing:
+    """How many lines a trail file already holds; only regular files are read (a device such as
+    /dev/full would read forever, a FIFO would block)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return _Existing(0, False)
+    except FileNotFoundError:
+        return _Existing(0, False)
+    lines, last = 0, b"\n"
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    cut_short = last != b"\n"
+    return _Existing(lines + cut_short, cut_short)
 
 
 def _events(result: Any) -> Iterable[Mapping[str, Any]]:

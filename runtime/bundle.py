@@ -15,6 +15,7 @@ from typing import Any
 
 from ballast.runtime.errors import BundleError
 from ballast.runtime.ir import FORMAT as IR_FORMAT
+from ballast.runtime.reading import UnreadableInput, read_bytes
 
 BUNDLE_FORMAT = "ballast-bundle/1"
 
@@ -32,19 +33,29 @@ def dump_bundle(bundle: dict[str, Any]) -> bytes:
     return (json.dumps(bundle, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
 
 
+def looks_like_bundle(text: str) -> bool:
+    """Whether a text given as policy source is a bundle's JSON (for a message saying so)."""
+    head = text[:4096].lstrip()
+    return head.startswith("{") and '"manifest"' in text and '"ir"' in text
+
+
 def read_bundle(path: str | Path) -> dict[str, Any]:
     """Read and verify a bundle file; raises BundleError saying what is wrong and what to do."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise BundleError(f"{path}: cannot read bundle: {exc.strerror or exc}") from None
+        raw = read_bytes(path, "bundle")
+    except UnreadableInput as exc:
+        reason = exc.reason[:1].upper() + exc.reason[1:]  # as the OS says it: "No such file or directory"
+        hint = f"; {exc.hint}" if exc.hint and exc.hint != "check the path" else ""
+        raise BundleError(f"{path}: cannot read bundle: {reason}{hint}") from None
     try:
         bundle = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(
             f"{path}: not a bundle (invalid JSON: {exc}); the file is truncated or damaged: recompile it with `ballast compile`"
         ) from None
+    except (RecursionError, ValueError):  # nested too deep, or a number int() refuses
+        raise BundleError(f"{path}: not a bundle this runtime can read; recompile it with `ballast compile`") from None
     return verify_bundle(bundle, str(path))
 
 

@@ -22,7 +22,8 @@ from typing import Any
 
 from ballast.runtime.functions import FUNCTIONS, index, regex
 from ballast.runtime.interpret import describe_fault, lookup
-from ballast.runtime.ir import IR, can_fault, conjuncts, fields_used, may_be_null, slot_key
+from ballast.runtime.ir import IR, can_fault, conjuncts, fields_used, may_be_null, slot_key, unparse, walk
+from ballast.runtime.values import format_duration
 
 _BIN = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult, "/": ast.Div, "%": ast.Mod}
 _CMP = {"==": ast.Eq, "!=": ast.NotEq, "<": ast.Lt, "<=": ast.LtE, ">": ast.Gt, ">=": ast.GtE, "in": ast.In}
@@ -259,6 +260,41 @@ def compile_expression_function(node: IR, filename: str, source: str) -> Callabl
     The try block costs nothing in CPython 3.11+ until something raises, so the happy path is
     the same bytecode a person would write by hand.
     """
+    module, ns = _expression_module(node, source)
+    return _finish(module, filename, ns, "expression")
+
+
+def expression_source(node: IR, source: str) -> str:
+    """The Python source of `compile_expression_function(node, …, source)`, for audit."""
+    module, _ = _expression_module(node, source)
+    return ast.unparse(ast.fix_missing_locations(module))
+
+
+def timed_rules_source(timing_ir: IR) -> str:
+    """The generated code the Engine runs for a policy's rules with windows or time clauses: each
+    rule's condition functions, with comments naming the window slots the Engine fills in `ev`."""
+    parts = []
+    for rule in timing_ir["rules"]:
+        state = rule["state"]
+        clauses = [f"group by {', '.join(state['group_by'])}"] if state.get("group_by") else []
+        clauses += [f"{name} {format_duration(state[name])}" for name in ("for", "keep", "cooldown") if state.get(name)]
+        if "limit" in state:
+            clauses.append(f"at most {state['limit'][0]} per {format_duration(state['limit'][1])}")
+        title = f"# rule {rule['name']}: run by the Engine ({', '.join(clauses) or 'windows only'})\n"
+        blocks = []
+        roots = [("enter" if "exit" in state else "when", rule["when"])]
+        if "exit" in state:
+            roots.append(("exit", state["exit"]))
+        for label, root in roots:
+            slots = sorted({slot_key(n) for n in walk(root) if n["k"] == "agg"})
+            lines = [f"# {label} condition: {unparse(root)}"]
+            lines += [f"#   ev[{slot!r}]: the window over the key's history at the rule's time" for slot in slots]
+            blocks.append("\n".join(lines) + "\n" + expression_source(root, unparse(root)))
+        parts.append(title + "\n\n".join(blocks))
+    return "\n\n".join(parts)
+
+
+def _expression_module(node: IR, source: str) -> tuple[ast.Module, _Namespace]:
     from ballast.runtime.errors import EvaluationError
 
     ns = _Namespace()
@@ -280,8 +316,7 @@ def compile_expression_function(node: IR, filename: str, source: str) -> Callabl
         ],
     )
     body = [ast.Try(body=[ast.Return(value=value)], handlers=[handler], orelse=[], finalbody=[])]
-    module = ast.Module(body=[_function("expression", ["ev"], body)], type_ignores=[])
-    return _finish(module, filename, ns, "expression")
+    return ast.Module(body=[_function("expression", ["ev"], body)], type_ignores=[]), ns
 
 
 # ---- policies ----

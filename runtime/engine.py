@@ -19,9 +19,14 @@ Semantics, precisely:
 * **Duplicates** (`stream { id … }`): an id seen within the lateness horizon is ignored, counted.
 * **Gaps** (`stream { sequence seq by source }`): a jump in a source's sequence emits a
   `TelemetryGap` event naming the missing range.
-* **Edge rules** (with `for`, `keep` or `enter`/`exit`) emit their directives once, on entering
-  `firing`, and report `pending`/`firing`/`resolved` as events. **Level rules** (window
-  aggregates, `group by`, `cooldown` or `at most` only) emit on every event whose condition holds.
+* **Edge rules** (with `for`, `keep`, `enter`/`exit` or `repeat`) emit their directives on
+  entering `firing` (and, with `repeat every D`, again every D while the condition holds), and
+  report `pending`/`firing`/`resolved` as events. **Level rules** (window aggregates,
+  `group by`, `cooldown` or `at most` only) emit on every event whose condition holds.
+* **Staleness** (`stream { stale after D }`, default 5m): a key whose last event is more than D
+  older than now is stale. It reports one `Stale` event, its edge rules (except those reading
+  `absent()`) resolve with the reason `stale`, and its last event no longer satisfies their
+  conditions until the key sends again.
 * **No data.** A window aggregate over an empty window is null; a condition reading it cannot
   hold (counted as `no_data`), so a breach needs evidence.
 * **Cooldown** is per (rule, action, targets); **at most N per W** is per rule. What they hold
@@ -51,6 +56,7 @@ from ballast.runtime.windows import Series, reader
 
 SNAPSHOT_FORMAT = "ballast-engine-state/1"
 _IDLE_CHECK_EVERY = 1024  # events between sweeps for idle keys
+DEFAULT_STALE_AFTER = 300.0  # `stale after` when the stream block does not say: Prometheus' lookback
 
 
 def iso(t: float) -> str:
@@ -58,34 +64,42 @@ def iso(t: float) -> str:
 
 
 class _RuleState:
-    __slots__ = ("active", "clear_at", "firing", "since")
+    __slots__ = ("active", "clear_at", "firing", "issued", "since")
 
     def __init__(self) -> None:
         self.active = False
         self.since: float | None = None
         self.firing = False
         self.clear_at: float | None = None
+        self.issued: float | None = None  # when a `repeat` rule last issued its directives
 
     def to_json(self) -> list[Any]:
-        return [self.active, self.since, self.firing, self.clear_at]
+        # `issued` only when set: snapshots of policies without `repeat` keep their old shape
+        plain = [self.active, self.since, self.firing, self.clear_at]
+        return plain if self.issued is None else [*plain, self.issued]
 
     @classmethod
     def from_json(cls, data: list[Any]) -> _RuleState:
         state = cls()
-        state.active, state.since, state.firing, state.clear_at = data
+        state.active, state.since, state.firing, state.clear_at = data[:4]
+        state.issued = data[4] if len(data) > 4 else None
         return state
+
+    def reset(self) -> None:
+        self.active, self.since, self.firing, self.clear_at, self.issued = False, None, False, None, None
 
 
 class _Key:
     """One key's history and rule states within one grouping."""
 
-    __slots__ = ("event", "last_seen", "rules", "series")
+    __slots__ = ("event", "last_seen", "rules", "series", "stale")
 
     def __init__(self, fields: int) -> None:
         self.series: list[Series | None] = [None] * fields  # by the grouping's field index
         self.rules: dict[int, _RuleState] = {}
         self.event: dict[str, Any] = {}
         self.last_seen = -math.inf
+        self.stale = False  # reported stale; its next event makes it fresh again
 
 
 class _TimedRule:
@@ -99,9 +113,10 @@ class _TimedRule:
         self.hold: float = state.get("for", 0.0)
         self.keep: float = state.get("keep", 0.0)
         self.cooldown: float = state.get("cooldown", 0.0)
+        self.repeat: float = state.get("repeat", 0.0)
         self.limit: tuple[int, float] | None = tuple(state["limit"]) if "limit" in state else None  # type: ignore[assignment]
         self.hysteresis = "exit" in state
-        self.edge = bool(self.hold or self.keep or self.hysteresis)
+        self.edge = bool(self.hold or self.keep or self.hysteresis or self.repeat)
         file = policy.file
         self.enter = compile_expression_function(ir["when"], file, unparse(ir["when"]))
         self.exit = (
@@ -136,6 +151,7 @@ class _PolicyEngine:
         self.lateness: float = stream.get("lateness", 0.0)
         self.sequence: tuple[str, str] | None = tuple(stream["sequence"]) if "sequence" in stream else None  # type: ignore[assignment]
         self.idle: float = stream.get("idle", 0.0)
+        self.stale_after: float = stream.get("stale", DEFAULT_STALE_AFTER)
         self.timed = [_TimedRule(policy, r) for r in ir["rules"] if "state" in r]
         self.groupings: list[tuple[str, ...]] = sorted({r.group_by for r in self.timed})
         self.by_grouping = {g: [r for r in self.timed if r.group_by == g] for g in self.groupings}
@@ -166,6 +182,7 @@ class _PolicyEngine:
         self.keys: dict[tuple[int, tuple[Any, ...]], _Key] = {}
         self.cooldowns: dict[tuple[int, int, tuple[str, ...]], float] = {}
         self.emitted: dict[int, deque[float]] = {}
+        self.deferred: list[tuple[_TimedRule, _Key, str]] = []  # state changes made by `restore`
         self.counters: dict[str, int] = dict.fromkeys(
             (
                 "events",
@@ -182,6 +199,8 @@ class _PolicyEngine:
 
     # ---- events ----
     def process(self, event: Any, result: Result) -> None:
+        if self.deferred:
+            self._flush_deferred(result)
         policy = self.policy
         data = policy.prepare(event, result)
         if data is None:
@@ -217,6 +236,7 @@ class _PolicyEngine:
         frozen: dict[str, Any] | None = None  # keys keep a copy: the host may reuse or change its dict
         for g_index, g in enumerate(self.groupings):
             key = self._key(g_index, g, data)
+            self._check_stale(g, key, self.newest, result)  # silent since before this event?
             history, newest = key.series, self.newest
             for index, path, name, retention in self.fields[g]:
                 # most fields are top-level: one dict lookup, no walk through records
@@ -230,7 +250,7 @@ class _PolicyEngine:
             if t >= key.last_seen:
                 if frozen is None:
                     frozen = _snapshot(data) if policy._nested else dict(data)
-                key.event, key.last_seen = frozen, t
+                key.event, key.last_seen, key.stale = frozen, t, False
                 if t < self.seen_floor:  # a new key: a key's last_seen only grows
                     self.seen_floor = t
             self._step(g, key, self.newest, result, from_event=True)
@@ -243,11 +263,15 @@ class _PolicyEngine:
             self.cooldowns = {k: v for k, v in self.cooldowns.items() if v > self.newest}
 
     def advance(self, now: float, result: Result) -> None:
+        if self.deferred:
+            self._flush_deferred(result)
         if not self.time_field or now < self.newest:
             return
         self.newest = now
         for (g_index, _), key in list(self.keys.items()):
-            self._step(self.groupings[g_index], key, now, result, from_event=False)
+            grouping = self.groupings[g_index]
+            self._check_stale(grouping, key, now, result)
+            self._step(grouping, key, now, result, from_event=False)
         self._expire()
 
     def _key(self, g_index: int, grouping: tuple[str, ...], data: Mapping[str, Any]) -> _Key:
@@ -293,6 +317,29 @@ class _PolicyEngine:
         self.counters["expired_keys"] += len(stale)
         self.seen_floor = min((key.last_seen for key in self.keys.values()), default=math.inf)
 
+    def _check_stale(self, grouping: tuple[str, ...], key: _Key, now: float, result: Result) -> None:
+        """Mark the key stale once its last event is more than `stale after` older than now: report
+        it, resolve its firing rules with the reason `stale` and forget their pending ones."""
+        if key.stale or now - key.last_seen <= self.stale_after or key.last_seen == -math.inf:
+            return
+        key.stale = True
+        result.events.append(
+            {
+                "type": "Stale",
+                "policy": self.policy.name,
+                "key": {f: key.event.get(f) for f in grouping},
+                "last_seen": iso(key.last_seen),
+                "time": iso(now),
+            }
+        )
+        for rule in self.by_grouping[grouping]:
+            state = key.rules.get(rule.index)
+            if state is None or rule.uses_absent:  # absent() is about the silence itself: it goes on
+                continue
+            if state.firing:
+                self._state_event(rule, key.event, "resolved", now, result, reason="stale")
+            state.reset()
+
     # ---- rules ----
     def _step(self, grouping: tuple[str, ...], key: _Key, now: float, result: Result, *, from_event: bool) -> None:
         rules = self.by_grouping[grouping]
@@ -301,6 +348,8 @@ class _PolicyEngine:
         aug = _Context(key.event, self.reads[grouping], key.series, now)
         for rule in rules:
             if not from_event and not (rule.edge or rule.uses_absent):
+                continue
+            if key.stale and not rule.uses_absent:  # its last event no longer counts
                 continue
             state = key.rules.get(rule.index)
             if state is None:
@@ -343,6 +392,11 @@ class _PolicyEngine:
                 state.firing = True
                 self._state_event(rule, aug, "firing", now, result)
                 self._emit(rule, aug, now, result)
+                if rule.repeat:
+                    state.issued = now
+            elif state.firing and rule.repeat and now - (state.issued or now) >= rule.repeat:
+                state.issued = now  # due again: the cooldown and `at most` still decide what goes out
+                self._emit(rule, aug, now, result)
             return
         state.since = None
         if not state.firing:
@@ -354,19 +408,23 @@ class _PolicyEngine:
                 return
         state.firing = False
         state.clear_at = None
+        state.issued = None
         self._state_event(rule, aug, "resolved", now, result)
 
-    def _state_event(self, rule: _TimedRule, aug: Mapping[str, Any], state: str, now: float, result: Result) -> None:
-        result.events.append(
-            {
-                "type": "RuleState",
-                "policy": self.policy.name,
-                "rule": rule.rule.name,
-                "key": {f: aug[f] for f in rule.group_by},
-                "state": state,
-                "time": iso(now),
-            }
-        )
+    def _state_event(
+        self, rule: _TimedRule, aug: Mapping[str, Any], state: str, now: float, result: Result, reason: str = ""
+    ) -> None:
+        event = {
+            "type": "RuleState",
+            "policy": self.policy.name,
+            "rule": rule.rule.name,
+            "key": {f: aug[f] for f in rule.group_by},
+            "state": state,
+            "time": iso(now),
+        }
+        if reason:  # only the unusual transitions say why: `stale`, `restore`
+            event["reason"] = reason
+        result.events.append(event)
 
     def _emit(self, rule: _TimedRule, aug: _Context, now: float, result: Result) -> None:
         built: list[Any] = []
@@ -438,12 +496,16 @@ class _PolicyEngine:
                         if s is not None
                     ],
                     "rules": [[i, st.to_json()] for i, st in sorted(key.rules.items())],
+                    **({"stale": True} if key.stale else {}),
                 }
                 for (g, values), key in self.keys.items()
             ],
             "cooldowns": [[r, a, list(t), until] for (r, a, t), until in self.cooldowns.items()],
             "emitted": [[r, list(times)] for r, times in sorted(self.emitted.items())],
             "counters": dict(self.counters),
+            # what the indices above refer to: a restore into another version maps them by name
+            "groupings": [list(g) for g in self.groupings],
+            "rule_names": [rule.name for rule in self.policy.rules],
         }
 
     def restore(self, data: Mapping[str, Any]) -> None:
@@ -454,20 +516,61 @@ class _PolicyEngine:
         self.seen_floor = -math.inf  # the next idle sweep visits every key, and sets it
         fields = [self.fields[g] for g in self.groupings]
         where = [{path: (i, keep) for i, path, _, keep in f} for f in fields]  # path → (index, retention)
+        # The snapshot may come from another version of the policy: its groupings and rules are
+        # found again by their fields and names (older snapshots name neither: same layout).
+        old_groupings = [tuple(g) for g in data.get("groupings", [list(g) for g in self.groupings])]
+        names = {rule.name: i for i, rule in enumerate(self.policy.rules)}
+        old_names = data.get("rule_names", [rule.name for rule in self.policy.rules])
+        rule_at = {old: names[name] for old, name in enumerate(old_names) if name in names}
         for item in data["keys"]:
-            key = _Key(len(fields[item["grouping"]]))
+            grouping = old_groupings[item["grouping"]]
+            if grouping not in self.groupings:  # no rule of this version keys by these fields
+                continue
+            g = self.groupings.index(grouping)
+            key = _Key(len(fields[g]))
             key.last_seen = item["last_seen"] if item["last_seen"] is not None else -math.inf
             key.event = item["event"]
+            key.stale = item.get("stale", False)
             for path, samples in item["series"]:
                 # a field no aggregate of this policy reads has no history to continue
-                if tuple(path) in where[item["grouping"]]:
-                    i, keep = where[item["grouping"]][tuple(path)]
+                if tuple(path) in where[g]:
+                    i, keep = where[g][tuple(path)]
                     key.series[i] = Series.from_json(samples, keep)
-            key.rules = {int(i): _RuleState.from_json(st) for i, st in item["rules"]}
-            self.keys[(item["grouping"], tuple(item["key"]))] = key
-        self.cooldowns = {(r, a, tuple(t)): until for r, a, t, until in data["cooldowns"]}
-        self.emitted = {r: deque(times) for r, times in data["emitted"]}
+            key.rules = {rule_at[int(i)]: _RuleState.from_json(st) for i, st in item["rules"] if int(i) in rule_at}
+            self.keys[(g, tuple(item["key"]))] = key
+        self.cooldowns = {(rule_at[r], a, tuple(t)): until for r, a, t, until in data["cooldowns"] if r in rule_at}
+        self.emitted = {rule_at[r]: deque(times) for r, times in data["emitted"] if r in rule_at}
         self.counters.update(data["counters"])
+        self._reconcile()
+
+    def _reconcile(self) -> None:
+        """Re-derive the restored rule states under this version's time clauses, as Prometheus
+        does on a reload: a firing rule whose condition has not yet held for the (new) `for`
+        is pending again, a pending one fires at its next step once it has; `keep` and `repeat`
+        count from the restored times with the new durations."""
+        timed = {rule.index: rule for rule in self.timed}
+        for (g, _), key in self.keys.items():
+            for index, state in list(key.rules.items()):
+                rule = timed.get(index)
+                if rule is None or rule.group_by != self.groupings[g]:
+                    del key.rules[index]  # no longer a rule of this key: nothing to carry
+                    continue
+                if not rule.edge:  # now a level rule: it fires per event, a firing state would pin the key
+                    state.firing, state.since, state.clear_at, state.issued = False, None, None, None
+                    continue
+                if state.firing and state.since is not None and self.newest - state.since < rule.hold:
+                    state.firing, state.issued = False, None
+                    self.deferred.append((rule, key, "pending"))
+                if not rule.repeat:
+                    state.issued = None
+                elif state.firing and state.issued is None:
+                    state.issued = self.newest  # newly repeating: the first repeat is one period on
+
+    def _flush_deferred(self, result: Result) -> None:
+        """Report the state changes `restore` made (it has no result of its own to put them in)."""
+        for rule, key, state in self.deferred:
+            self._state_event(rule, key.event, state, self.newest, result, reason="restore")
+        self.deferred = []
 
 
 class _Context(dict):  # type: ignore[type-arg]

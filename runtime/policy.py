@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from ballast.runtime.codegen import compile_emitters, compile_matcher
+from ballast.runtime.codegen import compile_emitters, compile_matcher, timed_rules_source
 from ballast.runtime.errors import BallastError, UsageError
 from ballast.runtime.functions import render
 from ballast.runtime.interpret import describe_fault
@@ -72,6 +72,10 @@ class Directive:
     rule = property(lambda self: self._rule.name, doc="The rule's name.")
     priority = property(lambda self: self._rule.priority, doc="The rule's priority (higher first).")
     impact = property(lambda self: self._rule.impact, doc="minimal, low, moderate, high or critical.")
+    event = property(
+        lambda self: self._event,
+        doc="The event the rule decided on, as the policy read it (checked, typed; an Engine adds `@` slots).",
+    )
 
     @property
     def directive_id(self) -> str:
@@ -262,6 +266,7 @@ class CompiledPolicy:
         self.file: str = ir.get("file", "<policy>")
         # What an Engine needs to run the rules with time clauses (few; the rest is compiled).
         self.timing_ir: IR = {"stream": ir.get("stream") or {}, "rules": [r for r in ir["rules"] if "state" in r]}
+        self.stateless = len(self.timing_ir["rules"]) < len(ir["rules"])  # some rule is for the matcher
         self.version: str = ir.get("version", "")
         self.input_name: str = ir["input"]["name"]
         self.fields: list[dict[str, Any]] = ir["input"]["fields"]
@@ -369,7 +374,13 @@ class PolicySet:
 
     def python_source(self) -> str:
         """The generated matcher of every policy, for audit (`ballast compile --emit python`)."""
-        return "\n\n".join(f"# policy {p.name} {p.version}\n{p.python_source}" for p in self.policies)
+        return "\n\n".join(
+            f"# policy {p.name} {p.version}\n"
+            + ("# every rule has windows or time clauses: the stateless matcher is empty\n" if not p.stateless else "")
+            + p.python_source
+            + (f"\n\n{timed_rules_source(p.timing_ir)}" if p.timing_ir["rules"] else "")
+            for p in self.policies
+        )
 
     @property
     def rule_count(self) -> int:

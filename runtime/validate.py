@@ -15,9 +15,10 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from ballast.runtime.values import parse_duration, parse_timestamp
+from ballast.runtime.values import EARLIEST_TIME, LATEST_TIME, parse_duration, parse_timestamp
 
 TypeJSON = Any  # "float" | {"enum": [...]} | {"list": T} | {"map": T} | {"record": [fields]}
 
@@ -153,11 +154,11 @@ def _value(value: Any, t: TypeJSON, path: str, problems: list[FieldProblem]) -> 
             return wrong("write a duration such as 30s or a number of seconds")
         if t == "timestamp":
             moment = parse_timestamp(value)
-            return (
-                moment
-                if moment is not None
-                else wrong("send an RFC 3339 time such as 2026-01-31T12:00:00Z or epoch seconds")
-            )
+            if moment is not None:
+                return moment
+            if isinstance(value, int | float | str) and not isinstance(value, bool) and _looks_like_time(value):
+                return wrong("a time must lie between 1900-01-01 and 9000-01-01 (epoch seconds -2208988800 to 221845392000)")
+            return wrong("send an RFC 3339 time such as 2026-01-31T12:00:00Z or epoch seconds")
         if t in ("any", "selector"):
             return value
         return wrong()
@@ -183,6 +184,17 @@ def _value(value: Any, t: TypeJSON, path: str, problems: list[FieldProblem]) -> 
         record = _record(value, t["record"], path + ".", problems)
         return record if len(problems) == before else _INVALID
     return wrong()
+
+
+def _looks_like_time(value: float | str) -> bool:
+    """A number, or a well-formed RFC 3339 text: refused for its range, not for its form."""
+    if not isinstance(value, str):
+        return True
+    try:
+        datetime.fromisoformat(value.strip().removesuffix("Z"))
+    except ValueError:
+        return False
+    return True
 
 
 def _element(value: Any, container: dict[str, Any], kind: str, path: str, problems: list[FieldProblem]) -> Any:
@@ -280,11 +292,22 @@ def fast_checker(fields: list[dict[str, Any]]) -> Callable[[Any], bool]:
                 )
             check = ast.BoolOp(ast.And(), [check, *bounds]) if bounds else check
         elif t == "timestamp" and f.get("min") is None and f.get("max") is None:
-            # epoch seconds as a float are what `validate` makes of any timestamp: kept unchanged
-            check = ast.Compare(
-                left=ast.Call(func=ast.Name("type", ast.Load()), args=[walrus], keywords=[]),
-                ops=[ast.Is()],
-                comparators=[ast.Name("float", ast.Load())],
+            # epoch seconds as a float are what `validate` makes of any timestamp: kept unchanged,
+            # if within the range parse_timestamp accepts (a chained comparison also refuses NaN)
+            check = ast.BoolOp(
+                ast.And(),
+                [
+                    ast.Compare(
+                        left=ast.Call(func=ast.Name("type", ast.Load()), args=[walrus], keywords=[]),
+                        ops=[ast.Is()],
+                        comparators=[ast.Name("float", ast.Load())],
+                    ),
+                    ast.Compare(
+                        left=ast.Constant(EARLIEST_TIME),
+                        ops=[ast.LtE(), ast.LtE()],
+                        comparators=[ast.Name(var, ast.Load()), ast.Constant(LATEST_TIME)],
+                    ),
+                ],
             )
         elif isinstance(t, dict) and "enum" in t:
             namespace[f"_enum{i}"] = frozenset(t["enum"])

@@ -39,12 +39,19 @@ def format_duration(seconds: float) -> str:
     return "".join(parts)
 
 
+# Event times are kept between 1900 and 9000 so that every time the engine derives from them
+# (plus a window, a hold or a cooldown) is still a date `datetime` can print.
+EARLIEST_TIME = -2208988800.0  # 1900-01-01T00:00:00Z
+LATEST_TIME = 221845392000.0  # 9000-01-01T00:00:00Z
+
+
 def parse_timestamp(value: object) -> float | None:
-    """Epoch seconds from an RFC 3339 string or a number; None when it is neither."""
+    """Epoch seconds from an RFC 3339 string or a number; None when it is neither, or when it
+    lies outside [EARLIEST_TIME, LATEST_TIME] (NaN and infinities included)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value)
+        return float(value) if EARLIEST_TIME <= value <= LATEST_TIME else None
     if isinstance(value, str):
         text = value.strip()
         if text.endswith("Z"):
@@ -55,5 +62,9 @@ def parse_timestamp(value: object) -> float | None:
             return None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        return moment.timestamp()
+        try:
+            seconds = moment.timestamp()
+        except (OverflowError, ValueError):  # year 1 with a positive offset, and the like
+            return None
+        return seconds if EARLIEST_TIME <= seconds <= LATEST_TIME else None
     return None

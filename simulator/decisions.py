@@ -35,16 +35,21 @@ class Decision:
     rule: str
     action: str
     targets: tuple[str, ...]
-    event: Mapping[str, Any]  # the event that caused it ({} when time passing did)
+    event: Mapping[str, Any]  # the event the rule decided on (in a replay, its directive's event)
 
     @property
     def shape(self) -> _Shape:
         return (self.action, self.targets)
 
 
-def decisions_of(result: Result, *, t_s: float, time: str | None, seq: int, event: Mapping[str, Any]) -> list[Decision]:
-    """The decisions in a runtime Result (one per directive), placed at `t_s`/`time`/`seq`."""
-    return [Decision(t_s, time, seq, d.policy, d.rule, d.action, tuple(d.targets), event) for d in result.directives]
+def decisions_of(result: Result, *, t_s: float, time: str | None, seq: int) -> list[Decision]:
+    """The decisions in a runtime Result (one per directive), placed at `t_s`/`time`/`seq`.
+
+    Each keeps the event its directive was decided on (`Directive.event`), not the event being
+    processed: an Engine decides on a key's newest event, which an out-of-order event of
+    another service in the same group leaves in place.
+    """
+    return [Decision(t_s, time, seq, d.policy, d.rule, d.action, tuple(d.targets), d.event) for d in result.directives]
 
 
 class _RuleDiff:

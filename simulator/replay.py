@@ -11,6 +11,12 @@ its input's policies (or threats) declare in `stream { time … }`. Telemetry wh
 declare no event time has no clock: a decision's `t_s` is then its event's index in the file
 and its `time` is null.
 
+Coverage: a replay that evaluated nothing proves nothing. A line is *evaluated* when at least
+one set evaluated its event; it is *rejected* when it could not be read as an event (not JSON,
+a bad envelope, a bad CSV row) or when every policy and threat of both sets that reads its
+input refused the event (`invalid-event`, `late-event`). A report whose telemetry had no
+evaluated line, or a larger share of rejected lines than `max_rejected`, carries a `failure`.
+
 Speed: each line is parsed once and handed to both sets; a Decision is built only for an event
 on which a rule fired, and only the decisions of the current instant are held in memory.
 """
@@ -18,11 +24,12 @@ on which a rule fired, and only the decisions of the current instant are held in
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from ballast.runtime.engine import Engine, iso
+from ballast.runtime.errors import UsageError
 from ballast.runtime.policy import CompiledPolicy, PolicySet, Problem, Result
 from ballast.runtime.values import parse_timestamp
 from ballast.simulator.decisions import Decision, DecisionDiff, decisions_of, policy_list, rule_keys
@@ -30,26 +37,78 @@ from ballast.simulator.telemetry import BadLine, Fields, Record, read_telemetry
 
 REPORT_FORMAT = "ballast.replay/1"
 MAX_PROBLEM_EXAMPLES = 10
-_NO_EVENT: Mapping[str, Any] = {}  # what caused a decision made by time passing (the final advance)
+DEFAULT_MAX_REJECTED = 0.001  # 0.1 % of the lines: a recording is expected to be clean
+PROGRESS_EVERY = 1 << 16  # lines between two calls of `progress`
+REJECTING = frozenset({"invalid-event", "late-event"})  # problems that mean "this event was not evaluated"
 
 Evaluate = Callable[[dict[str, Any], Result], None]  # adds one event's directives and problems to a Result
 
 
 def replay(
-    telemetry: str | Path, baseline: PolicySet, candidate: PolicySet, *, input: str | None = None
+    telemetry: str | Path,
+    baseline: PolicySet,
+    candidate: PolicySet,
+    *,
+    input: str | None = None,
+    max_rejected: float = DEFAULT_MAX_REJECTED,
+    origins: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """The `ballast.replay/1` report of `telemetry` run through both policy sets.
 
-    `input` sends every line to that input (see `read_telemetry`). Raises UsageError for a
-    telemetry file that cannot be read at all or an unknown input; lines that cannot be read are
-    counted and reported as problems, and the replay goes on.
+    `input` sends every line to that input (see `read_telemetry`). `max_rejected` is the share
+    of lines (0 to 1) that may be rejected before the report carries a `failure` (so does a
+    replay that evaluated no line). `origins` describes where each set came from, as
+    `{"paths": [...], "fingerprint": "..."}`, copied into the report so that two sets of the
+    same names and versions can be told apart. `progress(lines)` is called every
+    `PROGRESS_EVERY` lines with the number of lines read so far.
+
+    Raises UsageError for a telemetry file that cannot be read at all, an unknown input or a
+    `max_rejected` outside 0 to 1; lines that cannot be read are counted, reported as problems,
+    and the replay goes on.
     """
+    if not 0 <= max_rejected <= 1:
+        raise UsageError(f"max_rejected must be a share from 0 to 1, got {max_rejected!r}")
     inputs = _schemas(baseline, candidate)
     records = read_telemetry(telemetry, inputs, input=input)
     run = _Replay(_Side(baseline), _Side(candidate), inputs, _time_fields(baseline, candidate))
-    run.feed(records)
+    run.feed(records if progress is None else _reporting(records, progress))
     run.finish()
-    return run.report(str(telemetry))
+    report = run.report(str(telemetry), origins or ({}, {}))
+    report["telemetry"]["max_rejected"] = max_rejected
+    report["failure"] = _failure(report["telemetry"], run.hint(str(telemetry), input), max_rejected)
+    return report
+
+
+def _reporting(records: Iterable[Record | BadLine], progress: Callable[[int], None]) -> Iterator[Record | BadLine]:
+    """The records, calling `progress` every PROGRESS_EVERY of them (a separate loop, so a
+    replay without progress pays nothing for it)."""
+    for count, record in enumerate(records, start=1):
+        if not count % PROGRESS_EVERY:
+            progress(count)
+        yield record
+
+
+def _failure(telemetry: Mapping[str, Any], hint: str, max_rejected: float) -> dict[str, str] | None:
+    """Why the replay proves nothing (no line evaluated, too many rejected), with the fix; or None."""
+    lines, evaluated, rejected = telemetry["lines"], telemetry["evaluated"], telemetry["rejected"]
+    if lines == 0:
+        return {"reason": f"{telemetry['file']} holds no events", "hint": "point --telemetry at a recording"}
+    if evaluated == 0:
+        every = "its only line was" if lines == 1 else f"all {lines} lines were"
+        return {"reason": f"no line was evaluated: {every} rejected", "hint": hint}
+    if rejected > max_rejected * lines:
+        return {
+            "reason": f"{rejected} of {lines} lines ({share(rejected / lines)}) {'was' if rejected == 1 else 'were'} "
+            f"rejected, more than --max-rejected {share(max_rejected)}",
+            "hint": f"{hint}; or declare the share you accept with --max-rejected",
+        }
+    return None
+
+
+def share(fraction: float) -> str:
+    """A fraction as a percentage for a message: 0.001 -> '0.1 %', 2/13 -> '15.4 %'."""
+    return f"{fraction * 100:.3g} %"
 
 
 def _schemas(*sets: PolicySet) -> dict[str, Fields]:
@@ -82,6 +141,12 @@ class _Side:
     def __init__(self, policies: PolicySet) -> None:
         self.policies = policies
         self.rules = rule_keys(policies)
+        # how many policies and threats read each input: an event all of them refuse is rejected
+        self.readers = {name: 0 for name in policies.inputs}
+        for p in policies.policies:
+            self.readers[p.input_name] += 1
+        for t in policies.threats:
+            self.readers[t["input"]["name"]] += 1
         self.decisions = 0
         self.problems = 0
         stateful = bool(policies.threats) or any(p.timing_ir["stream"].get("time") for p in policies.policies)
@@ -187,6 +252,10 @@ class _Replay:
         self.time_fields = time_fields
         self.per_input = dict.fromkeys(inputs, 0)
         self.events = 0
+        self.unreadable = 0  # lines that are no event (BadLine)
+        self.refused = 0  # events that every policy and threat reading them refused
+        self.first_unreadable: BadLine | None = None
+        self.first_refused: tuple[int, Problem] | None = None  # (line, why)
         self.start: float | None = None  # the first event time: t_s = 0
         self.newest = -math.inf
         self.differing_events = 0
@@ -211,7 +280,11 @@ class _Replay:
                 self._tick(event.get(time_fields[name]))
             both[name](event, rb, rc)
             if rb.directives or rc.directives or rb.errors or rc.errors:
-                self._settle(seq, line, event, rb, rc)
+                if (rb.errors or rc.errors) and self._refused(name, rb.errors, rc.errors):
+                    self.refused += 1
+                    if self.first_refused is None:
+                        self.first_refused = (line, (rb.errors or rc.errors)[0])
+                self._settle(seq, line, rb, rc)
                 rb, rc = Result(), Result()
             seq += 1
         self.events = seq
@@ -222,8 +295,35 @@ class _Replay:
             results = []
             for side in (self.baseline, self.candidate):
                 results.append(side.engine.advance(self.newest) if side.engine is not None else Result())
-            self._settle(self.events, None, _NO_EVENT, *results)
+            self._settle(self.events, None, *results)
         self._flush()
+
+    def _refused(self, input: str, baseline: list[Problem], candidate: list[Problem]) -> bool:
+        """Whether every policy and threat of both sets that reads `input` refused the event."""
+        for side, problems in ((self.baseline, baseline), (self.candidate, candidate)):
+            readers = side.readers.get(input, 0)
+            if readers and len({p.policy for p in problems if p.kind in REJECTING}) < readers:
+                return False
+        return True
+
+    def hint(self, file: str, input: str | None) -> str:
+        """What to do about rejected lines, from what was rejected first."""
+        inputs = sorted(self.per_input)
+        if self.first_unreadable is not None and input is None and len(inputs) > 1:
+            envelope = '{"input": NAME, "event": {...}}'
+            return (
+                f"the policies read {len(inputs)} inputs ({', '.join(inputs)}): when every line is an event of "
+                f"one of them, name it (--input {inputs[-1]}); otherwise write each line as {envelope}"
+            )
+        if self.first_unreadable is not None:
+            return f"fix the lines reported as problems, starting with {self.first_unreadable}"
+        if self.first_refused is not None:
+            line, problem = self.first_refused
+            return (
+                f"the policies refused the events on the lines reported as problems, starting with "
+                f"{file}:{line} ({problem.policy}: {problem.message})"
+            )
+        return "see the problems in the report"
 
     def _tick(self, value: Any) -> None:
         t = parse_timestamp(value)
@@ -241,11 +341,11 @@ class _Replay:
             return 0.0, None  # no event time read yet
         return float(seq), None  # no clock: events are placed by their index
 
-    def _settle(self, seq: int, line: int | None, event: Mapping[str, Any], rb: Result, rc: Result) -> None:
+    def _settle(self, seq: int, line: int | None, rb: Result, rc: Result) -> None:
         """File one event's decisions and problems (the rare path: something fired or failed)."""
         t_s, time = self._now(seq)
-        db = decisions_of(rb, t_s=t_s, time=time, seq=seq, event=event) if rb.directives else []
-        dc = decisions_of(rc, t_s=t_s, time=time, seq=seq, event=event) if rc.directives else []
+        db = decisions_of(rb, t_s=t_s, time=time, seq=seq) if rb.directives else []
+        dc = decisions_of(rc, t_s=t_s, time=time, seq=seq) if rc.directives else []
         self.baseline.decisions += len(db)
         self.candidate.decisions += len(dc)
         if sorted((d.policy, d.rule, *d.shape) for d in db) != sorted((d.policy, d.rule, *d.shape) for d in dc):
@@ -275,29 +375,72 @@ class _Replay:
             self.examples.append({"line": line, "side": side, **problem})
 
     def _bad_line(self, bad: BadLine) -> None:
+        self.unreadable += 1
+        if self.first_unreadable is None:
+            self.first_unreadable = bad
         self.baseline.problems += 1  # neither set could evaluate it
         self.candidate.problems += 1
         if len(self.examples) < MAX_PROBLEM_EXAMPLES:
             self.examples.append({"side": "both", **bad.to_dict()})
 
-    def report(self, file: str) -> dict[str, Any]:
+    def report(self, file: str, origins: tuple[Mapping[str, Any], Mapping[str, Any]]) -> dict[str, Any]:
         b, c = self.baseline, self.candidate
         rules = self.diff.entries(baseline_rules=b.rules, candidate_rules=c.rules)
+        recorded = _recorded_form(b.policies, c.policies)
+        for rule in rules:
+            if rule["first_divergence"] is not None:
+                event = rule["first_divergence"]["event"]
+                rule["first_divergence"]["event"] = recorded(rule["policy"], event)
+        lines = self.events + self.unreadable
+        rejected = self.unreadable + self.refused
         return {
             "format": REPORT_FORMAT,
             "telemetry": {
                 "file": file,
+                "lines": lines,
+                "evaluated": lines - rejected,
+                "rejected": rejected,
                 "events": self.events,
                 "from": iso(self.start) if self.start is not None else None,
                 "to": iso(self.newest) if self.start is not None else None,
                 "inputs": self.per_input,
             },
-            "baseline": {"policies": policy_list(b.policies)},
-            "candidate": {"policies": policy_list(c.policies)},
+            "baseline": _describe(b.policies, origins[0]),
+            "candidate": _describe(c.policies, origins[1]),
             "decisions": {"baseline": b.decisions, "candidate": c.decisions, "differing_events": self.differing_events},
             "problems": {"baseline": b.problems, "candidate": c.problems, "examples": self.examples},
             "rules": rules,
         }
 
 
-__all__ = ["MAX_PROBLEM_EXAMPLES", "REPORT_FORMAT", "policy_list", "replay", "rule_keys"]
+def _describe(policies: PolicySet, origin: Mapping[str, Any]) -> dict[str, Any]:
+    """A set in the report: its policies, and the paths and fingerprint it was loaded from."""
+    return {
+        "policies": policy_list(policies),
+        "paths": list(origin.get("paths") or []),
+        "fingerprint": origin.get("fingerprint"),
+    }
+
+
+def _recorded_form(*sets: PolicySet) -> Callable[[str, Mapping[str, Any]], dict[str, Any]]:
+    """`(policy, event)` -> the event as the policy read it, in the form it is recorded in: the
+    Engine's `@` slots (now, aggregates) dropped and timestamps back in ISO 8601."""
+    timestamps: dict[str, set[str]] = {}
+    for policies in sets:
+        for p in policies.policies:
+            timestamps.setdefault(p.name, {f["name"] for f in p.fields if f.get("type") == "timestamp"})
+
+    def recorded(policy: str, event: Mapping[str, Any]) -> dict[str, Any]:
+        times = timestamps.get(policy, set())
+        out = {}
+        for key, value in event.items():
+            if key.startswith("@"):
+                continue
+            is_time = key in times and isinstance(value, int | float) and not isinstance(value, bool)
+            out[key] = iso(value) if is_time and math.isfinite(value) else value
+        return out
+
+    return recorded
+
+
+__all__ = ["DEFAULT_MAX_REJECTED", "MAX_PROBLEM_EXAMPLES", "REPORT_FORMAT", "policy_list", "replay", "rule_keys", "share"]

@@ -22,10 +22,11 @@ import numpy as np
 import simpy
 
 from ballast.runtime.engine import Engine
+from ballast.runtime.errors import CompileError, Diagnostic
 from ballast.runtime.policy import PolicySet
 from ballast.simulator.faults import Faults, diurnal, load_level
 from ballast.simulator.model import Columns, Mesh
-from ballast.simulator.scenario import Scenario
+from ballast.simulator.scenario import THREAT_METRICS, Scenario
 from ballast.simulator.signals import event_builder, plan_inputs
 from ballast.simulator.tracking import Tracker
 
@@ -55,8 +56,37 @@ class RunResult:
     directives: list[DirectiveRecord] = field(default_factory=list)
 
 
+def check_observable(scenario: Scenario, policies: PolicySet, given: str = "the policy set") -> None:
+    """Raise CompileError when a probe or stop condition reads a metric nothing in `policies` produces.
+
+    The threat metrics come from a threat document's Engine: without one they would read 0 and a
+    probe on them would hold while watching nothing. `given` names the policies in the message.
+    """
+    if policies.threats:
+        return
+    problems = []
+    for what, name, item in [
+        *(("probe", repr(p.name), p) for p in scenario.hypothesis),
+        *(("stop condition", repr(c.describe()), c) for c in scenario.stop),
+    ]:
+        if item.metric in THREAT_METRICS and item.span is not None:
+            problems.append(
+                Diagnostic(
+                    "error",
+                    "scenario",
+                    f"{what} {name} reads {item.metric}, but {given} runs no threat document",
+                    item.span,
+                    f"add a threat document to {given} (catalog/gtbe.bal is one), or remove the {what}",
+                    item.source_line,
+                )
+            )
+    if problems:
+        raise CompileError(problems)
+
+
 class Simulation:
     def __init__(self, scenario: Scenario, policies: PolicySet, *, seed: int | None = None) -> None:
+        check_observable(scenario, policies)
         self.scenario = scenario
         self.policies = policies
         self.seed = scenario.seed if seed is None else seed

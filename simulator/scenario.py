@@ -12,7 +12,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ballast.runtime.errors import UsageError
+from ballast.runtime.errors import Span, UsageError
+from ballast.runtime.reading import UnreadableInput, read_text
+from ballast.simulator.gates import Gate, GateError, criterion, kpi_name
 from ballast.simulator.yamlread import Doc, Problems, closest
 
 CLASSES = ("critical", "standard", "batch")
@@ -50,6 +52,7 @@ METRICS = (
     "lockdowns",
     "false_lockdowns",
 )
+THREAT_METRICS = ("threat_index", "lockdowns", "false_lockdowns")  # read from a threat document's Engine
 POOL_METRICS = ("sla_adherence_pct", "error_rate", "load", "latency_p95_ms", "queue", "workers", "policy_depth", "subscriptions")
 
 
@@ -105,6 +108,9 @@ class Probe:
     phase: str
     low: float | None
     high: float | None
+    allow_empty: bool = False  # zero samples (a phase the run never reached) fail unless allowed
+    span: Span | None = None  # where the probe is declared, for errors found after reading
+    source_line: str = ""
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,8 @@ class StopCondition:
     above: float | None
     below: float | None
     hold: float  # seconds the condition must hold before the run stops
+    span: Span | None = None
+    source_line: str = ""
 
     def describe(self) -> str:
         where = f"{self.metric}[{self.pool}]" if self.pool else self.metric
@@ -157,6 +165,7 @@ class Scenario:
     hypothesis: tuple[Probe, ...]
     stop: tuple[StopCondition, ...]
     actuation: Actuation = field(default_factory=Actuation)
+    gates: tuple[Gate, ...] = ()  # the shadow gates; empty: the defaults of `ballast shadow`
 
     def pool_names(self) -> list[str]:
         return [p.name for p in self.pools]
@@ -164,7 +173,7 @@ class Scenario:
 
 TOP_KEYS = (
     "scenario", "description", "seed", "start", "duration", "step", "telemetry", "policies", "slo",
-    "pools", "load", "risk", "faults", "hypothesis", "stop", "actuation",
+    "pools", "load", "risk", "faults", "hypothesis", "stop", "actuation", "gates",
 )  # fmt: skip
 POOL_KEYS = (
     "name", "class", "region", "workers", "max_workers", "service_ms", "rate", "queue_limit",
@@ -179,9 +188,9 @@ def load_scenario(path: str | Path, *, overrides: dict[str, Any] | None = None) 
     """
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read the scenario {path}: {exc.strerror or exc}") from None
+        text = read_text(file, "scenario")
+    except UnreadableInput as exc:
+        raise UsageError(f"cannot read the scenario {exc}") from None
     scenario = parse_scenario(text, str(path), base=file.parent)
     if overrides:
         values = {k: v for k, v in overrides.items() if v is not None}
@@ -237,6 +246,7 @@ class _ScenarioReader:
         attempt("hypothesis", lambda: self.probes(root, names), ())
         attempt("stop", lambda: self.stops(root, names), ())
         attempt("actuation", lambda: self.actuation(root), Actuation())
+        attempt("gates", lambda: self.gates(root), ())
         if parts["telemetry"] < parts["step"]:
             d.error(root, "telemetry", "telemetry is sampled less often than the model steps", "make `telemetry` >= `step`")
         if d.problems:
@@ -265,6 +275,7 @@ class _ScenarioReader:
             hypothesis=parts["hypothesis"],
             stop=parts["stop"],
             actuation=parts["actuation"],
+            gates=parts["gates"],
         )
 
     # ---- sections ----
@@ -444,7 +455,7 @@ class _ScenarioReader:
 
         def probe(items: list[Any], i: int) -> Probe:
             m = d.mapping(items, i, "a probe")
-            d.keys(m, ("probe", "metric", "pool", "phase", "min", "max"), "a probe")
+            d.keys(m, ("probe", "metric", "pool", "phase", "min", "max", "allow_empty"), "a probe")
             metric, pool = self.metric(m, names)
             low = d.get(m, "min", d.number, None)
             high = d.get(m, "max", d.number, None)
@@ -457,6 +468,8 @@ class _ScenarioReader:
                 d.get(m, "phase", lambda mm, k: d.choice(mm, k, PHASES), "continuous"),
                 low,
                 high,
+                d.get(m, "allow_empty", d.boolean, False),
+                *d.where(m, "metric"),
             )
 
         return tuple(d.each(items, probe))
@@ -475,7 +488,8 @@ class _ScenarioReader:
             below = d.get(m, "below", d.number, None)
             if (above is None) == (below is None):
                 d.error(m, "metric", "a stop condition needs exactly one of `above:` or `below:`")
-            return StopCondition(metric, pool, above, below, d.get(m, "for", lambda mm, k: d.duration(mm, k, positive=False), 0.0))
+            hold = d.get(m, "for", lambda mm, k: d.duration(mm, k, positive=False), 0.0)
+            return StopCondition(metric, pool, above, below, hold, *d.where(m, "metric"))
 
         return tuple(d.each(items, stop))
 
@@ -499,3 +513,23 @@ class _ScenarioReader:
         d.keys(m, fields, "actuation")
         defaults = Actuation()
         return Actuation(**{f: d.get(m, f, lambda mm, k: d.duration(mm, k, positive=False), getattr(defaults, f)) for f in fields})
+
+    def gates(self, root: Any) -> tuple[Gate, ...]:
+        d = self.doc
+        if "gates" not in root:
+            return ()
+        m = d.mapping(root, "gates", "gates")
+        out = []
+        for key in m:
+            try:
+                name = kpi_name(str(key))
+            except GateError as exc:
+                d.error(m, key, str(exc), exc.hint, key=True)
+                continue
+            try:
+                out.append(criterion(name, d.string(m, key)))
+            except GateError as exc:
+                d.error(m, key, str(exc), exc.hint)
+            except Problems:
+                continue
+        return tuple(out)

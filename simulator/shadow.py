@@ -4,6 +4,11 @@ Each seed is simulated twice, once per policy set, with the same scenario and se
 runs draw the same demand, risk and fault randomness (common random numbers) and differ only
 through their decisions. Seeds run in worker processes when asked (`workers`); the results are
 gathered in seed order, so the report does not depend on the number of workers.
+
+A seed on which a stop condition cut either run short is compared over the common window: both
+sides are run again to the earlier stop, without stop conditions (a run's prefix does not depend
+on its length), so KPIs of unequal spans are never compared. The report lists those seeds.
+The verdict is the gates' (`ballast.simulator.gates`), never "some KPI moved".
 """
 
 from __future__ import annotations
@@ -11,33 +16,34 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ballast.runtime.engine import iso
 from ballast.runtime.policy import PolicySet
 from ballast.simulator.decisions import Decision, diff_decisions, merge_rule_diffs, policy_list, rule_keys
-from ballast.simulator.run import RunResult, Simulation
+from ballast.simulator.gates import KPI_BETTER, Gate, default_gates, evaluate, passed
+from ballast.simulator.run import RunResult, Simulation, check_observable
 from ballast.simulator.scenario import Scenario
 from ballast.simulator.stats import compare
 from ballast.simulator.tracking import rounded, scenario_header
 
 REPORT_FORMAT = "ballast.shadow/1"
 
-# The KPIs compared, how to read each from a simulation report, and which direction is better.
-KPIS: tuple[tuple[str, str, Callable[[dict[str, Any]], float | None]], ...] = (
-    ("sla_adherence_pct", "higher", lambda r: r["kpis"]["sla_adherence_pct"]),
-    ("error_rate", "lower", lambda r: r["kpis"]["error_rate"]),
-    ("dropped", "lower", lambda r: r["kpis"]["dropped"]),
-    ("time_to_mitigate_s", "lower", lambda r: r["kpis"]["time_to_mitigate_s"]["mean"]),
-    ("directive_latency_p95_ms", "lower", lambda r: r["kpis"]["directive_latency_ms"]["p95"]),
-    ("false_lockdowns", "lower", lambda r: r["kpis"]["false_lockdowns"]),
-    ("lockdowns", "lower", lambda r: r["kpis"]["lockdowns"]),
-    ("mode_changes", "lower", lambda r: r["kpis"]["mode_changes"]),
-    ("directives", "lower", lambda r: r["kpis"]["directives"]),
-    ("worker_hours", "lower", lambda r: r["kpis"]["worker_hours"]),
-    ("hypothesis_held_share", "higher", lambda r: 1.0 if r["outcome"]["hypothesis_held"] else 0.0),
-)
+# How to read each compared KPI (gates.KPI_BETTER: which, in order, and which way is better).
+READERS: dict[str, Callable[[dict[str, Any]], float | None]] = {
+    "sla_adherence_pct": lambda r: r["kpis"]["sla_adherence_pct"],
+    "error_rate": lambda r: r["kpis"]["error_rate"],
+    "dropped": lambda r: r["kpis"]["dropped"],
+    "time_to_mitigate_s": lambda r: r["kpis"]["time_to_mitigate_s"]["mean"],
+    "directive_latency_p95_ms": lambda r: r["kpis"]["directive_latency_ms"]["p95"],
+    "false_lockdowns": lambda r: r["kpis"]["false_lockdowns"],
+    "lockdowns": lambda r: r["kpis"]["lockdowns"],
+    "mode_changes": lambda r: r["kpis"]["mode_changes"],
+    "directives": lambda r: r["kpis"]["directives"],
+    "worker_hours": lambda r: r["kpis"]["worker_hours"],
+    "hypothesis_held_share": lambda r: 1.0 if r["outcome"]["hypothesis_held"] else 0.0,
+}
 
 
 @dataclass(frozen=True)
@@ -67,12 +73,19 @@ def decisions(result: RunResult, scenario: Scenario) -> list[Decision]:
 
 def run_pair(scenario: Scenario, baseline: Side, candidate: Side, seed: int) -> dict[str, Any]:
     """Both sides on one seed: their reports and the rule decision diff of the seed."""
-    out: dict[str, Any] = {"seed": seed}
-    runs = {}
-    for name, side in (("baseline", baseline), ("candidate", candidate)):
-        policies = compiled(side.paths)
-        runs[name] = (Simulation(scenario, policies, seed=seed).run(), rule_keys(policies))
-        out[name] = runs[name][0].report
+    out: dict[str, Any] = {"seed": seed, "cut_short": []}
+    runs = _run_sides(scenario, baseline, candidate, seed)
+    stops = {name: run.report["outcome"]["stopped"] for name, (run, _) in runs.items()}
+    cut = [(name, stop) for name, stop in stops.items() if stop is not None]
+    if cut:
+        window = min(float(stop["t_s"]) for _, stop in cut)
+        out["cut_short"] = [
+            {"seed": seed, "side": name, "t_s": stop["t_s"], "condition": stop["condition"], "compared_to_s": window}
+            for name, stop in cut
+        ]
+        runs = _run_sides(replace(scenario, duration=window, stop=()), baseline, candidate, seed)
+    for name, (run, _) in runs.items():
+        out[name] = run.report
     (base_run, base_rules), (cand_run, cand_rules) = runs["baseline"], runs["candidate"]
     out["rules"] = diff_decisions(
         decisions(base_run, scenario),
@@ -84,6 +97,14 @@ def run_pair(scenario: Scenario, baseline: Side, candidate: Side, seed: int) -> 
     return out
 
 
+def _run_sides(scenario: Scenario, baseline: Side, candidate: Side, seed: int) -> dict[str, tuple[RunResult, Any]]:
+    runs = {}
+    for name, side in (("baseline", baseline), ("candidate", candidate)):
+        policies = compiled(side.paths)
+        runs[name] = (Simulation(scenario, policies, seed=seed).run(), rule_keys(policies))
+    return runs
+
+
 def shadow(
     scenario: Scenario,
     baseline: Side,
@@ -91,12 +112,19 @@ def shadow(
     *,
     seeds: int,
     workers: int = 1,
+    gates: tuple[Gate, ...] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """The `ballast.shadow/1` report over `seeds` seeds (the scenario's seed and the next ones)."""
+    """The `ballast.shadow/1` report over `seeds` seeds (the scenario's seed and the next ones).
+
+    `gates` decide `outcome.passed`; None: the scenario's `gates:`, else `gates.default_gates()`.
+    Raises CompileError when a probe reads a metric one side does not run (no threat document).
+    """
     seed_list = [scenario.seed + k for k in range(seeds)]
-    # compile once here: a policy error is reported before any worker starts
+    # compile and check once here: a policy error is reported before any worker starts
     base_set, cand_set = compiled(baseline.paths), compiled(candidate.paths)
+    check_observable(scenario, base_set, "the baseline")
+    check_observable(scenario, cand_set, "the candidate")
     pairs: list[dict[str, Any]] = []
     if workers <= 1:
         for done, seed in enumerate(seed_list, 1):
@@ -110,14 +138,30 @@ def shadow(
                 pairs.append(future.result())
                 if progress:
                     progress(done, len(seed_list))
-    return _report(scenario, base_set, cand_set, pairs)
+    if gates is None:
+        gates, source = (scenario.gates, "scenario") if scenario.gates else (default_gates(), "default")
+    else:
+        source = "--gate"
+    return _report(scenario, base_set, cand_set, pairs, gates, source)
 
 
-def _report(scenario: Scenario, base_set: PolicySet, cand_set: PolicySet, pairs: list[dict[str, Any]]) -> dict[str, Any]:
-    kpis = []
-    for name, better, read in KPIS:
-        result = compare([read(p["baseline"]) for p in pairs], [read(p["candidate"]) for p in pairs], better)
-        kpis.append(_rounded_kpi(name, result))
+def _report(
+    scenario: Scenario,
+    base_set: PolicySet,
+    cand_set: PolicySet,
+    pairs: list[dict[str, Any]],
+    gates: tuple[Gate, ...],
+    source: str,
+) -> dict[str, Any]:
+    kpis, comparisons, measured = [], {}, set()
+    for name, better in KPI_BETTER.items():
+        read = READERS[name]
+        base, cand = [read(p["baseline"]) for p in pairs], [read(p["candidate"]) for p in pairs]
+        comparisons[name] = compare(base, cand, better)
+        if any(v is not None for v in (*base, *cand)):
+            measured.add(name)
+        kpis.append(_rounded_kpi(name, comparisons[name]))
+    verdicts = [evaluate(gate, comparisons[gate.kpi], measured=gate.kpi in measured) for gate in gates]
     first = pairs[0]
     return {
         "format": REPORT_FORMAT,
@@ -125,6 +169,9 @@ def _report(scenario: Scenario, base_set: PolicySet, cand_set: PolicySet, pairs:
         "seeds": [p["seed"] for p in pairs],
         "baseline": {"policies": policy_list(base_set)},
         "candidate": {"policies": policy_list(cand_set)},
+        "outcome": {"passed": passed(verdicts), "gates_from": source},
+        "gates": verdicts,
+        "cut_short": [c for p in pairs for c in p["cut_short"]],
         "kpis": kpis,
         "rules": merge_rule_diffs([p["rules"] for p in pairs]),
         "example": {

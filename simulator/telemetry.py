@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ballast.runtime.errors import UsageError
+from ballast.runtime.reading import loads, may_be_deep
 from ballast.runtime.validate import describe_type
 from ballast.runtime.values import parse_duration, parse_timestamp
 
@@ -120,11 +121,13 @@ def _jsonl_events(
             for number, line in enumerate(stream, start=1):
                 try:
                     value, end = raw_decode(line)
-                except json.JSONDecodeError:
+                    if may_be_deep(line):  # raw_decode knows no depth limit: let `loads` check it
+                        value, end = loads(line), len(line)
+                except (ValueError, RecursionError):  # JSONDecodeError, or too many digits or levels
                     if not line.strip():
                         continue
                     try:
-                        value, end = json.loads(line), len(line)
+                        value, end = loads(line), len(line)
                     except json.JSONDecodeError as exc:
                         yield BadLine(
                             name,

@@ -68,6 +68,11 @@ class _ProbeState:
         if badness > self.worst_badness:
             self.worst_badness, self.worst, self.worst_t = badness, value, t
 
+    @property
+    def passed(self) -> bool:
+        """Held on every sample, and sampled at all unless the probe allows no data."""
+        return self.held and (self.samples > 0 or self.probe.allow_empty)
+
     def to_json(self) -> dict[str, Any]:
         p = self.probe
         tolerance = {k: v for k, v in (("min", p.low), ("max", p.high)) if v is not None}
@@ -77,7 +82,9 @@ class _ProbeState:
             "pool": p.pool,
             "phase": p.phase,
             "tolerance": tolerance,
-            "held": self.held,
+            "held": self.passed,
+            "result": "no data" if self.samples == 0 else "held" if self.held else "failed",
+            "allow_empty": p.allow_empty,
             "worst": rounded(self.worst),
             "worst_t_s": self.worst_t,
             "samples": self.samples,
@@ -94,7 +101,8 @@ class Tracker:
         self.first_directive: dict[int, float] = {}
         self.episodes: list[dict[str, Any]] = []
         self.timeline: dict[str, list[Any]] = {
-            k: [] for k in ("t_s", "threat_index", "mode", "sla_adherence_pct", "load", "workers", "queue")
+            k: []
+            for k in ("t_s", "threat_index", "mode", "sla_adherence_pct", "latency_p95_ms", "load", "workers", "queue")
         }
         self.modes: list[dict[str, Any]] = []
         self.lockdowns: list[list[float]] = []
@@ -191,6 +199,7 @@ class Tracker:
         tl["threat_index"].append(index)
         tl["mode"].append(mode)
         tl["sla_adherence_pct"].append(fleet["sla_adherence"])
+        tl["latency_p95_ms"].append(fleet["latency_p95_ms"])
         tl["load"].append(fleet["load"])
         workers, queue = int(arrays["workers"].sum()), int(arrays["htm_queue_depth"].sum())
         tl["workers"].append(workers)
@@ -286,7 +295,7 @@ class Tracker:
             "scenario": scenario_header(s, sim.seed),
             "policies": policy_list(sim.policies),
             "outcome": {
-                "hypothesis_held": all(p.held for p in self.probes),
+                "hypothesis_held": all(p.passed for p in self.probes),
                 "stopped": sim.stopped,
             },
             "kpis": {
@@ -357,5 +366,6 @@ def scenario_header(s: Scenario, seed: int) -> dict[str, Any]:
         "start": iso(s.start),
         "duration_s": s.duration,
         "telemetry_every_s": s.telemetry_every,
+        "slo_latency_ms": s.slo_latency_ms,
         "pools": len(s.pools),
     }

@@ -8,6 +8,8 @@ raising one `CompileError`, like the compiler does for policies.
 from __future__ import annotations
 
 import difflib
+import re
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -42,6 +44,13 @@ class Doc:
             problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
             self.problems.append(self._diagnostic("yaml", f"invalid YAML: {problem}", line, col, 1, ""))
             self.raise_if_problems()
+        except RecursionError:  # ruamel builds nested blocks recursively
+            self.problems.append(self._diagnostic("yaml", "the YAML is nested too deeply", 0, 0, 1, ""))
+            self.raise_if_problems()
+        except ValueError:  # int() refused a number of more than 4,300 digits
+            line, col, width = _long_number(text)
+            self.problems.append(self._diagnostic("yaml", "a number has too many digits", line, col, width, ""))
+            self.raise_if_problems()
 
     # ---- positions ----
     def _diagnostic(self, code: str, message: str, line0: int, col0: int, width: int, hint: str) -> Diagnostic:
@@ -71,6 +80,14 @@ class Doc:
             if lc is not None and lc.line is not None:
                 line, col = lc.line, lc.col
         self.problems.append(self._diagnostic("scenario", message, line, col, width, hint))
+
+    def where(self, parent: Any, step: object) -> tuple[Span, str]:
+        """The span and source line of parent[step], for a check made after reading (a probe's metric)."""
+        before = len(self.problems)
+        self.error(parent, step, "")
+        found = self.problems.pop()
+        assert len(self.problems) == before
+        return found.span, found.source_line
 
     def raise_if_problems(self) -> None:
         if self.problems:
@@ -139,6 +156,13 @@ class Doc:
             raise Problems
         return float(value)
 
+    def boolean(self, parent: Any, step: object) -> bool:
+        value = parent[step]
+        if not isinstance(value, bool):
+            self.error(parent, step, f"expected true or false, got {_kind(value)}")
+            raise Problems
+        return value
+
     def integer(self, parent: Any, step: object, low: int | None = None, high: int | None = None) -> int:
         value = parent[step]
         if isinstance(value, bool) or not isinstance(value, int):
@@ -187,6 +211,15 @@ class Doc:
             return [value]
         items = self.sequence(parent, step, "this value")
         return self.each(items, self.string)
+
+
+def _long_number(text: str) -> tuple[int, int, int]:
+    """0-based line and column, and width, of the first number int() would refuse."""
+    match = re.search(rf"\d{{{sys.get_int_max_str_digits() + 1},}}", text)
+    if match is None:
+        return 0, 0, 1
+    line = text.count("\n", 0, match.start())
+    return line, match.start() - (text.rfind("\n", 0, match.start()) + 1), match.end() - match.start()
 
 
 def closest(name: str, options: list[str]) -> str | None:

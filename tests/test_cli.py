@@ -132,7 +132,7 @@ def test_check_catalog_passes_in_a_fresh_process() -> None:
 def test_check_catalog_json_has_no_diagnostics() -> None:
     code, out, _ = run("check", "--format", "json", MOTB)
     assert code == 0
-    assert json.loads(out) == {"diagnostics": []}
+    assert json.loads(out)["diagnostics"] == []
 
 
 def test_check_reports_every_error_gcc_style_sorted_with_carets_and_hints(bad_files: tuple[Path, Path]) -> None:
@@ -625,3 +625,160 @@ def test_explain_marks_the_faulting_sub_condition(tmp_path: Path) -> None:
     assert '✔ pool != ""  → true' in out
     assert "✘ errors / requests > 0.05  → fault (see the verdict)   where errors = 500, requests = 0" in out
     assert out.splitlines()[-1] == "  verdict: evaluation error: division by zero; the rule does not fire"
+
+
+# ---- check: summary counts, one error for a failed import, files of other commands ----
+
+
+def _summary_of_ok_line(line: str) -> dict[str, int]:
+    """`ok: 2 policies, 20 rules, 1 module, 1 threat` as counts (absent kinds count 0)."""
+    counts = {"policies": 0, "rules": 0, "modules": 0, "threats": 0}
+    for number, word in re.findall(r"(\d+) (\w+)", line):
+        key = {"policy": "policies", "rule": "rules", "module": "modules", "threat": "threats"}.get(word, word)
+        counts[key] = int(number)
+    return counts
+
+
+def test_check_json_summary_counts_what_the_text_summary_says() -> None:
+    text_code, text, _ = run("check", CATALOG)
+    code, out, _ = run("check", "--format", "json", CATALOG)
+    assert (text_code, code) == (0, 0)
+    summary = json.loads(out)["summary"]
+    assert summary == {"errors": 0, "warnings": 0, **_summary_of_ok_line(text)}
+    assert summary["threats"] >= 1 and summary["modules"] >= 1  # the catalog has both kinds
+
+
+def _motb_with_import(tmp_path: Path, target: str) -> Path:
+    """catalog/motb.bal copied alone into tmp_path, its import pointed at `target`."""
+    source = MOTB.read_text(encoding="utf-8")
+    assert 'import "lib/thresholds.bal"' in source
+    policy = tmp_path / "motb.bal"
+    policy.write_text(source.replace('import "lib/thresholds.bal"', f'import "{target}"'), encoding="utf-8")
+    return policy
+
+
+def test_check_json_summary_counts_policies_and_rules_when_the_check_fails(tmp_path: Path) -> None:
+    policy = _motb_with_import(tmp_path, "lib/missing.bal")
+    code, out, _ = run("check", "--format", "json", policy)
+    assert code == 1
+    report = json.loads(out)
+    assert report["summary"]["errors"] == len(report["diagnostics"]) >= 1
+    assert report["summary"]["policies"] == 1
+    assert report["summary"]["rules"] == ballast.compile([MOTB]).rule_count
+
+
+@pytest.mark.parametrize(
+    ("module", "target", "code", "where"),
+    [
+        (None, "lib/missing.bal", "io", "motb.bal"),
+        ("module broken {\n  const load_limit = \n", "lib/broken.bal", "syntax", "broken.bal"),
+        ('policy other version "1" {\n}\n', "lib/other.bal", "import", "motb.bal"),
+    ],
+    ids=["missing", "unparsable", "a-policy"],
+)
+def test_a_failed_import_is_one_error_without_follow_on_unknown_names(
+    tmp_path: Path, module: str | None, target: str, code: str, where: str
+) -> None:
+    if module is not None:
+        (tmp_path / "lib").mkdir()
+        (tmp_path / target).write_text(module, encoding="utf-8")
+    policy = _motb_with_import(tmp_path, target)
+    exit_code, out, _ = run("check", policy)
+    assert exit_code == 1
+    heads = [m for m in map(HEAD.match, out.splitlines()) if m]
+    assert [(m["code"], Path(m["file"]).name) for m in heads] == [(code, Path(where).name)], out
+    assert out.endswith("1 error, 0 warnings\n")
+
+
+def test_unknown_names_are_still_reported_once_the_import_works(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    shutil.copy(CATALOG / "lib" / "thresholds.bal", tmp_path / "lib" / "thresholds.bal")
+    policy = _motb_with_import(tmp_path, "lib/thresholds.bal")
+    policy.write_text(policy.read_text(encoding="utf-8").replace("> load_limit", "> load_limt", 1), encoding="utf-8")
+    code, out, _ = run("check", policy)
+    assert code == 1
+    assert "error[name]: unknown name 'load_limt'" in out and "did you mean 'load_limit'?" in out
+
+
+@pytest.mark.parametrize(
+    ("path", "command"),
+    [
+        (sorted((CATALOG / "scenarios").glob("*.scenario.yaml"))[0], "ballast simulate --check"),
+        (CATALOG / "tests" / "motb.test.yaml", "ballast test"),
+    ],
+    ids=["scenario", "test-file"],
+)
+@pytest.mark.parametrize("verb", ["check", "compile"])
+def test_a_scenario_or_test_file_named_to_check_points_to_its_command(verb: str, path: Path, command: str) -> None:
+    code, out, err = run(verb, path)
+    assert code == 2 and out == ""
+    assert err == f"ballast: {path}: {err.split(': ', 2)[2]}"  # one line, naming the file
+    assert f"`{command} {path}`" in err and err.count("\n") == 1
+
+
+# ---- fmt --format json ----
+
+
+def test_fmt_json_reports_each_file_and_writes_nothing_under_check(tmp_path: Path) -> None:
+    messy = _messy_catalog(tmp_path)
+    clean = tmp_path / "clean.bal"
+    clean.write_text(MOTB.read_text(encoding="utf-8"), encoding="utf-8")
+    broken = tmp_path / "broken.bal"
+    broken.write_text('policy p version "1" {\n  rule r {\n', encoding="utf-8")
+    before = {p: p.read_bytes() for p in (messy, clean, broken)}
+    code, out, err = run("fmt", "--check", "--format", "json", "--with-text", messy, clean, broken)
+    assert code == 1 and err == ""
+    assert {p: p.read_bytes() for p in before} == before
+    report = json.loads(out)
+    files = {f["path"]: f for f in report["files"]}
+    assert (files[str(messy)]["formatted"], files[str(clean)]["formatted"], files[str(broken)]["formatted"]) == (
+        False,
+        True,
+        None,
+    )
+    assert not any(f["written"] for f in report["files"])
+    assert [d["code"] for d in files[str(broken)]["diagnostics"]] == ["syntax"]
+    assert "text" not in files[str(broken)]
+    assert report["summary"] == {"files": 3, "unformatted": 1, "failed": 1}
+    # the text is what `fmt` would write
+    assert run("fmt", messy)[0] == 0
+    assert files[str(messy)]["text"] == messy.read_text(encoding="utf-8")
+
+
+def test_fmt_json_without_check_writes_and_says_so(tmp_path: Path) -> None:
+    messy = _messy_catalog(tmp_path)
+    code, out, _ = run("fmt", "--format", "json", messy)
+    assert code == 0
+    (entry,) = json.loads(out)["files"]
+    assert (entry["formatted"], entry["written"]) == (False, True)
+    assert "text" not in entry
+    assert run("fmt", "--check", messy) == (0, "", "")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [(["--format", "json", "--diff"], "--diff prints a unified diff"), (["--with-text"], "add --format json")],
+)
+def test_fmt_json_option_conflicts_exit_2(tmp_path: Path, options: list[str], message: str) -> None:
+    messy = _messy_catalog(tmp_path)
+    before = messy.read_bytes()
+    code, out, err = run("fmt", *options, messy)
+    assert (code, out) == (2, "") and message in err and err.startswith("ballast: ")
+    assert messy.read_bytes() == before
+
+
+# ---- test: progress on a terminal only ----
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_test_shows_progress_on_a_terminal_only() -> None:
+    terminal, out = _Terminal(), io.StringIO()
+    assert main(["test", str(CATALOG / "tests")], stdout=out, stderr=terminal) == 0
+    assert "test [" in terminal.getvalue() and terminal.getvalue().endswith("100%\n")
+    code, piped_out, piped_err = run("test", CATALOG / "tests")
+    assert (code, piped_err) == (0, "")
+    assert piped_out == out.getvalue()  # the report itself is the same either way

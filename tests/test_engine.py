@@ -438,7 +438,7 @@ def test_a_sequence_gap_emits_a_telemetry_gap_per_source() -> None:
 def test_idle_keys_expire_unless_a_rule_is_firing_for_them() -> None:
     e = engine(
         "  rule hot { group by pool  when avg(x, 5m) > 10  keep 10m  then scale(targets: pool) }",
-        stream="idle 1m",
+        stream="idle 1m  stale after 1h",  # idle against `keep` alone; staleness is tested below
     )
     e.process(ev(0, "a", 0))
     e.process(ev(0, "b", 20))  # firing, kept for 10 minutes
@@ -792,3 +792,261 @@ def test_process_many_is_process_per_event(policies: list[str], events: str, inp
     got += [(i + 7, r.to_dict()) for i, r in batch.process_many(stream[7:], input)]
     assert got == expected and expected
     assert batch.snapshot() == one.snapshot()
+
+
+# ---- staleness (`stale after`) ------------------------------------------------------------------
+
+ZERO_FOR = "  rule zero { group by pool  when x == 0  for 2m  then page(targets: pool) }"
+
+
+def stale_events(result: ballast.Result) -> list[tuple[dict[str, Any], str, str]]:
+    return [(e["key"], e["last_seen"], e["time"]) for e in of_type(result, "Stale")]
+
+
+def test_a_silent_key_goes_stale_after_5m_by_default_and_its_rule_resolves() -> None:
+    e = engine(ZERO_FOR, stream="idle 1m")
+    e.process(ev(0, x=0))
+    e.process(ev(60, x=0))
+    assert states(e.process(ev(120, x=0))) == [("zero", {"pool": "a"}, "firing")]
+    assert e.advance(T0 + 420).events == []  # 300 s of silence: not yet more than 5m
+    done = e.advance(T0 + 421)
+    assert stale_events(done) == [({"pool": "a"}, "2023-11-14T22:15:20Z", "2023-11-14T22:20:21Z")]
+    resolved = [ev for ev in of_type(done, "RuleState")]
+    assert [(r["state"], r["reason"]) for r in resolved] == [("resolved", "stale")]
+    assert stat(e, "keys") == 0  # no rule firing any more: dropped as idle
+    assert e.advance(T0 + 900).events == []  # reported once
+
+
+def test_the_last_event_of_a_stale_key_no_longer_satisfies_conditions() -> None:
+    e = engine(ZERO_FOR, stream="stale after 3m")
+    e.process(ev(0, x=0))
+    # 200 s later: stale in between, so the `for` restarts (without staleness it would fire now)
+    result = e.process(ev(200, x=0))
+    assert [ev["type"] for ev in result.events] == ["Stale", "RuleState"]
+    assert states(result) == [("zero", {"pool": "a"}, "pending")]
+    assert states(e.advance(T0 + 319)) == []
+    assert states(e.advance(T0 + 320)) == [("zero", {"pool": "a"}, "firing")]
+
+
+def test_staleness_is_found_by_the_keys_next_event_without_advance() -> None:
+    e = engine("  rule band { group by pool  enter when x > 10  exit when x < 5  then page(targets: pool) }")
+    assert fired(e.process(ev(0, x=20))) == [("band", "page", ["a"])]
+    result = e.process(ev(600, x=20))  # ten silent minutes, and nobody called advance
+    assert [ev["type"] for ev in result.events] == ["Stale", "RuleState", "RuleState"]
+    assert [(s["state"], s.get("reason")) for s in of_type(result, "RuleState")] == [
+        ("resolved", "stale"),
+        ("firing", None),
+    ]
+    assert fired(result) == [("band", "page", ["a"])]  # a new firing: the directive goes out again
+
+
+def test_rules_reading_absent_are_not_ended_by_staleness() -> None:
+    e = engine("  rule gone { group by pool  when absent(x, 30s)  then page(targets: pool)  for 10s }")
+    e.process(ev(0))
+    assert states(e.advance(T0 + 31)) == [("gone", {"pool": "a"}, "pending")]
+    assert states(e.advance(T0 + 41)) == [("gone", {"pool": "a"}, "firing")]
+    done = e.advance(T0 + 1000)
+    assert [ev["type"] for ev in done.events] == ["Stale"]  # reported, and the silence keeps firing
+
+
+def test_stale_after_is_in_the_ir_only_when_written() -> None:
+    written = compile_policy(ZERO_FOR, stream="stale after 90s").policies[0].timing_ir["stream"]
+    default = compile_policy(ZERO_FOR).policies[0].timing_ir["stream"]
+    assert (written.get("stale"), "stale" in default) == (90.0, False)
+    text, found = diagnostics(ZERO_FOR, stream="stale after 0s")
+    assert found == [("window", *position(text, "0s"))]
+
+
+STALE_POLICY = compile_policy(
+    "  rule hot { group by pool  when x > 50  for 10s  then page(targets: pool) }", stream="stale after 30s"
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("event"), st.integers(0, 45), st.sampled_from(["a", "b"]), st.integers(0, 100)),
+            st.tuples(st.just("advance"), st.integers(0, 60), st.just(""), st.just(0)),
+        ),
+        max_size=60,
+    )
+)
+def test_stale_events_match_a_reference_model(ops: list[tuple[str, int, str, int]]) -> None:
+    """A key is reported stale once when now is more than 30 s past its last event, at the first
+    step (its next event or an advance) that sees it; and a stale key never fires."""
+    e = Engine(STALE_POLICY)
+    now, last, stale = T0, {}, {}  # the reference: last event time and stale flag per key
+    for kind, step, pool, x in ops:
+        now += step
+        expected = []
+        if kind == "event":
+            result = e.process({"ts": now, "pool": pool, "x": float(x)})
+            if pool in last and now - last[pool] > 30 and not stale[pool]:
+                expected.append(pool)
+            last[pool], stale[pool] = now, False
+        else:
+            result = e.advance(now)
+            for key in last:
+                if now - last[key] > 30 and not stale[key]:
+                    expected.append(key)
+                    stale[key] = True
+        assert [s["key"]["pool"] for s in of_type(result, "Stale")] == expected
+        firing = {s["key"]["pool"] for s in of_type(result, "RuleState") if s["state"] == "firing"}
+        assert not firing & {k for k, is_stale in stale.items() if is_stale}
+
+
+# ---- repeat every ---------------------------------------------------------------------------
+
+HOT = "  rule hot {{ when x > 90  for 1m  then scale(targets: pool, by: 2)  repeat every 5m {extra} }}"
+
+
+def run_minutes(e: Engine, minutes: int, x: float = 95.0) -> list[tuple[int, str]]:
+    """One hot sample a minute; (minute, what happened) for directives and suppressions."""
+    out = []
+    for m in range(minutes):
+        result = e.process(ev(60 * m, x=x))
+        out += [(m, "scale") for _ in result.directives]
+        out += [(m, f"held by {s['by']}") for s in of_type(result, "Suppressed")]
+    return out
+
+
+def test_repeat_every_reissues_while_the_rule_stays_firing() -> None:
+    e = engine(HOT.format(extra=""))
+    assert run_minutes(e, 12) == [(1, "scale"), (6, "scale"), (11, "scale")]
+    assert states(e.process(ev(720, x=0))) == [("hot", {}, "resolved")]
+    assert fired(e.process(ev(1100, x=0))) == []  # not firing: nothing repeats
+
+
+def test_repeat_respects_the_cooldown_and_the_limit() -> None:
+    cooled = engine(HOT.format(extra="cooldown 7m"))
+    assert run_minutes(cooled, 12) == [(1, "scale"), (6, "held by cooldown"), (11, "scale")]
+    limited = engine(HOT.format(extra="at most 2 per 1h"))
+    assert run_minutes(limited, 12) == [(1, "scale"), (6, "scale"), (11, "held by limit")]
+
+
+def test_a_cooldown_that_can_never_apply_is_a_warning_at_the_cooldown() -> None:
+    body = "  rule slow { when x > 90  for 5m  keep 1m  cooldown 6m  then page(targets: pool) }"
+    policies = compile_policy(body)
+    text = source(body)
+    found = [(w.code, w.span.line, w.span.column) for w in policies.warnings]
+    assert found == [("cooldown", *position(text, "6m"))]
+    assert "repeat every 6m" in policies.warnings[0].hint
+    for fine in ("cooldown 7m", "cooldown 6m  repeat every 5m", "cooldown 6m  group by pool"):
+        assert compile_policy(body.replace("cooldown 6m", fine)).warnings == []
+
+
+def test_repeat_in_the_yaml_form_compiles_as_in_the_bal_form() -> None:
+    yaml_text = """policy: t.engine
+version: "1"
+input:
+  ev:
+    ts: timestamp
+    pool: string
+    x: float
+stream:
+  time: ts
+  stale_after: 2m
+rules:
+  - name: hot
+    when: x > 90
+    for: 1m
+    repeat_every: 5m
+    then: "scale(targets: pool, by: 2)"
+"""
+    policies = ballast.compile(["t.yaml"], sources={"t.yaml": yaml_text})
+    ir = policies.policies[0].timing_ir
+    assert (ir["rules"][0]["state"]["repeat"], ir["stream"]["stale"]) == (300.0, 120.0)
+    assert run_minutes(Engine(policies), 7) == [(1, "scale"), (6, "scale")]
+
+
+# ---- restore into a changed policy ----------------------------------------------------------
+
+
+def test_restore_rederives_firing_against_a_longer_for() -> None:
+    old = compile_policy("  rule hot { group by pool  when x > 90  for 1m  then page(targets: pool) }")
+    new = compile_policy(
+        "  rule other { when x < 0  then page(targets: pool) }\n"  # rules moved: states follow names
+        "  rule hot { group by pool  when x > 90  for 5m  then page(targets: pool) }"
+    )
+    e = Engine(old)
+    for t in range(0, 121, 30):
+        e.process(ev(t, x=95))
+    restored = Engine.restore(new, e.snapshot())
+    result = restored.process(ev(150, x=95))
+    assert [(s["state"], s.get("reason")) for s in of_type(result, "RuleState")] == [("pending", "restore")]
+    assert fired(restored.advance(T0 + 299)) == []
+    assert fired(restored.process(ev(300, x=95))) == [("hot", "page", ["a"])]  # 5m after it became active
+
+
+def test_restore_ends_a_keep_that_the_new_version_shortened() -> None:
+    body = "  rule hot {{ group by pool  when x > 90  keep {keep}  then page(targets: pool) }}"
+    e = Engine(compile_policy(body.format(keep="10m")))
+    e.process(ev(0, x=95))
+    e.process(ev(60, x=0))  # the keep starts
+    restored = Engine.restore(compile_policy(body.format(keep="1m")), e.snapshot())
+    assert states(restored.advance(T0 + 120)) == [("hot", {"pool": "a"}, "resolved")]
+
+
+# ---- settled corner cases -------------------------------------------------------------------
+
+
+def test_a_keep_that_ran_out_between_steps_stays_firing_if_the_condition_holds_at_the_next() -> None:
+    e = engine("  rule hot { group by pool  when x > 90  keep 1m  then page(targets: pool) }")
+    e.process(ev(0, x=95))
+    e.process(ev(10, x=0))  # the keep runs until +70; no step sees it run out
+    result = e.process(ev(200, x=95))
+    assert (states(result), fired(result)) == ([], [])  # still the same firing: nothing new
+
+
+def test_advance_to_now_steps_every_key_at_now_once() -> None:
+    e = engine("  rule held { group by pool  when x > 90  for 30s  then page(targets: pool) }")
+    e.process(ev(0, "a", 95))
+    e.process(ev(30, "b", 95))  # now is +30: a's `for` is complete, but only b was stepped
+    assert fired(e.advance(T0 + 30)) == [("held", "page", ["a"])]
+    assert e.advance(T0 + 30).events == []  # a second advance to the same now finds nothing new
+
+
+def test_the_last_at_most_slot_goes_to_the_first_seen_key() -> None:
+    e = engine("  rule held { group by pool  when x > 90  for 30s  at most 1 per 10m  then page(targets: pool) }")
+    e.process(ev(0, "b", 95))
+    e.process(ev(0, "a", 95))
+    result = e.advance(T0 + 30)
+    assert fired(result) == [("held", "page", ["b"])]
+    assert [(s["targets"], s["by"]) for s in of_type(result, "Suppressed")] == [(["a"], "limit")]
+
+
+def test_cooldown_is_reported_when_both_cooldown_and_limit_block() -> None:
+    e = engine("  rule hot { group by pool  when x > 90  cooldown 5m  at most 1 per 10m  then page(targets: \"all\") }")
+    e.process(ev(0, "a", 95))
+    result = e.process(ev(10, "b", 95))
+    assert [s["by"] for s in of_type(result, "Suppressed")] == ["cooldown"]
+    assert (stat(e, "suppressed_cooldown"), stat(e, "suppressed_limit")) == (1, 0)
+
+
+def test_fmt_round_trips_repeat_and_stale_after(tmp_path: Path) -> None:
+    import io
+
+    from ballast.cli import main
+
+    body = "  rule hot {\n    cooldown 6m\n    when x > 90\n    repeat every 5m\n    for 1m\n    then page(targets: pool)\n  }"
+    path = tmp_path / "t.bal"
+    path.write_text(source(body, stream="stale after 10m"), encoding="utf-8")
+    before = compile_policy(body, stream="stale after 10m").policies[0].timing_ir
+    out = io.StringIO()
+    assert main(["fmt", str(path)], stdout=out, stderr=out, stdin=io.StringIO()) == 0
+    formatted = path.read_text(encoding="utf-8")
+    assert "    repeat every 5m\n    cooldown 6m\n" in formatted and "    stale after 10m\n" in formatted
+    after = ballast.compile([str(path)]).policies[0].timing_ir
+    assert (after["rules"][0]["state"], after["stream"]) == (before["rules"][0]["state"], before["stream"])
+    assert main(["fmt", "--check", str(path)], stdout=out, stderr=out, stdin=io.StringIO()) == 0
+
+
+def test_a_stale_event_goes_into_the_audit_trail() -> None:
+    from ballast.runtime.audit import AuditLog
+
+    entries: list[dict[str, Any]] = []
+    e = Engine(compile_policy(ZERO_FOR), audit=AuditLog(entries.append))
+    e.process(ev(0, x=0))
+    e.advance(T0 + 301)
+    assert [(x["kind"], x["subject"], x["outcome"]) for x in entries] == [("Stale", "a", "stale")]

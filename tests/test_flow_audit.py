@@ -94,8 +94,10 @@ def test_audit_trail_has_the_envelope_and_a_5w1h_narrative(policies) -> None:
     kinds = [e["kind"] for e in entries]
     assert kinds == ["DirectiveIssued", "DirectiveIssued", "TelemetryGap"]
     for entry in entries:
-        assert set(entry) == {
+        directive_id = {"directive_id"} if entry["kind"] == "DirectiveIssued" else set()
+        assert set(entry) - directive_id == {
             "kind",
+            "seq",
             "action_id",
             "subject",
             "actor",
@@ -164,3 +166,52 @@ def test_an_event_for_an_unknown_input_is_a_usage_error() -> None:
     engine = Engine(ballast.compile(["catalog/gtbe.bal"]))
     with pytest.raises(ballast.UsageError, match="inputs are signals"):
         engine.process({}, input="telemetry")
+
+
+def test_identical_decisions_get_distinct_action_ids_that_keep_their_directive_id(policies) -> None:
+    sink = io.StringIO()
+    engine = Engine(policies, audit=AuditLog(sink, measure=False))
+    first = engine.process(event(0, "A", 0.92, 1))
+    second = engine.process(event(0, "A", 0.92, 2))  # the same decision again
+    entries = [json.loads(line) for line in sink.getvalue().splitlines()]
+    ids = [e["action_id"] for e in entries]
+    assert len(set(ids)) == len(ids) == 4
+    assert [e["seq"] for e in entries] == [1, 2, 3, 4]
+    printed = [d.directive_id for d in first.directives + second.directives]
+    assert [e["directive_id"] for e in entries] == printed
+    assert all(e["action_id"].startswith(e["directive_id"] + "-") for e in entries)
+
+
+class _Recorder(io.StringIO):
+    """A sink that notes, for each flush, how much text it holds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushed_at: list[int] = []
+
+    def flush(self) -> None:
+        self.flushed_at.append(len(self.getvalue()))
+
+
+def test_every_entry_is_flushed_before_process_returns(policies) -> None:
+    sink = _Recorder()
+    engine = Engine(policies, audit=AuditLog(sink, measure=False))
+    engine.process(event(0, "A", 0.92, 1))
+    assert sink.flushed_at and sink.flushed_at[-1] == len(sink.getvalue()) > 0
+
+
+def test_a_sink_that_fails_to_write_is_a_usage_error_naming_it(policies, tmp_path) -> None:
+    engine = Engine(policies, audit=AuditLog.append_to("/dev/full"))
+    with pytest.raises(ballast.UsageError, match="cannot write the audit trail to /dev/full: No space left"):
+        engine.process(event(0, "A", 0.92, 1))
+
+
+def test_append_to_continues_the_numbering_and_mends_a_cut_short_line(policies, tmp_path) -> None:
+    path = tmp_path / "audit.jsonl"
+    path.write_text('{"seq": 1}\n{"seq": 2, "cut', encoding="utf-8")  # a crash in mid-write
+    log = AuditLog.append_to(path, measure=False, sync=True)
+    Engine(policies, audit=log).process(event(0, "A", 0.92, 1))
+    log.close()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[:2] == ['{"seq": 1}', '{"seq": 2, "cut']
+    assert [json.loads(line)["seq"] for line in lines[2:]] == [3, 4]

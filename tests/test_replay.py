@@ -41,6 +41,13 @@ def run(*args: Any) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+def clean_events(tmp_path: Path) -> Path:
+    """The catalog's events without its two deliberately invalid lines (12 and 13)."""
+    path = tmp_path / "clean.jsonl"
+    path.write_text("".join(EVENTS.read_text(encoding="utf-8").splitlines(keepends=True)[:11]), encoding="utf-8")
+    return path
+
+
 def variant(tmp_path: Path, policy: str, old: str, new: str) -> Path:
     """A copy of the catalog (so `lib/` imports resolve) with one edit to one policy; its path."""
     copy = tmp_path / "candidate"
@@ -177,7 +184,7 @@ def test_decisions_of_a_runtime_result() -> None:
     policies = ballast.compile([CATALOG / "motb.bal"])
     event = json.loads(EVENTS.read_text(encoding="utf-8").splitlines()[6])  # pool B: queue 5400, load 0.95
     result = policies.evaluate(event)
-    decisions = decisions_of(result, t_s=2.5, time="2025-11-15T12:00:02.500000Z", seq=6, event=event)
+    decisions = decisions_of(result, t_s=2.5, time="2025-11-15T12:00:02.500000Z", seq=6)
     assert len(decisions) == len(result.directives) >= 2
     assert {(d.rule, d.action, d.targets) for d in decisions} >= {
         ("htm_queue_critical", "scale", ("B",)),
@@ -425,11 +432,16 @@ def test_replay_of_a_set_against_itself(motb: ballast.PolicySet) -> None:
     assert report["format"] == REPORT_FORMAT
     assert report["telemetry"] == {
         "file": str(EVENTS),
+        "lines": 13,
+        "evaluated": 11,
+        "rejected": 2,  # lines 12 and 13: refused by the only policy of both sets
+        "max_rejected": 0.001,
         "events": 13,
         "from": None,
         "to": None,
         "inputs": {"telemetry": 13},
     }
+    assert report["failure"]["reason"] == "2 of 13 lines (15.4 %) were rejected, more than --max-rejected 0.1 %"
     assert report["decisions"]["baseline"] == report["decisions"]["candidate"] > 0
     assert report["decisions"]["differing_events"] == 0
     assert report["problems"]["baseline"] == report["problems"]["candidate"] == 3  # lines 12 and 13 are invalid
@@ -489,7 +501,8 @@ def test_replay_of_several_inputs_reads_envelopes(tmp_path: Path) -> None:
 
 def test_cli_exit_codes_and_byte_identical_reports(tmp_path: Path) -> None:
     candidate = variant(tmp_path, "motb.bal", SLA_RULE, SLA_RULE.replace("99.95", "99.99"))
-    args = ["replay", "--telemetry", EVENTS, "--baseline", CATALOG / "motb.bal", "--candidate", candidate]
+    events = clean_events(tmp_path)
+    args = ["replay", "--telemetry", events, "--baseline", CATALOG / "motb.bal", "--candidate", candidate]
     code, out, err = run(*args)
     assert (code, err) == (1, "")
     again = run(*args)[1]
@@ -498,30 +511,31 @@ def test_cli_exit_codes_and_byte_identical_reports(tmp_path: Path) -> None:
     assert report["format"] == REPORT_FORMAT
     assert out == json.dumps(report, indent=2, sort_keys=True) + "\n"
     code, out, _ = run(
-        "replay", "--telemetry", EVENTS, "--baseline", CATALOG / "motb.bal", "--candidate", CATALOG / "motb.bal"
+        "replay", "--telemetry", events, "--baseline", CATALOG / "motb.bal", "--candidate", CATALOG / "motb.bal"
     )
     assert code == 0 and all(r["change"] == "same" for r in json.loads(out)["rules"])
 
 
 def test_cli_writes_markdown_and_files(tmp_path: Path) -> None:
     candidate = variant(tmp_path, "motb.bal", SLA_RULE, SLA_RULE.replace("99.95", "99.99"))
-    base = ["replay", "--telemetry", EVENTS, "--baseline", CATALOG / "motb.bal", "--candidate", candidate]
+    base = ["replay", "--telemetry", clean_events(tmp_path), "--baseline", CATALOG / "motb.bal", "--candidate", candidate]
     code, out, _ = run(*base, "--format", "markdown")
     assert code == 1 and "sla_breach" in out and "Replay" in out
     target = tmp_path / "report.json"
     code, out, err = run(*base, "-o", target)
     assert (code, out) == (1, "")
-    assert err == f"wrote {target}: 13 events, 1 of 11 rules decided differently\n"
+    assert err == f"wrote {target}: 11 lines read, 11 evaluated, 0 rejected; 1 of 11 rules decided differently\n"
     assert json.loads(target.read_text(encoding="utf-8"))["format"] == REPORT_FORMAT
 
 
-def test_cli_malformed_lines_are_reported_not_fatal(tmp_path: Path) -> None:
+def test_cli_malformed_lines_are_reported_and_skipped_within_the_declared_share(tmp_path: Path) -> None:
     path = write(tmp_path, "t.jsonl", EVENTS.read_text(encoding="utf-8").splitlines()[0] + "\n{oops\n")
     code, out, _ = run(
-        "replay", "--telemetry", path, "--baseline", CATALOG / "motb.bal", "--candidate", CATALOG / "motb.bal"
-    )
+        "replay", "--telemetry", path, "--baseline", CATALOG / "motb.bal", "--candidate", CATALOG / "motb.bal",
+        "--max-rejected", "50%",
+    )  # fmt: skip
     report = json.loads(out)
-    assert code == 0
+    assert code == 0 and report["failure"] is None
     assert report["telemetry"]["events"] == 1
     assert report["problems"]["baseline"] == report["problems"]["candidate"] == 1
     assert report["problems"]["examples"][0]["message"].startswith(f"{path}:2: not JSON at column 2")
@@ -596,3 +610,192 @@ def test_cli_usage_errors_in_a_real_shell_show_no_traceback(tmp_path: Path) -> N
         timeout=60,
     )
     assert proc.returncode == 2 and "--baseline" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ---- a replay that checked nothing fails -------------------------------------------------------
+
+
+def plain_catalog_events(tmp_path: Path) -> Path:
+    """The README's example: a recording of one input's events, replayed through all of catalog/."""
+    return write(tmp_path, "last-24h.jsonl", EVENTS.read_text(encoding="utf-8"))
+
+
+def test_cli_fails_when_no_line_was_evaluated_and_says_which_input(tmp_path: Path) -> None:
+    telemetry = plain_catalog_events(tmp_path)
+    code, out, err = run("replay", "--telemetry", telemetry, "--baseline", CATALOG, "--candidate", CATALOG)
+    report = json.loads(out)
+    assert code == 1
+    assert {k: report["telemetry"][k] for k in ("lines", "evaluated", "rejected")} == {
+        "lines": 13,
+        "evaluated": 0,
+        "rejected": 13,
+    }
+    assert err.splitlines() == [
+        "ballast replay: FAILED: no line was evaluated: all 13 lines were rejected "
+        "(13 lines read, 0 evaluated, 13 rejected)",
+        "  hint: the policies read 3 inputs (layer2, signals, telemetry): when every line is an event of one of "
+        'them, name it (--input telemetry); otherwise write each line as {"input": NAME, "event": {...}}',
+    ]
+    assert report["failure"]["hint"] == err.splitlines()[1].removeprefix("  hint: ")
+    code, out, _ = run(
+        "replay", "--telemetry", telemetry, "--baseline", CATALOG, "--candidate", CATALOG, "--format", "markdown"
+    )
+    assert code == 1
+    assert "**❌ Replay failed: no line was evaluated: all 13 lines were rejected**" in out
+    assert "Lines: 13 read, 0 evaluated, 13 rejected" in out
+
+
+def test_cli_fails_beyond_max_rejected_and_accepts_a_declared_share(tmp_path: Path) -> None:
+    base = ["replay", "--telemetry", plain_catalog_events(tmp_path), "--input", "telemetry"]
+    base += ["--baseline", CATALOG, "--candidate", CATALOG]
+    code, out, err = run(*base)  # lines 12 and 13 do not fit the telemetry input: 2 of 13 rejected
+    assert code == 1
+    assert err.startswith(
+        "ballast replay: FAILED: 2 of 13 lines (15.4 %) were rejected, more than --max-rejected 0.1 % "
+        "(13 lines read, 11 evaluated, 2 rejected)\n  hint: the policies refused the events on the lines reported "
+        f"as problems, starting with {tmp_path / 'last-24h.jsonl'}:12 (motb.orchestration: "
+    )
+    assert json.loads(out)["telemetry"]["max_rejected"] == 0.001
+    for share in ("0.2", "20%", "15.4%"):
+        code, out, err = run(*base, "--max-rejected", share)
+        assert (code, err) == (0, ""), share
+        assert json.loads(out)["failure"] is None
+    code, _, err = run(*base, "--max-rejected", "15%")
+    assert code == 1 and "more than --max-rejected 15 %" in err
+
+
+@pytest.mark.parametrize(
+    ("share", "message"),
+    [
+        ("5", "'5' is outside 0 to 1 (0 % to 100 %); for a percentage add %, as in 5%"),
+        ("150%", "'150%' is outside 0 to 1 (0 % to 100 %); for a percentage add %, as in 1%"),
+        ("lots", "'lots' is not a share: write a fraction (0.01) or a percentage (1%)"),
+    ],
+)
+def test_cli_bad_max_rejected_is_a_usage_error(share: str, message: str) -> None:
+    code, out, err = run(
+        "replay", "--telemetry", EVENTS, "--baseline", CATALOG / "motb.bal", "--candidate", CATALOG / "motb.bal",
+        "--max-rejected", share,
+    )  # fmt: skip
+    assert (code, out) == (2, "")
+    assert err.endswith(f"ballast replay: error: argument --max-rejected: {message}\n")
+
+
+def test_an_empty_recording_fails(tmp_path: Path, motb: ballast.PolicySet) -> None:
+    report = replay(write(tmp_path, "empty.jsonl", "\n"), motb, motb, max_rejected=1.0)
+    assert report["telemetry"]["lines"] == report["telemetry"]["evaluated"] == 0
+    assert report["failure"] == {"reason": f"{tmp_path / 'empty.jsonl'} holds no events", "hint": "point --telemetry at a recording"}
+
+
+def test_events_refused_by_one_set_only_are_evaluated(tmp_path: Path, motb: ballast.PolicySet) -> None:
+    # the candidate accepts what the baseline refuses (an unknown field): the candidate evaluated it
+    line = {**json.loads(EVENTS.read_text(encoding="utf-8").splitlines()[0]), "zone": 3.0}
+    loose = variant(tmp_path, "motb.bal", "input telemetry {", "input telemetry {\n    zone?: float")
+    report = replay(write(tmp_path, "one.jsonl", json.dumps(line) + "\n"), motb, ballast.compile([loose]))
+    assert report["problems"]["baseline"] >= 1
+    assert (report["telemetry"]["evaluated"], report["telemetry"]["rejected"], report["failure"]) == (1, 0, None)
+
+
+# ---- progress ----------------------------------------------------------------------------------
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_cli_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    args = ["replay", "--telemetry", clean_events(tmp_path), "--baseline", CATALOG / "motb.bal"]
+    args += ["--candidate", CATALOG / "motb.bal"]
+    terminal, out = _Terminal(), io.StringIO()
+    assert main([str(a) for a in args], stdout=out, stderr=terminal, stdin=io.StringIO("")) == 0
+    assert terminal.getvalue() == "\rreplay: 11 lines\n"
+    code, piped_out, piped_err = run(*args)
+    assert (code, piped_err) == (0, "")
+    assert piped_out == out.getvalue()  # the report itself is the same either way
+
+
+def test_progress_is_called_as_lines_are_read(tmp_path: Path, motb: ballast.PolicySet, monkeypatch: Any) -> None:
+    import ballast.simulator.replay as replay_module
+
+    monkeypatch.setattr(replay_module, "PROGRESS_EVERY", 4)
+    seen: list[int] = []
+    report = replay(EVENTS, motb, motb, progress=seen.append)
+    assert seen == [4, 8, 12] and report["telemetry"]["lines"] == 13
+
+
+# ---- the first divergence names the event behind the decision -----------------------------------
+
+LATENCY_POLICY = """policy mesh.latency version "1.0.0" {
+  input svc {
+    ts: timestamp
+    region: string
+    service: string
+    latency: float
+  }
+  stream {
+    time ts
+    lateness 1m
+  }
+  rule slow {
+    group by region
+    when avg(latency, 1m) > LIMIT
+    then scale(targets: service, by: 1)
+  }
+}
+"""
+
+
+def test_first_divergence_names_the_event_the_decision_was_made_on(tmp_path: Path) -> None:
+    # The region's newest event is web's (t=30); api's arrives out of order (t=25, within the
+    # lateness) and makes the baseline decide again, on web's event: scale web, not api.
+    baseline = write(tmp_path, "base.bal", LATENCY_POLICY.replace("LIMIT", "100"))
+    candidate = write(tmp_path, "cand.bal", LATENCY_POLICY.replace("LIMIT", "130"))
+    rows = [("00:00", "eu", "web", 50), ("00:30", "eu", "web", 250), ("00:40", "us", "db", 10), ("00:25", "eu", "api", 20)]
+    events = [{"ts": f"2025-01-01T00:{t}Z", "region": r, "service": s, "latency": v} for t, r, s, v in rows]
+    telemetry = write(tmp_path, "t.jsonl", "".join(json.dumps(e) + "\n" for e in events))
+    code, out, _ = run("replay", "--telemetry", telemetry, "--baseline", baseline, "--candidate", candidate)
+    assert code == 1
+    (rule,) = json.loads(out)["rules"]
+    first = rule["first_divergence"]
+    assert (first["baseline"], first["candidate"]) == ([{"action": "scale", "targets": ["web"]}], [])
+    # the event as recorded (no @ slots, the timestamp in ISO 8601), typed as the policy read it
+    assert first["event"] == {**events[1], "latency": 250.0}
+    assert first["time"] == "2025-01-01T00:00:40Z"
+
+
+# ---- headers tell the two sets apart -----------------------------------------------------------
+
+
+def test_sets_of_the_same_names_and_versions_show_their_paths_and_fingerprints(tmp_path: Path) -> None:
+    candidate = variant(tmp_path, "motb.bal", SLA_RULE, SLA_RULE.replace("99.95", "99.99"))
+    bundle = tmp_path / "baseline.json"
+    assert main(["compile", str(CATALOG / "motb.bal"), "-o", str(bundle)], stdout=io.StringIO(), stderr=io.StringIO()) == 0
+    fingerprint = json.loads(bundle.read_text(encoding="utf-8"))["manifest"]["fingerprint"]["hash"]
+    args = ["replay", "--telemetry", clean_events(tmp_path), "--baseline", bundle, "--candidate", candidate]
+    report = json.loads(run(*args)[1])
+    assert report["baseline"]["policies"] == report["candidate"]["policies"]  # same names, same versions
+    assert report["baseline"]["paths"] == [str(bundle)] and report["baseline"]["fingerprint"] == fingerprint
+    assert report["candidate"]["paths"] == [str(candidate)]
+    assert report["candidate"]["fingerprint"] not in (None, fingerprint)
+    markdown = run(*args, "--format", "markdown")[1]
+    assert f"Baseline from: `{bundle} sha256:{fingerprint[:12]}`" in markdown
+    assert f"Candidate from: `{candidate} sha256:{report['candidate']['fingerprint'][:12]}`" in markdown
+
+
+def test_markdown_writes_paths_verbatim_in_code_spans(tmp_path: Path) -> None:
+    telemetry = write(tmp_path, "a>b&c_d*.jsonl", clean_events(tmp_path).read_text(encoding="utf-8"))
+    code, out, _ = run(
+        "replay", "--telemetry", telemetry, "--baseline", CATALOG / "motb.bal", "--candidate", CATALOG / "motb.bal",
+        "--format", "markdown",
+    )  # fmt: skip
+    assert code == 0
+    assert f"Telemetry: `{telemetry}`" in out  # no &gt;, &amp; or \\* inside a code span: it shows them as typed
+    assert "**✅ Replay of 11 events" in out
+
+
+def test_a_divergence_without_event_time_is_placed_by_event(tmp_path: Path) -> None:
+    candidate = variant(tmp_path, "motb.bal", SLA_RULE, SLA_RULE.replace("99.95", "99.99"))
+    args = ["replay", "--telemetry", clean_events(tmp_path), "--baseline", CATALOG / "motb.bal"]
+    out = run(*args, "--candidate", candidate, "--format", "markdown")[1]
+    assert "**motb.orchestration/sla_breach: at event 0**" in out and "(None)" not in out

@@ -32,6 +32,7 @@ def scenario(duration_s: float = 600.0) -> dict[str, Any]:
         "start": "2024-05-01T00:00:00Z",
         "duration_s": duration_s,
         "telemetry_every_s": 10.0,
+        "slo_latency_ms": 250.0,
         "pools": 3,
     }
 
@@ -46,6 +47,7 @@ def timeline(ticks: int = 61, *, threat: bool = True, step: float = 10.0, lift: 
         "threat_index": index,
         "mode": ["normal" if (v or 0) < 40 else "heightened" if (v or 0) < 75 else "lockdown" for v in index],
         "sla_adherence_pct": [99.5 - (3.0 if 20 <= i < 35 else 0.0) for i in range(ticks)],
+        "latency_p95_ms": [120.0 + (200.0 if 20 <= i < 35 else 0.0) + lift for i in range(ticks)],
         "load": [0.4 + 0.01 * i for i in range(ticks)],
         "workers": [10 + i // 10 for i in range(ticks)],
         "queue": [float((i * 7) % 23) for i in range(ticks)],
@@ -278,8 +280,8 @@ ALL_REPORTS = {
     "replay": replay_report,
 }
 EXPECTED_CHARTS = {
-    "simulation": {"threat-index", "directives", "fleet-kpis"},
-    "shadow": {"threat-index", "directives", "fleet-kpis", "kpi-diff", "rule-diff"},
+    "simulation": {"threat-index", "directives", "latency", "fleet-kpis"},
+    "shadow": {"threat-index", "directives", "latency", "fleet-kpis", "kpi-diff", "rule-diff"},
     "replay": {"rule-diff"},
 }
 
@@ -342,7 +344,7 @@ def test_simulation_markdown_has_verdict_kpis_and_probes():
 
 def test_simulation_markdown_says_when_the_run_stopped_early():
     text = render_markdown(simulation_report(held=False))
-    assert "**❌ Stopped early at 5m30s: sla_adherence_pct &lt; 90 (value 88.2)**" in text  # `_` stays readable
+    assert "**❌ Stopped early at 5m30s: sla_adherence_pct < 90 (value 88.2)**" in text  # `_` and `<` stay readable
     assert "❌ failed |" in text
     assert "| pool-b | 8m20s | ongoing | — | ❌ no directive |" in text
 
@@ -360,7 +362,7 @@ def test_shadow_markdown_counts_verdicts_and_lists_only_changed_rules():
     assert [line.split(" | ")[0] for line in rules] == [
         "| motb.orchestration/scale_on_load",
         "| motb.orchestration/page_oncall",
-        "| motb.orchestration/downgrade_&lt;b&gt;risky&lt;/b&gt;",
+        "| motb.orchestration/downgrade_&lt;b>risky&lt;/b>",
         "| motb.orchestration/reroute_old",
     ]
     assert "pause_batch" not in text and "2 rules unchanged." in text
@@ -370,7 +372,7 @@ def test_shadow_markdown_counts_verdicts_and_lists_only_changed_rules():
 def test_markdown_escapes_user_text_and_keeps_tables_intact():
     text = render_markdown(shadow_report())
     prose = re.sub(r"```json\n.*?\n```", "", text, flags=re.S)  # code blocks show text literally
-    assert "<script>" not in prose and "&lt;script&gt;" in prose
+    assert "<script>" not in prose and "&lt;script>" in prose
     assert "\\| pipes" in text  # a pipe in a reason would otherwise split the table cell
     kpi_rows = [line for line in text.splitlines() if line.startswith("| Worker hours")]
     assert len(kpi_rows) == 1 and kpi_rows[0].replace("\\|", "").count("|") == 8
@@ -458,7 +460,9 @@ def test_sparse_reports_render(report):
 
 def test_empty_data_says_so_in_the_charts():
     assert "No directives" in render_html(simulation_report(directives=False))
-    assert "No ThreatIndex: the policy set has no threat document" in render_html(simulation_report(threat=False))
+    without_threat = render_html(simulation_report(threat=False))
+    assert 'data-chart="threat-index"' not in without_threat  # an empty frame says nothing a line cannot
+    assert "No ThreatIndex chart: the policy set runs no threat document." in without_threat
     assert "No rule changed its decisions" in render_html(replay_report([]))
 
 

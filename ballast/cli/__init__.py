@@ -16,11 +16,9 @@ import argparse
 import contextlib
 import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
-from typing import TextIO
-
-from ballast.runtime.errors import BallastError, InternalError
+from typing import TextIO, overload
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -37,9 +35,41 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from ballast.compiler.pipeline import PASS_NAMES
+class _PassNames(Sequence[str]):
+    """The compiler's pass names, read from `ballast.compiler.pipeline` only when first needed.
 
+    Building the parser must not import the compiler (docs/performance.md, "CLI start-up"); argparse
+    reads a choice list only to check a value or to print help, where `%(choices)s` lists it.
+    """
+
+    def _names(self) -> list[str]:
+        from ballast.compiler.pipeline import PASS_NAMES
+
+        return PASS_NAMES
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+
+def build_parser(*, command_modules: bool = True) -> argparse.ArgumentParser:
+    """The `ballast` argument parser; imports no command's implementation (each is imported to run it).
+
+    `command_modules=False` leaves out the commands declared by COMMAND_MODULES, without importing
+    them: enough for `--version` and for the commands declared here (see `_needs_command_modules`).
+    """
     parser = _Parser(
         prog="ballast",
         description="Compile, check, evaluate and format Ballast policies.",
@@ -76,9 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("-o", "--output", metavar="BUNDLE", help="where to write the bundle (default: print nothing)")
     comp.add_argument(
         "--dump-after",
-        choices=PASS_NAMES,
+        choices=_PassNames(),
         metavar="PASS",
-        help=f"print the IR after a pass and stop ({', '.join(PASS_NAMES)})",
+        help="print the IR after a pass and stop (%(choices)s)",
     )
     comp.add_argument("--emit", choices=("python", "ir"), help="print the generated Python code or the optimized IR")
     comp.add_argument("--format", choices=("text", "json"), default="text", help="diagnostics format (default: text)")
@@ -95,7 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--audit",
         metavar="FILE",
-        help="also write the audit trail (DirectiveIssued, TelemetryGap, … with a 5W1H narrative) as JSONL to FILE",
+        help="also append the audit trail (DirectiveIssued, TelemetryGap, … with a 5W1H narrative) as JSONL to FILE; "
+        "each event's entries are flushed before its line is printed",
+    )
+    ev.add_argument(
+        "--audit-sync",
+        action="store_true",
+        help="fsync the audit file after each event's entries (survives a power loss; slower)",
     )
     ev.add_argument(
         "--input",
@@ -117,20 +153,58 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("paths", nargs="+", metavar="PATH", help=".bal files or directories")
     fmt.add_argument("--check", action="store_true", help="write nothing; exit 1 if any file is not formatted")
     fmt.add_argument("--diff", action="store_true", help="write nothing; print a unified diff of the changes")
+    fmt.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="json: one report of every file, its diagnostics and whether it was formatted (default: text)",
+    )
+    fmt.add_argument("--with-text", action="store_true", help="with --format json: add each file's canonical text")
 
     ex = command(
         "explain",
         "show why a rule fires or not for an event",
-        "Evaluate one rule for one event and print the value of every sub-condition.",
+        "Evaluate one rule for one event and print the value of every sub-condition.\n"
+        "A rule with windows or time clauses is explained over a history instead:\n"
+        "--events replays it through the Engine up to --at, then each key's state,\n"
+        "timers, windows, cooldowns and rate limit are shown.",
     )
     ex.add_argument("paths", nargs="+", metavar="PATH", help="policy files")
     ex.add_argument("--rule", required=True, help="the rule's name (policy/rule when names repeat)")
-    ex.add_argument("--event", required=True, metavar="JSON", help="the event as JSON, or @FILE to read it from a file")
+    source = ex.add_mutually_exclusive_group(required=True)
+    source.add_argument("--event", metavar="JSON", help="the event as JSON, or @FILE to read it from a file")
+    source.add_argument(
+        "--events", metavar="FILE", help="a stateful rule: the JSONL history to replay; '-' reads standard input"
+    )
+    ex.add_argument(
+        "--at", metavar="TIME", help="with --events: explain the state at this event time (default: the newest event)"
+    )
     ex.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
 
-    for module in _command_modules():
-        module.add_parser(command)
+    if command_modules:
+        for module in _command_modules():
+            module.add_parser(command)
     return parser
+
+
+# The commands `build_parser` declares itself; every other one comes from COMMAND_MODULES.
+BUILTIN_COMMANDS = ("check", "compile", "eval", "fmt", "explain")
+
+
+def _needs_command_modules(argv: Sequence[str]) -> bool:
+    """Whether parsing `argv` may involve a command of COMMAND_MODULES, so they must be imported.
+
+    The top level takes only flags (-h, --help, --version, or abbreviations), so the first other
+    argument is the command. Without the modules a parser still reads `--version` and the built-in
+    commands exactly as the full one does; help (which lists every command), no arguments, an
+    unknown command or flag, and the modules' own commands need them all.
+    """
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg not in BUILTIN_COMMANDS
+        if not (len(arg) > 2 and "--version".startswith(arg)):
+            return True
+    return not argv
 
 
 # Commands with a module of their own: each declares `add_parser(command)` and `run_<name>`.
@@ -143,9 +217,14 @@ def _command_modules() -> list[ModuleType]:
 
 def _handler(command: str) -> Callable[[argparse.Namespace, TextIO, TextIO, TextIO], int]:
     from ballast.cli import commands
+    from ballast.runtime.errors import InternalError
 
     name = "run_" + command.replace("-", "_")
-    for module in [commands, *_command_modules()]:
+    if command in BUILTIN_COMMANDS:
+        modules: list[ModuleType] = [commands]
+    else:
+        modules = _command_modules()  # only a command of theirs needs them imported
+    for module in modules:
         if hasattr(module, name):
             return getattr(module, name)  # type: ignore[no-any-return]
     raise InternalError(f"no handler for the command {command!r}")
@@ -160,17 +239,21 @@ def main(
     """Run one command; returns its exit code (the console script exits with it)."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(command_modules=_needs_command_modules(argv))
     # argparse prints to sys.stdout/sys.stderr and raises SystemExit (--help, bad arguments):
     # send its text to the given streams and return its exit code like every other outcome.
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+            args = parser.parse_args(argv)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_OK if exc.code is None else EXIT_USAGE
     if args.command is None:
         parser.print_help(out)
         return EXIT_USAGE
+    # Imported once the arguments are parsed, so that --help and --version never need it.
+    from ballast.runtime.errors import BallastError, InternalError
+
     try:
         handler = _handler(args.command)
         return handler(args, out, err, stdin or sys.stdin)

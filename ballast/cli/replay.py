@@ -9,16 +9,18 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from ballast.cli.progress import progress_counter
 from ballast.runtime.errors import CompileError, UsageError
 
 EXIT_SAME, EXIT_DIFFERENT, EXIT_BAD_INPUT = 0, 1, 2
+FINGERPRINT_SHOWN = 12  # hex digits of a set's fingerprint in messages: enough to tell two apart
 
 DESCRIPTION = """Replay recorded telemetry (JSONL or CSV) through a baseline and a candidate policy
 set, open loop: both see the same events, and their directives are compared rule by rule (how
 often each rule fired, when it first decided differently, on which event). Prints a
 ballast.replay/1 report (docs/replay.md). Exits 0 when every rule decided the same, 1 when some
-rule's decisions differ (like diff), 2 when the telemetry or the policies cannot be read; lines
-that cannot be read are reported as problems and skipped."""
+rule's decisions differ (like diff) or when the replay proves nothing (no line evaluated, or more
+lines rejected than --max-rejected allows), 2 when the telemetry or the policies cannot be read."""
 
 
 def add_parser(command: Callable[[str, str, str], argparse.ArgumentParser]) -> None:
@@ -43,19 +45,55 @@ def add_parser(command: Callable[[str, str, str], argparse.ArgumentParser]) -> N
     )
     replay.add_argument("--input", metavar="NAME", help="send every line to this input (for sets that read several)")
     replay.add_argument(
+        "--max-rejected",
+        type=rejected_share,
+        metavar="SHARE",
+        help="the share of lines that may be rejected (unreadable, or refused by every policy) before the "
+        "replay fails: a fraction (0.01) or a percentage (1%%); default 0.1%%",
+    )
+    replay.add_argument(
         "--format", choices=("json", "markdown"), default="json", help="json: the report (default); markdown: a summary"
     )
     replay.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of standard output")
 
 
+def rejected_share(text: str) -> float:
+    """`--max-rejected`: `0.01` or `1%` as the fraction 0.01; argparse reports anything else."""
+    percent = text.strip().endswith("%")
+    try:
+        value = float(text.strip().removesuffix("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a share: write a fraction (0.01) or a percentage (1%)"
+        ) from None
+    fraction = value / 100 if percent else value
+    if not 0 <= fraction <= 1:
+        example = f"{value:g}%" if not percent and 1 < value <= 100 else "1%"
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is outside 0 to 1 (0 % to 100 %); for a percentage add %, as in {example}"
+        )
+    return fraction
+
+
 def run_replay(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
-    from ballast.simulator.replay import replay
+    from ballast.simulator.replay import DEFAULT_MAX_REJECTED, replay
 
     baseline = _load("--baseline", args.baseline, err)
     candidate = _load("--candidate", args.candidate, err)
     if baseline is None or candidate is None:
         return EXIT_BAD_INPUT
-    report = replay(args.telemetry, baseline, candidate, input=args.input)
+    progress = progress_counter(err, "replay", "lines")  # on a terminal only; never in piped output
+    report = replay(
+        args.telemetry,
+        baseline[0],
+        candidate[0],
+        input=args.input,
+        max_rejected=DEFAULT_MAX_REJECTED if args.max_rejected is None else args.max_rejected,
+        origins=(baseline[1], candidate[1]),
+        progress=progress,
+    )
+    if progress is not None:
+        progress(report["telemetry"]["lines"], final=True)
     text = json.dumps(report, indent=2, sort_keys=True) + "\n" if args.format == "json" else _markdown(report)
     changed = sum(1 for r in report["rules"] if r["change"] != "same")
     if args.output:
@@ -63,27 +101,42 @@ def run_replay(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
             Path(args.output).write_text(text, encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
-        events = report["telemetry"]["events"]
-        err.write(
-            f"wrote {args.output}: {events} events, {changed} of {len(report['rules'])} rules decided differently\n"
-        )
+        err.write(f"wrote {args.output}: {_counts(report)}; {changed} of {len(report['rules'])} rules decided differently\n")
     else:
         out.write(text)
-    return EXIT_DIFFERENT if changed else EXIT_SAME
+    failure = report["failure"]
+    if failure is not None:
+        err.write(f"ballast replay: FAILED: {failure['reason']} ({_counts(report)})\n  hint: {failure['hint']}\n")
+    return EXIT_DIFFERENT if changed or failure is not None else EXIT_SAME
 
 
-def _load(option: str, paths: list[str], err: TextIO) -> Any:
-    """The policy set named by an option, or None once its compile errors are printed."""
-    from ballast.cli.commands import _load_program, _print_diagnostics
+def _counts(report: Mapping[str, Any]) -> str:
+    telemetry = report["telemetry"]
+    return f"{telemetry['lines']} lines read, {telemetry['evaluated']} evaluated, {telemetry['rejected']} rejected"
+
+
+def _load(option: str, paths: list[str], err: TextIO) -> tuple[Any, dict[str, Any]] | None:
+    """The policy set named by an option and where it came from (paths, fingerprint), or None
+    once its compile errors are printed."""
+    from ballast.cli.commands import _print_diagnostics, expand
+    from ballast.compiler.pipeline import compile_paths
+    from ballast.runtime import from_bundle
+    from ballast.runtime.bundle import read_bundle
 
     try:
-        return _load_program(paths)
+        if len(paths) == 1 and paths[0].endswith(".json"):
+            bundle = read_bundle(paths[0])
+            policies = from_bundle(bundle, paths[0])
+        else:
+            compilation = compile_paths(expand(paths))
+            policies, bundle = compilation.program, compilation.bundle
     except UsageError as exc:
         raise UsageError(f"{option}: {exc}") from None
     except CompileError as exc:
         err.write(f"ballast replay: the {option} policies do not compile:\n")
         _print_diagnostics(exc.diagnostics, "text", err)
         return None
+    return policies, {"paths": list(paths), "fingerprint": bundle["manifest"]["fingerprint"]["hash"]}
 
 
 def _markdown(report: Mapping[str, Any]) -> str:

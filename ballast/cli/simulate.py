@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from ballast.cli.progress import progress_bar
 from ballast.runtime.errors import CompileError, UsageError
 from ballast.runtime.values import parse_duration
 
@@ -25,8 +26,9 @@ a stop condition ended the run, 2 on bad input (with the file, line and column).
 SHADOW = """Run a scenario with a baseline and a candidate policy set on the same seeded worlds
 (common random numbers) and compare: every KPI's difference with a 95% confidence interval over
 the seeds and a verdict (better, worse, or inconclusive with how many seeds would decide it), and
-a per-rule decision diff with the first divergence. Exits 0 when no KPI is worse, 1 when one is,
-2 on bad input."""
+a per-rule decision diff with the first divergence. The verdict is the gates' (--gate, else the
+scenario's `gates:`, else every KPI but `directives` not worse). Exits 0 when every gate passes,
+1 when one fails, 2 on bad input."""
 
 
 def add_parser(command: Callable[[str, str, str], argparse.ArgumentParser]) -> None:
@@ -47,6 +49,14 @@ def add_parser(command: Callable[[str, str, str], argparse.ArgumentParser]) -> N
     sh.add_argument("--candidate", required=True, nargs="+", metavar="PATH", help="the proposed policies")
     sh.add_argument("--seeds", type=_positive_int, default=20, metavar="N", help="seeds to run (default: 20)")
     sh.add_argument("--workers", type=_positive_int, default=1, metavar="N", help="worker processes (default: 1)")
+    sh.add_argument(
+        "--gate",
+        action="append",
+        type=_gates,
+        metavar="KPI:CRITERION,...",
+        help="the gates that decide the verdict, e.g. sla:better-or-same,error_rate:not-worse "
+        "(criteria: better, better-or-same, not-worse, within:X%%; default: the scenario's `gates:`)",
+    )
     _common(sh)
 
 
@@ -76,6 +86,15 @@ _positive_int = _whole_number(1, "must be at least 1")
 _seed = _whole_number(0, "a seed is zero or more")
 
 
+def _gates(text: str) -> tuple[Any, ...]:
+    from ballast.simulator.gates import GateError, parse_gates
+
+    try:
+        return parse_gates(text)
+    except GateError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} ({exc.hint})") from None
+
+
 def _duration(text: str) -> float:
     seconds = parse_duration(text)
     if seconds is None or seconds <= 0:
@@ -84,6 +103,7 @@ def _duration(text: str) -> float:
 
 
 def run_simulate(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    from ballast.simulator.render.numbers import plural
     from ballast.simulator.run import Simulation
     from ballast.simulator.shadow import Side, compiled
     from ballast.simulator.signals import plan_inputs
@@ -94,14 +114,17 @@ def run_simulate(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> in
     paths = tuple(args.policy or scenario.policies)
     if not paths:
         raise UsageError(f"{args.scenario}: the scenario names no policies; give them with --policy")
-    policies = _compile("--policy" if args.policy else "the scenario's policies", Side(paths), compiled, err)
+    given = "--policy" if args.policy else "the scenario's policies"
+    policies = _compile(given, Side(paths), compiled, err)
     if policies is None:
         return EXIT_BAD_INPUT
     plan_inputs(policies)  # an input the mesh cannot feed is an error before the run
+    if not _observable(args.scenario, scenario, policies, given, err):
+        return EXIT_BAD_INPUT
     if args.check:
-        err.write(f"ok: {scenario.name}, {len(scenario.pools)} pools, {len(scenario.faults)} faults\n")
+        err.write(f"ok: {scenario.name}, {plural(len(scenario.pools), 'pool')}, {plural(len(scenario.faults), 'fault')}\n")
         return EXIT_OK
-    progress = _progress_bar(err, "simulate")
+    progress = progress_bar(err, "simulate")
     result = Simulation(scenario, policies).run(progress=(lambda share: progress(share, 1.0)) if progress else None)
     if progress:
         progress(1.0, 1.0, final=True)
@@ -120,22 +143,25 @@ def run_shadow(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     sides = []
     for option, paths in (("--baseline", args.baseline), ("--candidate", args.candidate)):
         side = Side(tuple(paths))
-        if _compile(option, side, compiled, err) is None:
+        policies = _compile(option, side, compiled, err)
+        if policies is None or not _observable(args.scenario, scenario, policies, option, err):
             return EXIT_BAD_INPUT
         sides.append(side)
-    progress = _progress_bar(err, "shadow")
+    gates = tuple(g for group in args.gate or () for g in group) or None
+    progress = progress_bar(err, "shadow")
     report = shadow(
         scenario,
         sides[0],
         sides[1],
         seeds=args.seeds,
         workers=args.workers,
+        gates=gates,
         progress=(lambda done, total: progress(done, total)) if progress else None,
     )
     if progress:
         progress(args.seeds, args.seeds, final=True)
     _emit(report, args, out, err)
-    return EXIT_FINDINGS if any(k["verdict"] == "worse" for k in report["kpis"]) else EXIT_OK
+    return EXIT_OK if report["outcome"]["passed"] else EXIT_FINDINGS
 
 
 def _scenario(path: str, args: Namespace, err: TextIO) -> Any:
@@ -148,6 +174,20 @@ def _scenario(path: str, args: Namespace, err: TextIO) -> Any:
         err.write(f"ballast: the scenario {path} has problems:\n")
         _print_diagnostics(exc.diagnostics, "text", err)
         return None
+
+
+def _observable(path: str, scenario: Any, policies: Any, given: str, err: TextIO) -> bool:
+    """Whether every probe and stop condition reads something `policies` runs (else the problems go to err)."""
+    from ballast.cli.commands import _print_diagnostics
+    from ballast.simulator.run import check_observable
+
+    try:
+        check_observable(scenario, policies, given)
+    except CompileError as exc:
+        err.write(f"ballast: the scenario {path} has problems:\n")
+        _print_diagnostics(exc.diagnostics, "text", err)
+        return False
+    return True
 
 
 def _compile(option: str, side: Any, compiled: Callable[[tuple[str, ...]], Any], err: TextIO) -> Any:
@@ -182,27 +222,6 @@ def _emit(report: Mapping[str, Any], args: Namespace, out: TextIO, err: TextIO) 
     except OSError as exc:
         raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     err.write(f"wrote {args.output}\n")
-
-
-def _progress_bar(err: TextIO, label: str) -> Callable[..., None] | None:
-    """A one-line progress bar on a terminal; nothing when stderr is piped or a file."""
-    if not (hasattr(err, "isatty") and err.isatty()):
-        return None
-    shown = [-1]
-
-    def show(done: float, total: float, final: bool = False) -> None:
-        share = 0.0 if total <= 0 else min(1.0, done / total)
-        percent = int(share * 100)
-        if percent == shown[0] and not final:
-            return
-        shown[0] = percent
-        bar = "#" * (percent // 4)
-        err.write(f"\r{label} [{bar:<25}] {percent:3d}%")
-        if final:
-            err.write("\n")
-        err.flush()
-
-    return show
 
 
 __all__ = ["add_parser", "run_shadow", "run_simulate"]

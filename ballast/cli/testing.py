@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from ballast.cli.progress import progress_bar
 from ballast.runtime.errors import UsageError
 
 DESCRIPTION = """Run policy unit tests: every *.test.yaml file named or found under a directory.
@@ -35,7 +36,10 @@ def run_test(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     from ballast.testing import Report, run_paths
     from ballast.testing.report import render_json, render_text
 
-    report = run_paths(args.paths, coverage=bool(args.coverage or args.coverage_json))
+    progress = progress_bar(err, "test")  # long runs on a terminal only; never in piped output
+    report = run_paths(args.paths, coverage=bool(args.coverage or args.coverage_json), progress=progress)
+    if progress is not None:
+        progress(1, 1, final=True)
     # --coverage-json alone writes the file and leaves coverage out of what is printed
     shown = report if args.coverage else Report(report.files, None)
     out.write(render_json(shown) if args.format == "json" else render_text(shown, verbose=not args.quiet))

@@ -16,7 +16,7 @@ expectations), `coverage` (what the tests exercised), `report` (text and JSON).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,12 +97,31 @@ def find_test_files(paths: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def run_paths(paths: Sequence[str], *, coverage: bool = False) -> Report:
-    """Run every test of the files and directories; see `Report.exit_code`."""
+def run_paths(
+    paths: Sequence[str], *, coverage: bool = False, progress: Callable[[int, int], None] | None = None
+) -> Report:
+    """Run every test of the files and directories; see `Report.exit_code`.
+
+    `progress(done, total)` is called after each test with the number of tests done so far and
+    in all (every file is loaded first, so the total is known before the first test runs).
+    """
     report = Report([], Coverage() if coverage else None)
     targets: dict[tuple[str, ...], Target | CompileError] = {}
-    for path in find_test_files(paths):
-        report.files.append(run_file(load_test_file(path), targets, report.coverage))
+    files = [load_test_file(path) for path in find_test_files(paths)]
+    total, done = sum(len(f.tests) for f in files), 0
+
+    def one_more() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    for test in files:
+        before = done
+        report.files.append(run_file(test, targets, report.coverage, one_more))
+        done = before + len(test.tests)  # the tests of a file that could not run count as done
+        if progress is not None:
+            progress(done, total)
     return report
 
 
@@ -110,8 +129,9 @@ def run_file(
     test: TestFile,
     targets: dict[tuple[str, ...], Target | CompileError] | None = None,
     coverage: Coverage | None = None,
+    after_each: Callable[[], None] | None = None,
 ) -> FileResult:
-    """Check one loaded test file against its policies and run its tests."""
+    """Check one loaded test file against its policies and run its tests (`after_each` after each)."""
     result = FileResult(test.path, list(test.diagnostics))
     if not test.ok or not test.policies:
         return result
@@ -131,7 +151,10 @@ def run_file(
     if problems:
         result.diagnostics = with_source_lines(problems, test)
         return result
-    result.cases = [run_case(case, target, coverage) for case in test.tests]
+    for case in test.tests:
+        result.cases.append(run_case(case, target, coverage))
+        if after_each is not None:
+            after_each()
     return result
 
 

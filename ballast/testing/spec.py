@@ -17,12 +17,12 @@ import math
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 from ballast.dsl.parser import SyntaxProblem
 from ballast.dsl.yaml_front import _Front  # the YAML loader and its positions, shared with policies
 from ballast.runtime.errors import Diagnostic, Span
+from ballast.runtime.reading import UnreadableInput, read_text
 from ballast.runtime.values import parse_duration, parse_timestamp
 from ballast.testing.notation import NotationError, Sample, expand
 
@@ -130,12 +130,10 @@ def load_test_file(path: str) -> TestFile:
     """Read and check one test file; never raises for a malformed file (see `diagnostics`)."""
     result = TestFile(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        result.diagnostics.append(
-            Diagnostic("error", "io", f"cannot read the test file: {reason}", Span(path, 1, 1, 1, 2))
-        )
+        text = read_text(path, "test file")
+    except UnreadableInput as exc:
+        span = Span(path, exc.line, exc.column, exc.line, exc.column + 1)
+        result.diagnostics.append(Diagnostic("error", "io", f"cannot read the test file: {exc.reason}", span, exc.hint))
         return result
     result.source = text
     _Loader(text, path, result).load()

@@ -18,7 +18,7 @@ from ballast.runtime.policy import IMPACT_ORDER, PolicySet
 from ballast.testing.spec import Matcher, TestFile, kind_of, suggest
 
 PROBLEM_KINDS = ("invalid-event", "evaluation", "late-event", "internal")
-EVENT_TYPES = ("RuleState", "TelemetryGap", "Suppressed", "Coalesced", "Dropped", "ThreatIndexUpdated", "ModeChanged")
+EVENT_TYPES = ("RuleState", "Stale", "TelemetryGap", "Suppressed", "Coalesced", "Dropped", "ThreatIndexUpdated", "ModeChanged")
 
 
 @dataclass

@@ -137,6 +137,8 @@ class _Checker:
             out["sequence"] = [stream.sequence, stream.sequence_by]
         if stream.idle:
             out["idle"] = stream.idle.seconds
+        if stream.stale:  # unwritten: omitted, so bundles of older policies stay byte-identical
+            out["stale"] = stream.stale.seconds
         return out
 
     def state(self, rule: ast.Rule) -> IR:
@@ -148,7 +150,8 @@ class _Checker:
             state["enter"] = True  # the enter condition is `when`
         if rule.exit is not None:
             state["exit"] = self.condition(rule.exit, f"the exit condition of rule '{rule.name}'")
-        for key, value in (("for", rule.hold), ("keep", rule.keep), ("cooldown", rule.cooldown)):
+        durations = (("for", rule.hold), ("keep", rule.keep), ("cooldown", rule.cooldown), ("repeat", rule.repeat))
+        for key, value in durations:
             if value is not None:
                 state[key] = value.seconds
         if rule.limit is not None:
@@ -240,6 +243,8 @@ class _Checker:
                 continue
             root = name.split(".")[0]
             if root not in self.model.names():
+                if self.model.incomplete:  # the value may come from the import that failed
+                    continue
                 hint = suggest(root, self.model.names()) or "a reason can name input fields, constants and conditions"
                 self.errors.error("reason", f"the reason names an unknown value '{root}'", span, hint)
                 continue

@@ -7,11 +7,12 @@ produce the same `ballast.dsl.ast.Document`. Imports are parsed later, by `resol
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ballast.dsl.parser import SyntaxProblem, parse_document
+from ballast.runtime.bundle import looks_like_bundle
 from ballast.runtime.errors import Diagnostic, Span
+from ballast.runtime.reading import UnreadableInput, read_text
 
 if TYPE_CHECKING:
     from ballast.compiler.pipeline import Compilation
@@ -31,17 +32,17 @@ def load_document(compilation: Compilation, path: str, at: Span | None):
     text = compilation.sources.get(path)
     if text is None:
         try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            _io_error(compilation, path, at, "file not found", "check the path")
-            return None
-        except IsADirectoryError:
-            _io_error(compilation, path, at, "is a directory", "name the policy files in it")
-            return None
-        except (OSError, UnicodeDecodeError) as exc:
-            _io_error(compilation, path, at, f"cannot read: {exc}", "")
+            text = read_text(path, "policy file")
+        except UnreadableInput as exc:
+            where = at if at is not None and (exc.line, exc.column) == (1, 1) else None
+            where = where or Span(path, exc.line, exc.column, exc.line, exc.column + 1)
+            compilation.diagnostics.append(Diagnostic("error", "io", _io_message(exc), where, exc.hint))
             return None
         compilation.sources[path] = text
+    bundle = bundle_diagnostic(path, text)
+    if bundle is not None:
+        compilation.diagnostics.append(bundle)
+        return None
     try:
         if path.endswith(YAML_SUFFIXES):
             from ballast.dsl.yaml_front import parse_yaml_document
@@ -53,6 +54,20 @@ def load_document(compilation: Compilation, path: str, at: Span | None):
         return None
 
 
-def _io_error(compilation: Compilation, path: str, at: Span | None, message: str, hint: str) -> None:
-    span = at or Span(path, 1, 1, 1, 1)
-    compilation.diagnostics.append(Diagnostic("error", "io", f"{path}: {message}", span, hint))
+def _io_message(exc: UnreadableInput) -> str:
+    # "file not found" is the wording docs and tests know for a missing policy or import.
+    reason = "file not found" if exc.reason == "no such file or directory" else exc.reason
+    return f"{exc.path}: {reason}" if len(exc.path) <= 80 else reason
+
+
+def bundle_diagnostic(path: str, text: str) -> Diagnostic | None:
+    """An error for a compiled bundle given where policy source is expected, else None."""
+    if not looks_like_bundle(text):
+        return None
+    return Diagnostic(
+        "error",
+        "bundle",
+        f"{path} is a compiled bundle, not a policy source",
+        Span(path, 1, 1, 1, 2),
+        f"evaluate it alone: `ballast eval {path} --events FILE`; check, format or explain the .bal or .yaml files it was compiled from",
+    )

@@ -112,6 +112,9 @@ class PolicyModel:
     actions: dict[str, ActionSig] = field(default_factory=lambda: dict(BUILTIN_ACTIONS))
     rules: list[ast.Rule] = field(default_factory=list)
     const_types: dict[str, T.Type] = field(default_factory=dict)  # filled by check-types
+    # An import failed (missing, unparsable, or a policy): the names, types and actions it would
+    # have declared are unknown, so unknown ones are not reported; the import's error is enough.
+    incomplete: bool = False
 
     def names(self) -> list[str]:
         return [f.name for f in self.input.fields] + list(self.consts) + list(self.lets)
@@ -246,6 +249,7 @@ def _import(
     if imported is None:
         imported = load_document(compilation, path, item.path.span)
         if imported is None:
+            model.incomplete = True
             return
         compilation.modules[path] = imported
     if imported.kind != "module":
@@ -255,6 +259,7 @@ def _import(
             item.path.span,
             "declare shared constants, conditions and actions in a `module` file",
         )
+        model.incomplete = True
         return
     _merge(compilation, model, imported, errors, [*chain, path])
 
@@ -319,6 +324,8 @@ def resolve_type(type_expr: ast.TypeExpr, model: PolicyModel, errors: ErrorList)
                 return NAMED_TYPES[name]
             if name in model.type_syntax:
                 return alias_type(name, model, errors)
+            if model.incomplete:
+                return T.ANY
             candidates = list(NAMED_TYPES) + list(model.type_syntax)
             hint = suggest(name, candidates) or "types are " + ", ".join(candidates)
             errors.error("type", f"unknown type '{name}'", span, hint)
@@ -427,9 +434,10 @@ def _check_time_clauses(rule: ast.Rule, model: PolicyModel, errors: ErrorList) -
         errors.error("hysteresis", f"rule '{rule.name}' has '{present} when' but no '{missing} when'", rule.span, "hysteresis needs both: `enter when load > 0.8` and `exit when load < 0.7`")
     if rule.enter is not None and rule.when is not None:
         errors.error("hysteresis", f"rule '{rule.name}' has both 'when' and 'enter when'", rule.when.span, "with hysteresis, the rule is active from `enter when` until `exit when`: drop the `when`")
-    for clause in (rule.hold, rule.keep, rule.cooldown, rule.limit[1] if rule.limit else None):
+    for clause in (rule.hold, rule.keep, rule.cooldown, rule.repeat, rule.limit[1] if rule.limit else None):
         if clause is not None and clause.seconds <= 0:
             errors.error("window", f"'{clause.text}' must be longer than 0s", clause.span, "write a positive duration such as 30s or 5m")
+    _check_idle_cooldown(rule, errors)
     if rule.limit is not None and rule.limit[0] < 1:
         errors.error("window", f"rule '{rule.name}' allows at most {rule.limit[0]} directives: it could never act", rule.limit_span or rule.span, "write `at most 1 per 5m` or more")
     for name in rule.group_by:
@@ -439,6 +447,27 @@ def _check_time_clauses(rule: ast.Rule, model: PolicyModel, errors: ErrorList) -
             errors.error("name", f"'group by {name}': no input field '{name}'", span, suggest(name, [f.name for f in model.input.fields]) or "group by input fields such as the pool or service")
         elif field.optional or not (T.is_stringy(field.type) or field.type in (T.INT, T.BOOL)):
             errors.error("type", f"'group by {name}': a key must be a required string, enum, int or bool field, not {'optional ' if field.optional else ''}{field.type}", span, "")
+
+
+def _check_idle_cooldown(rule: ast.Rule, errors: ErrorList) -> None:
+    """Warn about a `cooldown` that can never hold anything back.
+
+    An edge rule without `repeat` emits once per firing, and with one key (no `group by`) two
+    firings are at least `for` + `keep` apart: a cooldown no longer than that has always run out
+    by the next firing. With `group by`, keys that share a target can still meet the cooldown.
+    """
+    edge = rule.hold or rule.keep or rule.enter is not None
+    if rule.cooldown is None or not edge or rule.repeat is not None or rule.group_by:
+        return
+    gap = (rule.hold.seconds if rule.hold else 0.0) + (rule.keep.seconds if rule.keep else 0.0)
+    if 0 < rule.cooldown.seconds <= gap:
+        errors.warning(
+            "cooldown",
+            f"rule '{rule.name}' emits once per firing, and firings are at least {gap:g}s apart (for + keep): "
+            f"'cooldown {rule.cooldown.text}' can never hold anything back",
+            rule.cooldown.span,
+            f"to re-issue the directives while the rule fires, add `repeat every {rule.cooldown.text}`; otherwise drop the cooldown",
+        )
 
 
 def _check_stream(model: PolicyModel, errors: ErrorList) -> None:
@@ -468,11 +497,15 @@ def _check_stream(model: PolicyModel, errors: ErrorList) -> None:
             errors.error("missing", "the stream block names no event time", stream.span, "add `time ts` naming a timestamp field")
         if stream.lateness is not None and stream.lateness.seconds < 0:
             errors.error("window", "lateness cannot be negative", stream.lateness.span, "")
+        if stream.stale is not None and stream.stale.seconds <= 0:
+            errors.error("window", f"'stale after {stream.stale.text}' must be longer than 0s", stream.stale.span, "write a duration longer than the gap between two events of a key, such as 5m")
 
 
 def _check_call(call: ast.ActionCall, model: PolicyModel, errors: ErrorList) -> None:
     sig = model.actions.get(call.name)
     if sig is None:
+        if model.incomplete:
+            return
         hint = suggest(call.name, list(model.actions)) or f"declare it: `action {call.name}(targets: selector, ...)`"
         errors.error("action", f"unknown action '{call.name}'", call.span, hint)
         return
@@ -505,7 +538,7 @@ def _check_names(model: PolicyModel, errors: ErrorList) -> None:
         if expr is None:
             return
         for node in ast.walk(expr):
-            if isinstance(node, ast.Name) and node.name not in known:
+            if isinstance(node, ast.Name) and node.name not in known and not model.incomplete:
                 hint = suggest(node.name, candidates)
                 if not hint and node.name in ("True", "False", "None"):
                     hint = f"write {node.name.lower() if node.name != 'None' else 'null'}"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ballast.simulator.render import svg
-from ballast.simulator.render.numbers import clock, kpi_difference, kpi_interval, kpi_label, number
+from ballast.simulator.render.numbers import clock, kpi_difference, kpi_interval, kpi_label, number, plural
 
 WIDTH = 1100
 LEFT = 84  # room for value labels such as "1,250" and lane names such as "downgrade"
@@ -261,12 +261,50 @@ def directives_chart(runs: Sequence[Run], faults: Sequence[Mapping[str, Any]], d
             lines = [_directive_line(d) for d in group[:MAX_TOOLTIP_LINES]]
             if len(group) > MAX_TOOLTIP_LINES:
                 lines.append(f"… and {len(group) - MAX_TOOLTIP_LINES} more")
-            head = f"{run.label}: {len(group)} {group[0]['action']} directive{'s' if len(group) > 1 else ''}\n"
+            head = f"{run.label}: {plural(len(group), str(group[0]['action']) + ' directive')}\n"
             actuated = any(d.get("actuated", True) for d in group)
             fill, stroke = (run.color, "#ffffff") if actuated else ("#ffffff", run.color)
             body.append(svg.circle(cx, cy, 5, fill, stroke=stroke, title=head + "\n".join(lines)))
     body.append(svg.frame(LEFT, top, RIGHT, bottom))
     return svg.document("directives", WIDTH, bottom + 32, "Directives over time, one lane per action", body)
+
+
+SLO_COLOR = "#b91c1c"
+
+
+def has_threat_index(runs: Sequence[Run]) -> bool:
+    """Whether any run has a ThreatIndex value: without a threat document every entry is null."""
+    return any(v is not None for run in runs for v in run.timeline.get("threat_index", ()))
+
+
+def latency_chart(runs: Sequence[Run], duration_s: float, slo_ms: float | None = None) -> str:
+    """Fleet p95 latency over time (the mean of the pools' p95 weighted by requests), with the SLO line.
+
+    The value axis always reaches the SLO, so a reader sees how close to it the fleet came.
+    """
+    axis, x = _time_scale(duration_s)
+    top, bottom = 56, 256
+    values = [float(v) for run in runs for v in run.timeline.get("latency_p95_ms", ()) if v is not None]
+    high = max([*values, slo_ms or 0.0], default=0.0)
+    y = svg.Scale(*svg.nice_domain(0.0, high, 5), bottom, top)
+    body = [svg.heading(16, TITLE_Y, "Latency p95 (ms)")]
+    items = [(run.label if len(runs) > 1 else "fleet p95", "line", run.color) for run in runs]
+    if slo_ms is not None:
+        items.append((f"SLO {number(slo_ms)} ms", "line", SLO_COLOR))
+    body += svg.legend(items, RIGHT, TITLE_Y - 4)
+    body += svg.value_axis(y, svg.ticks(y.low, y.high, 5), LEFT, RIGHT)
+    body += svg.time_ticks(axis, x, top, bottom)
+    if not values:
+        body.append(svg.empty_note(LEFT, top, RIGHT, bottom, "No latency samples"))
+    if slo_ms is not None:
+        body.append(svg.line(LEFT, y(slo_ms), RIGHT, y(slo_ms), SLO_COLOR, dash="6 4"))
+    for run in runs:
+        times, series = run.timeline.get("t_s", ()), run.timeline.get("latency_p95_ms", ())
+        peak = _peak(times, series)
+        label = f"{run.label} latency p95" + (f", max {number(peak[1])} ms at {clock(peak[0])}" if peak else "")
+        body += _series(times, series, x, y, run.color, label)
+    body.append(svg.frame(LEFT, top, RIGHT, bottom))
+    return svg.document("latency", WIDTH, bottom + 32, "Fleet p95 latency over time against the SLO", body)
 
 
 FLEET_PANELS = (
@@ -417,7 +455,7 @@ def rule_diff_chart(rules: Sequence[Mapping[str, Any]]) -> str:
                     end - bar_left,
                     11,
                     color,
-                    title=f"{name}: {side} fired {number(count)} times",
+                    title=f"{name}: {side} fired {plural(count, 'time')}",
                 )
             )
             body.append(
@@ -430,7 +468,7 @@ def rule_diff_chart(rules: Sequence[Mapping[str, Any]]) -> str:
             svg.text(
                 bar_left,
                 bottom + 36,
-                f"… and {len(changed) - len(shown)} more changed rules (see the table)",
+                f"… and {plural(len(changed) - len(shown), 'more changed rule')} (see the table)",
                 size=11,
                 color=svg.MUTED,
             )

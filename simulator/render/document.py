@@ -12,6 +12,12 @@ from dataclasses import dataclass
 GOOD, BAD, MIXED, NEUTRAL = "good", "bad", "mixed", "neutral"
 
 
+class Code(str):
+    """Text shown verbatim, as written (a path, a fingerprint): a code span in Markdown, `<code>` in HTML."""
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True)
 class Table:
     """A titled table of already formatted cells.

@@ -13,12 +13,13 @@ from typing import Any
 
 from ballast.simulator.render import charts
 from ballast.simulator.render.charts import BASELINE_COLOR, CANDIDATE_COLOR, Run
-from ballast.simulator.render.document import Details, Document, Table
+from ballast.simulator.render.document import Code, Details, Document, Table
 from ballast.simulator.render.summary import REPLAY, SHADOW, SIMULATION, summarize
 
 KINDS = {SIMULATION: "Simulation report", SHADOW: "Shadow comparison", REPLAY: "Replay comparison"}
 
-# A page is a list of blocks: ("table", key), ("details", key), ("heading", text), ("chart", svg).
+# A page is a list of blocks: ("table", key), ("details", key), ("heading", text), ("chart", svg),
+# ("note", text).
 Block = tuple[str, str]
 
 STYLE = """
@@ -80,7 +81,7 @@ def page(document: Document, blocks: Sequence[Block]) -> str:
         *(("table", t.key) for t in document.tables if t.key not in placed),
         *(("details", d.key) for d in document.details if d.key not in placed),
     ]
-    facts = "".join(f"<dt>{escape(label)}</dt><dd>{escape(value)}</dd>" for label, value in document.facts)
+    facts = "".join(f"<dt>{escape(label)}</dt><dd>{_fact(value)}</dd>" for label, value in document.facts)
     body = [
         "<header>",
         f'<p class="kind">{escape(KINDS[document.format])}</p>',
@@ -96,6 +97,8 @@ def page(document: Document, blocks: Sequence[Block]) -> str:
             body.append(f"<h2>{escape(value)}</h2>")
         elif kind == "chart":
             body.append(f'<section class="card"><figure class="chart">\n{value}\n</figure></section>')
+        elif kind == "note":
+            body.append(f'<p class="note">{escape(value)}</p>')
         elif kind == "table" and value in tables:
             body.append(_table(tables[value]))
         elif kind == "details" and value in details:
@@ -171,12 +174,26 @@ def _duration(report: Mapping[str, Any], *timelines: Mapping[str, Any]) -> float
     return max(times, default=0.0)
 
 
-def _time_charts(runs: Sequence[Run], faults: Sequence[Mapping[str, Any]], duration_s: float) -> list[Block]:
+def _time_charts(
+    runs: Sequence[Run], faults: Sequence[Mapping[str, Any]], duration_s: float, slo_ms: float | None
+) -> list[Block]:
+    # a ThreatIndex chart without a threat document would be an empty frame: one line says why
+    threat: Block = (
+        ("chart", charts.threat_index_chart(runs, duration_s))
+        if charts.has_threat_index(runs)
+        else ("note", "No ThreatIndex chart: the policy set runs no threat document.")
+    )
     return [
-        ("chart", charts.threat_index_chart(runs, duration_s)),
+        threat,
         ("chart", charts.directives_chart(runs, faults, duration_s)),
+        ("chart", charts.latency_chart(runs, duration_s, slo_ms)),
         ("chart", charts.fleet_kpis_chart(runs, duration_s)),
     ]
+
+
+def _slo_ms(report: Mapping[str, Any]) -> float | None:
+    slo = (report.get("scenario") or {}).get("slo_latency_ms")
+    return float(slo) if isinstance(slo, int | float) and not isinstance(slo, bool) else None
 
 
 def _simulation(report: Mapping[str, Any]) -> list[Block]:
@@ -185,7 +202,7 @@ def _simulation(report: Mapping[str, Any]) -> list[Block]:
     return [
         ("table", "probes"),
         ("heading", "Over time"),
-        *_time_charts([run], report.get("faults") or (), _duration(report, timeline)),
+        *_time_charts([run], report.get("faults") or (), _duration(report, timeline), _slo_ms(report)),
         ("heading", "Outcome"),
         ("table", "kpis"),
         ("table", "breaches"),
@@ -222,7 +239,7 @@ def _shadow(report: Mapping[str, Any]) -> list[Block]:
         duration_s = _duration(report, runs[0].timeline, runs[1].timeline)
         blocks += [
             ("heading", f"Example run, seed {example.get('seed')}"),
-            *_time_charts(runs, example.get("faults") or (), duration_s),
+            *_time_charts(runs, example.get("faults") or (), duration_s, _slo_ms(report)),
         ]
     return blocks
 
@@ -242,3 +259,7 @@ LAYOUTS: dict[str, Callable[[Mapping[str, Any]], list[Block]]] = {
     SHADOW: _shadow,
     REPLAY: _replay,
 }
+
+
+def _fact(value: str) -> str:
+    return f"<code>{escape(value)}</code>" if isinstance(value, Code) else escape(value)

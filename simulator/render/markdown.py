@@ -10,13 +10,16 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ballast.simulator.render.document import BAD, GOOD, MIXED, Details, Document, Table
+from ballast.simulator.render.document import BAD, GOOD, MIXED, Code, Details, Document, Table
 from ballast.simulator.render.summary import summarize
 
 MARKERS = {GOOD: "✅", BAD: "❌", MIXED: "⚠️"}
-# Only what changes meaning inside a table cell or a line: GitHub leaves intraword `_` and a lone
-# `[x]` alone, and escaping them would make the raw comment hard to read.
-_SPECIAL = re.compile(r"([\\`*|<>&])")
+# Only what changes meaning in a line: GitHub leaves intraword `_` and a lone `[x]` alone, and
+# escaping them would make the raw comment hard to read. `<` matters only where it opens a tag
+# (`a < b` stays as written), `&` only where it starts an entity, and `>` only at the start of a
+# line, where no escaped text ever goes (each line starts with our own `|`, `**`, `- ` or `#`).
+_SPECIAL = re.compile(r"[\\`*]|<(?=[A-Za-z/!?])|&(?=#?\w+;)")
+_CELL_SPECIAL = re.compile(r"[\\`*|]|<(?=[A-Za-z/!?])|&(?=#?\w+;)")  # a `|` would split the cell
 
 
 def render_markdown(report: Mapping[str, Any]) -> str:
@@ -32,16 +35,35 @@ def markdown(document: Document) -> str:
     marker = MARKERS.get(document.tone)
     verdict = f"{marker} " if marker else ""
     parts = [f"### {escape(document.title)}", f"**{verdict}{escape(document.verdict)}**"]
-    parts.append(" · ".join(f"{escape(label)}: {escape(value)}" for label, value in document.facts))
+    parts.append(" · ".join(f"{escape(label)}: {_inline(value)}" for label, value in document.facts))
     parts += [_table(table) for table in document.tables]
     parts += [_details(details) for details in document.details]
     return "\n\n".join(parts) + "\n"
 
 
-def escape(text: str) -> str:
-    """User text made inert: Markdown and HTML specials escaped, newlines folded into spaces."""
+def escape(text: str, *, cell: bool = False) -> str:
+    """User text made inert: Markdown's specials (and `|` in a table cell) escaped, newlines folded.
+
+    >>> escape("load > 0.9 & a<b> | c"), escape("x | y", cell=True)
+    ('load > 0.9 & a&lt;b> | c', 'x \\\\| y')
+    """
     text = " ".join(str(text).split())
-    return _SPECIAL.sub(lambda m: {"<": "&lt;", ">": "&gt;", "&": "&amp;"}.get(m[1], "\\" + m[1]), text)
+    specials = _CELL_SPECIAL if cell else _SPECIAL
+    return specials.sub(lambda m: {"<": "&lt;", "&": "&amp;"}.get(m[0], "\\" + m[0]), text)
+
+
+def code_span(text: str) -> str:
+    """Text as a code span, verbatim: Markdown reads no escape and no entity inside one (an
+    escaped `>` would show as `&gt;`), so the text is only fenced by a longer backtick run."""
+    text = " ".join(str(text).split())
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""  # a backtick must not touch the fence
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _inline(value: str) -> str:
+    return code_span(value) if isinstance(value, Code) else escape(value)
 
 
 def _table(table: Table) -> str:
@@ -66,7 +88,7 @@ def _marked(row: tuple[str, ...], tone: str | None) -> tuple[str, ...]:
 
 
 def _row(cells: tuple[str, ...] | list[str], raw: bool = False) -> str:
-    return "| " + " | ".join(cell if raw else escape(cell) for cell in cells) + " |"
+    return "| " + " | ".join(cell if raw else escape(cell, cell=True) for cell in cells) + " |"
 
 
 def _fence(code: str) -> str:

@@ -9,6 +9,8 @@ labels agree, and so the same float always gives the same text (reports must be 
     ('97.1 %', '99.963 %')
     >>> kpi_value("directive_latency_ms.p95", 1520.0)
     '1.52 s'
+    >>> kpi_values_apart("sla_adherence_pct", 98.98, [99.0])
+    ('98.98 %', ['99 %'])
     >>> kpi_difference("sla_adherence_pct", 1.25), kpi_difference("time_to_mitigate_s.mean", -0.25)
     ('+1.25 pp', '−250 ms')
     >>> kpi_label("directive_latency_ms.p95"), clock(205), clock(3725.5)
@@ -59,16 +61,17 @@ def number(value: float | int | None, digits: int = 3) -> str:
     return text.replace("-", MINUS)
 
 
-def percent(value: float) -> str:
+def percent(value: float, digits: int = 3) -> str:
     """A percentage; near 100 it keeps two significant digits of the gap to 100.
 
-    SLA goals live in the nines: 99.78 % and 99.95 % must not both read as 99.8 %.
+    SLA goals live in the nines: 99.78 % and 99.95 % must not both read as 99.8 %. `digits`
+    above 3 adds as many decimals.
     """
     gap = 100 - value
     if 0 < gap < 10:
-        decimals = min(4, 1 - math.floor(math.log10(gap)))
+        decimals = min(4, 1 - math.floor(math.log10(gap))) + digits - 3
         return number(round(value, decimals), digits=decimals + 2)
-    return number(value)
+    return number(value, digits)
 
 
 def signed(text: str) -> str:
@@ -87,7 +90,7 @@ def unit_of(kpi: str) -> str:
     return PLAIN
 
 
-def duration(seconds: float | None) -> str:
+def duration(seconds: float | None, digits: int = 3) -> str:
     """Seconds in the unit that reads best: 250 ms, 12.5 s, 4.5 min, 2.25 h."""
     if seconds is None:
         return MISSING
@@ -95,30 +98,48 @@ def duration(seconds: float | None) -> str:
     if size == 0:
         return "0 s"
     if size < 1:
-        return f"{number(seconds * 1000)} ms"
+        return f"{number(seconds * 1000, digits)} ms"
     if size < 120:
-        return f"{number(seconds)} s"
+        return f"{number(seconds, digits)} s"
     if size < 2 * 3600:
-        return f"{number(seconds / 60)} min"
-    return f"{number(seconds / 3600)} h"
+        return f"{number(seconds / 60, digits)} min"
+    return f"{number(seconds / 3600, digits)} h"
 
 
-def kpi_value(kpi: str, value: float | int | None) -> str:
+def kpi_value(kpi: str, value: float | int | None, digits: int = 3) -> str:
     """A KPI's value with its unit: `99.5 %`, `1.52 s`, `12.3 h`; rates and shares (0..1) read as percentages."""
     if value is None:
         return MISSING
     unit = unit_of(kpi)
     if unit == PERCENT:
-        return f"{percent(value)} %"
+        return f"{percent(value, digits)} %"
     if unit == RATIO:
-        return f"{percent(value * 100)} %"
+        return f"{percent(value * 100, digits)} %"
     if unit == SECONDS:
-        return duration(value)
+        return duration(value, digits)
     if unit == MILLISECONDS:
-        return duration(value / 1000)
+        return duration(value / 1000, digits)
     if unit == HOURS:
-        return f"{number(value)} h"
-    return number(value)
+        return f"{number(value, digits)} h"
+    return number(value, digits)
+
+
+MAX_DIGITS = 12
+
+
+def kpi_values_apart(kpi: str, value: float | None, thresholds: list[float]) -> tuple[str, list[str]]:
+    """`value` and its thresholds, with the fewest digits (3 or more) that never round it across one.
+
+    Rounding is monotonic, so texts that differ keep the values' order; only a value that reads
+    the same as a threshold it differs from needs more digits (98.98 must not read as 99 beside
+    a minimum of 99).
+    """
+    for digits in range(3, MAX_DIGITS + 1):
+        text = kpi_value(kpi, value, digits)
+        bounds = [kpi_value(kpi, t, digits) for t in thresholds]
+        if value is None or all(value == t or text != b for t, b in zip(thresholds, bounds, strict=True)):
+            break
+    return text, bounds
 
 
 def kpi_difference(kpi: str, value: float | int | None) -> str:

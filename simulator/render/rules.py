@@ -87,7 +87,10 @@ def divergence_details(rules: Sequence[Mapping[str, Any]]) -> Details | None:
         divergence = rule["first_divergence"]
         seed = divergence.get("seed")
         where = f"seed {seed}, " if seed is not None else ""
-        heading = f"{rule_name(rule)}: {where}at {clock(float(divergence['t_s']))} ({divergence.get('time', '')})"
+        time = divergence.get("time")
+        # a replay without event time places decisions by the event's index in the file, not in time
+        when = f"at {clock(float(divergence['t_s']))} ({time})" if time else f"at event {int(divergence['t_s'])}"
+        heading = f"{rule_name(rule)}: {where}{when}"
         lines = (
             f"baseline: {_actions(divergence.get('baseline'))}",
             f"candidate: {_actions(divergence.get('candidate'))}",

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ballast.runtime.errors import UsageError
-from ballast.simulator.render.document import BAD, GOOD, MIXED, NEUTRAL, Details, Document, Item, Table
+from ballast.simulator.render.document import BAD, GOOD, MIXED, NEUTRAL, Code, Details, Document, Item, Table
 from ballast.simulator.render.numbers import (
     MISSING,
     clock,
@@ -20,6 +20,7 @@ from ballast.simulator.render.numbers import (
     kpi_interval,
     kpi_label,
     kpi_value,
+    kpi_values_apart,
     number,
     plural,
 )
@@ -72,15 +73,26 @@ def _scenario_facts(scenario: Mapping[str, Any]) -> list[tuple[str, str]]:
 # --- simulation -------------------------------------------------------------------------------
 
 
-def _tolerance(metric: str, tolerance: Mapping[str, float]) -> str:
+def _tolerance_and_worst(metric: str, tolerance: Mapping[str, float], worst: float | None) -> tuple[str, str]:
+    """The tolerance and the worst value, with the digits that keep the worst on its side of each bound."""
     low, high = tolerance.get("min"), tolerance.get("max")
+    bounds = [b for b in (low, high) if b is not None]
+    text, shown = kpi_values_apart(metric, worst, bounds)
     if low is not None and high is not None:
-        return f"{kpi_value(metric, low)} to {kpi_value(metric, high)}"
+        return f"{shown[0]} to {shown[1]}", text
     if low is not None:
-        return f"≥ {kpi_value(metric, low)}"
+        return f"≥ {shown[0]}", text
     if high is not None:
-        return f"≤ {kpi_value(metric, high)}"
-    return "any"
+        return f"≤ {shown[0]}", text
+    return "any", text
+
+
+def _probe_result(probe: Mapping[str, Any]) -> tuple[str, str]:
+    """The Result cell and tone of a probe; reports older than `result` have only `held`."""
+    result = str(probe.get("result") or ("held" if probe.get("held") else "failed"))
+    if result == "no data":
+        return ("no data (allowed)", MIXED) if probe.get("held") else ("no data", BAD)
+    return result, GOOD if probe.get("held") else BAD
 
 
 def _spread(stats: Mapping[str, Any], keys: Sequence[str], scale: float, what: str, whats: str) -> str:
@@ -131,11 +143,10 @@ def _probes(probes: Sequence[Mapping[str, Any]]) -> Table:
             str(p.get("metric")),
             str(p.get("pool") or "fleet"),
             str(p.get("phase")),
-            _tolerance(str(p.get("metric")), p.get("tolerance") or {}),
-            kpi_value(str(p.get("metric")), p.get("worst")),
+            *_tolerance_and_worst(str(p.get("metric")), p.get("tolerance") or {}, p.get("worst")),
             clock(p.get("worst_t_s")),
             number(p.get("samples")),
-            "held" if p.get("held") else "failed",
+            _probe_result(p)[0],
         )
         for p in probes
     )
@@ -145,7 +156,7 @@ def _probes(probes: Sequence[Mapping[str, Any]]) -> Table:
         ("Probe", "Metric", "Pool", "Phase", "Tolerance", "Worst", "At", "Samples", "Result"),
         rows,
         numeric=frozenset({5, 6, 7}),
-        tones=tuple(GOOD if p.get("held") else BAD for p in probes),
+        tones=tuple(_probe_result(p)[1] for p in probes),
         empty="The scenario states no hypothesis.",
     )
 
@@ -207,6 +218,7 @@ def _simulation_verdict(report: Mapping[str, Any]) -> tuple[str, str]:
     outcome = report.get("outcome") or {}
     probes = report.get("hypothesis") or []
     failed = sum(1 for p in probes if not p.get("held"))
+    empty = sum(1 for p in probes if not p.get("held") and p.get("result") == "no data")
     stopped = outcome.get("stopped")
     if stopped:
         return (
@@ -219,7 +231,16 @@ def _simulation_verdict(report: Mapping[str, Any]) -> tuple[str, str]:
             f"Hypothesis held: {number(len(probes) - failed)} of {plural(len(probes), 'probe')} within tolerance",
             GOOD,
         )
-    return f"Hypothesis failed: {number(failed)} of {plural(len(probes), 'probe')} out of tolerance", BAD
+    of = f"of {plural(len(probes), 'probe')}"
+    if not empty:
+        return f"Hypothesis failed: {number(failed)} {of} out of tolerance", BAD
+    if failed == empty:
+        return f"Hypothesis failed: {number(empty)} {of} with no data", BAD
+    return (
+        f"Hypothesis failed: {number(failed)} {of} failed, {number(failed - empty)} out of tolerance "
+        f"and {number(empty)} with no data",
+        BAD,
+    )
 
 
 def _simulation(report: Mapping[str, Any]) -> Document:
@@ -282,16 +303,78 @@ def _seeds(seeds: Sequence[int]) -> str:
     return f"{len(seeds)} ({listed})"
 
 
-def _shadow(report: Mapping[str, Any]) -> Document:
+GATE_SOURCES = {
+    "default": "Default gates: every KPI but directives not worse; declare yours with --gate or a gates: block in the scenario.",
+    "scenario": "Gates from the scenario's gates: block.",
+    "--gate": "Gates from --gate.",
+}
+
+
+def _gates(gates: Sequence[Mapping[str, Any]], source: str) -> Table:
+    rows = tuple(
+        (kpi_label(str(g.get("kpi"))), str(g.get("criterion")), _gate_result(g))
+        for g in gates
+    )
+    return Table(
+        "gates",
+        "Gates",
+        ("KPI", "Criterion", "Result"),
+        rows,
+        tones=tuple(None if g.get("passed") is None else GOOD if g.get("passed") else BAD for g in gates),
+        note=GATE_SOURCES.get(source),
+        empty="No gates were declared.",
+    )
+
+
+def _gate_result(gate: Mapping[str, Any]) -> str:
+    reason = str(gate.get("reason") or "")
+    if gate.get("passed") is None:
+        return reason  # "skipped: …"
+    return f"{'passed' if gate.get('passed') else 'failed'}: {reason}"
+
+
+def _cut_short(runs: Sequence[Mapping[str, Any]]) -> Table:
+    rows = tuple(
+        (str(c.get("seed")), str(c.get("side")), clock(c.get("t_s")), str(c.get("condition")), f"0s to {clock(c.get('compared_to_s'))}")
+        for c in runs
+    )
+    return Table(
+        "cut-short",
+        "Runs cut short by a stop condition",
+        ("Seed", "Side", "Stopped at", "Condition", "Both sides compared over"),
+        rows,
+        numeric=frozenset({2}),
+        tones=tuple(BAD if c.get("side") == "candidate" else None for c in runs),
+    )
+
+
+def _shadow_verdict(report: Mapping[str, Any]) -> tuple[str, str]:
     kpis = report.get("kpis") or []
     counts = {v: sum(1 for k in kpis if k.get("verdict") == v) for v in ("better", "worse", "inconclusive")}
-    rules = report.get("rules") or []
-    verdict = (
-        f"Candidate against baseline over {plural(len(report.get('seeds') or []), 'seed')}: "
+    head = f"Candidate against baseline over {plural(len(report.get('seeds') or []), 'seed')}: "
+    tail = (
         f"{plural(counts['better'], 'KPI')} better, {number(counts['worse'])} worse, "
-        f"{number(counts['inconclusive'])} inconclusive; {plural(len(changed(rules)), 'rule')} changed"
+        f"{number(counts['inconclusive'])} inconclusive; "
+        f"{plural(len(changed(report.get('rules') or [])), 'rule')} changed"
     )
-    tone = BAD if counts["worse"] else GOOD if counts["better"] else NEUTRAL
+    outcome = report.get("outcome")
+    if not isinstance(outcome, Mapping) or "passed" not in outcome:  # a report from before gates
+        return head + tail, BAD if counts["worse"] else GOOD if counts["better"] else NEUTRAL
+    gates = report.get("gates") or []
+    judged = [g for g in gates if g.get("passed") is not None]
+    failed = [g for g in judged if not g.get("passed")]
+    if failed:
+        names = ", ".join(f"{g.get('kpi')} {g.get('criterion')}" for g in failed)
+        return f"{head}{number(len(failed))} of {plural(len(judged), 'gate')} failed ({names}); {tail}", BAD
+    if not judged:
+        return f"{head}no gate could be judged; {tail}", BAD
+    return f"{head}{plural(len(judged), 'gate')} passed; {tail}", GOOD
+
+
+def _shadow(report: Mapping[str, Any]) -> Document:
+    kpis = report.get("kpis") or []
+    rules = report.get("rules") or []
+    verdict, tone = _shadow_verdict(report)
     scenario = report.get("scenario") or {}
     facts = _scenario_facts(scenario)
     facts[1:1] = [("Seeds", _seeds(report.get("seeds") or []))]
@@ -300,13 +383,20 @@ def _shadow(report: Mapping[str, Any]) -> Document:
         ("Candidate", _policies((report.get("candidate") or {}).get("policies") or [])),
     ]
     details = tuple(d for d in (divergence_details(rules),) if d is not None)
+    outcome = report.get("outcome") or {}
+    tables = (
+        _gates(report.get("gates") or [], str(outcome.get("gates_from"))) if "gates" in report else None,
+        _cut_short(report["cut_short"]) if report.get("cut_short") else None,
+        _shadow_kpis(kpis),
+        rule_table(rules),
+    )
     return Document(
         SHADOW,
         f"Shadow: {scenario.get('name', MISSING)}",
         verdict,
         tone,
         tuple(facts),
-        (_shadow_kpis(kpis), rule_table(rules)),
+        tuple(t for t in tables if t is not None),
         details,
     )
 
@@ -325,11 +415,31 @@ def _problems(problems: Mapping[str, Any]) -> Details | None:
     return Details("problems", f"{plural(len(examples), 'problem example')}", items)
 
 
+FINGERPRINT_SHOWN = 12  # hex digits: enough to tell two sets apart, short enough to read
+
+
+def _origin(side: Mapping[str, Any]) -> Code:
+    """Where a set came from: its paths and short fingerprint (`catalog/ sha256:dcd5b0499473`)."""
+    paths = " ".join(str(p) for p in side.get("paths") or ()) or MISSING
+    fingerprint = side.get("fingerprint")
+    return Code(f"{paths} sha256:{str(fingerprint)[:FINGERPRINT_SHOWN]}" if fingerprint else paths)
+
+
+def _lines(telemetry: Mapping[str, Any]) -> str:
+    if "lines" not in telemetry:  # a report from before lines were counted
+        return MISSING
+    return (
+        f"{number(telemetry.get('lines'))} read, {number(telemetry.get('evaluated'))} evaluated, "
+        f"{number(telemetry.get('rejected'))} rejected"
+    )
+
+
 def _replay(report: Mapping[str, Any]) -> Document:
     telemetry = report.get("telemetry") or {}
     decisions = report.get("decisions") or {}
     problems = report.get("problems") or {}
     rules = report.get("rules") or []
+    failure = report.get("failure")
     moved = len(changed(rules))
     differing = int(decisions.get("differing_events") or 0)
     verdict = (
@@ -337,16 +447,24 @@ def _replay(report: Mapping[str, Any]) -> Document:
         f"{plural(differing, 'event')} decided differently"
     )
     tone = NEUTRAL if moved or differing else GOOD
+    if failure:  # a replay that evaluated (almost) nothing proves nothing, whatever the rules say
+        verdict, tone = f"Replay failed: {failure.get('reason')}", BAD
     inputs = telemetry.get("inputs") or {}
-    facts = (
-        ("Telemetry", str(telemetry.get("file", MISSING))),
+    baseline, candidate = report.get("baseline") or {}, report.get("candidate") or {}
+    facts = [
+        ("Telemetry", Code(str(telemetry.get("file", MISSING)))),
+        ("Lines", _lines(telemetry)),
         ("Events", number(telemetry.get("events"))),
         ("From", str(telemetry.get("from") or MISSING)),
         ("To", str(telemetry.get("to") or MISSING)),
         ("Inputs", ", ".join(f"{name} {number(n)}" for name, n in sorted(inputs.items())) or "none"),
-        ("Baseline", _policies((report.get("baseline") or {}).get("policies") or [])),
-        ("Candidate", _policies((report.get("candidate") or {}).get("policies") or [])),
-    )
+        ("Baseline", _policies(baseline.get("policies") or [])),
+        ("Baseline from", _origin(baseline)),
+        ("Candidate", _policies(candidate.get("policies") or [])),
+        ("Candidate from", _origin(candidate)),
+    ]
+    if failure:
+        facts.insert(0, ("Fix", str(failure.get("hint") or MISSING)))
     sides = Table(
         "decisions",
         "Decisions",
@@ -357,7 +475,13 @@ def _replay(report: Mapping[str, Any]) -> Document:
     )
     details = tuple(d for d in (divergence_details(rules), _problems(problems)) if d is not None)
     return Document(
-        REPLAY, f"Replay: {telemetry.get('file', MISSING)}", verdict, tone, facts, (sides, rule_table(rules)), details
+        REPLAY,
+        f"Replay: {telemetry.get('file', MISSING)}",
+        verdict,
+        tone,
+        tuple(facts),
+        (sides, rule_table(rules)),
+        details,
     )
 
 
