@@ -782,3 +782,15 @@ def test_test_shows_progress_on_a_terminal_only() -> None:
     code, piped_out, piped_err = run("test", CATALOG / "tests")
     assert (code, piped_err) == (0, "")
     assert piped_out == out.getvalue()  # the report itself is the same either way
+
+
+def test_explain_shows_durations_with_their_unit_as_the_reason_does():
+    gateway = REPO / "docs" / "examples" / "gateway.bal"
+    event_text = '{"pool": "gw-1", "tier": "standard", "cpu": 0.93, "error_rate": 0.01, "p99": "450ms"}'
+    code, out, _ = run("explain", gateway, "--rule", "scale_hot_pool", "--event", event_text)
+    assert code == 0
+    assert "where p99 = 450ms" in out and "0.45" not in out
+    code, out, _ = run("explain", gateway, "--rule", "scale_hot_pool", "--event", event_text, "--format", "json")
+    leaves = json.loads(out)["tree"]["children"][0]["children"][0]["children"]
+    p99 = next(leaf for leaf in leaves if "p99" in leaf.get("inputs", {}))
+    assert p99["inputs"]["p99"] == 0.45 and p99["durations"] == ["p99"]  # JSON keeps seconds, says which

@@ -101,6 +101,8 @@ def _tree(node: IR, trace: dict[int, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"expr": unparse(node), "evaluated": evaluated, "faulted": faulted}
     if evaluated:
         out["value"] = trace[id(node)]
+        if node.get("t") == "duration":
+            out["type"] = "duration"
     k = node["k"]
     if k == "let":
         out["let"] = node["name"]
@@ -110,18 +112,28 @@ def _tree(node: IR, trace: dict[int, Any]) -> dict[str, Any]:
         out["children"] = [_tree(p, trace) for p in parts]
     else:
         inputs = {}
-        from ballast.runtime.ir import walk
-
+        durations = []  # shown with their unit, as the language writes them (450ms, not 0.45)
         for n in walk(node):
+            name = None
             if n["k"] == "field" and id(n) in trace:
-                inputs[".".join(n["path"])] = trace[id(n)]
+                name, inputs[".".join(n["path"])] = ".".join(n["path"]), trace[id(n)]
             if n["k"] == "lit" and "const" in n:
-                inputs[n["const"]] = n["v"]
+                name, inputs[n["const"]] = n["const"], n["v"]
             if n["k"] == "let" and id(n) in trace and trace[id(n)] is not FAULTED:  # a named window's value
-                inputs[n["name"]] = trace[id(n)]
+                name, inputs[n["name"]] = n["name"], trace[id(n)]
+            if name is not None and n.get("t") == "duration" and name not in durations:
+                durations.append(name)
         if inputs:
             out["inputs"] = inputs
+        if durations:
+            out["durations"] = durations
     return out
+
+
+def _shown(value: Any, duration: bool) -> str:
+    if duration and isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return format_duration(value)
+    return render(value)
 
 
 def _flatten(node: IR, kind: str) -> list[IR]:
@@ -139,12 +151,13 @@ def _render(tree: dict[str, Any], depth: int, lines: list[str]) -> None:
     else:
         v = tree["value"]
         mark = "✔" if v is True else "✘" if v is False else "•"
-        value = render(v)
+        value = _shown(v, tree.get("type") == "duration")
     label = f"{tree['let']} = " if "let" in tree else ""
     detail = ""
     leaf = tree["children"][0] if "let" in tree else tree  # a let shows its body's inputs
     if "inputs" in leaf:
-        detail = "   where " + ", ".join(f"{k} = {render(v)}" for k, v in leaf["inputs"].items())
+        durations = leaf.get("durations", ())
+        detail = "   where " + ", ".join(f"{k} = {_shown(v, k in durations)}" for k, v in leaf["inputs"].items())
     expr = tree["expr"] if not label else tree["children"][0]["expr"]
     lines.append(f"{pad}{mark} {label}{expr}  → {value}{detail}")
     children = tree.get("children", [])
