@@ -22,6 +22,7 @@ class Compilation:
 
     paths: list[str]
     sources: dict[str, str] = field(default_factory=dict)
+    in_memory: set[str] = field(default_factory=set)  # paths whose text was given, not read from disk
     documents: list[Any] = field(default_factory=list)  # ballast.dsl.ast.Document, given paths
     modules: dict[str, Any] = field(default_factory=dict)  # imported documents by path
     models: list[Any] = field(default_factory=list)  # resolve.PolicyModel, one per policy
@@ -88,6 +89,7 @@ def compile_paths(
     compilation = Compilation(paths=list(paths), source_date_epoch=source_date_epoch)
     if sources:
         compilation.sources.update(sources)
+        compilation.in_memory.update(sources)
     for name, run in PASSES:
         started = time.perf_counter()
         try:

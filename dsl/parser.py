@@ -17,6 +17,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from ballast.dsl import ast
 from ballast.dsl.parser_cache import cached_lark
+from ballast.dsl.problems import SyntaxProblem
 from ballast.runtime.errors import Diagnostic, Span
 from ballast.runtime.values import parse_duration
 
@@ -35,15 +36,6 @@ def _parser() -> Lark:
             "maybe_placeholders": True,
         },
     )
-
-
-class SyntaxProblem(Exception):
-    """Carries positioned diagnostics out of a front-end (the only exception they raise)."""
-
-    def __init__(self, diagnostic: Diagnostic, *more: Diagnostic) -> None:
-        super().__init__(diagnostic.message)
-        self.diagnostic = diagnostic
-        self.diagnostics = [diagnostic, *more]
 
 
 def parse_document(text: str, file: str) -> ast.Document:

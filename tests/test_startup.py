@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from importlib import resources
@@ -28,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("lark", "ruamel", "jsonschema", "numpy", "simpy", "networkx", "ballast.compiler", "ballast.simulator")
 HEAVY_RUNTIME = ("ballast.runtime.policy", "ballast.runtime.codegen")
 BROKEN = "policy broken version \"1\" {\n  input telemetry { load: float }\n  rule r { when load > }\n}\n"
+GOOD = BROKEN.replace("when load > }", "when load > 0.5 then pause(targets: \"all\") }")
 TINY_GRAMMAR = 'start: WORD+\n%import common.WORD\n%ignore " "\n'
 TINY_OPTIONS = {"parser": "lalr"}
 
@@ -67,6 +69,11 @@ def ballast(*args: str, cache: Path, cwd: Path = REPO) -> subprocess.CompletedPr
 
 def cached_files(cache: Path) -> list[Path]:
     return sorted(cache.glob("parser-*.lark"))
+
+
+def forget_documents(cache: Path) -> None:
+    """Drop the parsed documents, so the next run needs the parser again."""
+    shutil.rmtree(cache / "documents", ignore_errors=True)
 
 
 @pytest.mark.parametrize(
@@ -165,6 +172,7 @@ def test_a_damaged_cache_file_is_rebuilt_and_replaced(tmp_path: Path) -> None:
     reference = ballast("check", "catalog/motb.bal", cache=cache)
     [saved] = cached_files(cache)
     saved.write_bytes(b"not a pickle")
+    forget_documents(cache)
     again = ballast("check", "catalog/motb.bal", cache=cache)
     assert (again.returncode, again.stdout, again.stderr) == (reference.returncode, reference.stdout, reference.stderr)
     assert saved.read_bytes() != b"not a pickle"
@@ -177,6 +185,7 @@ def test_a_cache_file_others_could_write_is_not_loaded(tmp_path: Path) -> None:
     [saved] = cached_files(cache)
     saved.chmod(0o666)
     planted = saved.stat().st_ino
+    forget_documents(cache)
     done = ballast("check", "catalog/motb.bal", cache=cache)
     assert done.returncode == 0, done.stderr
     assert saved.stat().st_ino != planted  # rebuilt and renamed over the untrusted file
@@ -231,3 +240,59 @@ def test_the_cache_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, 
     assert cache_dir() == tmp_path / "home" / ".cache" / "ballast"
     monkeypatch.setenv("BALLAST_CACHE_DIR", str(tmp_path / "explicit"))
     assert cache_dir() == tmp_path / "explicit"
+
+
+# ---- the document cache: an unchanged file is not parsed again ----
+
+
+def test_a_warm_check_imports_no_lark_and_prints_the_same(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cold = ballast("check", "catalog/", cache=cache)
+    env = fresh_env(cache)
+    warm = subprocess.run(
+        [sys.executable, "-c", IMPORTED, "check", "catalog/"], capture_output=True, text=True, cwd=REPO, env=env,
+        timeout=60, check=True,
+    )
+    result = json.loads(warm.stdout)
+    assert cold.returncode == 0 and result["code"] == 0
+    assert "lark" not in result["modules"] and "ballast.dsl.parser" not in result["modules"]
+    assert ballast("check", "catalog/", cache=cache).stdout == cold.stdout
+
+
+def test_a_cached_document_equals_the_parsed_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ballast.dsl import document_cache
+    from ballast.dsl.parser import parse_document
+
+    monkeypatch.setenv("BALLAST_CACHE_DIR", str(tmp_path))
+    for path in ("catalog/motb.bal", "catalog/watchdog.bal", "catalog/gtbe.bal"):
+        text = (REPO / path).read_text(encoding="utf-8")
+        assert document_cache.load(path, text) is None
+        parsed = parse_document(text, path)
+        document_cache.save(path, text, parsed)
+        assert document_cache.load(path, text) == parsed  # comments and spans included
+        assert document_cache.load(path, text + "\n") is None  # another text is another entry
+        assert document_cache.load("elsewhere/" + path, text) is None  # spans carry the file name
+
+
+def test_an_edited_file_is_parsed_again(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    policy = tmp_path / "p.bal"
+    policy.write_text(GOOD, encoding="utf-8")
+    assert ballast("check", "p.bal", cache=cache, cwd=tmp_path).returncode == 0
+    policy.write_text(BROKEN, encoding="utf-8")
+    broken = ballast("check", "p.bal", cache=cache, cwd=tmp_path)
+    assert broken.returncode == 1 and "p.bal:3:" in broken.stdout
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="ownership and mode bits are POSIX")
+def test_a_cached_document_others_could_write_is_not_loaded(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    policy = tmp_path / "p.bal"
+    policy.write_text(GOOD, encoding="utf-8")
+    ballast("check", "p.bal", cache=cache, cwd=tmp_path)
+    [entry] = (cache / "documents").iterdir()
+    entry.write_bytes(b"planted")
+    entry.chmod(0o666)
+    done = ballast("check", "p.bal", cache=cache, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert entry.read_bytes() != b"planted" and entry.stat().st_mode & 0o077 == 0

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ballast.dsl.parser import SyntaxProblem, parse_document
+from ballast.dsl import document_cache
+from ballast.dsl.problems import SyntaxProblem
 from ballast.runtime.bundle import looks_like_bundle
 from ballast.runtime.errors import Diagnostic, Span
 from ballast.runtime.reading import UnreadableInput, read_text
@@ -30,6 +31,8 @@ def run(compilation: Compilation) -> None:
 def load_document(compilation: Compilation, path: str, at: Span | None):
     """Read and parse one file; on failure record diagnostics and return None."""
     text = compilation.sources.get(path)
+    # Only files are cached: texts given in memory are one-offs (tools, tests).
+    from_disk = path not in compilation.in_memory
     if text is None:
         try:
             text = read_text(path, "policy file")
@@ -48,10 +51,22 @@ def load_document(compilation: Compilation, path: str, at: Span | None):
             from ballast.dsl.yaml_front import parse_yaml_document
 
             return parse_yaml_document(text, path)
-        return parse_document(text, path)
+        return _parse_bal(text, path, cached=from_disk)
     except SyntaxProblem as problem:
         compilation.diagnostics.extend(problem.diagnostics)
         return None
+
+
+def _parse_bal(text: str, path: str, *, cached: bool):
+    # An unchanged file is loaded as parsed by an earlier run: no lark import, no parsing.
+    document = document_cache.load(path, text) if cached else None
+    if document is None:
+        from ballast.dsl.parser import parse_document
+
+        document = parse_document(text, path)
+        if cached:
+            document_cache.save(path, text, document)
+    return document
 
 
 def _io_message(exc: UnreadableInput) -> str:

@@ -1,0 +1,16 @@
+"""Test-session set-up: Ballast's on-disk caches go to a fresh directory, not the user's own.
+
+The suite checks thousands of generated and mutated files; their parsed documents would otherwise
+pile up in ~/.cache/ballast, and a developer's cache could make a test pass that fails on CI.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+
+_CACHE = tempfile.mkdtemp(prefix="ballast-test-cache-")
+os.environ["BALLAST_CACHE_DIR"] = _CACHE
+atexit.register(shutil.rmtree, _CACHE, True)
