@@ -62,8 +62,8 @@ PASSES: list[tuple[str, Callable[[Compilation], None]]] = [
     ("resolve", _pass("resolve")),
     ("check-types", _pass("check_types")),
     ("optimize", _pass("optimize")),
-    ("codegen", _pass("generate_code")),
-    ("bundle", _pass("build_bundle")),
+    ("codegen", _pass("codegen")),
+    ("bundle", _pass("bundle")),
 ]
 PASS_NAMES = [name for name, _ in PASSES]
 
