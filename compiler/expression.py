@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ballast.compiler import types as T
-from ballast.compiler.passes.check_types import _Checker
+from ballast.compiler.checker import Checker
 from ballast.compiler.passes.optimize import fold
 from ballast.compiler.passes.resolve import PolicyModel, resolve_type, suggest
 from ballast.dsl import ast
@@ -70,7 +70,7 @@ def check_expression(source: str, schema: Mapping[str, str]) -> tuple[dict[str, 
             )
     if errors.has_errors:
         raise CompileError(_with_lines(errors.items, source))
-    checker = _Checker(model, errors)
+    checker = Checker(model, errors)
     ir, typ = checker.expr(tree)
     if not errors.has_errors:
         ir = fold(ir, errors, EXPRESSION_FILE)

@@ -11,6 +11,7 @@ from typing import Any
 
 from ballast.compiler import types as T
 from ballast.dsl import ast
+from ballast.compiler.spans import at
 from ballast.runtime.errors import ErrorList
 
 IR = dict[str, Any]
@@ -23,7 +24,6 @@ def check_call(node: ast.Call, typed: list[Typed], errors: ErrorList) -> Typed:
     types = [t for _, t in typed]
     irs = [ir for ir, _ in typed]
     result = _RULES[name](node, irs, types, errors)
-    from ballast.compiler.passes.check_types import at
 
     ir: IR = {"k": "call", "fn": name, "args": irs, "t": str(result), "at": at(node.span)}
     if node.method:

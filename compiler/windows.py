@@ -12,6 +12,7 @@ from typing import Any
 
 from ballast.compiler import types as T
 from ballast.dsl import ast
+from ballast.compiler.spans import at
 from ballast.runtime.errors import ErrorList
 
 IR = dict[str, Any]
@@ -55,7 +56,6 @@ def is_aggregate(node: ast.Call, typed: list[tuple[IR, T.Type]]) -> bool:
 
 
 def check_aggregate(node: ast.Call, typed: list[tuple[IR, T.Type]], errors: ErrorList) -> tuple[IR, T.Type]:
-    from ballast.compiler.passes.check_types import at
 
     name = node.func
     result, extra = AGGREGATES[name]

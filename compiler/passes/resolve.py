@@ -3,6 +3,9 @@
 After this pass every name an expression uses is an input field, a constant, a condition
 (`let`) or a builtin, every type expression is a semantic type, and every action a rule calls is
 declared. What remains for `check-types` is the types themselves.
+
+The pass hands each document to its kind (`ballast.compiler.kinds`). The symbol tables every
+kind builds on (`PolicyModel`, `merge`, `resolve_type`) and the policy's own checks live here.
 """
 
 from __future__ import annotations
@@ -127,29 +130,31 @@ def suggest(name: str, candidates: list[str]) -> str:
 
 
 def run(compilation: Compilation) -> None:
+    """Each document to its kind (`ballast.compiler.kinds`), then each kind's checks across documents."""
     errors = ErrorList()
     for document in compilation.documents:
-        if document.kind == "threat":  # the Global Threat-Balance Engine: ballast.compiler.threat
-            from ballast.compiler.threat import resolve_threat
-
-            compilation.threats.append(resolve_threat(compilation, document, errors))
-            continue
-        if document.kind != "policy":
-            # A module's conditions read the input of the policy importing it, so its names are
-            # checked there; alone, its structure and declarations are.
-            _merge(compilation, PolicyModel(document), document, errors, chain=[document.file])
-            continue
-        model = PolicyModel(document)
-        _merge(compilation, model, document, errors, chain=[document.file])
-        _check_rules(model, errors)
-        _check_stream(model, errors)
-        _check_names(model, errors)
-        compilation.models.append(model)
-    _check_unique_policies(compilation, errors)
+        compilation.kind_of(document).resolve(compilation, document, errors)
+    for kind in compilation.kinds:
+        kind.check_across(compilation, errors)
     compilation.diagnostics.extend(errors.items)
 
 
-def _merge(
+def resolve_policy(compilation: Compilation, document: ast.Document, errors: ErrorList) -> PolicyModel | None:
+    """The symbol tables of a policy, its names and clauses checked; None for a module."""
+    if document.kind != "policy":
+        # A module's conditions read the input of the policy importing it, so its names are
+        # checked there; alone, its structure and declarations are.
+        merge(compilation, PolicyModel(document), document, errors, chain=[document.file])
+        return None
+    model = PolicyModel(document)
+    merge(compilation, model, document, errors, chain=[document.file])
+    _check_rules(model, errors)
+    _check_stream(model, errors)
+    _check_names(model, errors)
+    return model
+
+
+def merge(
     compilation: Compilation, model: PolicyModel, document: ast.Document, errors: ErrorList, chain: list[str]
 ) -> None:
     """Add a document's declarations to the model, its imports first (depth first)."""
@@ -261,7 +266,7 @@ def _import(
         )
         model.incomplete = True
         return
-    _merge(compilation, model, imported, errors, [*chain, path])
+    merge(compilation, model, imported, errors, [*chain, path])
 
 
 def _field(f: ast.Field, model: PolicyModel, errors: ErrorList) -> T.FieldT:
@@ -587,7 +592,8 @@ def _check_cycles(model: PolicyModel, errors: ErrorList) -> None:
         visit(name, [])
 
 
-def _check_unique_policies(compilation: Compilation, errors: ErrorList) -> None:
+def check_unique_policies(compilation: Compilation, errors: ErrorList) -> None:
+    """Policy names are unique in a set; policies reading one input declare it alike."""
     seen: dict[str, Span] = {}
     inputs: dict[str, PolicyModel] = {}
     for model in compilation.models:

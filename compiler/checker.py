@@ -1,4 +1,7 @@
-"""Pass `check-types`: type every expression against the declared schema and lower it to IR.
+"""The type checker: type every expression against the declared schema and lower it to IR.
+
+Every document kind uses it (`ballast.compiler.kinds`): a policy lowers whole rules with it, a
+threat its sources. Pass `check-types` runs it through the kinds.
 
 The IR is plain JSON (dicts, lists, numbers, strings) so it can be dumped, bundled and rebuilt
 by the runtime without the compiler. Every node has `k` (kind), `t` (type, for humans and
@@ -13,36 +16,28 @@ from __future__ import annotations
 
 import re
 import string
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ballast.compiler import types as T
-from ballast.compiler.passes.resolve import FUNCTIONS, ActionSig, PolicyModel, suggest
+from ballast.compiler.functions import check_call
+from ballast.compiler.passes.optimize import fold
+from ballast.compiler.passes.resolve import FUNCTIONS, ActionSig, PolicyModel, resolve_type, suggest
+from ballast.compiler.spans import at
 from ballast.compiler.windows import AGGREGATES, check_aggregate, is_aggregate
 from ballast.dsl import ast
+from ballast.dsl.format import format_expr
 from ballast.runtime.errors import ErrorList, Span
-
-if TYPE_CHECKING:
-    from ballast.compiler.pipeline import Compilation
+from ballast.runtime.ir import walk
 
 IR = dict[str, Any]
 
 
-def run(compilation: Compilation) -> None:
-    errors = ErrorList()
-    policies = [_Checker(model, errors).policy() for model in compilation.models]
-    compilation.ir = {"policies": policies}
-    if compilation.threats:  # threat documents: ballast.compiler.threat
-        from ballast.compiler.threat import lower_threats
+class Checker:
+    """Types and lowers the expressions of one resolved model; errors go to `errors`.
 
-        compilation.ir["threats"] = lower_threats(compilation.threats, errors)
-    compilation.diagnostics.extend(errors.items)
+    `policy()` lowers a whole policy; `expr(node)` one expression, as (IR, type).
+    """
 
-
-def at(span: Span) -> list[int]:
-    return [span.line, span.column, span.end_line, span.end_column]
-
-
-class _Checker:
     def __init__(self, model: PolicyModel, errors: ErrorList) -> None:
         self.model = model
         self.errors = errors
@@ -268,14 +263,10 @@ class _Checker:
             self.const_ir[name] = (_lit(None, T.ANY, const.span), T.ANY)
             return self.const_ir[name]
         if const.type is not None:
-            from ballast.compiler.passes.resolve import resolve_type
-
             declared = resolve_type(const.type, self.model, self.errors)
             self.coerce(ir, typ, declared, const.value.span, f"constant '{name}'")
             typ = declared
         if ir["k"] != "lit":
-            from ballast.compiler.passes.optimize import fold
-
             errors_before = len(self.errors.items)
             ir = fold(ir, self.errors, const.span.file)
             if len(self.errors.items) > errors_before:
@@ -511,8 +502,6 @@ class _Checker:
         return {"k": "list", "items": items, "t": str(result), "at": at(node.span)}, result
 
     def x_Call(self, node: ast.Call) -> tuple[IR, T.Type]:
-        from ballast.compiler.functions import check_call
-
         if node.func not in FUNCTIONS and node.func not in AGGREGATES:
             hint = suggest(node.func, list(FUNCTIONS)) or "functions are " + ", ".join(FUNCTIONS)
             self.errors.error("name", f"unknown function '{node.func}'", node.func_span, hint)
@@ -548,8 +537,6 @@ class _Checker:
 
 def _uses_history(rule: IR) -> bool:
     """Whether a rule reads a window aggregate anywhere (condition, exit, arguments, reason)."""
-    from ballast.runtime.ir import walk
-
     roots = [
         rule["when"],
         *rule.get("state", {}).values(),
@@ -622,8 +609,6 @@ def _order_hint(a: T.Type, b: T.Type) -> str:
 
 
 def _text(node: ast.Expr) -> str:
-    from ballast.dsl.format import format_expr
-
     return format_expr(node)
 
 
