@@ -10,8 +10,8 @@ import re
 from typing import Any
 
 from ballast.compiler import types as T
-from ballast.dsl import ast
 from ballast.compiler.spans import at
+from ballast.dsl import ast
 from ballast.runtime.errors import ErrorList
 
 IR = dict[str, Any]

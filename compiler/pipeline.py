@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ballast.compiler.kinds import DocumentKind, kind_of, registry
 from ballast.runtime.errors import CompileError, Diagnostic, InternalError, UsageError, sort_diagnostics
 
 
@@ -25,14 +26,25 @@ class Compilation:
     in_memory: set[str] = field(default_factory=set)  # paths whose text was given, not read from disk
     documents: list[Any] = field(default_factory=list)  # ballast.dsl.ast.Document, given paths
     modules: dict[str, Any] = field(default_factory=dict)  # imported documents by path
-    models: list[Any] = field(default_factory=list)  # resolve.PolicyModel, one per policy
-    threats: list[Any] = field(default_factory=list)  # compiler.threat.ThreatModel, one per threat document
-    ir: dict[str, Any] = field(default_factory=dict)  # {"policies": [...]}: checked, then optimized
+    # The document kinds the passes walk (ballast.compiler.kinds); each resolves its documents
+    # into `resolved[kind.name]` and lowers them into `ir[kind.ir_key]`.
+    kinds: tuple[DocumentKind, ...] = field(default_factory=registry)
+    resolved: dict[str, list[Any]] = field(default_factory=dict)
+    ir: dict[str, Any] = field(default_factory=dict)  # {"policies": [...], ...}: checked, then optimized
     program: Any = None  # ballast.runtime.PolicySet
     bundle: dict[str, Any] | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     source_date_epoch: int | None = None
+
+    @property
+    def models(self) -> list[Any]:
+        """The resolved policies (`resolve.PolicyModel`), one per policy document."""
+        return self.resolved.get("policy", [])
+
+    def kind_of(self, document: Any) -> DocumentKind:
+        """The kind that reads `document` (a `ballast.dsl.ast.Document`)."""
+        return kind_of(document.kind, self.kinds)
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -43,6 +55,7 @@ class Compilation:
         return [d for d in self.diagnostics if d.severity == "warning"]
 
 
+# No pass names a document kind: each walks `compilation.kinds` and calls the kind's hook.
 # Order matters: resolve needs every document parsed (imports included), check_types needs
 # every name resolved, optimize folds only type-correct IR, codegen builds from optimized IR,
 # and the bundle fingerprints the IR that codegen proved compiles.

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from ballast.compiler import types as T
-from ballast.dsl import ast
 from ballast.compiler.spans import at
+from ballast.dsl import ast
 from ballast.runtime.errors import ErrorList
 
 IR = dict[str, Any]

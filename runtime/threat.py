@@ -1,6 +1,6 @@
 """The Global Threat-Balance Engine (MOTB FR-M4, FR-M5): a ThreatIndex and a response mode.
 
-A `ThreatEngine` runs one compiled `threat` document (its IR, see `ballast.compiler.threat`).
+A `ThreatEngine` runs one compiled `threat` document (its IR, see `ballast.compiler.kinds.threat`).
 Each `update(time, event)` reads the sources present in the event, fuses them into a raw index,
 smooths it, and lets the Fear-Paralysis Governor decide the response mode:
 

@@ -1,12 +1,13 @@
 """Threat documents (MOTB GTBE, FR-M4/FR-M5): check a `threat` and lower it to IR.
 
 A threat document declares an input, weighted sources read from it, smoothing, a ladder of
-response modes and the Fear-Paralysis Governor. The pipeline calls two functions here:
+response modes and the Fear-Paralysis Governor. It is a document kind (`KIND`, see
+`ballast.compiler.kinds`); the passes call its hooks:
 
-* `resolve_threat` from pass `resolve`: builds a `PolicyModel` over the input (the same symbol
+* `resolve` from pass `resolve` (`resolve_threat`): builds a `PolicyModel` over the input (the same symbol
   table a policy has), checks names with did-you-mean, the structure (weights, scales, smoothing,
   modes, governor) and the invariants the compiler proves or rejects;
-* `lower_threats` from pass `check-types`: types every source expression with the policy
+* `lower` from pass `check-types` (`lower_threats`): types every source expression with the
   checker (a source must be a number), folds constants and emits the threat's IR, which
   `ballast.runtime.threat.ThreatEngine` runs.
 
@@ -29,11 +30,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ballast.compiler import types as T
-from ballast.compiler.passes import resolve
-from ballast.compiler.passes.resolve import PolicyModel, suggest
+from ballast.compiler.checker import Checker
+from ballast.compiler.kinds import NotSupportedYet
+from ballast.compiler.passes.optimize import fold
+from ballast.compiler.passes.resolve import PolicyModel, merge, suggest
+from ballast.compiler.spans import at
 from ballast.dsl import ast
+from ballast.dsl.format import format_document, format_expr
 from ballast.runtime.errors import ErrorList, Span
-from ballast.runtime.threat import DEFAULT_FLOOR, LOCKDOWN, NORMAL, THREAT_FORMAT
+from ballast.runtime.ir import walk
+from ballast.runtime.threat import DEFAULT_FLOOR, LOCKDOWN, NORMAL, THREAT_FORMAT, ThreatEngine
 
 if TYPE_CHECKING:
     from ballast.compiler.pipeline import Compilation
@@ -58,10 +64,10 @@ class ThreatModel:
 def resolve_threat(compilation: Compilation, document: ast.Document, errors: ErrorList) -> ThreatModel:
     """Symbol table, names and structure of one threat document (pass `resolve`)."""
     model = PolicyModel(document)
-    resolve._merge(compilation, model, document, errors, chain=[document.file])
+    merge(compilation, model, document, errors, chain=[document.file])
     threat = ThreatModel(document, model, _Text(compilation.sources.get(document.file, ""), document.file))
     head = _head(document)
-    for other in getattr(compilation, "threats", ()):
+    for other in compilation.resolved.get("threat", []):
         if other.document.name == document.name:
             errors.error(
                 "duplicate",
@@ -378,13 +384,8 @@ def lower_threats(threats: list[ThreatModel], errors: ErrorList) -> list[IR]:
 
 
 def _lower(threat: ThreatModel, errors: ErrorList) -> IR:
-    from ballast.compiler.passes.check_types import _Checker, at
-    from ballast.compiler.passes.optimize import fold
-    from ballast.dsl.format import format_expr
-    from ballast.runtime.ir import walk
-
     document, model = threat.document, threat.model
-    checker = _Checker(model, errors)
+    checker = Checker(model, errors)
     sources = []
     for source in document.of(ast.Source):
         ir, typ = checker.expr(source.value)
@@ -446,6 +447,51 @@ def _lower(threat: ThreatModel, errors: ErrorList) -> IR:
             "spare": list(governor.spare),
         },
     }
+
+
+# ---- the kind ----
+
+
+class ThreatKind:
+    """A `threat` document: weighted sources, smoothing, a ladder of modes, the governor."""
+
+    name = "threat"
+    keywords = ("threat",)
+    ir_key = "threats"
+    ir_required = False  # bundles without threats stay as they were before threats existed
+
+    def resolve(self, compilation: Compilation, document: ast.Document, errors: ErrorList) -> None:
+        threat = resolve_threat(compilation, document, errors)
+        compilation.resolved.setdefault(self.name, []).append(threat)
+
+    def check_across(self, compilation: Compilation, errors: ErrorList) -> None:
+        pass  # names are unique: `resolve_threat` checks each against those before it
+
+    def lower(self, compilation: Compilation, errors: ErrorList) -> list[IR]:
+        return lower_threats(compilation.resolved.get(self.name, []), errors)
+
+    def optimize(self, entries: list[IR], errors: ErrorList) -> None:
+        pass  # the sources are folded as they are lowered; nothing is left to plan
+
+    def manifest(self, entry: IR) -> IR:
+        return {"name": entry["name"], "version": entry["version"], "sources": len(entry["sources"])}
+
+    def load(self, entry: IR) -> Any:
+        return ThreatEngine(entry)
+
+    def format(self, document: ast.Document) -> str:
+        return format_document(document)
+
+    def diff(self, old: IR, new: IR) -> list[IR]:
+        raise NotSupportedYet("a semantic diff of threat documents is not supported yet")
+
+    def explain(self, entry: IR) -> list[str]:
+        raise NotSupportedYet(
+            f"explaining threat '{entry['name']}' is not supported yet: `ballast explain` takes a policy's rule"
+        )
+
+
+KIND = ThreatKind()
 
 
 # ---- positions inside a declaration ----

@@ -30,25 +30,19 @@ def run(compilation: Compilation) -> None:
         {"path": path, "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
         for path, text in sorted(compilation.sources.items())
     ]
-    policies = [
-        {"name": p["name"], "version": p["version"], "rules": len(p["rules"])} for p in compilation.ir["policies"]
-    ]
-    compilation.bundle = {
-        "manifest": {
-            "format": BUNDLE_FORMAT,
-            "compiler": f"ballast {COMPILER_VERSION}",
-            "fingerprint": {
-                "algo": "sha256",
-                "hash": fingerprint(compilation.ir),
-                "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "inputs": inputs,
-            },
-            "policies": policies,
+    manifest = {
+        "format": BUNDLE_FORMAT,
+        "compiler": f"ballast {COMPILER_VERSION}",
+        "fingerprint": {
+            "algo": "sha256",
+            "hash": fingerprint(compilation.ir),
+            "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "inputs": inputs,
         },
-        "ir": compilation.ir,
     }
-    threats = compilation.ir.get("threats")
-    if threats:  # listed like the policies, so a reviewer sees what the bundle decides
-        compilation.bundle["manifest"]["threats"] = [
-            {"name": t["name"], "version": t["version"], "sources": len(t["sources"])} for t in threats
-        ]
+    # Every kind's entries are listed, so a reviewer sees what the bundle decides.
+    for kind in compilation.kinds:
+        entries = compilation.ir.get(kind.ir_key) or []
+        if entries or kind.ir_required:
+            manifest[kind.ir_key] = [kind.manifest(entry) for entry in entries]
+    compilation.bundle = {"manifest": manifest, "ir": compilation.ir}

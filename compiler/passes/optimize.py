@@ -13,6 +13,8 @@
 
 Reordering is only ever done across conjuncts that cannot fault, so an indexed evaluator
 reports exactly the faults a rule-by-rule evaluation would.
+
+The pass runs each document kind's `optimize` hook; the policy kind's is `optimize_policy`.
 """
 
 from __future__ import annotations
@@ -35,16 +37,21 @@ _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 
 def run(compilation: Compilation) -> None:
     errors = ErrorList()
-    for policy in compilation.ir["policies"]:
-        file = policy["file"]
-        for rule in policy["rules"]:
-            rule["when"] = fold(rule["when"], errors, file)
-            for call in rule["then"]:
-                call["args"] = {k: fold(v, errors, file) for k, v in call["args"].items()}
-            _warn_rule(policy, rule, errors)
-        _warn_shadowed(policy, errors)
-        policy["plan"] = plan(policy)
+    for kind in compilation.kinds:
+        kind.optimize(compilation.ir.get(kind.ir_key, []), errors)
     compilation.diagnostics.extend(errors.items)
+
+
+def optimize_policy(policy: IR, errors: ErrorList) -> None:
+    """Fold a policy's conditions and arguments, warn about dead and shadowed rules, plan it."""
+    file = policy["file"]
+    for rule in policy["rules"]:
+        rule["when"] = fold(rule["when"], errors, file)
+        for call in rule["then"]:
+            call["args"] = {k: fold(v, errors, file) for k, v in call["args"].items()}
+        _warn_rule(policy, rule, errors)
+    _warn_shadowed(policy, errors)
+    policy["plan"] = plan(policy)
 
 
 # ---- constant folding ----
