@@ -5,138 +5,32 @@ operators, parentheses only where precedence needs them, `&& || !` spelled as wr
 formatter never rewrites `and` into `&&`: the author chose the words). Formatting is idempotent:
 `fmt(fmt(x)) == fmt(x)`, which the tests check for every catalog file.
 
+Expressions and types are formatted by `ballast.dsl.format_base`, threat declarations and
+`stream` blocks by `ballast.dsl.format_threat`; both return `format_base.Line`s.
+
 Comments are attached by line: a comment alone on its line stays before the declaration that
 follows it; a comment at the end of a line stays at the end of that declaration's line.
 """
 
 from __future__ import annotations
 
-import json
-
 from ballast.dsl import ast
-
-_PRECEDENCE = {"cond": 1, "||": 2, "&&": 3, "cmp": 4, "+": 5, "-": 5, "*": 6, "/": 6, "%": 6, "unary": 7, "member": 8}
-
-
-def format_expr(node: ast.Expr) -> str:
-    """The canonical text of an expression."""
-    return _expr(node, 0)
-
-
-def _prec(node: ast.Expr) -> int:
-    match node:
-        case ast.Conditional():
-            return 1
-        case ast.Logical(op=op):
-            return _PRECEDENCE[op]
-        case ast.Compare():
-            return 4
-        case ast.Binary(op=op):
-            return _PRECEDENCE[op]
-        case ast.Unary():
-            return 7
-    return 9
-
-
-def _wrap(node: ast.Expr, minimum: int) -> str:
-    text = _expr(node, minimum)
-    return f"({text})" if _prec(node) < minimum else text
-
-
-def _expr(node: ast.Expr, _minimum: int = 0) -> str:
-    match node:
-        case ast.Literal(kind=kind, value=value, text=text):
-            if kind == "string":
-                return json.dumps(value, ensure_ascii=False)
-            if kind == "duration" and text:
-                return text
-            return text or _literal(value)
-        case ast.Name(name=name):
-            return name
-        case ast.Attribute(obj=obj, name=name):
-            return f"{_wrap(obj, 8)}.{name}"
-        case ast.Index(obj=obj, index=index):
-            return f"{_wrap(obj, 8)}[{_expr(index)}]"
-        case ast.Call(func=func, args=args, method=method):
-            if method:
-                receiver, *rest = args
-                return f"{_wrap(receiver, 8)}.{func}({', '.join(_expr(a) for a in rest)})"
-            return f"{func}({', '.join(_expr(a) for a in args)})"
-        case ast.Unary(op=op, operand=operand, keyword=keyword):
-            if op == "!":
-                return f"not {_wrap(operand, 7)}" if keyword else f"!{_wrap(operand, 7)}"
-            return f"-{_wrap(operand, 7)}"
-        case ast.Binary(op=op, left=left, right=right):
-            p = _PRECEDENCE[op]
-            return f"{_wrap(left, p)} {op} {_wrap(right, p + 1)}"
-        case ast.Logical(op=op, left=left, right=right, keyword=keyword):
-            p = _PRECEDENCE[op]
-            word = ({"&&": "and", "||": "or"}[op]) if keyword else op
-            return f"{_wrap(left, p)} {word} {_wrap(right, p + 1)}"
-        case ast.Compare(ops=ops, operands=operands):
-            parts = [_wrap(operands[0], 5)]
-            for op, operand in zip(ops, operands[1:], strict=True):
-                parts.append(f"{op} {_wrap(operand, 5)}")
-            return " ".join(parts)
-        case ast.Conditional(cond=cond, then=then, otherwise=otherwise):
-            return f"{_wrap(cond, 2)} ? {_wrap(then, 2)} : {_wrap(otherwise, 1)}"
-        case ast.ListLiteral(items=items):
-            return "[" + ", ".join(_expr(i) for i in items) + "]"
-    raise TypeError(node)
-
-
-def _literal(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value)
-
-
-def format_type(t: ast.TypeExpr, indent: str = "") -> str:
-    """The canonical text of a type expression."""
-    match t:
-        case ast.NamedType(name=name):
-            return name
-        case ast.EnumType(values=values):
-            return "enum(" + ", ".join(json.dumps(v) for v in values) + ")"
-        case ast.ListType(element=element):
-            return f"list<{format_type(element, indent)}>"
-        case ast.MapType(key=key, value=value):
-            return f"map<{format_type(key, indent)}, {format_type(value, indent)}>"
-        case ast.RecordType(fields=fields):
-            inner = indent + "  "
-            lines = [f"{inner}{_field(f, inner)}" for f in fields]
-            return "{\n" + "\n".join(lines) + f"\n{indent}}}"
-        case ast.RangeType(base=base, low_text=low, high_text=high):
-            return f"{format_type(base, indent)} in [{low}, {high}]"
-    raise TypeError(t)
-
-
-def _field(f: ast.Field, indent: str) -> str:
-    return f"{f.name}{'?' if f.optional else ''}: {format_type(f.type, indent)}"
-
-
-def _string(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-# A formatted line: (indent level, text, the source line it came from or None).
-Line = tuple[int, str, int | None]
+from ballast.dsl.format_base import Line, format_expr, format_type, quote
+from ballast.dsl.format_threat import threat_item
 
 
 def format_document(document: ast.Document) -> str:
     """The canonical text of a whole file (ends with one newline)."""
     lines: list[Line] = []
     if document.version is not None:  # policies and threats
-        head = f"{document.kind} {document.name} version {_string(document.version.value)} {{"
+        head = f"{document.kind} {document.name} version {quote(document.version.value)} {{"
     else:
         head = f"{document.kind} {document.name} {{"
     lines.append((0, head, document.span.line))
     if document.owner:
-        lines.append((1, f"owner {_string(document.owner)}", None))
+        lines.append((1, f"owner {quote(document.owner)}", None))
     if document.description:
-        lines.append((1, f"description {_string(document.description)}", None))
+        lines.append((1, f"description {quote(document.description)}", None))
     if document.labels:
         lines.append((1, "labels " + _labels(document.labels), document.labels[0].span.line))
     previous: type | None = None
@@ -189,14 +83,14 @@ def _with_comments(lines: list[Line], comments: tuple[tuple[int, int, str], ...]
 
 
 def _labels(labels: tuple[ast.Label, ...]) -> str:
-    return "{ " + ", ".join(f"{lb.key}: {_string(lb.value)}" for lb in labels) + " }"
+    return "{ " + ", ".join(f"{lb.key}: {quote(lb.value)}" for lb in labels) + " }"
 
 
 def _item(item: ast.Item) -> list[Line]:
     line = item.span.line
     match item:
         case ast.Import(path=path):
-            return [(0, f"import {_string(path.value)}", line)]
+            return [(0, f"import {quote(path.value)}", line)]
         case ast.Input(name=name, fields=fields):
             return [(0, f"input {name} {{", line), *_fields(fields, 1), (0, "}", item.span.end_line)]
         case ast.TypeAlias(name=name, type=t):
@@ -211,8 +105,6 @@ def _item(item: ast.Item) -> list[Line]:
         case ast.Rule():
             return _rule(item)
         case ast.Source() | ast.Smooth() | ast.Mode() | ast.Governor() | ast.Stream():
-            from ballast.dsl.format_threat import threat_item
-
             return threat_item(item)
     raise TypeError(item)
 
@@ -250,12 +142,12 @@ _CLAUSE_ORDER = (
 def _rule(rule: ast.Rule) -> list[Line]:
     where = {key: first for key, first, _ in rule.clause_lines}
     text = {
-        "description": f"description {_string(rule.description)}" if rule.description else None,
+        "description": f"description {quote(rule.description)}" if rule.description else None,
         "when": f"when {format_expr(rule.when)}" if rule.when is not None else None,
         "then": "then " + ", ".join(_call(c) for c in rule.then) if rule.then else None,
         "priority": f"priority {rule.priority}" if rule.priority is not None else None,
         "impact": f"impact {rule.impact}" if rule.impact is not None else None,
-        "reason": f"reason {_string(rule.reason.value)}" if rule.reason is not None else None,
+        "reason": f"reason {quote(rule.reason.value)}" if rule.reason is not None else None,
         "labels": "labels " + _labels(rule.labels) if rule.labels else None,
         "group": "group by " + ", ".join(rule.group_by) if rule.group_by else None,
         "enter": f"enter when {format_expr(rule.enter)}" if rule.enter is not None else None,

@@ -1,6 +1,6 @@
 """`ballast fmt` for the declarations of threat documents, and for `stream` blocks (policies too).
 
-Called from `ballast.dsl.format._item`; returns the same formatted lines: (indent level, text,
+Called from `ballast.dsl.format`; returns formatted lines (`ballast.dsl.format_base.Line`): (indent level, text,
 the source line it came from or None), so comments stay beside the settings they annotate.
 
 Canonical forms:
@@ -25,7 +25,7 @@ shortest exact form (`40`, `0.3`).
 from __future__ import annotations
 
 from ballast.dsl import ast
-from ballast.dsl.format import Line, format_expr
+from ballast.dsl.format_base import Line, format_expr
 
 
 def threat_item(item: ast.Item) -> list[Line]:
