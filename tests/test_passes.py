@@ -269,3 +269,67 @@ def test_compile_expression_trusts_types_by_default_like_hand_written_code() -> 
 def test_a_rule_written_when_true_is_not_warned_about() -> None:
     c = compile_source(rule("r", "true"))
     assert [d.code for d in c.warnings] == []
+
+
+# ---- the document-kind registry ----
+
+KIND_CATALOG = ["catalog/motb.bal", "catalog/gtbe.bal"]
+
+
+def test_every_kind_has_every_hook() -> None:
+    """Each registered kind answers every stage: a stage it lacks says so, never silently."""
+    import inspect
+
+    from ballast.compiler import kinds
+
+    registered = kinds.registry()
+    assert [k.name for k in registered] == ["policy", "threat"]
+    for kind in registered:
+        for attribute in kinds.ATTRIBUTES:
+            assert hasattr(kind, attribute), f"kind {kind.name!r} has no {attribute!r}"
+        for hook in kinds.HOOKS:
+            method = getattr(kind, hook, None)
+            assert callable(method), f"kind {kind.name!r} has no hook {hook!r}"
+            wanted = inspect.signature(getattr(kinds.DocumentKind, hook)).parameters
+            assert list(inspect.signature(method).parameters) == [p for p in wanted if p != "self"], hook
+    keywords = [w for k in registered for w in k.keywords]
+    assert len(keywords) == len(set(keywords)) and {"policy", "module", "threat"} <= set(keywords)
+    assert len({k.ir_key for k in registered}) == len(registered)
+    with pytest.raises(KeyError):
+        kinds.kind_of("fleet")
+
+
+def test_every_kind_runs_each_stage_on_the_catalog() -> None:
+    from ballast.compiler import kinds
+    from ballast.dsl.parser import parse_document
+
+    compilation = compile_paths(KIND_CATALOG)
+    for kind in kinds.registry():
+        entries = compilation.ir[kind.ir_key]
+        assert entries, f"the catalog has no {kind.name} to check the kind with"
+        for entry in entries:
+            assert kind.load(entry) is not None
+            assert kind.manifest(entry)["name"] == entry["name"]
+            with pytest.raises(kinds.NotSupportedYet, match="not supported yet"):
+                kind.diff(entry, entry)
+    for path in KIND_CATALOG:
+        with open(path, encoding="utf-8") as f:
+            document = parse_document(f.read(), path)
+        kind = compilation.kind_of(document)
+        assert kind.format(document) == kind.format(parse_document(kind.format(document), path))
+    policy, threat = kinds.registry()
+    first = compilation.ir["policies"][0]
+    assert policy.explain(first) == [f"{first['name']}/{rule['name']}" for rule in first["rules"]]
+    with pytest.raises(kinds.NotSupportedYet):
+        threat.explain(compilation.ir["threats"][0])
+
+
+def test_no_pass_names_a_kind() -> None:
+    """Passes walk `compilation.kinds`; none imports a kind's module."""
+    from pathlib import Path
+
+    import ballast.compiler.passes as passes
+
+    for module in Path(passes.__path__[0]).glob("*.py"):
+        text = module.read_text(encoding="utf-8")
+        assert "from ballast.compiler.kinds" not in text and "import ballast.compiler.kinds" not in text, module.name
