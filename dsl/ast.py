@@ -332,6 +332,8 @@ class Stream:
     sequence_span: Span | None = None
     idle: Duration | None = None
     stale: Duration | None = None  # `stale after 5m`; None: the runtime's default
+    # (setting, span of its keyword) as written: `lateness`, `idle`, ….
+    keywords: tuple[tuple[str, Span], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,12 +346,17 @@ class Source:
     span: Span
     low: float | None = None
     high: float | None = None
+    # Where each part is written, so an error points at the part that is wrong.
+    name_span: Span | None = None
+    weight_span: Span | None = None
+    scale_span: Span | None = None  # `scale [low, high]`
 
 
 @dataclass(frozen=True, slots=True)
 class Smooth:
     alpha: float
     span: Span
+    alpha_span: Span | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,6 +369,10 @@ class Mode:
     exit: float
     span: Span
     dwell: Duration | None = None
+    name_span: Span | None = None
+    op_span: Span | None = None
+    enter_span: Span | None = None
+    exit_span: Span | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,6 +387,9 @@ class Governor:
     dwell: Duration | None = None
     # (setting, span) as written, repeats included: for duplicate checks, positions, the formatter.
     items: tuple[tuple[str, Span], ...] = ()
+    # (setting, span of its value) in the same order: the floor's number, max_flips' count, the
+    # spared classes, the dwell.
+    values: tuple[tuple[str, Span], ...] = ()
 
 
 Item = Import | Input | TypeAlias | Const | Let | ActionDecl | Rule | Stream | Source | Smooth | Mode | Governor

@@ -271,6 +271,10 @@ class _Builder(Transformer):
         span = Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
         return self._shift(span)
 
+    def _keyword(self, meta, word: str) -> Span:
+        """The keyword `word` that starts the clause at `meta`."""
+        return self._shift(Span(self.file, meta.line, meta.column, meta.line, meta.column + len(word)))
+
     def _tok_span(self, tok: Token) -> Span:
         span = Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
         return self._shift(span)
@@ -372,13 +376,13 @@ class _Builder(Transformer):
         return ast.RecordType(tuple(children), self._span(meta))
 
     def range_type(self, meta, children):
-        base, _in, (low, low_text), (high, high_text) = children
+        base, _in, (low, low_text, _), (high, high_text, _) = children
         return ast.RangeType(base, low, high, self._span(meta), low_text, high_text)
 
     def signed_number(self, meta, children):
         sign, number = children
         text = ("-" if sign else "") + str(number)
-        return float(text), text
+        return float(text), text, self._span(meta)
 
     # ---- declarations ----
     def const_decl(self, meta, children):
@@ -466,7 +470,7 @@ class _Builder(Transformer):
     # ---- stream ----
     def stream_decl(self, meta, children):
         fields: dict[str, object] = {}
-        for key, value, span in children:
+        for key, value, span, _keyword in children:
             fields[key] = value
             fields[key + "_span"] = span
         return ast.Stream(
@@ -481,47 +485,61 @@ class _Builder(Transformer):
             sequence_span=fields.get("sequence_span"),
             idle=fields.get("idle"),
             stale=fields.get("stale"),
+            keywords=tuple((key, keyword) for key, _value, _span, keyword in children),
         )
 
     def stream_time(self, meta, children):
-        return ("time", str(children[0]), self._tok_span(children[0]))
+        return ("time", str(children[0]), self._tok_span(children[0]), self._keyword(meta, "time"))
 
     def stream_id(self, meta, children):
-        return ("id", str(children[0]), self._tok_span(children[0]))
+        return ("id", str(children[0]), self._tok_span(children[0]), self._keyword(meta, "id"))
 
     def stream_lateness(self, meta, children):
-        return ("lateness", self._duration(children[0]), self._span(meta))
+        return ("lateness", self._duration(children[0]), self._span(meta), self._keyword(meta, "lateness"))
 
     def stream_sequence(self, meta, children):
-        return ("sequence", (str(children[0]), str(children[1])), self._span(meta))
+        sequence = (str(children[0]), str(children[1]))
+        return ("sequence", sequence, self._span(meta), self._keyword(meta, "sequence"))
 
     def stream_idle(self, meta, children):
-        return ("idle", self._duration(children[0]), self._span(meta))
+        return ("idle", self._duration(children[0]), self._span(meta), self._keyword(meta, "idle"))
 
     def stream_stale(self, meta, children):
-        return ("stale", self._duration(children[0]), self._span(meta))
+        return ("stale", self._duration(children[0]), self._span(meta), self._keyword(meta, "stale"))
 
     # ---- threat ----
     def source_decl(self, meta, children):
-        name, (weight, _), value, scale = children
-        low, high = scale if scale is not None else (None, None)
-        return ast.Source(str(name), weight, value, self._span(meta), low, high)
+        name, (weight, _, weight_span), value, scale = children
+        low, high, scale_span = scale if scale is not None else (None, None, None)
+        return ast.Source(
+            str(name), weight, value, self._span(meta), low, high, self._tok_span(name), weight_span, scale_span
+        )
 
     def source_scale(self, meta, children):
-        return children[0][0], children[1][0]
+        return children[0][0], children[1][0], self._span(meta)
 
     def smooth_decl(self, meta, children):
-        return ast.Smooth(children[0][0], self._span(meta))
+        alpha, _, alpha_span = children[0]
+        return ast.Smooth(alpha, self._span(meta), alpha_span)
 
     def mode_decl(self, meta, children):
-        name, op, (enter, _), (exit_, _), dwell = children
+        name, op, (enter, _, enter_span), (exit_, _, exit_span), dwell = children
         return ast.Mode(
-            str(name), str(op), enter, exit_, self._span(meta), self._duration(dwell) if dwell is not None else None
+            str(name),
+            str(op),
+            enter,
+            exit_,
+            self._span(meta),
+            self._duration(dwell) if dwell is not None else None,
+            self._tok_span(name),
+            self._tok_span(op),
+            enter_span,
+            exit_span,
         )
 
     def governor_decl(self, meta, children):
         fields: dict[str, object] = {}
-        for key, value, _span in children:
+        for key, value, _span, _at in children:
             fields[key] = value
         flips = fields.get("flips")
         return ast.Governor(
@@ -531,20 +549,26 @@ class _Builder(Transformer):
             flips_per=flips[1] if flips else None,
             spare=fields.get("spare", ()),
             dwell=fields.get("dwell"),
-            items=tuple((key, span) for key, _value, span in children),
+            items=tuple((key, span) for key, _value, span, _at in children),
+            values=tuple((key, at) for key, _value, _span, at in children),
         )
 
     def governor_floor(self, meta, children):
-        return ("floor", children[0][0], self._span(meta))
+        floor, _, at = children[0]
+        return ("floor", floor, self._span(meta), at)
 
     def governor_flips(self, meta, children):
-        return ("flips", (int(children[0]), self._duration(children[1])), self._span(meta))
+        flips = (int(children[0]), self._duration(children[1]))
+        return ("flips", flips, self._span(meta), self._tok_span(children[0]))
 
     def governor_spare(self, meta, children):
-        return ("spare", tuple(str(c) for c in children), self._span(meta))
+        first, last = self._tok_span(children[0]), self._tok_span(children[-1])
+        names = Span(first.file, first.line, first.column, last.end_line, last.end_column)
+        return ("spare", tuple(str(c) for c in children), self._span(meta), names)
 
     def governor_dwell(self, meta, children):
-        return ("dwell", self._duration(children[0]), self._span(meta))
+        dwell = self._duration(children[0])
+        return ("dwell", dwell, self._span(meta), dwell.span)
 
     def when_clause(self, meta, children):
         return ("when", children[0], self._span(meta))
@@ -553,7 +577,7 @@ class _Builder(Transformer):
         return ("then", tuple(children), self._span(meta))
 
     def priority_clause(self, meta, children):
-        value, _text = children[0]
+        value, _text, _span = children[0]
         return ("priority", int(value) if float(value).is_integer() else value, self._span(meta))
 
     def impact_clause(self, meta, children):

@@ -17,15 +17,12 @@ most severe; lockdown is entered and left at or above the floor (30 unless the g
 otherwise), so the mode ladder never asks for lockdown while the index is below the floor; the
 runtime keeps the same guard against dwell and flip limits.
 
-Positions: the AST keeps one span per declaration; the spans of the numbers inside one (a weight,
-a threshold, the floor) are found in the source text, comments masked, so each error points at
-the number that is wrong.
+Positions: the AST carries the span of every part of a declaration (a weight, a threshold, the
+floor), so each error points at the number that is wrong; no source text is read here.
 """
 
 from __future__ import annotations
 
-import bisect
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,16 +43,13 @@ if TYPE_CHECKING:
 
 IR = dict[str, Any]
 
-_NUM = r"-?\s*(?:\d+\.\d*(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|\d+)"
-
 
 @dataclass
 class ThreatModel:
-    """A resolved threat document: its symbol table and its text (for precise positions)."""
+    """A resolved threat document and its symbol table."""
 
     document: ast.Document
     model: PolicyModel
-    text: _Text
 
 
 # ---- resolve ----
@@ -65,7 +59,7 @@ def resolve_threat(compilation: Compilation, document: ast.Document, errors: Err
     """Symbol table, names and structure of one threat document (pass `resolve`)."""
     model = PolicyModel(document)
     merge(compilation, model, document, errors, chain=[document.file])
-    threat = ThreatModel(document, model, _Text(compilation.sources.get(document.file, ""), document.file))
+    threat = ThreatModel(document, model)
     head = _head(document)
     for other in compilation.resolved.get("threat", []):
         if other.document.name == document.name:
@@ -114,7 +108,7 @@ def _check_stream(threat: ThreatModel, errors: ErrorList) -> None:
             errors.error(
                 "threat",
                 f"a threat's stream block takes only 'time', not '{word}'",
-                threat.text.find(stream.span, rf"\b{word}\b"),
+                _first(stream.keywords, word, stream.span),
                 "the threat engine reads events in time order: deduplicate and reorder them before it",
             )
     if not stream.time:
@@ -141,7 +135,7 @@ def _check_stream(threat: ThreatModel, errors: ErrorList) -> None:
 
 
 def _check_sources(threat: ThreatModel, errors: ErrorList) -> None:
-    document, model, text = threat.document, threat.model, threat.text
+    document, model = threat.document, threat.model
     sources = document.of(ast.Source)
     if not sources:
         errors.error(
@@ -157,7 +151,7 @@ def _check_sources(threat: ThreatModel, errors: ErrorList) -> None:
             errors.error(
                 "duplicate",
                 f"source '{source.name}' is declared twice (first at {seen[source.name]})",
-                text.find(source.span, r"source\s+(\w+)", 1),
+                source.name_span or source.span,
                 "each source needs its own name: it labels the source in every rationale",
             )
         seen.setdefault(source.name, source.span)
@@ -165,14 +159,14 @@ def _check_sources(threat: ThreatModel, errors: ErrorList) -> None:
             errors.error(
                 "weight",
                 f"source '{source.name}' has weight {source.weight:g}: weights must be positive",
-                text.find(source.span, rf"\bweight\s+({_NUM})", 1),
+                source.weight_span or source.span,
                 "weights are relative (0.6, 0.3, 0.1); leave out a source that should not count",
             )
         if source.low is not None and source.high is not None and not source.low < source.high:
             errors.error(
                 "range",
                 f"empty scale [{source.low:g}, {source.high:g}] of source '{source.name}'",
-                text.find(source.span, r"\bscale\s*\[[^\]]*\]\s*$"),
+                source.scale_span or source.span,
                 "write `scale [low, high]` with low < high: low reads as 0, high as 100",
             )
         for node in ast.walk(source.value):
@@ -210,7 +204,7 @@ def _check_smooth(threat: ThreatModel, errors: ErrorList) -> None:
             errors.error(
                 "smooth",
                 f"ewma({smooth.alpha:g}): the smoothing factor must be in (0, 1]",
-                threat.text.find(smooth.span, rf"\(\s*({_NUM})\s*\)", 1),
+                smooth.alpha_span or smooth.span,
                 "0.3 gives the newest sample 30 % of the weight; 1 turns smoothing off",
             )
 
@@ -223,19 +217,23 @@ class _ModeSpans:
     exit: Span
 
 
-def _mode_spans(text: _Text, mode: ast.Mode) -> _ModeSpans:
-    pattern = rf"mode\s+(\w+)\s+when\s+index\s*(==|!=|<=|>=|<|>)\s*({_NUM})\s*exit\s+below\s+({_NUM})"
-    return _ModeSpans(*(text.find(mode.span, pattern, group) for group in (1, 2, 3, 4)))
+def _mode_spans(mode: ast.Mode) -> _ModeSpans:
+    parts = (mode.name_span, mode.op_span, mode.enter_span, mode.exit_span)
+    return _ModeSpans(*(span or mode.span for span in parts))
+
+
+def _first(pairs: tuple[tuple[str, Span], ...], key: str, default: Span) -> Span:
+    """The span of the first `key` in (key, span) pairs as written, else `default`."""
+    return next((span for k, span in pairs if k == key), default)
 
 
 def _check_modes(threat: ThreatModel, errors: ErrorList) -> None:
-    text = threat.text
     seen: dict[str, Span] = {}
     previous: ast.Mode | None = None
     misordered = False
     modes = threat.document.of(ast.Mode)
     for mode in modes:
-        spans = _mode_spans(text, mode)
+        spans = _mode_spans(mode)
         if mode.name == NORMAL:
             errors.error(
                 "mode",
@@ -293,13 +291,13 @@ def _check_modes(threat: ThreatModel, errors: ErrorList) -> None:
         errors.error(
             "mode",
             "lockdown must be the most severe mode",
-            _mode_spans(text, lockdown).name,
+            _mode_spans(lockdown).name,
             "declare it last, with the highest enter threshold",
         )
 
 
 def _check_governor(threat: ThreatModel, errors: ErrorList) -> None:
-    document, text = threat.document, threat.text
+    document = threat.document
     governors = document.of(ast.Governor)
     for extra in governors[1:]:
         errors.error("duplicate", "second governor block", extra.span, "merge them into one")
@@ -316,8 +314,9 @@ def _check_governor(threat: ThreatModel, errors: ErrorList) -> None:
         span = items.get(key)
         if span is None:
             return governor.span if governor is not None else _head(document)
-        value = {"floor": rf"floor\s+({_NUM})", "flips": r"max_flips\s+(\d+)", "spare": r"spare\s+(.*)"}.get(key)
-        return span if whole or value is None else text.find(span, value, 1)
+        if whole or key not in ("floor", "flips", "spare"):
+            return span
+        return _first(governor.values if governor is not None else (), key, span)
 
     floor_given = governor is not None and governor.floor is not None
     floor = governor.floor if governor is not None and governor.floor is not None else DEFAULT_FLOOR
@@ -357,7 +356,7 @@ def _check_governor(threat: ThreatModel, errors: ErrorList) -> None:
                 "declare a lockdown mode, or drop the floor",
             )
         return
-    spans = _mode_spans(text, lockdown)
+    spans = _mode_spans(lockdown)
     which = f"the floor {floor:g}" if floor_given else f"the default floor {floor:g} (MOTB: never lockdown below 30)"
     if lockdown.enter < floor:
         errors.error(
@@ -492,62 +491,3 @@ class ThreatKind:
 
 
 KIND = ThreatKind()
-
-
-# ---- positions inside a declaration ----
-
-
-class _Text:
-    """A file's text with comments blanked out, and offset ↔ line:column conversions."""
-
-    def __init__(self, text: str, file: str) -> None:
-        self.file = file
-        self.masked = _mask_comments(text)
-        self.starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
-
-    def region(self, span: Span) -> tuple[int, int] | None:
-        if not self.masked or span.end_line > len(self.starts):
-            return None
-        return self.starts[span.line - 1] + span.column - 1, self.starts[span.end_line - 1] + span.end_column - 1
-
-    def span(self, start: int, end: int) -> Span:
-        line = bisect.bisect_right(self.starts, start)
-        end_line = bisect.bisect_right(self.starts, max(start, end - 1))
-        return Span(self.file, line, start - self.starts[line - 1] + 1, end_line, end - self.starts[end_line - 1] + 1)
-
-    def find(self, within: Span, pattern: str, group: int = 0) -> Span:
-        """The span of the first match of `pattern` (its `group`) inside `within`; `within` when
-        the text is not at hand or does not match."""
-        region = self.region(within)
-        if region is None:
-            return within
-        start, end = region
-        match = re.search(pattern, self.masked[start:end])
-        if match is None or match.start(group) < 0:
-            return within
-        return self.span(start + match.start(group), start + match.end(group))
-
-
-def _mask_comments(text: str) -> str:
-    """The text with every comment replaced by spaces (strings kept), so offsets stay put."""
-    out = []
-    for line in text.split("\n"):
-        quote = None
-        i = 0
-        cut = len(line)
-        while i < len(line):
-            ch = line[i]
-            if quote:
-                if ch == "\\":
-                    i += 2
-                    continue
-                if ch == quote:
-                    quote = None
-            elif ch in "\"'":
-                quote = ch
-            elif ch == "#":
-                cut = i
-                break
-            i += 1
-        out.append(line[:cut] + " " * (len(line) - cut))
-    return "\n".join(out)
