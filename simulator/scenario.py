@@ -14,8 +14,9 @@ from typing import Any
 
 from ballast.runtime.errors import Span, UsageError
 from ballast.runtime.reading import UnreadableInput, read_text
+from ballast.runtime.suggest import closest
 from ballast.simulator.gates import Gate, GateError, criterion, kpi_name
-from ballast.simulator.yamlread import Doc, Problems, closest
+from ballast.simulator.yamlread import Doc, Problems
 
 CLASSES = ("critical", "standard", "batch")
 MODES = ("one", "all", "fixed", "percent", "max-percent")

@@ -7,7 +7,6 @@ raising one `CompileError`, like the compiler does for policies.
 
 from __future__ import annotations
 
-import difflib
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from ballast.runtime.errors import CompileError, Diagnostic, Span
+from ballast.runtime.suggest import closest
 from ballast.runtime.values import parse_duration, parse_timestamp
 
 T = TypeVar("T")
@@ -220,12 +220,6 @@ def _long_number(text: str) -> tuple[int, int, int]:
         return 0, 0, 1
     line = text.count("\n", 0, match.start())
     return line, match.start() - (text.rfind("\n", 0, match.start()) + 1), match.end() - match.start()
-
-
-def closest(name: str, options: list[str]) -> str | None:
-    """The option a misspelt name most likely meant, if one is close enough."""
-    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
-    return close[0] if close else None
 
 
 def _kind(value: object) -> str:

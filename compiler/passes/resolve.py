@@ -7,7 +7,6 @@ declared. What remains for `check-types` is the types themselves.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +15,7 @@ from ballast.compiler import types as T
 from ballast.compiler.passes.parse import load_document
 from ballast.dsl import ast
 from ballast.runtime.errors import ErrorList, Span
+from ballast.runtime.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from ballast.compiler.pipeline import Compilation
@@ -121,9 +121,8 @@ class PolicyModel:
 
 
 def suggest(name: str, candidates: list[str]) -> str:
-    """`did you mean 'x'?`, or nothing when no candidate is close."""
-    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else ""
+    """`did you mean 'x'?`, or nothing when no candidate is close (`runtime.suggest`)."""
+    return did_you_mean(name, candidates)
 
 
 def run(compilation: Compilation) -> None:
