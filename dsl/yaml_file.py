@@ -8,6 +8,8 @@ class too, so both report positions the same way.
 
 from __future__ import annotations
 
+import re
+import sys
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -34,6 +36,12 @@ _YAML_HINTS = (
     ("expected a single document", "a file holds one document: remove the second '---'"),
     ("found undefined alias", "define the anchor (&name) before using the alias (*name)"),
 )
+
+
+def _long_number(text: str) -> tuple[int, int] | None:
+    """Start and end index of the first number int() would refuse for its length, if any."""
+    match = re.search(rf"\d{{{sys.get_int_max_str_digits() + 1},}}", text)
+    return match.span() if match else None
 
 
 def _yaml(allow_duplicate_keys: bool) -> YAML:
@@ -70,7 +78,11 @@ class YamlFile:
         except YAMLError as exc:
             raise SyntaxProblem(*self.problems, self._yaml_problem(exc)) from None
         except (ValueError, TypeError, OverflowError) as exc:  # a value ruamel cannot construct
-            self.error("yaml", f"invalid YAML value: {exc}", self.source.span(0, 1), "quote the value")
+            long = _long_number(text) if isinstance(exc, ValueError) else None
+            if long is not None:  # int() refuses more than sys.get_int_max_str_digits() digits
+                self.error("yaml", "a number has too many digits", self.source.span(*long), "")
+            else:
+                self.error("yaml", f"invalid YAML value: {exc}", self.source.span(0, 1), "quote the value")
             raise SyntaxProblem(*self.problems) from None
         except RecursionError:  # ruamel builds nested blocks recursively
             self.error("yaml", "the YAML is nested too deeply", self.source.span(0, 1), "")
