@@ -2,8 +2,8 @@
 
 This is the one place ruamel.yaml's exceptions are translated: a file that cannot be loaded
 raises `SyntaxProblem`, and repeated keys (which ruamel reports one at a time) are all collected
-in `YamlFile.problems`. The test-file loader (`ballast.testing.spec`) reads its YAML through this
-class too, so both report positions the same way.
+in `YamlFile.problems`. Other document kinds (scenarios, test files) read their YAML through
+`ballast.dsl.yaml_reader`, which loads with this class, so every kind reports positions the same way.
 """
 
 from __future__ import annotations

@@ -31,8 +31,9 @@ from typing import Any, TypeVar
 
 from ballast.dsl.parser import SyntaxProblem
 from ballast.dsl.yaml_file import YamlFile
+from ballast.dsl.yaml_positions import Embedded
 from ballast.runtime.errors import CompileError, Diagnostic, Span
-from ballast.runtime.suggest import closest
+from ballast.runtime.suggest import did_you_mean
 from ballast.runtime.values import parse_duration, parse_timestamp
 
 __all__ = ["MISSING", "Node", "Skip", "YamlReader", "describe"]
@@ -113,12 +114,31 @@ class YamlReader:
         span = self.span(parent, step, key=key)
         self.problems.append(Diagnostic("error", self.code, message, span, hint, self.source_line(span)))
 
-    def unknown_keys(self, mapping: Any, allowed: Iterable[str]) -> Iterator[tuple[object, Span, str | None]]:
-        """(key, span of the key, closest allowed key or None) for each key of `mapping` not allowed."""
+    def unknown_keys(self, mapping: Any, allowed: Iterable[str]) -> Iterator[tuple[object, Span, str]]:
+        """(key, span of the key, `did you mean` hint or "") for each key of `mapping` not allowed.
+
+        For a document kind whose problems word the rest itself (`Node.keys` is the usual way).
+        """
         allowed = list(allowed)
         for k in mapping:
             if k not in allowed:
-                yield k, self.yaml.key_span(mapping, k), closest(k, allowed)
+                yield k, self.key_span(mapping, k), did_you_mean(k, allowed)
+
+    def key_span(self, mapping: Any, key: object) -> Span:
+        """The span of a key as written (the mapping's start if it has no such key)."""
+        return self.yaml.key_span(mapping, key)
+
+    def value_span(self, parent: Any, step: object) -> Span:
+        """The span of parent[step]: a scalar or flow collection as written, or a block one's key."""
+        return self.yaml.node_span(parent, step)
+
+    def start_span(self, node: Any) -> Span:
+        """The first character of a node."""
+        return self.yaml.start_span(node)
+
+    def embedded(self, parent: Any, step: object) -> Embedded:
+        """parent[step], a string, with the map from its characters to the file (`Embedded.span`)."""
+        return self.yaml.embedded(parent, step)
 
 
 class Node:
@@ -173,9 +193,8 @@ class Node:
     def keys(self, allowed: Iterable[str], what: str) -> None:
         """Report each key not in `allowed`, with the closest allowed one or the list of them."""
         allowed = list(allowed)
-        for k, _, close in self.reader.unknown_keys(self.data, allowed):
-            hint = f"did you mean '{close}'?" if close else f"the keys of {what} are: {', '.join(allowed)}"
-            self.error(k, f"unknown key '{k}' in {what}", hint, key=True)
+        for k, _, hint in self.reader.unknown_keys(self.data, allowed):
+            self.error(k, f"unknown key '{k}' in {what}", hint or f"the keys of {what} are: {', '.join(allowed)}", key=True)
 
     # ---- reading ----
     def get(self, step: object, read: Callable[[Node, Any], T], default: Any = MISSING) -> T:
@@ -328,9 +347,7 @@ class Node:
         def read(n: Node, s: object) -> str:
             value = n.data[s]
             if value not in options:
-                close = closest(value, options)
-                hint = f"did you mean '{close}'?" if close else f"one of: {', '.join(options)}"
-                n.error(s, f"unknown value {value!r}", hint)
+                n.error(s, f"unknown value {value!r}", did_you_mean(value, options) or f"one of: {', '.join(options)}")
                 raise Skip
             return str(value)
 
