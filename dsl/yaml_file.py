@@ -66,7 +66,7 @@ class YamlFile:
         """The file's data (ruamel's round-trip nodes, which remember positions).
 
         Raises SyntaxProblem when the file is not YAML; repeated keys are only recorded in
-        `problems`, and the data keeps the last value of each.
+        `problems`, and the data keeps the first value of each (ruamel's choice).
         """
         text = self.source.text
         try:

@@ -278,7 +278,7 @@ class _Loader:
 
     # ---- the document ----
     def load(self) -> None:
-        # not YAML: why; repeated keys: reported, and the last one read
+        # not YAML: why; repeated keys: reported, and the first value read
         self.out.diagnostics.extend(self.reader.problems)
         if not self.reader.loaded:
             return
