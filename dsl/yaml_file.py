@@ -2,12 +2,14 @@
 
 This is the one place ruamel.yaml's exceptions are translated: a file that cannot be loaded
 raises `SyntaxProblem`, and repeated keys (which ruamel reports one at a time) are all collected
-in `YamlFile.problems`. The test-file loader (`ballast.testing.spec`) reads its YAML through this
-class too, so both report positions the same way.
+in `YamlFile.problems`. Other document kinds (scenarios, test files) read their YAML through
+`ballast.dsl.yaml_reader`, which loads with this class, so every kind reports positions the same way.
 """
 
 from __future__ import annotations
 
+import re
+import sys
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -36,6 +38,12 @@ _YAML_HINTS = (
 )
 
 
+def _long_number(text: str) -> tuple[int, int] | None:
+    """Start and end index of the first number int() would refuse for its length, if any."""
+    match = re.search(rf"\d{{{sys.get_int_max_str_digits() + 1},}}", text)
+    return match.span() if match else None
+
+
 def _yaml(allow_duplicate_keys: bool) -> YAML:
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = allow_duplicate_keys
@@ -58,7 +66,7 @@ class YamlFile:
         """The file's data (ruamel's round-trip nodes, which remember positions).
 
         Raises SyntaxProblem when the file is not YAML; repeated keys are only recorded in
-        `problems`, and the data keeps the last value of each.
+        `problems`, and the data keeps the first value of each (ruamel's choice).
         """
         text = self.source.text
         try:
@@ -70,7 +78,11 @@ class YamlFile:
         except YAMLError as exc:
             raise SyntaxProblem(*self.problems, self._yaml_problem(exc)) from None
         except (ValueError, TypeError, OverflowError) as exc:  # a value ruamel cannot construct
-            self.error("yaml", f"invalid YAML value: {exc}", self.source.span(0, 1), "quote the value")
+            long = _long_number(text) if isinstance(exc, ValueError) else None
+            if long is not None:  # int() refuses more than sys.get_int_max_str_digits() digits
+                self.error("yaml", "a number has too many digits", self.source.span(*long), "")
+            else:
+                self.error("yaml", f"invalid YAML value: {exc}", self.source.span(0, 1), "quote the value")
             raise SyntaxProblem(*self.problems) from None
         except RecursionError:  # ruamel builds nested blocks recursively
             self.error("yaml", "the YAML is nested too deeply", self.source.span(0, 1), "")

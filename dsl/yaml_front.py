@@ -60,7 +60,8 @@ Modules
 This module is the entry point; each step of reading a file is a module of its own:
 
 - `yaml_file`: loading with ruamel.yaml (whose exceptions are translated there and only there),
-  and the source span of each loaded node;
+  and the source span of each loaded node (`yaml_reader` adds typed accessors on top of it for
+  the other YAML document kinds: scenarios, test files);
 - `yaml_positions`: line/col ↔ index ↔ span, and the map from a string value's characters to the
   file, so an expression's spans point into the YAML (see its docstring for the rules);
 - `yaml_schema`: validation against `policy.schema.json` (jsonschema is translated there), each
@@ -81,9 +82,6 @@ from ballast.dsl.yaml_schema import policy_schema, validate_document
 from ballast.runtime.errors import sort_diagnostics
 
 __all__ = ["parse_yaml_document", "policy_schema"]
-
-# `ballast.testing.spec` reads test files with the same loader and positions, by this name
-_Front = YamlFile
 
 
 def parse_yaml_document(text: str, file: str) -> ast.Document:

@@ -8,7 +8,6 @@ jsonschema's exceptions are translated.
 
 from __future__ import annotations
 
-import difflib
 import json
 from functools import cache
 from importlib import resources
@@ -18,6 +17,7 @@ import jsonschema
 
 from ballast.dsl.yaml_file import YamlFile
 from ballast.runtime.errors import Diagnostic, Span
+from ballast.runtime.suggest import closest, did_you_mean
 
 _KINDS = {
     "string": "a string",
@@ -109,12 +109,12 @@ def _report(yaml_file: YamlFile, error: jsonschema.ValidationError, data: Any) -
         allowed = list(error.schema.get("properties", {}))
         for key in node:
             if key not in allowed:
-                hint = _suggest(key, allowed) or "the keys here are " + ", ".join(allowed)
+                hint = did_you_mean(key, allowed) or "the keys here are " + ", ".join(allowed)
                 yaml_file.error("yaml-key", f"unknown key '{key}' in {where}", yaml_file.key_span(node, key), hint)
     elif validator == "required":
         unknown = [str(k) for k in node if k not in _allowed(error, path)]
         for key in error.validator_value:
-            if key in node or difflib.get_close_matches(key, unknown, n=1, cutoff=0.6):
+            if key in node or closest(key, unknown):
                 continue  # a misspelled key already says "did you mean ..."
             message, hint = _REQUIRED_HINTS.get(key, (f"has no '{key}'", f"add `{key}: ...`"))
             owner = f"constant '{path[1]}'" if path[:1] == ["const"] else where
@@ -123,9 +123,7 @@ def _report(yaml_file: YamlFile, error: jsonschema.ValidationError, data: Any) -
             yaml_file.error("yaml-missing", f"{owner} {message}", yaml_file.mapping_span(node), hint)
     elif validator == "anyOf" and not path:
         unknown = [str(k) for k in node if k not in _allowed(error, path)]
-        if not difflib.get_close_matches("policy", unknown, cutoff=0.6) and not difflib.get_close_matches(
-            "module", unknown, cutoff=0.6
-        ):
+        if not closest("policy", unknown) and not closest("module", unknown):
             yaml_file.error(
                 "yaml-missing",
                 "the document has no 'policy' (or 'module') key",
@@ -168,7 +166,7 @@ def _report(yaml_file: YamlFile, error: jsonschema.ValidationError, data: Any) -
         )
     elif validator == "enum":
         allowed = [str(v) for v in error.validator_value]
-        hint = _suggest(node, allowed) or "it is one of " + ", ".join(allowed)
+        hint = did_you_mean(node, allowed) or "it is one of " + ", ".join(allowed)
         yaml_file.error("yaml-kind", f"unknown {path[-1]} '{node}'", span, hint)
     elif validator == "pattern":
         what = {"policy": "policy name", "module": "module name", "name": "rule name"}.get(str(path[-1]), "name")
@@ -264,7 +262,3 @@ def _expected(kinds: object) -> str:
     names = [_KINDS.get(k, k) for k in (kinds if isinstance(kinds, list) else [kinds])]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
-
-def _suggest(name: object, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(str(name), candidates, n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else ""

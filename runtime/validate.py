@@ -10,7 +10,6 @@ string for a timestamp) and names every problem: missing, unknown, wrong type, o
 from __future__ import annotations
 
 import ast
-import difflib
 import json
 import math
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ballast.runtime.suggest import did_you_mean
 from ballast.runtime.values import EARLIEST_TIME, LATEST_TIME, parse_duration, parse_timestamp
 
 TypeJSON = Any  # "float" | {"enum": [...]} | {"list": T} | {"map": T} | {"record": [fields]}
@@ -76,10 +76,7 @@ def _record(
     declared = {f["name"]: f for f in fields}
     for key in value:
         if key not in declared:
-            close = difflib.get_close_matches(str(key), list(declared), n=1, cutoff=0.6)
-            hint = (
-                f"did you mean '{close[0]}'?" if close else "declare it in the input schema, or drop it from the event"
-            )
+            hint = did_you_mean(key, declared) or "declare it in the input schema, or drop it from the event"
             problems.append(FieldProblem(prefix + str(key), f"unknown field '{prefix}{key}'", hint))
     for f in fields:
         name = f["name"]
@@ -165,8 +162,7 @@ def _value(value: Any, t: TypeJSON, path: str, problems: list[FieldProblem]) -> 
     if "enum" in t:
         if isinstance(value, str) and value in t["enum"]:
             return value
-        close = difflib.get_close_matches(str(value), t["enum"], n=1, cutoff=0.6)
-        return wrong(f"did you mean '{close[0]}'?" if close else "")
+        return wrong(did_you_mean(value, t["enum"]))
     if "list" in t:
         if not isinstance(value, list):
             return wrong()

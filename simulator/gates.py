@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ballast.simulator.yamlread import closest
+from ballast.runtime.suggest import closest
 
 # The KPIs a shadow run compares, in report order, and which direction is better.
 KPI_BETTER: dict[str, str] = {

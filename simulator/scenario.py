@@ -12,10 +12,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ballast.dsl.yaml_reader import Node, Skip, YamlReader
 from ballast.runtime.errors import Span, UsageError
 from ballast.runtime.reading import UnreadableInput, read_text
+from ballast.runtime.suggest import closest
 from ballast.simulator.gates import Gate, GateError, criterion, kpi_name
-from ballast.simulator.yamlread import Doc, Problems, closest
 
 CLASSES = ("critical", "standard", "batch")
 MODES = ("one", "all", "fixed", "percent", "max-percent")
@@ -201,41 +202,38 @@ def load_scenario(path: str | Path, *, overrides: dict[str, Any] | None = None) 
 
 
 def parse_scenario(text: str, file: str, *, base: Path | None = None) -> Scenario:
-    doc = Doc(text, file)
-    root = doc.root
-    if not isinstance(root, dict):
-        doc.error(root, None, "a scenario file is a YAML mapping with `scenario:`, `pools:` and `duration:`")
-        doc.raise_if_problems()
-    reader = _ScenarioReader(doc, base or Path(file).parent)
-    scenario = reader.read(root)
-    doc.raise_if_problems()
+    reader = YamlReader(text, file, code="scenario")
+    if not reader.loaded:  # not YAML: nothing to read
+        reader.raise_if_problems()
+    root = reader.root()
+    if not root.is_mapping:
+        root.error(None, "a scenario file is a YAML mapping with `scenario:`, `pools:` and `duration:`")
+        reader.raise_if_problems()
+    scenario = _ScenarioReader(reader, base or Path(file).parent).read(root)
+    reader.raise_if_problems()
     assert scenario is not None
     return scenario
 
 
 class _ScenarioReader:
-    def __init__(self, doc: Doc, base: Path) -> None:
-        self.doc = doc
+    def __init__(self, reader: YamlReader, base: Path) -> None:
+        self.reader = reader
         self.base = base
 
-    def read(self, root: Any) -> Scenario | None:
-        d = self.doc
-        d.keys(root, TOP_KEYS, "a scenario")
+    def read(self, root: Node) -> Scenario | None:
+        root.keys(TOP_KEYS, "a scenario")
         parts: dict[str, Any] = {}
 
         def attempt(name: str, fn: Any, fallback: Any) -> None:
-            try:
-                parts[name] = fn()
-            except Problems:
-                parts[name] = fallback
+            parts[name] = Node.attempt(fn, fallback)
 
-        attempt("name", lambda: d.get(root, "scenario", d.string), "")
-        attempt("description", lambda: d.get(root, "description", d.string, ""), "")
-        attempt("seed", lambda: d.get(root, "seed", lambda m, k: d.integer(m, k, 0, 2**63 - 1), 0), 0)
-        attempt("start", lambda: d.get(root, "start", d.timestamp, DEFAULT_START), DEFAULT_START)
-        attempt("duration", lambda: d.get(root, "duration", d.duration), 3600.0)
-        attempt("step", lambda: d.get(root, "step", d.duration, 1.0), 1.0)
-        attempt("telemetry", lambda: d.get(root, "telemetry", d.duration, 15.0), 15.0)
+        attempt("name", lambda: root.string("scenario"), "")
+        attempt("description", lambda: root.string("description", ""), "")
+        attempt("seed", lambda: root.integer("seed", 0, 2**63 - 1, default=0), 0)
+        attempt("start", lambda: root.timestamp("start", DEFAULT_START), DEFAULT_START)
+        attempt("duration", lambda: root.duration("duration"), 3600.0)
+        attempt("step", lambda: root.duration("step", default=1.0), 1.0)
+        attempt("telemetry", lambda: root.duration("telemetry", default=15.0), 15.0)
         attempt("policies", lambda: self.policies(root), ())
         attempt("slo", lambda: self.slo(root), (250.0, 0.01))
         attempt("pools", lambda: self.pools(root), ())
@@ -248,14 +246,14 @@ class _ScenarioReader:
         attempt("actuation", lambda: self.actuation(root), Actuation())
         attempt("gates", lambda: self.gates(root), ())
         if parts["telemetry"] < parts["step"]:
-            d.error(root, "telemetry", "telemetry is sampled less often than the model steps", "make `telemetry` >= `step`")
-        if d.problems:
+            root.error("telemetry", "telemetry is sampled less often than the model steps", "make `telemetry` >= `step`")
+        if self.reader.problems:
             return None
         load_steps, diurnal = parts["load"]
         return Scenario(
             name=parts["name"],
             description=parts["description"],
-            file=d.file,
+            file=self.reader.file,
             seed=parts["seed"],
             start=parts["start"],
             duration=parts["duration"],
@@ -279,257 +277,238 @@ class _ScenarioReader:
         )
 
     # ---- sections ----
-    def policies(self, root: Any) -> tuple[str, ...]:
-        d = self.doc
+    def policies(self, root: Node) -> tuple[str, ...]:
         if "policies" not in root:
             return ()
-        paths = d.strings(root, "policies")
+        paths = root.check_strings("policies")
+        listed = isinstance(root["policies"], list)
         out = []
         for i, p in enumerate(paths):
             resolved = (self.base / p).resolve()
             if not resolved.exists():
-                where: Any = root["policies"] if isinstance(root["policies"], list) else root
-                d.error(where, i if isinstance(root["policies"], list) else "policies",
-                        f"policy path {p!r} does not exist (looked in {resolved.parent})",
-                        "paths are relative to the scenario file")  # fmt: skip
+                where = root.sequence("policies", "policies") if listed else root
+                where.error(i if listed else "policies",
+                            f"policy path {p!r} does not exist (looked in {resolved.parent})",
+                            "paths are relative to the scenario file")  # fmt: skip
                 continue
             out.append(str(resolved))
         return tuple(out)
 
-    def slo(self, root: Any) -> tuple[float, float]:
-        d = self.doc
+    def slo(self, root: Node) -> tuple[float, float]:
         if "slo" not in root:
             return 250.0, 0.01
-        slo = d.mapping(root, "slo", "slo")
-        d.keys(slo, ("latency_ms", "error_rate"), "slo")
-        latency = d.get(slo, "latency_ms", lambda m, k: d.number(m, k, 1e-3), 250.0)
-        errors = d.get(slo, "error_rate", lambda m, k: d.number(m, k, 0.0, 1.0), 0.01)
+        slo = root.mapping("slo", "slo")
+        slo.keys(("latency_ms", "error_rate"), "slo")
+        latency = slo.number("latency_ms", 1e-3, default=250.0)
+        errors = slo.number("error_rate", 0.0, 1.0, default=0.01)
         return latency, errors
 
-    def pools(self, root: Any) -> tuple[Pool, ...]:
-        d = self.doc
-        items = d.get(root, "pools", lambda m, k: d.sequence(m, k, "pools"))
-        if not items:
-            d.error(root, "pools", "a scenario needs at least one pool")
-            raise Problems
+    def pools(self, root: Node) -> tuple[Pool, ...]:
+        items = root.get("pools", lambda n, k: n.sequence(k, "pools"))
+        if not len(items):
+            root.error("pools", "a scenario needs at least one pool")
+            raise Skip
         pools: list[Pool] = []
-        for expanded in d.each(items, self.pool):
+        for expanded in items.each(self.pool):
             pools.extend(expanded)
         seen: set[str] = set()
         for i, pool in enumerate(pools):
             if pool.name in seen:
-                d.error(items, min(i, len(items) - 1), f"pool {pool.name!r} is declared twice", "pool names are unique")
+                items.error(min(i, len(items) - 1), f"pool {pool.name!r} is declared twice", "pool names are unique")
             seen.add(pool.name)
         return tuple(pools)
 
-    def pool(self, items: list[Any], i: int) -> list[Pool]:
-        d = self.doc
-        m = d.mapping(items, i, "a pool")
-        d.keys(m, POOL_KEYS, "a pool")
-        name = d.get(m, "name", d.string)
-        workers = d.get(m, "workers", lambda mm, k: d.integer(mm, k, 0, 100_000), 4)
-        max_workers = d.get(m, "max_workers", lambda mm, k: d.integer(mm, k, 1, 100_000), max(1, workers * 4))
+    def pool(self, items: Node, i: int) -> list[Pool]:
+        m = items.mapping(i, "a pool")
+        m.keys(POOL_KEYS, "a pool")
+        name = m.string("name")
+        workers = m.integer("workers", 0, 100_000, default=4)
+        max_workers = m.integer("max_workers", 1, 100_000, default=max(1, workers * 4))
         if max_workers < workers:
-            d.error(m, "max_workers", f"max_workers {max_workers} is below workers {workers}")
-        before = len(d.problems)
+            m.error("max_workers", f"max_workers {max_workers} is below workers {workers}")
+        before = len(self.reader.problems)
 
-        def soft(key: str, read: Any, default: Any) -> Any:  # report every field's problem, not the first
-            try:
-                return d.get(m, key, read, default)
-            except Problems:
-                return default
+        def soft(read: Any, default: Any) -> Any:  # report every field's problem, not the first
+            return Node.attempt(read, default)
 
-        replicas = soft("replicas", lambda mm, k: d.integer(mm, k, 1, 100_000), 1)
+        replicas = soft(lambda: m.integer("replicas", 1, 100_000, default=1), 1)
         base = dict(
-            cls=soft("class", lambda mm, k: d.choice(mm, k, CLASSES), "standard"),
-            region=soft("region", d.string, "default"),
+            cls=soft(lambda: m.choice("class", CLASSES, "standard"), "standard"),
+            region=soft(lambda: m.string("region", "default"), "default"),
             workers=workers,
             max_workers=max_workers,
-            service_ms=soft("service_ms", lambda mm, k: d.number(mm, k, 1e-3, 3.6e6), 50.0),
-            rate=soft("rate", lambda mm, k: d.number(mm, k, 0.0, 1e7), 10.0),
-            queue_limit=soft("queue_limit", lambda mm, k: d.integer(mm, k, 1, 10_000_000), 10_000),
-            subscriptions=soft("subscriptions", lambda mm, k: d.integer(mm, k, 0, 100_000), 20),
-            cost_per_worker_hour=soft("cost_per_worker_hour", lambda mm, k: d.number(mm, k, 0.0), 0.1),
+            service_ms=soft(lambda: m.number("service_ms", 1e-3, 3.6e6, default=50.0), 50.0),
+            rate=soft(lambda: m.number("rate", 0.0, 1e7, default=10.0), 10.0),
+            queue_limit=soft(lambda: m.integer("queue_limit", 1, 10_000_000, default=10_000), 10_000),
+            subscriptions=soft(lambda: m.integer("subscriptions", 0, 100_000, default=20), 20),
+            cost_per_worker_hour=soft(lambda: m.number("cost_per_worker_hour", 0.0, default=0.1), 0.1),
         )
-        if len(d.problems) > before:
-            raise Problems
+        if len(self.reader.problems) > before:
+            raise Skip
         if replicas == 1:
             return [Pool(name=name, **base)]
         width = len(str(replicas))
         return [Pool(name=f"{name}-{n:0{width}d}", **base) for n in range(1, replicas + 1)]
 
-    def target(self, m: Any, key: str, names: set[str]) -> Target:
-        d = self.doc
+    def target(self, m: Node, key: str, names: set[str]) -> Target:
         if key not in m:
             return Target()
-        t = d.mapping(m, key, "a target")
-        d.keys(t, ("pools", "class", "region", "mode", "value"), "a target")
-        pool_names = tuple(d.get(t, "pools", d.strings, []))
+        t = m.mapping(key, "a target")
+        t.keys(("pools", "class", "region", "mode", "value"), "a target")
+        pool_names = tuple(t.strings("pools", []))
         for n in pool_names:
             if n not in names:
                 close = closest(n, sorted(names))
-                d.error(t, "pools", f"unknown pool {n!r}", f"did you mean {close!r}?" if close else "declare it under `pools:`")
-        classes = tuple(d.get(t, "class", d.strings, []))
+                t.error("pools", f"unknown pool {n!r}", f"did you mean {close!r}?" if close else "declare it under `pools:`")
+        classes = tuple(t.strings("class", []))
         for c in classes:
             if c not in CLASSES:
-                d.error(t, "class", f"unknown class {c!r}", f"one of: {', '.join(CLASSES)}")
-        mode = d.get(t, "mode", lambda mm, k: d.choice(mm, k, MODES), "all")
+                t.error("class", f"unknown class {c!r}", f"one of: {', '.join(CLASSES)}")
+        mode = t.choice("mode", MODES, "all")
         value = 0.0
         if mode in ("fixed", "percent", "max-percent"):
             high = None if mode == "fixed" else 100.0
-            value = d.get(t, "value", lambda mm, k: d.number(mm, k, 0.0, high))
+            value = t.number("value", 0.0, high)
         elif "value" in t:
-            d.error(t, "value", f"mode {mode!r} takes no value", "use mode fixed, percent or max-percent")
-        return Target(pool_names, classes, tuple(d.get(t, "region", d.strings, [])), mode, value)
+            t.error("value", f"mode {mode!r} takes no value", "use mode fixed, percent or max-percent")
+        return Target(pool_names, classes, tuple(t.strings("region", [])), mode, value)
 
-    def load(self, root: Any, names: set[str]) -> tuple[tuple[LoadStep, ...], float]:
-        d = self.doc
+    def load(self, root: Node, names: set[str]) -> tuple[tuple[LoadStep, ...], float]:
         if "load" not in root:
             return (), 0.0
-        m = d.mapping(root, "load", "load")
-        d.keys(m, ("diurnal", "steps"), "load")
-        diurnal = d.get(m, "diurnal", lambda mm, k: d.number(mm, k, 0.0, 0.95), 0.0)
-        steps = d.get(m, "steps", lambda mm, k: d.sequence(mm, k, "load steps"), [])
+        m = root.mapping("load", "load")
+        m.keys(("diurnal", "steps"), "load")
+        diurnal = m.number("diurnal", 0.0, 0.95, default=0.0)
+        steps = m.get("steps", lambda n, k: n.sequence(k, "load steps"), None)
 
-        def step(items: list[Any], i: int) -> LoadStep:
-            s = d.mapping(items, i, "a load step")
-            d.keys(s, ("at", "factor", "ramp", "target"), "a load step")
+        def step(items: Node, i: int) -> LoadStep:
+            s = items.mapping(i, "a load step")
+            s.keys(("at", "factor", "ramp", "target"), "a load step")
             return LoadStep(
-                at=d.get(s, "at", lambda mm, k: d.duration(mm, k, positive=False)),
-                factor=d.get(s, "factor", lambda mm, k: d.number(mm, k, 0.0, 1000.0)),
-                ramp=d.get(s, "ramp", lambda mm, k: d.duration(mm, k, positive=False), 0.0),
+                at=s.duration("at", positive=False),
+                factor=s.number("factor", 0.0, 1000.0),
+                ramp=s.duration("ramp", positive=False, default=0.0),
                 target=self.target(s, "target", names),
             )
 
-        return tuple(d.each(steps, step)), diurnal
+        return (tuple(steps.each(step)) if steps is not None else ()), diurnal
 
-    def risk(self, root: Any) -> tuple[float, float, float, float]:
-        d = self.doc
+    def risk(self, root: Node) -> tuple[float, float, float, float]:
         if "risk" not in root:
             return 30.0, 3.0, 120.0, 2.0
-        m = d.mapping(root, "risk", "risk")
-        d.keys(m, ("trp", "noise", "reversion", "cve"), "risk")
+        m = root.mapping("risk", "risk")
+        m.keys(("trp", "noise", "reversion", "cve"), "risk")
         return (
-            d.get(m, "trp", lambda mm, k: d.number(mm, k, 0.0, 100.0), 30.0),
-            d.get(m, "noise", lambda mm, k: d.number(mm, k, 0.0, 100.0), 3.0),
-            d.get(m, "reversion", d.duration, 120.0),
-            d.get(m, "cve", lambda mm, k: d.number(mm, k, 0.0, 10.0), 2.0),
+            m.number("trp", 0.0, 100.0, default=30.0),
+            m.number("noise", 0.0, 100.0, default=3.0),
+            m.duration("reversion", default=120.0),
+            m.number("cve", 0.0, 10.0, default=2.0),
         )
 
-    def faults(self, root: Any, names: set[str], duration: float) -> tuple[Fault, ...]:
-        d = self.doc
+    def faults(self, root: Node, names: set[str], duration: float) -> tuple[Fault, ...]:
         if "faults" not in root:
             return ()
-        items = d.sequence(root, "faults", "faults")
 
-        def fault(items: list[Any], i: int) -> Fault:
-            m = d.mapping(items, i, "a fault")
-            kind = d.get(m, "kind", lambda mm, k: d.choice(mm, k, tuple(FAULT_PARAMS)))
+        def fault(items: Node, i: int) -> Fault:
+            m = items.mapping(i, "a fault")
+            kind = m.choice("kind", tuple(FAULT_PARAMS))
             params_spec = FAULT_PARAMS[kind]
-            d.keys(m, ("name", "kind", "at", "duration", "target", *params_spec), f"a {kind} fault")
-            at = d.get(m, "at", lambda mm, k: d.duration(mm, k, positive=False))
-            length = d.get(m, "duration", d.duration, duration - at)
+            m.keys(("name", "kind", "at", "duration", "target", *params_spec), f"a {kind} fault")
+            at = m.duration("at", positive=False)
+            length = m.duration("duration", default=duration - at)
             if at >= duration:
-                d.error(m, "at", f"the fault starts at {at:g}s, after the scenario ends ({duration:g}s)",
+                m.error("at", f"the fault starts at {at:g}s, after the scenario ends ({duration:g}s)",
                         "start it earlier or lengthen `duration`")  # fmt: skip
             params = {}
             for key, (reader, default) in params_spec.items():
                 if reader == "number":
-                    params[key] = d.get(m, key, lambda mm, k: d.number(mm, k, 0.0), default)
+                    params[key] = m.number(key, 0.0, default=default)
                 else:
-                    params[key] = d.get(m, key, lambda mm, k, r=reader: d.duration(mm, k, positive=r == "duration"), default)
+                    params[key] = m.duration(key, positive=reader == "duration", default=default)
             for share in ("invalid", "share", "task_share"):
                 if share in params and params[share] > 1:
-                    d.error(m, share, f"{share} is a fraction in [0, 1], got {params[share]:g}", "write 0.5 for half")
+                    m.error(share, f"{share} is a fraction in [0, 1], got {params[share]:g}", "write 0.5 for half")
             target = self.target(m, "target", names)
-            line = m.lc.line + 1 if getattr(m, "lc", None) is not None else 0
-            return Fault(d.get(m, "name", d.string, f"{kind}@{at:g}s"), kind, at, length, target, params, line)
+            return Fault(m.string("name", f"{kind}@{at:g}s"), kind, at, length, target, params, m.line)
 
-        return tuple(d.each(items, fault))
+        return tuple(root.sequence("faults", "faults").each(fault))
 
-    def probes(self, root: Any, names: set[str]) -> tuple[Probe, ...]:
-        d = self.doc
+    def probes(self, root: Node, names: set[str]) -> tuple[Probe, ...]:
         if "hypothesis" not in root:
             return ()
-        items = d.sequence(root, "hypothesis", "hypothesis")
 
-        def probe(items: list[Any], i: int) -> Probe:
-            m = d.mapping(items, i, "a probe")
-            d.keys(m, ("probe", "metric", "pool", "phase", "min", "max", "allow_empty"), "a probe")
+        def probe(items: Node, i: int) -> Probe:
+            m = items.mapping(i, "a probe")
+            m.keys(("probe", "metric", "pool", "phase", "min", "max", "allow_empty"), "a probe")
             metric, pool = self.metric(m, names)
-            low = d.get(m, "min", d.number, None)
-            high = d.get(m, "max", d.number, None)
+            low = m.number("min", default=None)
+            high = m.number("max", default=None)
             if low is None and high is None:
-                d.error(m, "metric", "a probe needs a tolerance", "add `min:` or `max:` (or both)")
+                m.error("metric", "a probe needs a tolerance", "add `min:` or `max:` (or both)")
             return Probe(
-                d.get(m, "probe", d.string, metric),
+                m.string("probe", metric),
                 metric,
                 pool,
-                d.get(m, "phase", lambda mm, k: d.choice(mm, k, PHASES), "continuous"),
+                m.choice("phase", PHASES, "continuous"),
                 low,
                 high,
-                d.get(m, "allow_empty", d.boolean, False),
-                *d.where(m, "metric"),
+                m.boolean("allow_empty", False),
+                *m.where("metric"),
             )
 
-        return tuple(d.each(items, probe))
+        return tuple(root.sequence("hypothesis", "hypothesis").each(probe))
 
-    def stops(self, root: Any, names: set[str]) -> tuple[StopCondition, ...]:
-        d = self.doc
+    def stops(self, root: Node, names: set[str]) -> tuple[StopCondition, ...]:
         if "stop" not in root:
             return ()
-        items = d.sequence(root, "stop", "stop")
 
-        def stop(items: list[Any], i: int) -> StopCondition:
-            m = d.mapping(items, i, "a stop condition")
-            d.keys(m, ("metric", "pool", "above", "below", "for"), "a stop condition")
+        def stop(items: Node, i: int) -> StopCondition:
+            m = items.mapping(i, "a stop condition")
+            m.keys(("metric", "pool", "above", "below", "for"), "a stop condition")
             metric, pool = self.metric(m, names)
-            above = d.get(m, "above", d.number, None)
-            below = d.get(m, "below", d.number, None)
+            above = m.number("above", default=None)
+            below = m.number("below", default=None)
             if (above is None) == (below is None):
-                d.error(m, "metric", "a stop condition needs exactly one of `above:` or `below:`")
-            hold = d.get(m, "for", lambda mm, k: d.duration(mm, k, positive=False), 0.0)
-            return StopCondition(metric, pool, above, below, hold, *d.where(m, "metric"))
+                m.error("metric", "a stop condition needs exactly one of `above:` or `below:`")
+            hold = m.duration("for", positive=False, default=0.0)
+            return StopCondition(metric, pool, above, below, hold, *m.where("metric"))
 
-        return tuple(d.each(items, stop))
+        return tuple(root.sequence("stop", "stop").each(stop))
 
-    def metric(self, m: Any, names: set[str]) -> tuple[str, str | None]:
-        d = self.doc
-        metric = d.get(m, "metric", lambda mm, k: d.choice(mm, k, METRICS))
-        pool = d.get(m, "pool", d.string, None)
+    def metric(self, m: Node, names: set[str]) -> tuple[str, str | None]:
+        metric = m.choice("metric", METRICS)
+        pool = m.string("pool", None)
         if pool is not None:
             if pool not in names:
-                d.error(m, "pool", f"unknown pool {pool!r}", "declare it under `pools:`")
+                m.error("pool", f"unknown pool {pool!r}", "declare it under `pools:`")
             elif metric not in POOL_METRICS:
-                d.error(m, "pool", f"{metric} is fleet-wide; it has no per-pool value", f"per-pool metrics: {', '.join(POOL_METRICS)}")
+                m.error("pool", f"{metric} is fleet-wide; it has no per-pool value", f"per-pool metrics: {', '.join(POOL_METRICS)}")
         return metric, pool
 
-    def actuation(self, root: Any) -> Actuation:
-        d = self.doc
+    def actuation(self, root: Node) -> Actuation:
         if "actuation" not in root:
             return Actuation()
-        m = d.mapping(root, "actuation", "actuation")
+        m = root.mapping("actuation", "actuation")
         fields = ("scale_delay", "pause_delay", "downgrade_delay", "reroute_delay", "hold", "pause_duration")
-        d.keys(m, fields, "actuation")
+        m.keys(fields, "actuation")
         defaults = Actuation()
-        return Actuation(**{f: d.get(m, f, lambda mm, k: d.duration(mm, k, positive=False), getattr(defaults, f)) for f in fields})
+        return Actuation(**{f: m.duration(f, positive=False, default=getattr(defaults, f)) for f in fields})
 
-    def gates(self, root: Any) -> tuple[Gate, ...]:
-        d = self.doc
+    def gates(self, root: Node) -> tuple[Gate, ...]:
         if "gates" not in root:
             return ()
-        m = d.mapping(root, "gates", "gates")
+        m = root.mapping("gates", "gates")
         out = []
         for key in m:
             try:
                 name = kpi_name(str(key))
             except GateError as exc:
-                d.error(m, key, str(exc), exc.hint, key=True)
+                m.error(key, str(exc), exc.hint, key=True)
                 continue
             try:
-                out.append(criterion(name, d.string(m, key)))
+                out.append(criterion(name, m.check_string(key)))
             except GateError as exc:
-                d.error(m, key, str(exc), exc.hint)
-            except Problems:
+                m.error(key, str(exc), exc.hint)
+            except Skip:
                 continue
         return tuple(out)

@@ -18,7 +18,6 @@ UsageError.
 from __future__ import annotations
 
 import csv
-import difflib
 import gzip
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -28,6 +27,7 @@ from typing import Any, TextIO
 
 from ballast.runtime.errors import UsageError
 from ballast.runtime.reading import loads, may_be_deep
+from ballast.runtime.suggest import closest
 from ballast.runtime.validate import describe_type
 from ballast.runtime.values import parse_duration, parse_timestamp
 
@@ -245,8 +245,8 @@ def _columns(name: str, header: list[str], target: str, fields: Fields) -> list[
         column = column.strip()
         field = declared.get(column)
         if field is None:
-            close = difflib.get_close_matches(column, list(declared), n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}?" if close else f"the fields are {', '.join(declared)}"
+            close = closest(column, declared)
+            hint = f"did you mean {close!r}?" if close else f"the fields are {', '.join(declared)}"
             raise UsageError(f"{name}:1: column {column!r} is not a field of the input {target!r}; {hint}")
         if any(c[0] == column for c in columns):
             raise UsageError(f"{name}:1: the column {column!r} appears twice")

@@ -433,3 +433,50 @@ def test_there_are_golden_cases_for_each_kind_of_problem() -> None:
         "syntax_in_quoted_expression",
         "bad_type_in_input",
     } <= names
+
+
+# ---- the positioned YAML reader other document kinds use (dsl/yaml_reader.py) ----
+
+
+def test_the_yaml_reader_reports_every_problem_at_its_position_with_a_suggestion() -> None:
+    from ballast.dsl.yaml_reader import Node, YamlReader
+
+    reader = YamlReader("quota: q1\nwindw: 5m\nlimits:\n  - {pool: a, rate: -1}\n  - {rate: 5}\n", "q.yaml", code="quota")
+    root = reader.root()
+    root.keys(("quota", "window", "limits"), "a quota file")
+    assert root.string("quota") == "q1" and root.duration("window", default=60.0) == 60.0
+
+    def limit(items: Node, i: int) -> tuple[str, float]:
+        item = items.mapping(i, "a limit")
+        return item.string("pool"), item.number("rate", 0.0, 1e6)
+
+    assert root.sequence("limits", "limits").each(limit) == []
+    with pytest.raises(CompileError) as caught:
+        reader.raise_if_problems()
+    found = [(d.code, d.span.line, d.span.column, d.message, d.hint) for d in caught.value.diagnostics]
+    assert found == [
+        ("quota", 2, 1, "unknown key 'windw' in a quota file", "did you mean 'window'?"),
+        ("quota", 4, 21, "-1 is out of range: expected [0, 1e+06]", ""),
+        ("quota", 5, 5, "missing required key 'pool'", "add `pool:`"),
+    ]
+    assert all(d.source_line for d in caught.value.diagnostics)
+
+
+def test_the_yaml_reader_turns_bad_yaml_into_diagnostics() -> None:
+    from ballast.dsl.yaml_reader import YamlReader
+
+    reader = YamlReader("a: [1\n", "q.yaml", code="quota")
+    assert not reader.loaded and reader.root().data is None
+    assert [(d.code, d.span.line) for d in reader.problems] == [("yaml", 2)]
+    duplicated = YamlReader("a: 1\na: 2\n", "q.yaml", code="quota")
+    assert duplicated.loaded and duplicated.data == {"a": 1}  # ruamel keeps the first value
+    assert [d.message for d in duplicated.problems] == ["duplicate key 'a'"]
+
+
+def test_one_suggestion_helper_for_every_did_you_mean() -> None:
+    from ballast.runtime.suggest import closest, did_you_mean
+
+    assert closest("duraton", ["scenario", "duration"]) == "duration"
+    assert closest(3, ["x"]) is None
+    assert did_you_mean("lod", ("load", "risk")) == "did you mean 'load'?"
+    assert did_you_mean("zzz", ["load"]) == ""

@@ -22,6 +22,7 @@ from ballast.runtime.interpret import FAULTED, evaluate_condition
 from ballast.runtime.ir import IR, slot_key, unparse, walk
 from ballast.runtime.policy import PolicySet
 from ballast.runtime.reading import loads
+from ballast.runtime.suggest import closest
 from ballast.runtime.validate import validate
 from ballast.runtime.values import format_duration, parse_timestamp
 from ballast.runtime.windows import Series, aggregate
@@ -85,10 +86,8 @@ def _find(ir: dict[str, Any], name: str) -> tuple[IR, IR]:
     ]
     if not matches:
         names = sorted(r["name"] for p in ir["policies"] for r in p["rules"])
-        import difflib
-
-        close = difflib.get_close_matches(rule_name, names, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else f"; rules are {', '.join(names)}"
+        close = closest(rule_name, names)
+        hint = f"; did you mean '{close}'?" if close else f"; rules are {', '.join(names)}"
         raise UsageError(f"no rule named '{name}'{hint}")
     if len(matches) > 1:
         raise UsageError(f"several policies have a rule '{rule_name}'; write policy/rule")

@@ -6,23 +6,23 @@ wrong kind, bad series notation, bad durations, an `at` between two steps. The n
 (rules, actions, fields, modes) are checked against the compiled policies by
 `ballast.testing.target`. See docs/testing.md for the format.
 
-The YAML is read by the policy front-end's loader (`ballast.dsl.yaml_front`), so ruamel.yaml's
-exceptions are translated in one place and positions are exact, inside quoted values too.
+The YAML is read by the positioned YAML reader (`ballast.dsl.yaml_reader`), the policies' loader
+too, so ruamel.yaml's exceptions are translated in one place and positions are exact, inside quoted
+values too. The test-file problems keep their own codes and wording (`yaml-kind`, `yaml-key`, ...).
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from ballast.dsl.parser import SyntaxProblem
-from ballast.dsl.yaml_front import _Front  # the YAML loader and its positions, shared with policies
+from ballast.dsl.yaml_reader import YamlReader
 from ballast.runtime.errors import Diagnostic, Span
 from ballast.runtime.reading import UnreadableInput, read_text
+from ballast.runtime.suggest import did_you_mean
 from ballast.runtime.values import parse_duration, parse_timestamp
 from ballast.testing.notation import NotationError, Sample, expand
 
@@ -148,9 +148,7 @@ def with_source_lines(diagnostics: list[Diagnostic], test: TestFile) -> list[Dia
     return attach_source_lines(diagnostics, {test.path: test.source}) if test.source else diagnostics
 
 
-def suggest(name: object, candidates: list[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(str(name), list(candidates), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else ""
+suggest = did_you_mean  # the test checks' name for it (`ballast.testing.target` imports it)
 
 
 def plain(value: Any) -> Any:
@@ -195,7 +193,7 @@ def kind_of(value: Any) -> str:
 
 class _Loader:
     def __init__(self, text: str, path: str, out: TestFile) -> None:
-        self.front = _Front(text, path)
+        self.reader = YamlReader(text, path, code="yaml-kind")
         self.path = path
         self.out = out
 
@@ -204,10 +202,10 @@ class _Loader:
 
     # ---- positions ----
     def at_key(self, mapping: Any, key: str) -> Span:
-        return self.front.key_span(mapping, key)
+        return self.reader.key_span(mapping, key)
 
     def at_value(self, parent: Any, step: object) -> Span:
-        return self.front.node_span(parent, step)
+        return self.reader.value_span(parent, step)
 
     # ---- shape ----
     def mapping(self, parent: Any, step: object, allowed: tuple[str, ...] | None, what: str) -> dict | None:
@@ -221,15 +219,13 @@ class _Loader:
         return value
 
     def keys(self, mapping: dict, allowed: tuple[str, ...], what: str) -> None:
-        for key in mapping:
-            if key not in allowed:
-                hint = suggest(key, allowed) or f"the keys of {what} are {', '.join(allowed)}"
-                self.error("yaml-key", f"unknown key '{key}' in {what}", self.at_key(mapping, key), hint)
+        for key, span, hint in self.reader.unknown_keys(mapping, allowed):
+            self.error("yaml-key", f"unknown key '{key}' in {what}", span, hint or f"the keys of {what} are {', '.join(allowed)}")
 
     def required(self, mapping: dict, key: str, what: str, hint: str) -> bool:
         if key in mapping and mapping[key] is not None:
             return True
-        span = self.at_key(mapping, key) if key in mapping else self.front.start_span(mapping)
+        span = self.at_key(mapping, key) if key in mapping else self.reader.start_span(mapping)
         self.error("yaml-missing", f"{what} has no '{key}'", span, hint)
         return False
 
@@ -282,12 +278,11 @@ class _Loader:
 
     # ---- the document ----
     def load(self) -> None:
-        try:
-            data = self.front.load()
-        except SyntaxProblem as problem:
-            self.out.diagnostics.extend(problem.diagnostics)
+        # not YAML: why; repeated keys: reported, and the first value read
+        self.out.diagnostics.extend(self.reader.problems)
+        if not self.reader.loaded:
             return
-        self.out.diagnostics.extend(self.front.problems)  # repeated keys: reported, and the last one read
+        data = self.reader.data
         if data is None:
             self.error(
                 "yaml-missing",
@@ -300,7 +295,7 @@ class _Loader:
             self.error(
                 "yaml-kind",
                 f"a test file is a mapping, not {kind_of(data)}",
-                self.front.start_span(data),
+                self.reader.start_span(data),
                 "start with `policies:` and `tests:`",
             )
             return
@@ -484,7 +479,7 @@ class _Loader:
             return expand(value)
         except NotationError as exc:
             try:
-                span = self.front.embedded(mapping, name).span(exc.offset, exc.offset + exc.length)
+                span = self.reader.embedded(mapping, name).span(exc.offset, exc.offset + exc.length)
             except (AttributeError, KeyError, TypeError, IndexError):
                 span = self.at_value(mapping, name)
             self.error("notation", exc.message, span, exc.hint)

@@ -10,7 +10,6 @@ kind builds on (`PolicyModel`, `merge`, `resolve_type`) and the policy's own che
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +18,7 @@ from ballast.compiler import types as T
 from ballast.compiler.passes.parse import load_document
 from ballast.dsl import ast
 from ballast.runtime.errors import ErrorList, Span
+from ballast.runtime.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from ballast.compiler.pipeline import Compilation
@@ -124,9 +124,8 @@ class PolicyModel:
 
 
 def suggest(name: str, candidates: list[str]) -> str:
-    """`did you mean 'x'?`, or nothing when no candidate is close."""
-    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else ""
+    """`did you mean 'x'?`, or nothing when no candidate is close (`runtime.suggest`)."""
+    return did_you_mean(name, candidates)
 
 
 def run(compilation: Compilation) -> None:
