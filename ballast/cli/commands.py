@@ -11,35 +11,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ballast.cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
-from ballast.paths import expand_paths
+from ballast.paths import expand_policies as expand
 from ballast.runtime.errors import BallastError, CompileError, Diagnostic, UsageError, sort_diagnostics
 from ballast.runtime.reading import EventLines, UnreadableInput, loads, read_text
-
-POLICY_SUFFIXES = (".bal", ".yaml", ".yml")
-
-
-SCENARIO_SUFFIXES = (".scenario.yaml", ".scenario.yml")
-
-
-def expand(paths: list[str], suffixes: tuple[str, ...] = POLICY_SUFFIXES) -> list[str]:
-    """Files as given; directories expanded to the policy files under them, sorted.
-
-    A directory expands to its `.bal` files and to the `.yaml`/`.yml` files that have no `.bal`
-    sibling of the same stem: `x.yaml` next to `x.bal` is that policy's YAML twin, and compiling
-    both would clash on the policy name. A twin is checked when it is named explicitly.
-    """
-    def wanted(p: Path) -> bool:
-        return (
-            p.suffix in suffixes
-            and "tests" not in p.parts
-            and not p.name.endswith((".test.yaml", ".test.yml"))  # policy tests: `ballast test`
-            and not p.name.endswith(SCENARIO_SUFFIXES)  # simulator scenarios: `ballast simulate`
-            and not (p.suffix in (".yaml", ".yml") and p.with_suffix(".bal").is_file())
-        )
-
-    if ".yaml" in suffixes:
-        _refuse_non_policies(paths)
-    return expand_paths(paths, wanted, f"no policy files ({', '.join(suffixes)})")
 
 
 def _print_diagnostics(
@@ -105,21 +79,6 @@ def check_summary(diagnostics: list[Diagnostic], documents: list[Any]) -> dict[s
         "modules": sum(1 for d in documents if d.kind == "module"),
         "threats": sum(1 for d in documents if d.kind == "threat"),
     }
-
-
-# Files that `check` would misread as policies: (suffixes, the command that reads them).
-OTHER_DOCUMENTS = (
-    ((".scenario.yaml", ".scenario.yml"), "a simulator scenario: check it with `ballast simulate --check {path}`"),
-    ((".test.yaml", ".test.yml"), "a policy test file: run it with `ballast test {path}`"),
-)
-
-
-def _refuse_non_policies(paths: list[str]) -> None:
-    """A scenario or test file named explicitly is a usage error that names the right command."""
-    for path in paths:
-        for suffixes, what in OTHER_DOCUMENTS:
-            if path.endswith(suffixes):
-                raise UsageError(f"{path}: {what.format(path=path)}")
 
 
 def _count(n: int, one: str, many: str | None = None) -> str:

@@ -118,8 +118,9 @@ def _counts(report: Mapping[str, Any]) -> str:
 def _load(option: str, paths: list[str], err: TextIO) -> tuple[Any, dict[str, Any]] | None:
     """The policy set named by an option and where it came from (paths, fingerprint), or None
     once its compile errors are printed."""
-    from ballast.cli.commands import _print_diagnostics, expand
+    from ballast.cli.commands import _print_diagnostics
     from ballast.compiler.pipeline import compile_paths
+    from ballast.paths import expand_policies
     from ballast.runtime import from_bundle
     from ballast.runtime.bundle import read_bundle
 
@@ -128,7 +129,7 @@ def _load(option: str, paths: list[str], err: TextIO) -> tuple[Any, dict[str, An
             bundle = read_bundle(paths[0])
             policies = from_bundle(bundle, paths[0])
         else:
-            compilation = compile_paths(expand(paths))
+            compilation = compile_paths(expand_policies(paths))
             policies, bundle = compilation.program, compilation.bundle
     except UsageError as exc:
         raise UsageError(f"{option}: {exc}") from None
