@@ -359,7 +359,7 @@ def _format_report(results: list[FormatResult], args: Namespace) -> dict[str, An
 
 
 def run_explain(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
-    from ballast.cli.explain import explain_rule
+    from ballast.explain import explain_rule
 
     if args.events is not None:
         return _explain_history(args, out, err, stdin)
@@ -411,7 +411,7 @@ def open_events(name: str, stdin: TextIO) -> Any:
 
 def _explain_history(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     """`explain --events FILE [--at TIME]`: a stateful rule's state after replaying a history."""
-    from ballast.cli.explain import explain_history
+    from ballast.explain import explain_history
     from ballast.runtime.values import parse_timestamp
 
     at = None
