@@ -2,7 +2,7 @@
 
 This is the one place ruamel.yaml's exceptions are translated: a file that cannot be loaded
 raises `SyntaxProblem`, and repeated keys (which ruamel reports one at a time) are all collected
-in `YamlFile.problems`. The test-file loader (`ballast.testing.spec`) reads its YAML through this
+in `YamlFile.problems`. The test-file loader (`ballast.policytest.spec`) reads its YAML through this
 class too, so both report positions the same way.
 """
 

@@ -82,7 +82,7 @@ from ballast.runtime.errors import sort_diagnostics
 
 __all__ = ["parse_yaml_document", "policy_schema"]
 
-# `ballast.testing.spec` reads test files with the same loader and positions, by this name
+# `ballast.policytest.spec` reads test files with the same loader and positions, by this name
 _Front = YamlFile
 
 

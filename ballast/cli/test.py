@@ -1,4 +1,4 @@
-"""`ballast test`: run policy unit tests (the logic is in `ballast.testing`)."""
+"""`ballast test`: run policy unit tests (the logic is in `ballast.policytest`)."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ def add_arguments(test: argparse.ArgumentParser) -> None:
 
 def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     """Run the tests; the exit code is the report's (0 all pass, 1 a failure, 2 a malformed file)."""
-    from ballast.testing import Report, run_paths
-    from ballast.testing.report import render_json, render_text
+    from ballast.policytest import Report, run_paths
+    from ballast.policytest.report import render_json, render_text
 
     progress = progress_bar(err, "test")  # long runs on a terminal only; never in piped output
     report = run_paths(args.paths, coverage=bool(args.coverage or args.coverage_json), progress=progress)

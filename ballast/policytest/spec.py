@@ -4,7 +4,7 @@
 everything wrong with its structure: bad YAML, unknown keys (with a suggestion), values of the
 wrong kind, bad series notation, bad durations, an `at` between two steps. The names a test uses
 (rules, actions, fields, modes) are checked against the compiled policies by
-`ballast.testing.target`. See docs/testing.md for the format.
+`ballast.policytest.target`. See docs/testing.md for the format.
 
 The YAML is read by the policy front-end's loader (`ballast.dsl.yaml_front`), so ruamel.yaml's
 exceptions are translated in one place and positions are exact, inside quoted values too.
@@ -21,10 +21,10 @@ from typing import Any
 
 from ballast.dsl.parser import SyntaxProblem
 from ballast.dsl.yaml_front import _Front  # the YAML loader and its positions, shared with policies
+from ballast.policytest.notation import NotationError, Sample, expand
 from ballast.runtime.errors import Diagnostic, Span
 from ballast.runtime.reading import UnreadableInput, read_text
 from ballast.runtime.values import parse_duration, parse_timestamp
-from ballast.testing.notation import NotationError, Sample, expand
 
 DEFAULT_INTERVAL = 60.0  # as promtool's evaluation interval
 DEFAULT_START = 0.0  # 1970-01-01T00:00:00Z, as promtool
