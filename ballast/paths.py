@@ -1,4 +1,8 @@
-"""Command-line paths: files as given, directories expanded to the files of interest under them."""
+"""Command-line paths: files as given, directories expanded to the files of interest under them.
+
+`expand_policies` is what every command that reads a policy set uses, the CLI's and the
+simulator's shadow workers alike; it lives here, below both, so neither imports the other.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,18 @@ from pathlib import Path
 
 from ballast.runtime.errors import UsageError
 from ballast.runtime.reading import shown_path
+
+POLICY_SUFFIXES = (".bal", ".yaml", ".yml")
+
+
+SCENARIO_SUFFIXES = (".scenario.yaml", ".scenario.yml")
+
+
+# Files that `check` would misread as policies: (suffixes, the command that reads them).
+OTHER_DOCUMENTS = (
+    ((".scenario.yaml", ".scenario.yml"), "a simulator scenario: check it with `ballast simulate --check {path}`"),
+    ((".test.yaml", ".test.yml"), "a policy test file: run it with `ballast test {path}`"),
+)
 
 
 def expand_paths(paths: Sequence[str], wanted: Callable[[Path], bool], nothing_found: str) -> list[str]:
@@ -32,3 +48,32 @@ def expand_paths(paths: Sequence[str], wanted: Callable[[Path], bool], nothing_f
         else:
             out.append(raw)
     return out
+
+
+def expand_policies(paths: list[str], suffixes: tuple[str, ...] = POLICY_SUFFIXES) -> list[str]:
+    """Files as given; directories expanded to the policy files under them, sorted.
+
+    A directory expands to its `.bal` files and to the `.yaml`/`.yml` files that have no `.bal`
+    sibling of the same stem: `x.yaml` next to `x.bal` is that policy's YAML twin, and compiling
+    both would clash on the policy name. A twin is checked when it is named explicitly.
+    """
+    def wanted(p: Path) -> bool:
+        return (
+            p.suffix in suffixes
+            and "tests" not in p.parts
+            and not p.name.endswith((".test.yaml", ".test.yml"))  # policy tests: `ballast test`
+            and not p.name.endswith(SCENARIO_SUFFIXES)  # simulator scenarios: `ballast simulate`
+            and not (p.suffix in (".yaml", ".yml") and p.with_suffix(".bal").is_file())
+        )
+
+    if ".yaml" in suffixes:
+        _refuse_non_policies(paths)
+    return expand_paths(paths, wanted, f"no policy files ({', '.join(suffixes)})")
+
+
+def _refuse_non_policies(paths: list[str]) -> None:
+    """A scenario or test file named explicitly is a usage error that names the right command."""
+    for path in paths:
+        for suffixes, what in OTHER_DOCUMENTS:
+            if path.endswith(suffixes):
+                raise UsageError(f"{path}: {what.format(path=path)}")

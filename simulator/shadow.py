@@ -19,6 +19,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
+import ballast
+from ballast.paths import expand_policies
 from ballast.runtime.engine import iso
 from ballast.runtime.policy import PolicySet
 from ballast.simulator.decisions import Decision, diff_decisions, merge_rule_diffs, policy_list, rule_keys
@@ -56,12 +58,9 @@ class Side:
 @functools.lru_cache(maxsize=4)
 def compiled(paths: tuple[str, ...]) -> PolicySet:
     """The policy set of files and directories, or of one bundle (a .json file); cached per process."""
-    import ballast
-    from ballast.cli.commands import expand
-
     if len(paths) == 1 and paths[0].endswith(".json"):
         return ballast.load(paths[0])
-    return ballast.compile(expand(list(paths)))
+    return ballast.compile(expand_policies(list(paths)))
 
 
 def decisions(result: RunResult, scenario: Scenario) -> list[Decision]:

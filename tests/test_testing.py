@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ballast.cli import main
-from ballast.testing import find_test_files, load_test_file, run_paths
-from ballast.testing.notation import MAX_SAMPLES, NotationError, encode, expand
+from ballast.policytest import find_test_files, load_test_file, run_paths
+from ballast.policytest.notation import MAX_SAMPLES, NotationError, encode, expand
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -583,7 +583,7 @@ def test_coverage_of_window_aggregates_and_the_policy_is_left_as_it_was(tmp_path
     assert all(t["covered"] for t in checks.values())
     assert rules["hot"]["fired"] is False
     # the compiled policies are reused by later tests: coverage must not leave its hooks in them
-    from ballast.testing.target import compile_target
+    from ballast.policytest.target import compile_target
 
     target = compile_target([str(tmp_path / "timed.bal")])
     assert "decide" not in vars(target.program.policies[0])

@@ -19,11 +19,11 @@ import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
-from ballast.cli.commands import expand
 from ballast.compiler.pipeline import attach_source_lines, compile_paths
 from ballast.dsl import ast
 from ballast.dsl.parser import SyntaxProblem, parse_document
 from ballast.dsl.yaml_front import parse_yaml_document, policy_schema
+from ballast.paths import expand_policies as expand
 from ballast.runtime.errors import CompileError, Diagnostic, Span
 
 ROOT = Path(__file__).resolve().parent.parent

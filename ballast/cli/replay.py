@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 from argparse import Namespace
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from ballast.cli.output import print_diagnostics
 from ballast.cli.progress import progress_counter
 from ballast.runtime.errors import CompileError, UsageError
 
@@ -23,9 +24,8 @@ rule's decisions differ (like diff) or when the replay proves nothing (no line e
 lines rejected than --max-rejected allows), 2 when the telemetry or the policies cannot be read."""
 
 
-def add_parser(command: Callable[[str, str, str], argparse.ArgumentParser]) -> None:
-    """Declare `ballast replay` with the CLI's `command(name, help, description)` factory."""
-    replay = command("replay", "compare two policy sets on recorded telemetry", DESCRIPTION)
+def add_arguments(replay: argparse.ArgumentParser) -> None:
+    """Declare the arguments of `ballast replay`."""
     replay.add_argument(
         "--telemetry", required=True, metavar="FILE", help="recorded events: .jsonl or .csv (optionally .gz)"
     )
@@ -75,7 +75,8 @@ def rejected_share(text: str) -> float:
     return fraction
 
 
-def run_replay(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    """Replay the telemetry through both sets; exit 1 when a rule decided differently or the replay proves nothing."""
     from ballast.simulator.replay import DEFAULT_MAX_REJECTED, replay
 
     baseline = _load("--baseline", args.baseline, err)
@@ -118,8 +119,8 @@ def _counts(report: Mapping[str, Any]) -> str:
 def _load(option: str, paths: list[str], err: TextIO) -> tuple[Any, dict[str, Any]] | None:
     """The policy set named by an option and where it came from (paths, fingerprint), or None
     once its compile errors are printed."""
-    from ballast.cli.commands import _print_diagnostics, expand
     from ballast.compiler.pipeline import compile_paths
+    from ballast.paths import expand_policies
     from ballast.runtime import from_bundle
     from ballast.runtime.bundle import read_bundle
 
@@ -128,13 +129,13 @@ def _load(option: str, paths: list[str], err: TextIO) -> tuple[Any, dict[str, An
             bundle = read_bundle(paths[0])
             policies = from_bundle(bundle, paths[0])
         else:
-            compilation = compile_paths(expand(paths))
+            compilation = compile_paths(expand_policies(paths))
             policies, bundle = compilation.program, compilation.bundle
     except UsageError as exc:
         raise UsageError(f"{option}: {exc}") from None
     except CompileError as exc:
         err.write(f"ballast replay: the {option} policies do not compile:\n")
-        _print_diagnostics(exc.diagnostics, "text", err)
+        print_diagnostics(exc.diagnostics, "text", err)
         return None
     return policies, {"paths": list(paths), "fingerprint": bundle["manifest"]["fingerprint"]["hash"]}
 
@@ -145,4 +146,4 @@ def _markdown(report: Mapping[str, Any]) -> str:
     return render_markdown(report)
 
 
-__all__ = ["add_parser", "run_replay"]
+__all__ = ["DESCRIPTION", "add_arguments", "rejected_share", "run"]

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ballast.policytest.spec import Matcher, TestFile, kind_of, suggest
 from ballast.runtime.errors import CompileError, Diagnostic, Span
 from ballast.runtime.ir import IR
 from ballast.runtime.policy import IMPACT_ORDER, PolicySet
-from ballast.testing.spec import Matcher, TestFile, kind_of, suggest
 
 PROBLEM_KINDS = ("invalid-event", "evaluation", "late-event", "internal")
 EVENT_TYPES = ("RuleState", "Stale", "TelemetryGap", "Suppressed", "Coalesced", "Dropped", "ThreatIndexUpdated", "ModeChanged")

@@ -1,11 +1,10 @@
-"""`ballast test`: run policy unit tests (the logic is in `ballast.testing`)."""
+"""`ballast test`: run policy unit tests (the logic is in `ballast.policytest`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from argparse import Namespace
-from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -20,9 +19,8 @@ then the totals. Exits 0 when every test passes, 1 when one fails, 2 when a test
 malformed or its policies do not compile."""
 
 
-def add_parser(command: Callable[[str, str, str], argparse.ArgumentParser]) -> None:
-    """Declare `ballast test` with the CLI's `command(name, help, description)` factory."""
-    test = command("test", "run policy unit tests (*.test.yaml)", DESCRIPTION)
+def add_arguments(test: argparse.ArgumentParser) -> None:
+    """Declare the arguments of `ballast test`."""
     test.add_argument("paths", nargs="+", metavar="PATH", help="test files, or directories to search for *.test.yaml")
     test.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     test.add_argument(
@@ -32,9 +30,10 @@ def add_parser(command: Callable[[str, str, str], argparse.ArgumentParser]) -> N
     test.add_argument("-q", "--quiet", action="store_true", help="text output: print only failures and the totals")
 
 
-def run_test(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
-    from ballast.testing import Report, run_paths
-    from ballast.testing.report import render_json, render_text
+def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    """Run the tests; the exit code is the report's (0 all pass, 1 a failure, 2 a malformed file)."""
+    from ballast.policytest import Report, run_paths
+    from ballast.policytest.report import render_json, render_text
 
     progress = progress_bar(err, "test")  # long runs on a terminal only; never in piped output
     report = run_paths(args.paths, coverage=bool(args.coverage or args.coverage_json), progress=progress)
@@ -53,4 +52,4 @@ def run_test(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     return report.exit_code
 
 
-__all__ = ["add_parser", "run_test"]
+__all__ = ["DESCRIPTION", "add_arguments", "run"]

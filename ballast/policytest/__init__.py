@@ -4,7 +4,7 @@ A test file (`*.test.yaml`) names the policies under test and holds tests; each 
 of samples through an `Engine` on a grid of event times and checks what comes out: directives at
 a time, directives never, rule states, engine events, errors, the threat mode and index.
 
-    >>> from ballast.testing import run_paths
+    >>> from ballast.policytest import run_paths
     >>> report = run_paths(["catalog/tests"])       # doctest: +SKIP
     >>> report.exit_code, report.passed             # doctest: +SKIP
     (0, 17)
@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ballast.paths import expand_paths
+from ballast.policytest.coverage import Coverage
+from ballast.policytest.notation import NotationError, encode, expand
+from ballast.policytest.runner import CaseResult, Failure, run_case
+from ballast.policytest.spec import TestFile, load_test_file, with_source_lines
+from ballast.policytest.target import Target, check_names, compile_diagnostics, compile_target
 from ballast.runtime.errors import CompileError, Diagnostic
-from ballast.testing.coverage import Coverage
-from ballast.testing.notation import NotationError, encode, expand
-from ballast.testing.runner import CaseResult, Failure, run_case
-from ballast.testing.spec import TestFile, load_test_file, with_source_lines
-from ballast.testing.target import Target, check_names, compile_diagnostics, compile_target
 
 TEST_SUFFIXES = (".test.yaml", ".test.yml")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ballast.testing import Report
+from ballast.policytest import Report
 
 
 def render_text(report: Report, *, verbose: bool = True) -> str:

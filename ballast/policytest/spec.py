@@ -4,7 +4,7 @@
 everything wrong with its structure: bad YAML, unknown keys (with a suggestion), values of the
 wrong kind, bad series notation, bad durations, an `at` between two steps. The names a test uses
 (rules, actions, fields, modes) are checked against the compiled policies by
-`ballast.testing.target`. See docs/testing.md for the format.
+`ballast.policytest.target`. See docs/testing.md for the format.
 
 The YAML is read by the positioned YAML reader (`ballast.dsl.yaml_reader`), the policies' loader
 too, so ruamel.yaml's exceptions are translated in one place and positions are exact, inside quoted
@@ -20,11 +20,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from ballast.dsl.yaml_reader import YamlReader
+from ballast.policytest.notation import NotationError, Sample, expand
 from ballast.runtime.errors import Diagnostic, Span
 from ballast.runtime.reading import UnreadableInput, read_text
 from ballast.runtime.suggest import did_you_mean
 from ballast.runtime.values import parse_duration, parse_timestamp
-from ballast.testing.notation import NotationError, Sample, expand
 
 DEFAULT_INTERVAL = 60.0  # as promtool's evaluation interval
 DEFAULT_START = 0.0  # 1970-01-01T00:00:00Z, as promtool
@@ -148,7 +148,7 @@ def with_source_lines(diagnostics: list[Diagnostic], test: TestFile) -> list[Dia
     return attach_source_lines(diagnostics, {test.path: test.source}) if test.source else diagnostics
 
 
-suggest = did_you_mean  # the test checks' name for it (`ballast.testing.target` imports it)
+suggest = did_you_mean  # the test checks' name for it (`ballast.policytest.target` imports it)
 
 
 def plain(value: Any) -> Any:

@@ -21,12 +21,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ballast.policytest.runner import Observer, Step
+from ballast.policytest.target import Target
 from ballast.runtime.engine import Engine
 from ballast.runtime.errors import EvaluationError, InternalError
 from ballast.runtime.interpret import FAULTED, evaluate
 from ballast.runtime.ir import IR, unparse, walk
-from ballast.testing.runner import Observer, Step
-from ballast.testing.target import Target
 
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}

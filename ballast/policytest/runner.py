@@ -24,12 +24,12 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
+from ballast.policytest.spec import Expectation, Matcher, Series, TestCase
+from ballast.policytest.target import Target
 from ballast.runtime.engine import Engine
 from ballast.runtime.errors import Span
 from ballast.runtime.policy import Directive, Problem, Result
 from ballast.runtime.values import format_duration, parse_duration
-from ballast.testing.spec import Expectation, Matcher, Series, TestCase
-from ballast.testing.target import Target
 
 
 @dataclass

@@ -1,0 +1,34 @@
+"""What the commands print alike: diagnostics (GCC style, or one JSON report) and counts in words."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from ballast.runtime.errors import Diagnostic
+
+
+def print_diagnostics(
+    diagnostics: list[Diagnostic], fmt: str, out: TextIO, summary: dict[str, int] | None = None
+) -> None:
+    """Write `diagnostics` as text (one line each, then the totals) or as one JSON report with `summary`."""
+    if fmt == "json":
+        report: dict[str, Any] = {"diagnostics": [d.to_json() for d in diagnostics]}
+        if summary is not None:
+            report["summary"] = summary
+        out.write(json.dumps(report, indent=2) + "\n")
+        return
+    for d in diagnostics:
+        out.write(d.render() + "\n")
+    errors = sum(1 for d in diagnostics if d.severity == "error")
+    warnings = len(diagnostics) - errors
+    if diagnostics:
+        out.write(f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}\n")
+
+
+def count(n: int, one: str, many: str | None = None) -> str:
+    """`1 rule`, `2 rules`, `3 policies` (with `many`)."""
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+__all__ = ["count", "print_diagnostics"]
