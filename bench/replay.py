@@ -29,15 +29,10 @@ This is a benchmark, not a test: it asserts nothing about speed.
 
 from __future__ import annotations
 
-import argparse
-import cProfile
 import gc
 import io
 import json
 import math
-import os
-import platform
-import pstats
 import random
 import shutil
 import statistics
@@ -48,11 +43,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import ballast
 from ballast.cli import main as ballast_main
-from bench.spine import cpu_model, load_average, report_head, report_tail, source_state
+from bench.harness import (
+    ROOT,
+    BenchReport,
+    cprofile_text,
+    head_lines,
+    load_average,
+    parse_arguments,
+    report_head,
+    report_tail,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "catalog"
 STARTED = time.perf_counter()
 TARGET_S = 120.0  # 8.64 M events through both sets in under 2 minutes
@@ -73,19 +75,13 @@ class Settings:
 
 
 @dataclass
-class Report:
+class Report(BenchReport):
     settings: Settings
     events: int = 0
     file_bytes: int = 0
     generate_s: float = 0.0
     runs_s: list[float] = field(default_factory=list)
     summary: dict[str, object] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    targets: list[tuple[str, str, bool]] = field(default_factory=list)
-    profile_text: str = ""
-    load_before: str = ""
-    load_after: str = ""
-    elapsed_s: float = 0.0
 
 
 def progress(message: str) -> None:
@@ -253,13 +249,8 @@ def summary_of(summary: dict) -> dict[str, object]:
 def profile_replay(directory: Path, candidate: Path) -> str:
     telemetry = directory / "profile.jsonl"
     write_telemetry(telemetry, 3_600, seed=11)
-    profiler = cProfile.Profile()
-    profiler.enable()
-    replay_once(telemetry, candidate, directory / "profile.json")
-    profiler.disable()
-    out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(14)
-    return "Where the time goes (cProfile of one replay of 1 h of telemetry):\n" + out.getvalue().strip()
+    listing = cprofile_text(lambda: replay_once(telemetry, candidate, directory / "profile.json"), 14)
+    return "Where the time goes (cProfile of one replay of 1 h of telemetry):\n" + listing.strip()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -271,15 +262,12 @@ def render(report: Report, markdown: bool) -> str:
     median = statistics.median(report.runs_s)
     rate = report.events / median
     full_day_s = 8_640_000 / rate
-    head = [
-        f"Ballast replay benchmark ({'--quick smoke run: 1 h of telemetry, rough numbers' if s.quick else 'full run'})",
-        f"Python {platform.python_version()} ({platform.python_implementation()}) on {platform.platform()}; "
-        f"Ballast {ballast.__version__}, {source_state()}",
-        f"machine: {platform.machine()} {cpu_model() or platform.processor()}, os.cpu_count() = {os.cpu_count()}; "
-        f"load average {report.load_before} at the start, {report.load_after} at the end",
-        f"method: `ballast replay` end to end in process (compiling both sets, writing the JSON report), "
-        f"median of {s.runs} runs; every run's report identical",
-    ]
+    method = (
+        f"`ballast replay` end to end in process (compiling both sets, writing the JSON report), "
+        f"median of {s.runs} runs; every run's report identical"
+    )
+    load = (report.load_before, report.load_after)
+    head = head_lines("replay", s.quick, method, load, quick_note="1 h of telemetry, rough numbers")
     rows = [
         ("events", f"{report.events:,} ({s.hours} h × {SERVICES} services × 1 Hz)"),
         (
@@ -302,11 +290,13 @@ def render(report: Report, markdown: bool) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.replay", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="1 h of telemetry instead of 24 h; rough numbers")
-    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
-    parser.add_argument("--profile", action="store_true", help="also profile one replay of 1 h of telemetry")
-    args = parser.parse_args(argv)
+    args = parse_arguments(
+        argv,
+        "replay",
+        __doc__,
+        quick="1 h of telemetry instead of 24 h; rough numbers",
+        profile="also profile one replay of 1 h of telemetry",
+    )
     started = time.perf_counter()
     report = bench(Settings.make(args.quick), args.profile)
     report.elapsed_s = time.perf_counter() - started

@@ -37,20 +37,13 @@ This is a benchmark, not a test: it asserts nothing about speed.
 
 from __future__ import annotations
 
-import argparse
-import cProfile
 import gc
-import io
 import json
-import os
-import platform
-import pstats
 import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import simpy
@@ -59,15 +52,26 @@ import ballast
 from ballast.runtime.policy import PolicySet
 from ballast.simulator.run import Simulation
 from ballast.simulator.scenario import Scenario, load_scenario, parse_scenario
-from bench.spine import cpu_model, load_average, report_head, report_tail, source_state
+from bench.harness import (
+    ROOT,
+    BenchReport,
+    clock,
+    cprofile_text,
+    fmt_rate,
+    head_lines,
+    load_average,
+    markdown_table,
+    parse_arguments,
+    progress,
+    report_head,
+    report_tail,
+    repository_relative,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "catalog" / "scenarios"
 KERNEL_SCENARIO = SCENARIOS / "load-risk-spike.scenario.yaml"
 KERNEL_POOLS = 100
 TARGET_S = 60.0  # a day of 1,000 services at 10 s telemetry in under a minute
-STARTED = time.perf_counter()
-clock = time.perf_counter_ns
 
 DAY = """\
 scenario: bench.day-1000
@@ -109,20 +113,10 @@ class Settings:
 
 
 @dataclass
-class Report:
+class Report(BenchReport):
     settings: Settings
     rows: list[tuple[str, str]] = field(default_factory=list)
     parts: list[tuple[str, str, str]] = field(default_factory=list)  # part, share, cost per unit
-    notes: list[str] = field(default_factory=list)
-    targets: list[tuple[str, str, bool]] = field(default_factory=list)
-    profile_text: str = ""
-    load_before: str = ""
-    load_after: str = ""
-    elapsed_s: float = 0.0
-
-
-def progress(message: str) -> None:
-    print(f"[bench {time.perf_counter() - STARTED:5.1f}s] {message}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -361,13 +355,7 @@ def bare_simpy(scenario: Scenario, counted: Instrumented) -> tuple[float, int]:
 
 def profile_day(scenario: Scenario, policies: PolicySet) -> str:
     sim = Simulation(scenario, policies)
-    profiler = cProfile.Profile()
-    profiler.enable()
-    sim.run()
-    profiler.disable()
-    buffer = io.StringIO()
-    pstats.Stats(profiler, stream=buffer).sort_stats("tottime").print_stats(22)
-    lines = [line.replace(str(ROOT) + "/", "") for line in buffer.getvalue().splitlines() if line.strip()]
+    lines = repository_relative(cprofile_text(sim.run, 22))
     venv = next((line for line in lines if "site-packages/" in line), None)
     if venv is not None:
         prefix = venv[: venv.index("site-packages/")]
@@ -378,10 +366,6 @@ def profile_day(scenario: Scenario, policies: PolicySet) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # the benchmark
-
-
-def fmt_rate(rate: float) -> str:
-    return f"{rate / 1000:.1f}k" if rate < 1e6 else f"{rate / 1e6:.2f}M"
 
 
 def same_reports(reports: list[str], what: str) -> None:
@@ -502,20 +486,22 @@ def bench_day(report: Report, settings: Settings, profile: bool) -> None:
 
 def render(report: Report, markdown: bool) -> str:
     s = report.settings
-    model = cpu_model()
-    head = [
-        f"Ballast simulator benchmark ({'--quick smoke run: rough numbers, the day is 1 h' if s.quick else 'full run'})",
-        f"Python {platform.python_version()} ({platform.python_implementation()}) on {platform.platform()}; "
-        f"Ballast {ballast.__version__}, {source_state()}; SimPy {simpy.__version__}, numpy {_numpy_version()}",
-        f"machine: {platform.machine()} {model or platform.processor()}, os.cpu_count() = {os.cpu_count()}; load "
-        f"average {report.load_before} at the start, {report.load_after} at the end",
-        f"method: medians of {s.kernel_runs} kernel runs (alternating with bare SimPy) and {s.day_runs} runs of the day; "
-        "every run's report identical",
-    ]
+    method = (
+        f"medians of {s.kernel_runs} kernel runs (alternating with bare SimPy) and {s.day_runs} runs of the day; "
+        "every run's report identical"
+    )
+    head = head_lines(
+        "simulator",
+        s.quick,
+        method,
+        (report.load_before, report.load_after),
+        quick_note="rough numbers, the day is 1 h",
+        software=f"; SimPy {simpy.__version__}, numpy {_numpy_version()}",
+    )
     out = report_head(head, report.rows, markdown)
     if markdown:
-        out += ["", "| where the day's time goes (the instrumented run) | share | cost |", "|---|---:|---:|"]
-        out += [f"| {a} | {b} | {c} |" for a, b, c in report.parts]
+        header = ("where the day's time goes (the instrumented run)", "share", "cost")
+        out += ["", *markdown_table(header, report.parts)]
     else:
         out += ["", "where the day's time goes (the instrumented run):"]
         width = max(len(a) for a, _, _ in report.parts)
@@ -530,11 +516,13 @@ def _numpy_version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.simulator", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a fast smoke run (the day is 1 h); rough numbers")
-    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
-    parser.add_argument("--profile", action="store_true", help="also print a cProfile of one hour of the day")
-    args = parser.parse_args(argv)
+    args = parse_arguments(
+        argv,
+        "simulator",
+        __doc__,
+        quick="a fast smoke run (the day is 1 h); rough numbers",
+        profile="also print a cProfile of one hour of the day",
+    )
     settings = Settings.make(args.quick)
     started = time.perf_counter()
     report = Report(settings)

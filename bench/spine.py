@@ -21,26 +21,23 @@ with the implementations interleaved inside every run and `gc.collect()` before 
 Memory is the traced allocation (tracemalloc) of building the PolicySet from an already-parsed
 bundle with `ballast.runtime.from_bundle`, the PolicySet kept alive.
 
+The workloads' events and hand-written Python are in `bench/workloads/` (`motb.py`, `slo.py`);
+the timing and the report's head and tail, shared by every benchmark, in `bench/harness.py`.
+
 This is a benchmark, not a test: it checks that every implementation fires the same rules on
 the events it is timed on (and stops if not), but asserts nothing about speed.
 """
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
-import math
-import os
-import platform
 import random
 import statistics
-import sys
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import ballast
@@ -49,11 +46,28 @@ from ballast.compiler.pipeline import compile_paths
 from ballast.runtime import PolicySet, from_bundle
 from ballast.runtime.bundle import dump_bundle
 from ballast.runtime.interpret import evaluate as interpret
+from bench.harness import (
+    ROOT,
+    BenchReport,
+    clock,
+    fmt_rate,
+    head_lines,
+    intro,
+    latency_us,
+    load_average,
+    markdown_table,
+    parse_arguments,
+    percentile,
+    plain_pass,
+    progress,
+    report_tail,
+    timed_pass,
+    timer_overhead_ns,
+)
+from bench.workloads.motb import motb_by_hand, motb_events
+from bench.workloads.slo import build_python, hand_written_source, make_slo_set
 
-ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "catalog"
-clock = time.perf_counter_ns
-STARTED = time.perf_counter()
 
 Event = dict[str, Any]
 
@@ -94,98 +108,20 @@ class Row:
 
 
 @dataclass
-class Report:
+class Report(BenchReport):
     settings: Settings
     rows: list[Row] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
     timer_ns: float = 0.0
     loop_ns: float = 0.0
-    targets: list[tuple[str, str, bool]] = field(default_factory=list)
-    elapsed_s: float = 0.0
     profile: bool = False
-    profile_text: str = ""
-    load_before: str = ""
-    load_after: str = ""
-
-
-def progress(message: str) -> None:
-    print(f"[bench {time.perf_counter() - STARTED:5.1f}s] {message}", file=sys.stderr, flush=True)
-
-
-def source_state() -> str:
-    """The commit measured, and whether the core's working tree differs from it."""
-    import subprocess
-
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "runtime", "compiler", "dsl", "ballast"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown (not a git checkout)"
-    return f"commit {head}" + (" with uncommitted changes to the core" if dirty else "")
-
-
-def load_average() -> str:
-    try:
-        return "/".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
-
-
-def percentile(sorted_values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile of an already sorted sequence."""
-    if not sorted_values:
-        return math.nan
-    rank = max(1, math.ceil(q * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
 # ---------------------------------------------------------------------------------------------
-# the timing harness
-
-
-def timer_overhead_ns() -> float:
-    """The median cost of `t0 = clock(); ...; clock() - t0` with nothing in between."""
-    samples = []
-    for _ in range(7):
-        lat = []
-        append = lat.append
-        for _ in range(20_000):
-            t0 = clock()
-            append(clock() - t0)
-        lat.sort()
-        samples.append(lat[len(lat) // 2])
-    return statistics.median(samples)
-
-
-def plain_pass(fn: Callable[[Any], Any], stream: list[Any]) -> int:
-    """Nanoseconds for `fn(ev)` over the stream, nothing else in the loop."""
-    t0 = clock()
-    for ev in stream:
-        fn(ev)
-    return clock() - t0
-
-
-def timed_pass(fn: Callable[[Any], Any], stream: list[Any]) -> list[int]:
-    """Each event's latency in nanoseconds (timer overhead included)."""
-    lat: list[int] = []
-    append = lat.append
-    for ev in stream:
-        t0 = clock()
-        fn(ev)
-        append(clock() - t0)
-    return lat
+# one policy set's implementations, timed side by side
 
 
 def cycled(events: list[Any], n: int) -> list[Any]:
+    """The first `n` events of the list repeated."""
     reps = -(-n // len(events))
     return (events * reps)[:n]
 
@@ -217,11 +153,10 @@ def measure_set(impls: list[Impl], settings: Settings, timer_ns: float) -> None:
         for impl in impls:  # interleaved, so drift in the machine's speed hits all of them alike
             total = plain_pass(impl.fn, impl.stream)
             impl.rates.append(len(impl.stream) * 1e9 / total)
-            lat = timed_pass(impl.fn, impl.stream)
-            lat.sort()
-            impl.p50.append(max(percentile(lat, 0.50) - timer_ns, 0.0) / 1000)
-            impl.p95.append(max(percentile(lat, 0.95) - timer_ns, 0.0) / 1000)
-            impl.p99.append(max(percentile(lat, 0.99) - timer_ns, 0.0) / 1000)
+            p50, p95, p99 = latency_us(timed_pass(impl.fn, impl.stream), timer_ns)
+            impl.p50.append(p50)
+            impl.p95.append(p95)
+            impl.p99.append(p99)
 
 
 def rows_for(workload: str, impls: list[Impl], hand: str) -> list[Row]:
@@ -241,6 +176,27 @@ def rows_for(workload: str, impls: list[Impl], hand: str) -> list[Row]:
             )
         )
     return out
+
+
+def matcher(policy: Any) -> Callable[[Event], list[int]]:
+    """The fused matcher alone: the rule indices that fire, no validation or directives."""
+
+    def match_only(ev: Event) -> list[int]:
+        fired: list[int] = []
+        faults: list[Any] = []
+        policy.match(ev, fired.append, faults.append)
+        return fired
+
+    return match_only
+
+
+def interpreter(whens: list[tuple[str, Any]]) -> Callable[[Event], list[str]]:
+    """Every rule's condition walked by the reference interpreter, in a loop."""
+
+    def interpreted(ev: Event) -> list[str]:
+        return [name for name, when in whens if interpret(when, ev)]
+
+    return interpreted
 
 
 # ---------------------------------------------------------------------------------------------
@@ -401,86 +357,6 @@ def bench_expression(report: Report, settings: Settings) -> None:
 # workload 2: the catalog policy
 
 
-def motb_by_hand(ev: Event) -> list[str]:
-    """catalog/motb.bal written by hand (constants from catalog/lib/thresholds.bal inlined)."""
-    fired = []
-    load = ev["load"]
-    risk = ev["risk"]
-    tier = ev["tier"]
-    queue = ev["htm_queue_depth"]
-    overloaded = load > 0.8 and risk > 80
-    if overloaded and tier != "critical":
-        fired.append("downgrade_on_load_risk")
-    if overloaded and tier == "critical":
-        fired.append("protect_critical_under_risk")
-    if ev["sla_adherence"] < 99.95 and tier != "batch":
-        fired.append("sla_breach")
-    if ev["latency_p95_ms"] > 250.0 and load > 0.6:
-        fired.append("latency_breach")
-    if ev["error_rate"] > 0.01 * 5:
-        fired.append("error_budget_burn")
-    if 1000 <= queue < 5000:
-        fired.append("htm_queue_warning")
-    if queue >= 5000:
-        fired.append("htm_queue_critical")
-    if ev["subscriptions"] < 5:
-        fired.append("trigger_mesh_starved")
-    if ev["dispatch_rate"] < 1.0 and queue > 0:
-        fired.append("scheduler_stalled")
-    if ev["policy_depth"] >= 10:
-        fired.append("policy_cascade_limit")
-    if tier == "batch" and load > 0.9:
-        fired.append("batch_shed_on_load")
-    return fired
-
-
-MOTB_TIERS = ("critical", "standard", "batch")
-MOTB_REGIONS = ("eu-west", "eu-central", "us-east", "us-west", "ap-south")
-
-
-def motb_events(n: int, seed: int) -> list[Event]:
-    """Agent-pool telemetry: mostly healthy, with correlated bursts of load, latency and queueing."""
-    rng = random.Random(seed)
-    pools = []
-    for i in range(24):
-        pools.append(
-            {
-                "pool": f"pool-{i:02d}",
-                "region": MOTB_REGIONS[i % len(MOTB_REGIONS)],
-                "tier": MOTB_TIERS[i % 3],
-                "load": rng.uniform(0.3, 0.65),
-                "latency": rng.uniform(60, 220),
-                "queue": rng.uniform(40, 400),
-            }
-        )
-    events = []
-    for _ in range(n):
-        p = rng.choice(pools)
-        g = rng.gauss
-        stress = g(0, 1)
-        hot = max(stress, 0.0)
-        ev: Event = {
-            "agent": f"agent-{p['pool'][-2:]}-{rng.randrange(8)}",
-            "pool": p["pool"],
-            "region": p["region"],
-            "tier": p["tier"],
-            "load": min(1.0, max(0.0, p["load"] + 0.12 * stress + 0.05 * g(0, 1))),
-            "risk": min(100.0, max(0.0, 35.0 + 14.0 * g(0, 1) + 14.0 * stress)),
-            "latency_p95_ms": min(600000.0, p["latency"] * math.exp(0.3 * g(0, 1) + 0.5 * hot)),
-            "error_rate": min(1.0, 0.004 * math.exp(0.9 * g(0, 1) + 0.6 * hot)),
-            "sla_adherence": max(0.0, 100.0 - 0.015 * math.exp(0.9 * g(0, 1) + 0.8 * hot)),
-            "htm_queue_depth": min(10_000_000, int(p["queue"] * math.exp(0.9 * g(0, 1) + 1.0 * hot))),
-            "workers": rng.randint(2, 64),
-            "subscriptions": max(0, int(g(24, 7))),
-            "dispatch_rate": max(0.0, g(14.0, 5.0)),
-            "policy_depth": min(1000, 1 + int(rng.expovariate(0.6))),
-        }
-        if rng.random() < 0.1:
-            ev["canary"] = rng.random() < 0.5
-        events.append(ev)
-    return events
-
-
 def bench_catalog(report: Report, settings: Settings) -> None:
     progress("workload 2: catalog/motb.bal")
     path = str(CATALOG / "motb.bal")
@@ -544,295 +420,10 @@ def bench_catalog(report: Report, settings: Settings) -> None:
 # ---------------------------------------------------------------------------------------------
 # workload 3: generated per-service SLO policy sets
 
-REGIONS = ("us-east", "us-west", "eu-west", "ap-south")
-TIERS = ("critical", "standard", "batch")
-QUEUE_MAX = 100_000_000
-
-INPUT_BLOCK = """  input telemetry {
-    service: string
-    region: enum("us-east", "us-west", "eu-west", "ap-south")
-    tier: enum("critical", "standard", "batch")
-    latency_ms: float in [0, 600000]
-    error_rate: float in [0, 1]
-    load: float in [0, 1]
-    queue_depth: int in [0, 100000000]
-    risk: float in [0, 100]
-  }"""
-FIELDS = ("service", "region", "tier", "latency_ms", "error_rate", "load", "queue_depth", "risk")
-INT_FIELDS = {"queue_depth"}
-
-
-@dataclass(frozen=True)
-class Service:
-    name: str
-    tier: str
-    latency: float  # baseline p95 latency, ms
-    errors: float  # baseline error rate
-    load: float  # typical load
-    queue: float  # typical queue depth
-
-
-@dataclass(frozen=True)
-class Template:
-    kind: str
-    filters: tuple[str, ...]  # equality filters: "region" (a random region) or "tier=batch"
-    metrics: tuple[str, ...]  # thresholded fields, each `field > threshold`
-    action: str
-    impact: str
-
-
-# `{n}` in an action is the rule's rank among the rules of the same kind and owner, so rules that
-# differ only in thresholds escalate (scale by 1, 2, 3 …) rather than shadow each other.
-SERVICE_TEMPLATES = (
-    Template("latency_errors", (), ("latency_ms", "error_rate"), "scale(targets: service, by: {n})", "low"),
-    Template("latency", (), ("latency_ms",), "scale(targets: service, by: {n})", "minimal"),
-    Template("errors", (), ("error_rate",), 'reroute(targets: service, to: "standby", percent: {n}0.0)', "high"),
-    Template("queue_load", (), ("queue_depth", "load"), "scale(targets: service, by: {n})", "moderate"),
-    Template(
-        "regional_latency",
-        ("region",),
-        ("latency_ms", "load"),
-        'reroute(targets: service, to: "failover", percent: {n}0.0)',
-        "high",
-    ),
-    Template("regional_errors", ("region",), ("error_rate",), "downgrade(targets: service, level: {n})", "moderate"),
-    Template("risk_errors", (), ("risk", "error_rate"), "pause(targets: service, duration: {n}m)", "critical"),
-)
-GLOBAL_TEMPLATES = (
-    Template("load_queue", (), ("load", "queue_depth"), "scale(targets: service, by: {n})", "low"),
-    Template("batch_shed", ("tier=batch",), ("load",), "pause(targets: service, duration: {n}m)", "low"),
-    Template(
-        "risk_errors", (), ("risk", "error_rate"), 'reroute(targets: service, to: "quarantine", percent: {n}.0)', "high"
-    ),
-    Template("queue", (), ("queue_depth",), "scale(targets: service, by: {n})", "moderate"),
-    Template(
-        "regional_latency_load",
-        ("region",),
-        ("latency_ms", "load"),
-        "downgrade(targets: service, level: {n})",
-        "moderate",
-    ),
-    Template("critical_latency", ("tier=critical",), ("latency_ms",), "scale(targets: service, by: {n})", "high"),
-)
-
-
-@dataclass
-class SloRule:
-    name: str
-    service: str | None
-    equals: list[tuple[str, str]]
-    above: list[tuple[str, float | int]]
-    action: str
-    impact: str
-    priority: int
-
-    def conjuncts(self) -> list[str]:
-        parts = [f'service == "{self.service}"'] if self.service is not None else []
-        parts += [f'{f} == "{v}"' for f, v in self.equals]
-        parts += [f"{f} > {literal(f, v)}" for f, v in self.above]
-        return parts
-
-
-def literal(name: str, value: float | int) -> str:
-    """A threshold as both Ballast and Python read it (no exponent notation)."""
-    if name in INT_FIELDS:
-        return str(int(value))
-    text = f"{value:.6f}".rstrip("0")
-    return text + "0" if text.endswith(".") else text
-
-
-def nice(name: str, value: float) -> float | int:
-    """Round a threshold the way a person writes one: three significant figures."""
-    if name in INT_FIELDS:
-        return int(float(f"{value:.3g}"))
-    return max(float(f"{value:.3g}"), 0.0001)
-
-
-def make_services(count: int, rng: random.Random) -> list[Service]:
-    return [
-        Service(
-            f"svc-{i}",
-            TIERS[i % 3],
-            math.exp(rng.uniform(math.log(20), math.log(400))),
-            math.exp(rng.uniform(math.log(0.0005), math.log(0.005))),
-            rng.uniform(0.3, 0.7),
-            math.exp(rng.uniform(math.log(10), math.log(500))),
-        )
-        for i in range(count)
-    ]
-
-
-def slo_event(svc: Service, rng: random.Random) -> Event:
-    """One service's telemetry sample: a shared stress factor makes the metrics move together."""
-    g = rng.gauss
-    stress = g(0, 1)
-    hot = max(stress, 0.0)
-    return {
-        "service": svc.name,
-        "region": REGIONS[rng.randrange(4)],
-        "tier": svc.tier,
-        "latency_ms": min(600000.0, svc.latency * math.exp(0.3 * g(0, 1) + 0.4 * hot)),
-        "error_rate": min(1.0, svc.errors * math.exp(0.8 * g(0, 1) + 0.5 * hot)),
-        "load": min(1.0, max(0.0, svc.load + 0.1 * stress + 0.05 * g(0, 1))),
-        "queue_depth": min(QUEUE_MAX, int(svc.queue * math.exp(0.7 * g(0, 1) + 0.8 * hot))),
-        "risk": min(100.0, max(0.0, 30.0 + 15.0 * g(0, 1) + 10.0 * stress)),
-    }
-
-
-def place_thresholds(
-    sample: list[Event], equals: list[tuple[str, str]], metrics: Sequence[str], target: float
-) -> list[tuple[str, float | int]] | None:
-    """Thresholds under which the rule holds for about `target` of the sample.
-
-    Each threshold is a quantile of the events that pass the conditions before it, so the joint
-    probability is right even though the metrics are correlated.
-    """
-    pool = [ev for ev in sample if all(ev[f] == v for f, v in equals)]
-    if len(pool) < 100:
-        return None
-    need = target * len(sample) / len(pool)
-    if need >= 1:
-        return None
-    share = need ** (1 / len(metrics))
-    out: list[tuple[str, float | int]] = []
-    for name in metrics:
-        values = sorted(ev[name] for ev in pool)
-        value = nice(name, values[min(len(values) - 1, int(len(values) * (1 - share)))])
-        out.append((name, value))
-        pool = [ev for ev in pool if ev[name] > value]
-        if not pool:
-            return None
-    return out
-
-
-@dataclass
-class SloSet:
-    size: int
-    services: list[Service]
-    rules: list[SloRule]
-    source: str
-    events: list[Event]
-
-
-def make_slo_set(size: int, settings: Settings, seed: int) -> SloSet:
-    """`size` rules: 80% per service (about 20 per service), 20% fleet-wide; ~1% fire per event."""
-    rng = random.Random(seed)
-    n_global = max(1, round(size * 0.2))
-    n_service = size - n_global
-    services = make_services(max(2, size // 25), rng)
-    samples = {s.name: [slo_event(s, rng) for _ in range(settings.calibration_events)] for s in services}
-    # the fleet-wide sample mixes the services as the event stream does; capped, as sorting it per rule adds up
-    fleet = [ev for evs in samples.values() for ev in evs]
-    fleet = rng.sample(fleet, min(len(fleet), settings.calibration_events * 4))
-    rules: list[SloRule] = []
-    ranks: dict[tuple[str, str], int] = {}
-
-    def add(service: Service | None, template: Template, target: float) -> bool:
-        equals = []
-        for f in template.filters:
-            if f == "region":
-                equals.append(("region", rng.choice(REGIONS)))
-            else:
-                equals.append(tuple(f.split("=")))  # type: ignore[arg-type]
-        sample = samples[service.name] if service else fleet
-        above = place_thresholds(sample, equals, template.metrics, target)
-        if above is None:
-            return False
-        owner = service.name.replace("-", "_") if service else "fleet"
-        verb = template.action.split("(")[0]
-        rank = ranks[(owner, verb)] = ranks.get((owner, verb), 0) + 1
-        rules.append(
-            SloRule(
-                f"r{len(rules):04d}_{owner}_{template.kind}",
-                service.name if service else None,
-                equals,
-                above,
-                template.action.format(n=rank),
-                template.impact,
-                rng.randrange(10, 100),
-            )
-        )
-        return True
-
-    # Every rule fires on ~1% of events: a per-service rule sees only its service's share of them.
-    for i in range(n_service):
-        service = services[i % len(services)]
-        target = min(0.95, 0.01 * len(services) * rng.uniform(0.5, 1.5))
-        while not add(service, rng.choice(SERVICE_TEMPLATES), target):
-            pass
-    for _ in range(n_global):
-        while not add(None, rng.choice(GLOBAL_TEMPLATES), 0.01 * rng.uniform(0.5, 1.5)):
-            pass
-    rng.shuffle(rules)  # as a team's file would be: not sorted by service
-
-    lines = [
-        f'policy bench.slo{size} version "1.0.0" {{',
-        '  owner "bench"',
-        f'  description "generated: {size} per-service SLO rules"',
-        INPUT_BLOCK,
-    ]
-    for rule in rules:
-        shown = rule.above[0][0]
-        lines += [
-            "",
-            f"  rule {rule.name} {{",
-            f"    when {' && '.join(rule.conjuncts())}",
-            f"    then {rule.action}",
-            f"    priority {rule.priority}",
-            f"    impact {rule.impact}",
-            f'    reason "{shown} {{{shown}}} above {literal(shown, rule.above[0][1])} on {{service}} in {{region}}"',
-            "  }",
-        ]
-    lines.append("}")
-    stream_rng = random.Random(seed + 1)
-    events = [slo_event(services[stream_rng.randrange(len(services))], stream_rng) for _ in range(settings.stream_size)]
-    return SloSet(size, services, rules, "\n".join(lines) + "\n", events)
-
-
-def hand_written_source(rules: list[SloRule], grouped: bool) -> str:
-    """Python a person would write for the rules: flat if-statements, or grouped by service."""
-    head = [f"    {f} = ev[{f!r}]" for f in FIELDS]
-
-    def check(rule: SloRule, with_service: bool) -> list[str]:
-        parts = rule.conjuncts() if with_service or rule.service is None else rule.conjuncts()[1:]
-        return [f"    if {' and '.join(parts)}:", f"        fired.append({rule.name!r})"]
-
-    if not grouped:
-        body = ["def evaluate(ev):", "    fired = []", *head]
-        for rule in rules:
-            body += check(rule, True)
-        return "\n".join([*body, "    return fired", ""])
-    out: list[str] = []
-    by_service: dict[str, list[SloRule]] = {}
-    for rule in rules:
-        if rule.service is not None:
-            by_service.setdefault(rule.service, []).append(rule)
-    table = []
-    for i, (service, mine) in enumerate(by_service.items()):
-        used = [f for f in FIELDS if f != "service" and any(f in c for r in mine for c in r.conjuncts())]
-        out += [f"def _service{i}(ev, fired):", *[f"    {f} = ev[{f!r}]" for f in used]]
-        for rule in mine:
-            out += check(rule, False)
-        table.append(f"    {service!r}: _service{i},")
-    out += ["_BY_SERVICE = {", *table, "}", "", "def evaluate(ev):", "    fired = []"]
-    out += ["    group = _BY_SERVICE.get(ev['service'])", "    if group is not None:", "        group(ev, fired)"]
-    fleet = [r for r in rules if r.service is None]
-    used = [f for f in FIELDS if any(f in c for r in fleet for c in r.conjuncts())]
-    out += [f"    {f} = ev[{f!r}]" for f in used]
-    for rule in fleet:
-        out += check(rule, True)
-    return "\n".join([*out, "    return fired", ""])
-
-
-def build_python(source: str, label: str) -> Callable[[Event], list[str]]:
-    namespace: dict[str, Any] = {}
-    exec(compile(source, f"<hand-written {label}>", "exec"), namespace)
-    return namespace["evaluate"]
-
 
 def bench_slo(report: Report, settings: Settings, size: int) -> None:
     progress(f"workload 3: {size} generated rules")
-    slo = make_slo_set(size, settings, seed=1000 + size)
+    slo = make_slo_set(size, settings.calibration_events, settings.stream_size, seed=1000 + size)
     progress("  compiling")
     path = f"bench/generated/slo{size}.bal"
     t0 = time.perf_counter()
@@ -1014,14 +605,6 @@ def profile_evaluate(ps: PolicySet, events: list[Event], size: int) -> str:
 # output
 
 
-def fmt_rate(rate: float) -> str:
-    if rate >= 1e6:
-        return f"{rate / 1e6:.2f}M"
-    if rate >= 1e3:
-        return f"{rate / 1e3:.1f}k"
-    return f"{rate:.0f}"
-
-
 def fmt_us(value: float) -> str:
     if value < 1:
         return f"{value * 1000:.0f} ns"
@@ -1035,7 +618,7 @@ def table(report: Report, markdown: bool) -> str:
     body = []
     for row in report.rows:
         ratio = "" if row.ratio is None else f"{row.ratio:.2f}x"
-        rate = fmt_rate(row.events_per_s)
+        rate = f"{row.events_per_s:.0f}" if row.events_per_s < 1e3 else fmt_rate(row.events_per_s)
         if row.ns_per_eval is not None:
             rate += f" ({row.ns_per_eval:.1f} ns/eval)"
         body.append(
@@ -1051,9 +634,7 @@ def table(report: Report, markdown: bool) -> str:
             ]
         )
     if markdown:
-        lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * 6) + "|"]
-        lines += ["| " + " | ".join(cells) + " |" for cells in body]
-        return "\n".join(lines)
+        return "\n".join(markdown_table(header, body, left=2))
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
     sep = "  "
 
@@ -1070,90 +651,29 @@ def table(report: Report, markdown: bool) -> str:
     return "\n".join(out)
 
 
-def matcher(policy: Any) -> Callable[[Event], list[int]]:
-    """The fused matcher alone: the rule indices that fire, no validation or directives."""
-
-    def match_only(ev: Event) -> list[int]:
-        fired: list[int] = []
-        faults: list[Any] = []
-        policy.match(ev, fired.append, faults.append)
-        return fired
-
-    return match_only
-
-
-def interpreter(whens: list[tuple[str, Any]]) -> Callable[[Event], list[str]]:
-    """Every rule's condition walked by the reference interpreter, in a loop."""
-
-    def interpreted(ev: Event) -> list[str]:
-        return [name for name, when in whens if interpret(when, ev)]
-
-    return interpreted
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo, or "" where there is none."""
-    try:
-        for text in Path("/proc/cpuinfo").read_text().splitlines():
-            if text.startswith("model name"):
-                return text.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
-
-
 def render(report: Report, markdown: bool) -> str:
     s = report.settings
-    cpu = platform.processor() or platform.machine()
-    model = cpu_model()
-    head = [
-        f"Ballast spine benchmark ({'--quick smoke run: rough numbers' if s.quick else 'full run'})",
-        f"Python {platform.python_version()} ({platform.python_implementation()}) on {platform.platform()}; "
-        f"Ballast {ballast.__version__}, {source_state()}",
-        f"machine: {platform.machine()} {model or cpu}, os.cpu_count() = {os.cpu_count()}; load average "
-        f"{report.load_before} at the start, {report.load_after} at the end (other processes make numbers noisy)",
-        f"method: median of {s.runs} interleaved runs; ~{s.pass_seconds:g} s per pass; events/s from an "
+    method = (
+        f"median of {s.runs} interleaved runs; ~{s.pass_seconds:g} s per pass; events/s from an "
         f"un-instrumented pass, percentiles from a per-event-timed pass minus the {report.timer_ns:.0f} ns "
         f"clock overhead; × hand-written = time per event / hand-written Python's; memory = tracemalloc of "
         f"from_bundle(parsed bundle) with the set kept alive (+ the parsed bundle IR, allocated before tracing, "
-        f"that the PolicySet keeps referenced)",
-    ]
-    if markdown:
-        head = [f"**{head[0]}**", "", *(f"- {h}" for h in head[1:])]
-    out = ["\n".join(head), "", table(report, markdown), ""]
+        f"that the PolicySet keeps referenced)"
+    )
+    load = (report.load_before, report.load_after)
+    head = head_lines("spine", s.quick, method, load, aside=" (other processes make numbers noisy)")
+    out = ["\n".join(intro(head, markdown)), "", table(report, markdown), ""]
     return "\n".join(out + report_tail(report, markdown))
 
 
-def report_head(head: list[str], rows: list[tuple[str, str]], markdown: bool) -> list[str]:
-    """The title, the run's circumstances and the two-column table of measures that open a bench report."""
-    if markdown:
-        out = [f"**{head[0]}**", "", *(f"- {h}" for h in head[1:]), "", "| measure | value |", "|---|---:|"]
-        return out + [f"| {a} | {b} |" for a, b in rows]
-    width = max(len(a) for a, _ in rows)
-    return [*head, "", *(f"  {a.ljust(width)}  {b}" for a, b in rows)]
-
-
-def report_tail(report: Any, markdown: bool) -> list[str]:
-    """Notes, targets met or not, the profile and the run time: the end of every bench report."""
-    bullet = "- " if markdown else "  "
-    out = ["**Notes**" if markdown else "Notes:", ""]
-    out += [bullet + n for n in report.notes]
-    out += ["", "**Targets**" if markdown else "Targets:", ""]
-    out += [f"{bullet}{'MET    ' if ok else 'NOT MET'}  {what}: {measured}" for what, measured, ok in report.targets]
-    if report.profile_text:
-        out += ["", "```" if markdown else "", report.profile_text, "```" if markdown else ""]
-    out += ["", f"(total run time {report.elapsed_s:.0f} s)"]
-    return out
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.spine", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a fast smoke run (under 20 s); rough numbers")
-    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
-    parser.add_argument(
-        "--profile", action="store_true", help="also print a cProfile of PolicySet.evaluate on the largest rule set"
+    args = parse_arguments(
+        argv,
+        "spine",
+        __doc__,
+        quick="a fast smoke run (under 20 s); rough numbers",
+        profile="also print a cProfile of PolicySet.evaluate on the largest rule set",
     )
-    args = parser.parse_args(argv)
     settings = Settings.make(args.quick)
     started = time.perf_counter()
     report = Report(settings, profile=args.profile)

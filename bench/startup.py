@@ -22,9 +22,7 @@ This is a benchmark, not a test: it asserts nothing about speed.
 
 from __future__ import annotations
 
-import argparse
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -36,10 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import ballast
-from bench.spine import cpu_model, load_average, report_head, report_tail, source_state
+from bench.harness import ROOT, BenchReport, head_lines, load_average, parse_arguments, report_head, report_tail
 
-ROOT = Path(__file__).resolve().parent.parent
 VERSION_TARGET = 2.0  # `ballast --version` ≤ 2× bare Python
 CHECK_TARGET = 5.0  # `ballast check catalog/` ≤ 5× bare Python
 
@@ -54,17 +50,11 @@ class Command:
 
 
 @dataclass
-class Report:
+class Report(BenchReport):
     quick: bool
     rounds: int
     medians: dict[str, float] = field(default_factory=dict)  # wall seconds
     cpu_medians: dict[str, float] = field(default_factory=dict)  # user + system seconds
-    load_before: str = ""
-    load_after: str = ""
-    notes: list[str] = field(default_factory=list)
-    targets: list[tuple[str, str, bool]] = field(default_factory=list)
-    profile_text: str = ""
-    elapsed_s: float = 0.0
 
 
 def ballast_argv() -> list[str]:
@@ -163,15 +153,11 @@ def profile(scratch: Path) -> str:
 
 def render(report: Report, markdown: bool) -> str:
     bare = report.medians["python -c pass"]
-    head = [
-        f"Ballast start-up benchmark ({'--quick smoke run: rough numbers' if report.quick else 'full run'})",
-        f"Python {platform.python_version()} ({platform.python_implementation()}) on {platform.platform()}; "
-        f"Ballast {ballast.__version__}, {source_state()}",
-        f"machine: {platform.machine()} {cpu_model() or platform.processor()}, os.cpu_count() = {os.cpu_count()}; "
-        f"load average {report.load_before} at the start, {report.load_after} at the end",
-        f"method: each command a subprocess, median of {report.rounds} interleaved rounds; "
-        f"× bare = median ÷ median of `python -c pass` in the same run; CPU = the child's user + system time",
-    ]
+    method = (
+        f"each command a subprocess, median of {report.rounds} interleaved rounds; "
+        f"× bare = median ÷ median of `python -c pass` in the same run; CPU = the child's user + system time"
+    )
+    head = head_lines("start-up", report.quick, method, (report.load_before, report.load_after))
     bare_cpu = report.cpu_medians["python -c pass"]
     rows = [
         (
@@ -185,11 +171,13 @@ def render(report: Report, markdown: bool) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.startup", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a fast smoke run (7 rounds); rough numbers")
-    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
-    parser.add_argument("--profile", action="store_true", help="also print the slowest imports of each command")
-    args = parser.parse_args(argv)
+    args = parse_arguments(
+        argv,
+        "startup",
+        __doc__,
+        quick="a fast smoke run (7 rounds); rough numbers",
+        profile="also print the slowest imports of each command",
+    )
     started = time.perf_counter()
     report = Report(quick=args.quick, rounds=7 if args.quick else 21)
     report.load_before = load_average()

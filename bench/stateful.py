@@ -14,13 +14,13 @@ window. About 1% of the pools are in an incident at any time (a queue at the war
 level, lost workers, high latency, an error burst, a latency spike, a stalled scheduler, a
 starved trigger mesh, a policy cascade), so rules go pending, fire, resolve and are held back.
 
-Method (the same as bench/spine.py): the engine is first warmed up for 42 rounds (10 minutes
-of windows plus the 30 s lateness), so every window is full. Each run then times a fresh
-stretch of the stream (time only moves forward, so no event is replayed): events/s from an
-un-instrumented pass (`for ev in events: engine.process(ev)`), and p50/p95/p99 from a second
-pass that times every event with `perf_counter_ns` (the clock pair's cost measured and
-subtracted). Every number is the median of the runs, with `gc.collect()` before each run. The
-events of a pass are generated before it starts.
+Method (the same as bench/spine.py; the timing is bench/harness.py's): the engine is first
+warmed up for 42 rounds (10 minutes of windows plus the 30 s lateness), so every window is
+full. Each run then times a fresh stretch of the stream (time only moves forward, so no event
+is replayed): events/s from an un-instrumented pass (`for ev in events: engine.process(ev)`),
+and p50/p95/p99 from a second pass that times every event with `perf_counter_ns` (the clock
+pair's cost measured and subtracted). Every number is the median of the runs, with
+`gc.collect()` before each run. The events of a pass are generated before it starts.
 
 Memory per key is tracemalloc's count of what the warm-up left allocated (the engine's state:
 histories, rule states, each key's last event, cooldowns), divided by the keys: tracing starts
@@ -31,14 +31,8 @@ timed). `Engine.snapshot()` is timed on the warmed-up engine, with `json.dumps` 
 
 from __future__ import annotations
 
-import argparse
-import cProfile
 import gc
-import io
 import json
-import os
-import platform
-import pstats
 import random
 import statistics
 import sys
@@ -46,17 +40,30 @@ import time
 import tracemalloc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import ballast
 from ballast.runtime.engine import Engine
-from bench.spine import cpu_model, load_average, percentile, report_head, report_tail, source_state, timer_overhead_ns
+from bench.harness import (
+    ROOT,
+    BenchReport,
+    clock,
+    cprofile_text,
+    fmt_rate,
+    head_lines,
+    latency_us,
+    load_average,
+    median_ms,
+    parse_arguments,
+    plain_pass,
+    progress,
+    report_head,
+    report_tail,
+    repository_relative,
+    timer_overhead_ns,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 POLICY = ROOT / "catalog" / "watchdog.bal"
-clock = time.perf_counter_ns
-STARTED = time.perf_counter()
 T0 = 1_763_200_800.0  # 2025-11-15T10:00:00Z
 PERIOD = 15.0  # the watchdog's check interval (seed 004)
 WARMUP_ROUNDS = 42  # the longest window (10 m) plus the lateness (30 s), in 15 s rounds
@@ -80,20 +87,10 @@ class Settings:
 
 
 @dataclass
-class Report:
+class Report(BenchReport):
     settings: Settings
     rows: list[tuple[str, str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    targets: list[tuple[str, str, bool]] = field(default_factory=list)
-    profile_text: str = ""
     timer_ns: float = 0.0
-    load_before: str = ""
-    load_after: str = ""
-    elapsed_s: float = 0.0
-
-
-def progress(message: str) -> None:
-    print(f"[bench {time.perf_counter() - STARTED:5.1f}s] {message}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -228,15 +225,8 @@ def warm_up(engine: Engine, fleet: Fleet, tally: Tally) -> None:
             progress(f"  warm-up round {r + 1}/{WARMUP_ROUNDS}")
 
 
-def plain_pass(engine: Engine, events: list[Event]) -> int:
-    process = engine.process
-    t0 = clock()
-    for ev in events:
-        process(ev)
-    return clock() - t0
-
-
 def timed_pass(engine: Engine, events: list[Event], tally: Tally) -> list[int]:
+    """Each event's latency in nanoseconds, as harness.timed_pass, with every result kept for the tally."""
     process = engine.process
     lat: list[int] = []
     append = lat.append
@@ -249,16 +239,6 @@ def timed_pass(engine: Engine, events: list[Event], tally: Tally) -> list[int]:
     for result in results:
         tally.add(result)
     return lat
-
-
-def median_ms(fn: Any, repeats: int) -> tuple[float, Any]:
-    times, value = [], None
-    for _ in range(repeats):
-        gc.collect()
-        t0 = time.perf_counter()
-        value = fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times), value
 
 
 def aggregate_costs(engine: Engine, sample: int = 500, repeats: int = 5) -> str:
@@ -285,10 +265,6 @@ def aggregate_costs(engine: Engine, sample: int = 500, repeats: int = 5) -> str:
             f"  {'all aggregates of one event':<36} {total:6.2f} µs",
         ]
     )
-
-
-def fmt_rate(rate: float) -> str:
-    return f"{rate / 1000:.1f}k" if rate < 1e6 else f"{rate / 1e6:.2f}M"
 
 
 def fmt_us(value: float) -> str:
@@ -324,13 +300,12 @@ def run_bench(settings: Settings, profile: bool) -> Report:
         plain_events = fleet.rounds(settings.rounds_per_pass)
         timed_events = fleet.rounds(settings.rounds_per_pass)
         gc.collect()
-        total = plain_pass(engine, plain_events)
+        total = plain_pass(engine.process, plain_events)
         rates.append(len(plain_events) * 1e9 / total)
-        lat = timed_pass(engine, timed_events, timed)
-        lat.sort()
-        p50.append(max(percentile(lat, 0.50) - report.timer_ns, 0.0) / 1000)
-        p95.append(max(percentile(lat, 0.95) - report.timer_ns, 0.0) / 1000)
-        p99.append(max(percentile(lat, 0.99) - report.timer_ns, 0.0) / 1000)
+        q50, q95, q99 = latency_us(timed_pass(engine, timed_events, timed), report.timer_ns)
+        p50.append(q50)
+        p95.append(q95)
+        p99.append(q99)
         progress(f"  run {run + 1}: {fmt_rate(rates[-1])} events/s, p95 {fmt_us(p95[-1])}")
 
     progress("snapshot")
@@ -352,17 +327,13 @@ def run_bench(settings: Settings, profile: bool) -> Report:
     if profile:
         progress("profile")
         events = fleet.rounds(settings.rounds_per_pass)
-        profiler = cProfile.Profile()
-        profiler.enable()
-        for ev in events:
-            engine.process(ev)
-        profiler.disable()
-        buffer = io.StringIO()
-        pstats.Stats(profiler, stream=buffer).sort_stats("tottime").print_stats(18)
-        report.profile_text = "\n".join(
-            [aggregate_costs(engine), ""]
-            + [line.replace(str(ROOT) + "/", "") for line in buffer.getvalue().splitlines() if line.strip()]
-        )
+
+        def process_all() -> None:
+            for ev in events:
+                engine.process(ev)
+
+        listing = repository_relative(cprofile_text(process_all, 18))
+        report.profile_text = "\n".join([aggregate_costs(engine), "", *listing])
 
     rate, q50, q95, q99 = (statistics.median(v) for v in (rates, p50, p95, p99))
     stats = engine.stats[policies.policies[0].name]
@@ -403,25 +374,22 @@ def run_bench(settings: Settings, profile: bool) -> Report:
 
 def render(report: Report, markdown: bool) -> str:
     s = report.settings
-    model = cpu_model()
-    head = [
-        f"Ballast stateful benchmark ({'--quick smoke run: rough numbers' if s.quick else 'full run'})",
-        f"Python {platform.python_version()} ({platform.python_implementation()}) on {platform.platform()}; "
-        f"Ballast {ballast.__version__}, {source_state()}",
-        f"machine: {platform.machine()} {model or platform.processor()}, os.cpu_count() = {os.cpu_count()}; load "
-        f"average {report.load_before} at the start, {report.load_after} at the end",
-        f"method: median of {s.runs} runs, each over fresh events; events/s from an un-instrumented pass, "
-        f"percentiles from a per-event-timed pass minus the {report.timer_ns:.0f} ns clock overhead",
-    ]
+    method = (
+        f"median of {s.runs} runs, each over fresh events; events/s from an un-instrumented pass, "
+        f"percentiles from a per-event-timed pass minus the {report.timer_ns:.0f} ns clock overhead"
+    )
+    head = head_lines("stateful", s.quick, method, (report.load_before, report.load_after))
     return "\n".join([*report_head(head, report.rows, markdown), "", *report_tail(report, markdown)])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.stateful", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a fast smoke run (2,000 keys); rough numbers")
-    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
-    parser.add_argument("--profile", action="store_true", help="also print a cProfile of Engine.process")
-    args = parser.parse_args(argv)
+    args = parse_arguments(
+        argv,
+        "stateful",
+        __doc__,
+        quick="a fast smoke run (2,000 keys); rough numbers",
+        profile="also print a cProfile of Engine.process",
+    )
     started = time.perf_counter()
     report = run_bench(Settings.make(args.quick), args.profile)
     report.elapsed_s = time.perf_counter() - started
