@@ -531,18 +531,10 @@ def profile_evaluate(ps: PolicySet, events: list[Event], size: int) -> str:
         snapshot = getattr(policy_module, "_snapshot", None)
 
         def directives(ev: Event) -> None:
-            out = []
+            # Each fired rule's generated emitter builds its arguments and appends its Directives.
+            out: list[Directive] = []
             for i in fired_of[id(ev)]:
-                rule = rules[i]
-                built = rule.arguments(ev)
-                if getattr(rule, "param_checks", None):
-                    rule.check_params(built)
-                for k, (targets, params) in enumerate(built):
-                    out.append(Directive(rule, k, [targets] if type(targets) is str else list(targets), params, ev))
-
-        def arguments(ev: Event) -> None:
-            for i in fired_of[id(ev)]:
-                rules[i].arguments(ev)
+                rules[i].emit(ev, out)
 
         steps: list[tuple[str, Callable[[Event], Any]]] = [
             ("PolicySet.evaluate, in all", ps.evaluate),
@@ -559,8 +551,7 @@ def profile_evaluate(ps: PolicySet, events: list[Event], size: int) -> str:
             nested = getattr(policy, "_nested", None)
             steps.append((f"  freeze the event: _snapshot(ev) (used: _nested={nested})", snapshot))
         steps += [
-            ("  argument builders of the fired rules", arguments),
-            ("  argument builders (+ check_params) + Directive objects", directives),
+            ("  emitters of the fired rules (arguments, checks, Directive objects)", directives),
             ("  (loop and lookup overhead of these lines)", lambda ev: fired_of[id(ev)]),
         ]
         for label, fn in steps:
