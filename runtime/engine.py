@@ -143,8 +143,11 @@ class _PolicyEngine:
             machine.step(g, key, table.reads[g], newest, result, from_event=True)
         if self.counters["events"] % _IDLE_CHECK_EVERY == 0:
             self._expire()
-        stream.prune(4 * _IDLE_CHECK_EVERY)
-        self.limits.prune(newest, 4 * _IDLE_CHECK_EVERY)
+        # tested here, not in the callees: two calls per event would cost more than the rare pruning
+        if stream.id_field and len(stream.seen) > 4 * _IDLE_CHECK_EVERY:
+            stream.prune()
+        if len(self.limits.cooldowns) > 4 * _IDLE_CHECK_EVERY:
+            self.limits.prune(newest)
 
     def advance(self, now: float, result: Result) -> None:
         if self.deferred:

@@ -51,11 +51,9 @@ class Limits:
             self.cooldowns[(rule.index, directive.action_index, tuple(directive.targets))] = now + rule.cooldown
         return ""
 
-    def prune(self, now: float, above: int) -> None:
-        """Forget the cooldowns that have run out (they hold nothing back) once there are more
-        than `above` of them."""
-        if len(self.cooldowns) > above:
-            self.cooldowns = {k: v for k, v in self.cooldowns.items() if v > now}
+    def prune(self, now: float) -> None:
+        """Forget the cooldowns that have run out at `now`: they hold nothing back."""
+        self.cooldowns = {k: v for k, v in self.cooldowns.items() if v > now}
 
     def to_json(self) -> tuple[list[list[Any]], list[list[Any]]]:
         """The snapshot's `cooldowns` and `emitted` lists."""

@@ -79,9 +79,7 @@ class Stream:
         if last is None or number > last:
             self.sequences[source] = number
 
-    def prune(self, above: int) -> None:
-        """Forget the ids older than the lateness horizon (no event that old is admitted) once
-        there are more than `above` of them."""
-        if self.id_field and len(self.seen) > above:
-            horizon = self.newest - self.lateness
-            self.seen = {k: v for k, v in self.seen.items() if v >= horizon}
+    def prune(self) -> None:
+        """Forget the ids older than the lateness horizon: no event that old is admitted."""
+        horizon = self.newest - self.lateness
+        self.seen = {k: v for k, v in self.seen.items() if v >= horizon}
