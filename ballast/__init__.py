@@ -9,7 +9,8 @@ Compile policies once, evaluate events many times:
     True
 
 `ballast.compile(paths)` turns policy files into a `PolicySet`; `ballast.load(bundle)` loads a
-compiled bundle with the runtime alone. Compiler modules are imported on first use, so
+compiled bundle with the runtime alone; `ballast.Engine(policy_set)` runs the rules with time
+clauses in event time. Compiler modules are imported on first use, so
 `import ballast.runtime` stays free of the compiler's dependencies.
 
 Every name is imported on first use, the runtime's too: `import ballast` is the first thing the
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ballast.runtime import Directive, PolicySet, Problem, Result
+    from ballast.runtime import Directive, Engine, PolicySet, Problem, Result
     from ballast.runtime.errors import (
         BallastError,
         BundleError,
@@ -41,6 +42,7 @@ __version__ = "0.1.0"
 # The re-exported names and the module that defines each; `__getattr__` imports it on first use.
 _LAZY = {
     "Directive": "ballast.runtime",
+    "Engine": "ballast.runtime",
     "PolicySet": "ballast.runtime",
     "Problem": "ballast.runtime",
     "Result": "ballast.runtime",
@@ -110,6 +112,7 @@ __all__ = [
     "CompileError",
     "Diagnostic",
     "Directive",
+    "Engine",
     "EvaluationError",
     "InternalError",
     "PolicySet",

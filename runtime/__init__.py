@@ -24,12 +24,14 @@ from ballast.runtime.errors import (
 )
 
 if TYPE_CHECKING:
+    from ballast.runtime.engine import Engine
     from ballast.runtime.policy import Directive, PolicySet, Problem, Result
 
 # Imported on first use: importing any runtime module (`ballast.runtime.errors`, which every
 # command of the CLI needs) runs this file first, and `ballast --version` must not pay for the
 # evaluator (docs/performance.md, "CLI start-up").
 _LAZY = {name: "ballast.runtime.policy" for name in ("Directive", "PolicySet", "Problem", "Result")}
+_LAZY["Engine"] = "ballast.runtime.engine"
 
 
 def __getattr__(name: str) -> Any:
@@ -70,6 +72,7 @@ __all__ = [
     "BundleError",
     "CompileError",
     "Directive",
+    "Engine",
     "EvaluationError",
     "InternalError",
     "PolicySet",

@@ -41,148 +41,32 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from ballast.runtime.audit import AuditLog
-from ballast.runtime.codegen import compile_expression_function
 from ballast.runtime.errors import EvaluationError, UsageError
+from ballast.runtime.events import Coalesced, Dropped, ModeChanged, Stale, ThreatIndexUpdated
 from ballast.runtime.flow import DirectiveQueue
 from ballast.runtime.interpret import describe_fault
-from ballast.runtime.ir import IR, slot_key, unparse, walk
-from ballast.runtime.policy import CompiledPolicy, PolicySet, Problem, Result, _snapshot
+from ballast.runtime.ir import IR
+from ballast.runtime.keys import Context, Grouping, Key, KeyTable, RuleStatus
+from ballast.runtime.limits import Limits
+from ballast.runtime.policy import CompiledPolicy, PolicySet, Problem, Result
+from ballast.runtime.rules import RuleMachine, TimedRule
+from ballast.runtime.stream import Stream
 from ballast.runtime.threat import ThreatEngine
-from ballast.runtime.windows import Series, reader
+from ballast.runtime.values import iso
+from ballast.runtime.windows import Series
 
 SNAPSHOT_FORMAT = "ballast-engine-state/1"
-_IDLE_CHECK_EVERY = 1024  # events between sweeps for idle keys
-DEFAULT_STALE_AFTER = 300.0  # `stale after` when the stream block does not say: Prometheus' lookback
-
-
-def iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
-
-
-class _RuleState:
-    __slots__ = ("active", "clear_at", "firing", "issued", "since")
-
-    def __init__(self) -> None:
-        self.active = False
-        self.since: float | None = None
-        self.firing = False
-        self.clear_at: float | None = None
-        self.issued: float | None = None  # when a `repeat` rule last issued its directives
-
-    def to_json(self) -> list[Any]:
-        # `issued` only when set: snapshots of policies without `repeat` keep their old shape
-        plain = [self.active, self.since, self.firing, self.clear_at]
-        return plain if self.issued is None else [*plain, self.issued]
-
-    @classmethod
-    def from_json(cls, data: list[Any]) -> _RuleState:
-        state = cls()
-        state.active, state.since, state.firing, state.clear_at = data[:4]
-        state.issued = data[4] if len(data) > 4 else None
-        return state
-
-    def reset(self) -> None:
-        self.active, self.since, self.firing, self.clear_at, self.issued = False, None, False, None, None
-
-
-class _Key:
-    """One key's history and rule states within one grouping."""
-
-    __slots__ = ("event", "last_seen", "rules", "series", "stale")
-
-    def __init__(self, fields: int) -> None:
-        self.series: list[Series | None] = [None] * fields  # by the grouping's field index
-        self.rules: dict[int, _RuleState] = {}
-        self.event: dict[str, Any] = {}
-        self.last_seen = -math.inf
-        self.stale = False  # reported stale; its next event makes it fresh again
-
-
-class _TimedRule:
-    """A rule with time clauses or window aggregates, compiled for the Engine."""
-
-    def __init__(self, policy: CompiledPolicy, ir: IR) -> None:
-        self.index: int = ir["index"]
-        self.rule = policy.rules[self.index]
-        state = ir["state"]
-        self.group_by: tuple[str, ...] = tuple(state.get("group_by", ()))
-        self.hold: float = state.get("for", 0.0)
-        self.keep: float = state.get("keep", 0.0)
-        self.cooldown: float = state.get("cooldown", 0.0)
-        self.repeat: float = state.get("repeat", 0.0)
-        self.limit: tuple[int, float] | None = tuple(state["limit"]) if "limit" in state else None  # type: ignore[assignment]
-        self.hysteresis = "exit" in state
-        self.edge = bool(self.hold or self.keep or self.hysteresis or self.repeat)
-        file = policy.file
-        self.enter = compile_expression_function(ir["when"], file, unparse(ir["when"]))
-        self.exit = (
-            compile_expression_function(state["exit"], file, unparse(state["exit"])) if self.hysteresis else None
-        )
-        roots = [
-            ir["when"],
-            *([state["exit"]] if self.hysteresis else []),
-            *(a for c in ir["then"] for a in c["args"].values()),
-            *(part["e"] for part in ir.get("reason", []) if isinstance(part, dict)),  # `{p95}` of a `let`
-        ]
-        self.aggregates = {slot_key(n): n for root in roots for n in walk(root) if n["k"] == "agg"}
-        self.enter_slots = [
-            slot_key(n) for n in walk(ir["when"]) if n["k"] == "agg" and n["fn"] not in ("count", "absent")
-        ]
-        self.exit_slots = (
-            [slot_key(n) for n in walk(state["exit"]) if n["k"] == "agg" and n["fn"] not in ("count", "absent")]
-            if self.hysteresis
-            else []
-        )
-        self.uses_absent = any(n["fn"] == "absent" for n in self.aggregates.values())
+_IDLE_CHECK_EVERY = 1024  # events between sweeps for idle keys, and between prunings of ids and cooldowns
 
 
 class _PolicyEngine:
-    """The state of one policy: stream bookkeeping, keys, cooldowns, limits, counters."""
+    """One policy in an Engine: its stream, keys, rule machine, limits and counters."""
 
     def __init__(self, policy: CompiledPolicy, ir: IR) -> None:
         self.policy = policy
-        stream = ir.get("stream") or {}
-        self.time_field: str = stream.get("time", "")
-        self.id_field: str = stream.get("id", "")
-        self.lateness: float = stream.get("lateness", 0.0)
-        self.sequence: tuple[str, str] | None = tuple(stream["sequence"]) if "sequence" in stream else None  # type: ignore[assignment]
-        self.idle: float = stream.get("idle", 0.0)
-        self.stale_after: float = stream.get("stale", DEFAULT_STALE_AFTER)
-        self.timed = [_TimedRule(policy, r) for r in ir["rules"] if "state" in r]
-        self.groupings: list[tuple[str, ...]] = sorted({r.group_by for r in self.timed})
-        self.by_grouping = {g: [r for r in self.timed if r.group_by == g] for g in self.groupings}
-        self.aggregates = {
-            g: {k: v for r in self.by_grouping[g] for k, v in r.aggregates.items()} for g in self.groupings
-        }
-        # Per grouping, the fields some aggregate reads, as (index, path, top-level name or None,
-        # retention): a key keeps the history of field i in `series[i]`. And per slot, what
-        # `_Context` computes it with: the index of its field and the aggregate as a function.
-        self.fields: dict[tuple[str, ...], list[tuple[int, tuple[str, ...], str | None, float]]] = {}
-        self.reads: dict[tuple[str, ...], dict[str, tuple[int, Callable[[Series | None, float], Any]]]] = {}
-        for g, aggs in self.aggregates.items():
-            retention: dict[tuple[str, ...], float] = {}
-            for node in aggs.values():
-                path = tuple(node["path"])
-                retention[path] = max(retention.get(path, 0.0), node.get("window", 0.0) + self.lateness)
-            paths = list(retention)
-            self.fields[g] = [(i, p, p[0] if len(p) == 1 else None, retention[p]) for i, p in enumerate(paths)]
-            self.reads[g] = {slot: (paths.index(tuple(n["path"])), reader(n)) for slot, n in aggs.items()}
-        # a policy whose rules all have time clauses has nothing for `decide` (the stateless matcher)
-        self.stateless = len(self.timed) < len(policy.rules)
-        self.newest = -math.inf
-        # No key was last seen before this: an idle sweep with an older horizon finds nothing,
-        # so it can skip visiting every key.
-        self.seen_floor = math.inf
-        self.seen: dict[Any, float] = {}
-        self.sequences: dict[str, int] = {}
-        self.keys: dict[tuple[int, tuple[Any, ...]], _Key] = {}
-        self.cooldowns: dict[tuple[int, int, tuple[str, ...]], float] = {}
-        self.emitted: dict[int, deque[float]] = {}
-        self.deferred: list[tuple[_TimedRule, _Key, str]] = []  # state changes made by `restore`
         self.counters: dict[str, int] = dict.fromkeys(
             (
                 "events",
@@ -196,6 +80,37 @@ class _PolicyEngine:
             ),
             0,
         )
+        self.stream = Stream(ir.get("stream") or {}, policy.name, self.counters)
+        self.limits = Limits(self.counters)
+        self.machine = RuleMachine(
+            policy, [TimedRule(policy, r) for r in ir["rules"] if "state" in r], self.limits, self.counters
+        )
+        self.table = KeyTable(self.machine.aggregates(), self.stream.lateness)
+        self.groupings: list[Grouping] = self.machine.groupings
+        self.reads = self.table.reads
+        # a policy whose rules all have time clauses has nothing for `decide` (the stateless matcher)
+        self.stateless = len(self.machine.timed) < len(policy.rules)
+        self.deferred: list[tuple[TimedRule, Key, str]] = []  # state changes made by `restore`
+
+    @property
+    def newest(self) -> float:
+        """The newest event time seen (or advanced to); -inf before the first."""
+        return self.stream.newest
+
+    @property
+    def keys(self) -> dict[tuple[int, tuple[Any, ...]], Key]:
+        """Every key, by (grouping index, values)."""
+        return self.table.keys
+
+    # ballast.testing.coverage observes every evaluation of a timed rule by wrapping this
+    # method; it lives on the rule machine now, and setting it here replaces it there.
+    @property
+    def _active(self) -> Callable[[TimedRule, RuleStatus, Context], bool]:
+        return self.machine._active
+
+    @_active.setter
+    def _active(self, wrapped: Callable[[TimedRule, RuleStatus, Context], bool]) -> None:
+        self.machine._active = wrapped  # type: ignore[method-assign]
 
     # ---- events ----
     def process(self, event: Any, result: Result) -> None:
@@ -206,284 +121,68 @@ class _PolicyEngine:
         if data is None:
             return
         self.counters["events"] += 1
-        if not self.time_field:
+        stream = self.stream
+        if not stream.time_field:
             policy.decide(data, result)
             return
-        t = data[self.time_field]
-        if t < self.newest - self.lateness:
-            self.counters["late"] += 1
-            result.errors.append(
-                Problem(
-                    "late-event",
-                    policy.name,
-                    f"event time {iso(t)} is {self.newest - t:g}s behind the newest ({iso(self.newest)}), beyond the allowed lateness of {self.lateness:g}s",
-                    field=self.time_field,
-                    hint="the event was not evaluated; raise `lateness` in the stream block if such delays are normal",
-                )
-            )
+        t = stream.admit(data, result)
+        if t is None:
             return
-        if self.id_field:
-            event_id = data[self.id_field]
-            if event_id in self.seen:
-                self.counters["duplicates"] += 1
-                return
-            self.seen[event_id] = t
-        if self.sequence is not None:
-            self._check_sequence(data, t, result)
-        self.newest = max(self.newest, t)
         if self.stateless:
             policy.decide(data, result)
+        table, machine, newest = self.table, self.machine, stream.newest
         frozen: dict[str, Any] | None = None  # keys keep a copy: the host may reuse or change its dict
         for g_index, g in enumerate(self.groupings):
-            key = self._key(g_index, g, data)
-            self._check_stale(g, key, self.newest, result)  # silent since before this event?
-            history, newest = key.series, self.newest
-            for index, path, name, retention in self.fields[g]:
-                # most fields are top-level: one dict lookup, no walk through records
-                value = data.get(name) if name is not None else _lookup(data, path)
-                if value is None or type(value) is bool:
-                    continue
-                series = history[index]
-                if series is None:
-                    series = history[index] = Series(retention)
-                series.add(t, float(value), newest)
+            key = table.get(g_index, g, data)
+            self._check_stale(g, key, newest, result)  # silent since before this event?
+            table.record(g, key, data, t, newest)
             if t >= key.last_seen:
                 if frozen is None:
-                    frozen = _snapshot(data) if policy._nested else dict(data)
-                key.event, key.last_seen, key.stale = frozen, t, False
-                if t < self.seen_floor:  # a new key: a key's last_seen only grows
-                    self.seen_floor = t
-            self._step(g, key, self.newest, result, from_event=True)
+                    frozen = policy.freeze(data)
+                table.seen(key, frozen, t)
+            machine.step(g, key, table.reads[g], newest, result, from_event=True)
         if self.counters["events"] % _IDLE_CHECK_EVERY == 0:
             self._expire()
-        if self.id_field and len(self.seen) > 4 * _IDLE_CHECK_EVERY:
-            horizon = self.newest - self.lateness
-            self.seen = {k: v for k, v in self.seen.items() if v >= horizon}
-        if len(self.cooldowns) > 4 * _IDLE_CHECK_EVERY:  # a cooldown that has run out holds nothing back
-            self.cooldowns = {k: v for k, v in self.cooldowns.items() if v > self.newest}
+        # tested here, not in the callees: two calls per event would cost more than the rare pruning
+        if stream.id_field and len(stream.seen) > 4 * _IDLE_CHECK_EVERY:
+            stream.prune()
+        if len(self.limits.cooldowns) > 4 * _IDLE_CHECK_EVERY:
+            self.limits.prune(newest)
 
     def advance(self, now: float, result: Result) -> None:
         if self.deferred:
             self._flush_deferred(result)
-        if not self.time_field or now < self.newest:
+        if not self.stream.time_field or now < self.stream.newest:
             return
-        self.newest = now
-        for (g_index, _), key in list(self.keys.items()):
+        self.stream.newest = now
+        for (g_index, _), key in list(self.table.keys.items()):
             grouping = self.groupings[g_index]
             self._check_stale(grouping, key, now, result)
-            self._step(grouping, key, now, result, from_event=False)
+            self.machine.step(grouping, key, self.table.reads[grouping], now, result, from_event=False)
         self._expire()
 
-    def _key(self, g_index: int, grouping: tuple[str, ...], data: Mapping[str, Any]) -> _Key:
-        values = tuple([data[f] for f in grouping])
-        key = self.keys.get((g_index, values))
-        if key is None:
-            key = self.keys[(g_index, values)] = _Key(len(self.fields[grouping]))
-        return key
-
-    def _check_sequence(self, data: Mapping[str, Any], t: float, result: Result) -> None:
-        field, by = self.sequence  # type: ignore[misc]
-        source, number = data[by], data[field]
-        last = self.sequences.get(source)
-        if last is not None and number > last + 1:
-            self.counters["gaps"] += 1
-            result.events.append(
-                {
-                    "type": "TelemetryGap",
-                    "policy": self.policy.name,
-                    "source": source,
-                    "time": iso(t),
-                    "after": last,
-                    "next": number,
-                    "missing": number - last - 1,
-                }
-            )
-        if last is None or number > last:
-            self.sequences[source] = number
-
     def _expire(self) -> None:
-        if not self.idle:
-            return
-        horizon = self.newest - self.idle
-        if self.seen_floor >= horizon:
-            return
-        stale = [
-            k
-            for k, key in self.keys.items()
-            if key.last_seen < horizon and not any(s.firing for s in key.rules.values())
-        ]
-        for k in stale:
-            del self.keys[k]
-        self.counters["expired_keys"] += len(stale)
-        self.seen_floor = min((key.last_seen for key in self.keys.values()), default=math.inf)
+        if self.stream.idle:
+            self.counters["expired_keys"] += self.table.expire(self.stream.newest - self.stream.idle)
 
-    def _check_stale(self, grouping: tuple[str, ...], key: _Key, now: float, result: Result) -> None:
+    def _check_stale(self, grouping: Grouping, key: Key, now: float, result: Result) -> None:
         """Mark the key stale once its last event is more than `stale after` older than now: report
         it, resolve its firing rules with the reason `stale` and forget their pending ones."""
-        if key.stale or now - key.last_seen <= self.stale_after or key.last_seen == -math.inf:
+        if key.stale or now - key.last_seen <= self.stream.stale_after or key.last_seen == -math.inf:
             return
         key.stale = True
-        result.events.append(
-            {
-                "type": "Stale",
-                "policy": self.policy.name,
-                "key": {f: key.event.get(f) for f in grouping},
-                "last_seen": iso(key.last_seen),
-                "time": iso(now),
-            }
-        )
-        for rule in self.by_grouping[grouping]:
-            state = key.rules.get(rule.index)
-            if state is None or rule.uses_absent:  # absent() is about the silence itself: it goes on
-                continue
-            if state.firing:
-                self._state_event(rule, key.event, "resolved", now, result, reason="stale")
-            state.reset()
-
-    # ---- rules ----
-    def _step(self, grouping: tuple[str, ...], key: _Key, now: float, result: Result, *, from_event: bool) -> None:
-        rules = self.by_grouping[grouping]
-        if not from_event and not any(r.edge or r.uses_absent for r in rules):
-            return
-        aug = _Context(key.event, self.reads[grouping], key.series, now)
-        for rule in rules:
-            if not from_event and not (rule.edge or rule.uses_absent):
-                continue
-            if key.stale and not rule.uses_absent:  # its last event no longer counts
-                continue
-            state = key.rules.get(rule.index)
-            if state is None:
-                state = key.rules[rule.index] = _RuleState()
-            try:
-                active = self._active(rule, state, aug)
-            except EvaluationError as exc:
-                self.policy._fault(result, rule.index, exc, "the rule's state did not change for this event")
-                continue
-            if not rule.edge:
-                if active:
-                    self._emit(rule, aug, now, result)
-            elif active or state.firing or state.since is not None:  # else inactive and idle: nothing moves
-                self._transition(rule, state, active, aug, now, result)
-
-    def _active(self, rule: _TimedRule, state: _RuleState, aug: _Context) -> bool:
-        entering = not state.active or not rule.hysteresis
-        condition = rule.enter if entering else rule.exit
-        try:
-            holds = condition(aug) is True  # type: ignore[misc]
-        except EvaluationError:
-            # An aggregate the condition read had no samples: no evidence either way.
-            if not aug.read_no_data:
-                raise
-            self.counters["no_data"] += 1
-            return False if not rule.hysteresis else state.active
-        state.active = holds if entering else not holds
-        return state.active
-
-    def _transition(
-        self, rule: _TimedRule, state: _RuleState, active: bool, aug: dict[str, Any], now: float, result: Result
-    ) -> None:
-        if active:
-            state.clear_at = None
-            if state.since is None:
-                state.since = now
-                if rule.hold and not state.firing:
-                    self._state_event(rule, aug, "pending", now, result)
-            if not state.firing and now - state.since >= rule.hold:
-                state.firing = True
-                self._state_event(rule, aug, "firing", now, result)
-                self._emit(rule, aug, now, result)
-                if rule.repeat:
-                    state.issued = now
-            elif state.firing and rule.repeat and now - (state.issued or now) >= rule.repeat:
-                state.issued = now  # due again: the cooldown and `at most` still decide what goes out
-                self._emit(rule, aug, now, result)
-            return
-        state.since = None
-        if not state.firing:
-            return
-        if rule.keep:
-            if state.clear_at is None:
-                state.clear_at = now
-            if now - state.clear_at < rule.keep:
-                return
-        state.firing = False
-        state.clear_at = None
-        state.issued = None
-        self._state_event(rule, aug, "resolved", now, result)
-
-    def _state_event(
-        self, rule: _TimedRule, aug: Mapping[str, Any], state: str, now: float, result: Result, reason: str = ""
-    ) -> None:
-        event = {
-            "type": "RuleState",
-            "policy": self.policy.name,
-            "rule": rule.rule.name,
-            "key": {f: aug[f] for f in rule.group_by},
-            "state": state,
-            "time": iso(now),
-        }
-        if reason:  # only the unusual transitions say why: `stale`, `restore`
-            event["reason"] = reason
-        result.events.append(event)
-
-    def _emit(self, rule: _TimedRule, aug: _Context, now: float, result: Result) -> None:
-        built: list[Any] = []
-        try:
-            # Directives keep a plain copy with exactly this rule's aggregates: their reasons,
-            # rationales and ids are read later and must not depend on what else was computed.
-            rule.rule.emit(aug.frozen(rule.aggregates), built)
-        except Exception as exc:  # an argument faulted: the rule does not fire
-            self.policy._fault(
-                result,
-                rule.index,
-                exc,
-                "an action argument could not be computed or is outside its range; the rule did not fire",
-            )
-            return
-        for directive in built:
-            held = self._hold_back(rule, directive, now)
-            if held:
-                result.events.append(
-                    {
-                        "type": "Suppressed",
-                        "policy": self.policy.name,
-                        "rule": rule.rule.name,
-                        "action": directive.action,
-                        "targets": directive.targets,
-                        "by": held,
-                        "time": iso(now),
-                    }
-                )
-                continue
-            result.directives.append(directive)
-
-    def _hold_back(self, rule: _TimedRule, directive: Any, now: float) -> str:
-        """Why a directive is held back ("cooldown", "limit"), or "" to let it through."""
-        if rule.cooldown:
-            key = (rule.index, directive.action_index, tuple(directive.targets))
-            if now < self.cooldowns.get(key, -math.inf):
-                self.counters["suppressed_cooldown"] += 1
-                return "cooldown"
-        if rule.limit is not None:
-            count, window = rule.limit
-            times = self.emitted.setdefault(rule.index, deque())
-            while times and times[0] <= now - window:
-                times.popleft()
-            if len(times) >= count:
-                self.counters["suppressed_limit"] += 1
-                return "limit"
-            times.append(now)
-        if rule.cooldown:
-            self.cooldowns[(rule.index, directive.action_index, tuple(directive.targets))] = now + rule.cooldown
-        return ""
+        result.events.append(Stale(self.policy.name, {f: key.event.get(f) for f in grouping}, key.last_seen, now))
+        self.machine.resolve_stale(grouping, key, now, result)
 
     # ---- snapshot ----
     def snapshot(self) -> dict[str, Any]:
+        stream, table = self.stream, self.table
+        cooldowns, emitted = self.limits.to_json()
         return {
             "policy": self.policy.name,
-            "newest": self.newest if math.isfinite(self.newest) else None,
-            "seen": [[k, v] for k, v in self.seen.items()],
-            "sequences": [[k, v] for k, v in self.sequences.items()],
+            "newest": stream.newest if math.isfinite(stream.newest) else None,
+            "seen": [[k, v] for k, v in stream.seen.items()],
+            "sequences": [[k, v] for k, v in stream.sequences.items()],
             "keys": [
                 {
                     "grouping": g,
@@ -492,16 +191,16 @@ class _PolicyEngine:
                     "event": key.event,
                     "series": [
                         [list(path), s.to_json()]
-                        for (_, path, _, _), s in zip(self.fields[self.groupings[g]], key.series, strict=True)
+                        for (_, path, _, _), s in zip(table.fields[self.groupings[g]], key.series, strict=True)
                         if s is not None
                     ],
                     "rules": [[i, st.to_json()] for i, st in sorted(key.rules.items())],
                     **({"stale": True} if key.stale else {}),
                 }
-                for (g, values), key in self.keys.items()
+                for (g, values), key in table.keys.items()
             ],
-            "cooldowns": [[r, a, list(t), until] for (r, a, t), until in self.cooldowns.items()],
-            "emitted": [[r, list(times)] for r, times in sorted(self.emitted.items())],
+            "cooldowns": cooldowns,
+            "emitted": emitted,
             "counters": dict(self.counters),
             # what the indices above refer to: a restore into another version maps them by name
             "groupings": [list(g) for g in self.groupings],
@@ -509,12 +208,13 @@ class _PolicyEngine:
         }
 
     def restore(self, data: Mapping[str, Any]) -> None:
-        self.newest = data["newest"] if data["newest"] is not None else -math.inf
-        self.seen = {_hashable(k): v for k, v in data["seen"]}
-        self.sequences = {k: v for k, v in data["sequences"]}
-        self.keys = {}
-        self.seen_floor = -math.inf  # the next idle sweep visits every key, and sets it
-        fields = [self.fields[g] for g in self.groupings]
+        stream, table = self.stream, self.table
+        stream.newest = data["newest"] if data["newest"] is not None else -math.inf
+        stream.seen = {_hashable(k): v for k, v in data["seen"]}
+        stream.sequences = {k: v for k, v in data["sequences"]}
+        table.keys = {}
+        table.seen_floor = -math.inf  # the next idle sweep visits every key, and sets it
+        fields = [table.fields[g] for g in self.groupings]
         where = [{path: (i, keep) for i, path, _, keep in f} for f in fields]  # path → (index, retention)
         # The snapshot may come from another version of the policy: its groupings and rules are
         # found again by their fields and names (older snapshots name neither: same layout).
@@ -527,7 +227,7 @@ class _PolicyEngine:
             if grouping not in self.groupings:  # no rule of this version keys by these fields
                 continue
             g = self.groupings.index(grouping)
-            key = _Key(len(fields[g]))
+            key = Key(len(fields[g]))
             key.last_seen = item["last_seen"] if item["last_seen"] is not None else -math.inf
             key.event = item["event"]
             key.stale = item.get("stale", False)
@@ -536,88 +236,17 @@ class _PolicyEngine:
                 if tuple(path) in where[g]:
                     i, keep = where[g][tuple(path)]
                     key.series[i] = Series.from_json(samples, keep)
-            key.rules = {rule_at[int(i)]: _RuleState.from_json(st) for i, st in item["rules"] if int(i) in rule_at}
-            self.keys[(g, tuple(item["key"]))] = key
-        self.cooldowns = {(rule_at[r], a, tuple(t)): until for r, a, t, until in data["cooldowns"] if r in rule_at}
-        self.emitted = {rule_at[r]: deque(times) for r, times in data["emitted"] if r in rule_at}
+            key.rules = {rule_at[int(i)]: RuleStatus.from_json(st) for i, st in item["rules"] if int(i) in rule_at}
+            table.keys[(g, tuple(item["key"]))] = key
+        self.limits.restore(data["cooldowns"], data["emitted"], rule_at)
         self.counters.update(data["counters"])
-        self._reconcile()
-
-    def _reconcile(self) -> None:
-        """Re-derive the restored rule states under this version's time clauses, as Prometheus
-        does on a reload: a firing rule whose condition has not yet held for the (new) `for`
-        is pending again, a pending one fires at its next step once it has; `keep` and `repeat`
-        count from the restored times with the new durations."""
-        timed = {rule.index: rule for rule in self.timed}
-        for (g, _), key in self.keys.items():
-            for index, state in list(key.rules.items()):
-                rule = timed.get(index)
-                if rule is None or rule.group_by != self.groupings[g]:
-                    del key.rules[index]  # no longer a rule of this key: nothing to carry
-                    continue
-                if not rule.edge:  # now a level rule: it fires per event, a firing state would pin the key
-                    state.firing, state.since, state.clear_at, state.issued = False, None, None, None
-                    continue
-                if state.firing and state.since is not None and self.newest - state.since < rule.hold:
-                    state.firing, state.issued = False, None
-                    self.deferred.append((rule, key, "pending"))
-                if not rule.repeat:
-                    state.issued = None
-                elif state.firing and state.issued is None:
-                    state.issued = self.newest  # newly repeating: the first repeat is one period on
+        self.deferred.extend(self.machine.reconcile(table.keys, stream.newest))
 
     def _flush_deferred(self, result: Result) -> None:
         """Report the state changes `restore` made (it has no result of its own to put them in)."""
         for rule, key, state in self.deferred:
-            self._state_event(rule, key.event, state, self.newest, result, reason="restore")
+            self.machine.report(rule, key.event, state, self.stream.newest, result, reason="restore")
         self.deferred = []
-
-
-class _Context(dict):  # type: ignore[type-arg]
-    """The event plus its key's aggregates, each computed the first time a condition reads it:
-    a rule whose condition short-circuits, or an exit condition not yet due, costs nothing."""
-
-    __slots__ = ("_now", "_reads", "_series", "read_no_data")
-
-    def __init__(
-        self,
-        event: Mapping[str, Any],
-        reads: Mapping[str, tuple[int, Callable[[Series | None, float], Any]]],
-        series: list[Series | None],
-        now: float,
-    ) -> None:
-        super().__init__(event)
-        self["@now"] = now
-        self._reads = reads
-        self._series = series
-        self._now = now
-        self.read_no_data = False
-
-    def __missing__(self, slot: str) -> Any:
-        read = self._reads.get(slot)
-        if read is None:
-            raise KeyError(slot)
-        index, compute = read
-        value = compute(self._series[index], self._now)
-        if value is None:
-            self.read_no_data = True
-        self[slot] = value
-        return value
-
-    def frozen(self, slots: Mapping[str, IR]) -> dict[str, Any]:
-        out = {k: v for k, v in self.items() if not k.startswith("@") or k == "@now"}
-        for slot in slots:
-            out[slot] = self[slot]
-        return out
-
-
-def _lookup(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-    value: Any = data
-    for part in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(part)
-    return value
 
 
 def _hashable(value: Any) -> Any:
@@ -730,17 +359,8 @@ class Engine:
                 if offered.outcome == "queued" and offered.dropped is None:
                     continue
                 held = offered.dropped if offered.dropped is not None else directive
-                result.events.append(
-                    {
-                        "type": "Coalesced" if offered.outcome == "coalesced" else "Dropped",
-                        "policy": held.policy,
-                        "rule": held.rule,
-                        "action": held.action,
-                        "targets": held.targets,
-                        "by": "queue",
-                        "time": iso(now),
-                    }
-                )
+                kind = Coalesced if offered.outcome == "coalesced" else Dropped
+                result.events.append(kind(held.policy, held.rule, held.action, held.targets, "queue", now))
         if self.audit is not None:
             self.audit.record(result, iso(now) if times else None, lambda d: round(latency_ms, 3))
 
@@ -831,20 +451,9 @@ def _update_threat(threat: ThreatEngine, event: Any, result: Result) -> None:
     except UsageError as exc:
         result.errors.append(Problem("late-event", threat.name, str(exc), hint="the ThreatIndex did not change"))
         return
-    result.events.append(
-        {"type": "ThreatIndexUpdated", "threat": threat.name, **update.to_dict(), "time": iso(update.time)}
-    )
+    result.events.append(ThreatIndexUpdated(threat.name, update))
     if update.changed:
-        result.events.append(
-            {
-                "type": "ModeChanged",
-                "threat": threat.name,
-                "time": iso(update.time),
-                "index": update.index,
-                "mode": update.mode,
-                "previous_mode": update.previous_mode,
-            }
-        )
+        result.events.append(ModeChanged(threat.name, update.time, update.index, update.mode, update.previous_mode))
 
 
 def _order(result: Result) -> None:
@@ -852,4 +461,4 @@ def _order(result: Result) -> None:
         result.directives.sort(key=lambda d: -d.priority)
 
 
-__all__ = ["Engine", "describe_fault"]
+__all__ = ["SNAPSHOT_FORMAT", "Engine", "describe_fault", "iso"]

@@ -16,18 +16,18 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 from ballast.runtime.codegen import compile_emitters, compile_matcher, timed_rules_source
 from ballast.runtime.errors import BallastError, UsageError
+from ballast.runtime.events import EngineEvent
 from ballast.runtime.functions import render
 from ballast.runtime.interpret import describe_fault
 from ballast.runtime.interpret import evaluate as interpret
 from ballast.runtime.ir import IR, unparse
 from ballast.runtime.validate import fast_checker, validate
-from ballast.runtime.values import format_duration
+from ballast.runtime.values import format_duration, iso
 
 IMPACT_ORDER = ("minimal", "low", "moderate", "high", "critical")
 
@@ -128,7 +128,7 @@ class Result:
     directives: list[Directive] = field(default_factory=list)
     errors: list[Problem] = field(default_factory=list)
     # What an Engine reports besides directives: rule state changes, telemetry gaps, suppressions.
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[EngineEvent] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -140,7 +140,7 @@ class Result:
             "errors": [e.to_dict() for e in self.errors],
         }
         if self.events:
-            out["events"] = self.events
+            out["events"] = [e.to_dict() for e in self.events]
         return out
 
 
@@ -149,8 +149,7 @@ def render_typed(value: Any, type_name: str) -> str:
     if type_name == "duration" and isinstance(value, int | float):
         return format_duration(value)
     if type_name == "timestamp" and isinstance(value, int | float):
-        moment = datetime.fromtimestamp(value, UTC)
-        return moment.isoformat().replace("+00:00", "Z")
+        return iso(value)
     return render(value)
 
 
@@ -238,13 +237,16 @@ def _collect(node: IR, trace: dict[int, Any], wanted: bool, out: list[dict[str, 
         out.append({"check": unparse(node), "value": trace[id(node)], "inputs": inputs})
 
 
-def _snapshot(value: Any) -> Any:
+def copy_containers(value: Any) -> Any:
     """A copy of the containers of a JSON-like value, so later changes to the original do not show."""
     if type(value) is dict:
-        return {k: _snapshot(v) for k, v in value.items()}
+        return {k: copy_containers(v) for k, v in value.items()}
     if type(value) is list:
-        return [_snapshot(v) for v in value]
+        return [copy_containers(v) for v in value]
     return value
+
+
+_snapshot = copy_containers  # its name before it was public: bench/spine.py times it under it
 
 
 def _mutable(t: Any) -> bool:
@@ -281,9 +283,17 @@ class CompiledPolicy:
         self._rank = {i: r for r, i in enumerate(ranked)}
         self._plain_order = all(self._rank[i] == i for i in self._rank)
         # events of a flat schema hold only immutable values: a shallow copy freezes them
-        self._nested = any(_mutable(f["type"]) for f in self.fields)
+        self.nested = any(_mutable(f["type"]) for f in self.fields)
 
-    def _fault(self, result: Result, index: int, exc: BaseException, hint: str) -> None:
+    _nested = property(lambda self: self.nested)  # its name before it was public: bench/spine.py reads it
+
+    def freeze(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A copy of a checked event that later changes to the host's dict (or to a record or
+        list in it) do not show: what directives and an Engine's keys keep."""
+        return copy_containers(data) if self.nested else dict(data)
+
+    def report_fault(self, result: Result, index: int, exc: BaseException, hint: str) -> None:
+        """Add an `evaluation` problem for rule `index`, which faulted with `exc`."""
         result.errors.append(
             Problem("evaluation", self.name, describe_fault(exc), rule=self.rules[index].name, hint=hint)
         )
@@ -310,7 +320,7 @@ class CompiledPolicy:
         self.match(data, fired.append, faults.append)
         if faults:
             for index, exc in sorted(faults, key=lambda f: f[0]):
-                self._fault(result, index, exc, "the rule did not fire for this event")
+                self.report_fault(result, index, exc, "the rule did not fire for this event")
         if not fired:
             return
         if self._plain_order:
@@ -318,7 +328,7 @@ class CompiledPolicy:
         else:
             fired.sort(key=self._rank.__getitem__)
         # directives read the event later; a host mutating its dict (or a record or list in it) must not change them
-        frozen = _snapshot(data) if self._nested else dict(data)
+        frozen = copy_containers(data) if self.nested else dict(data)
         directives = result.directives
         rules = self.rules
         for index in fired:
@@ -326,7 +336,7 @@ class CompiledPolicy:
                 rules[index].emit(frozen, directives)
             except Exception as exc:  # an argument faulted or is out of range: the rule does not fire
                 hint = "an action argument could not be computed or is outside its range; the rule did not fire"
-                self._fault(result, index, exc, hint)
+                self.report_fault(result, index, exc, hint)
 
 
 class PolicySet:

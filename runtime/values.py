@@ -68,3 +68,9 @@ def parse_timestamp(value: object) -> float | None:
             return None
         return seconds if EARLIEST_TIME <= seconds <= LATEST_TIME else None
     return None
+
+
+def iso(t: float) -> str:
+    """An event time as RFC 3339 text in UTC, as engine events and audit entries print it:
+    1700000000.0 → `2023-11-14T22:13:20Z`."""
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")

@@ -48,7 +48,7 @@ class Step:
 
     def add(self, result: Result, series: str = "") -> None:
         self.directives.extend(result.directives)
-        self.events.extend(result.events)
+        self.events.extend(e.to_dict() for e in result.events)  # plain dicts: expectations compare and print them
         self.errors.extend((p, series) for p in result.errors)
 
 
