@@ -528,7 +528,6 @@ def profile_evaluate(ps: PolicySet, events: list[Event], size: int) -> str:
             fired.sort(key=policy._rank.__getitem__)
             fired_of[id(ev)] = fired
         rules = policy.rules
-        snapshot = getattr(policy_module, "_snapshot", None)
 
         def directives(ev: Event) -> None:
             # Each fired rule's generated emitter builds its arguments and appends its Directives.
@@ -547,9 +546,9 @@ def profile_evaluate(ps: PolicySet, events: list[Event], size: int) -> str:
             ),
             ("  freeze the event: dict(ev)", dict),
         ]
-        if snapshot is not None:
-            nested = getattr(policy, "_nested", None)
-            steps.append((f"  freeze the event: _snapshot(ev) (used: _nested={nested})", snapshot))
+        steps.append(
+            (f"  freeze the event: copy_containers(ev) (used: nested={policy.nested})", policy_module.copy_containers)
+        )
         steps += [
             ("  emitters of the fired rules (arguments, checks, Directive objects)", directives),
             ("  (loop and lookup overhead of these lines)", lambda ev: fired_of[id(ev)]),

@@ -246,7 +246,6 @@ def copy_containers(value: Any) -> Any:
     return value
 
 
-_snapshot = copy_containers  # its name before it was public: bench/spine.py times it under it
 
 
 def _mutable(t: Any) -> bool:
@@ -285,7 +284,6 @@ class CompiledPolicy:
         # events of a flat schema hold only immutable values: a shallow copy freezes them
         self.nested = any(_mutable(f["type"]) for f in self.fields)
 
-    _nested = property(lambda self: self.nested)  # its name before it was public: bench/spine.py reads it
 
     def freeze(self, data: dict[str, Any]) -> dict[str, Any]:
         """A copy of a checked event that later changes to the host's dict (or to a record or
