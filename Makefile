@@ -25,7 +25,7 @@ run: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
-# The report tests open a rendered page in headless Chromium (tests/test_reports.py). Install it
+# The report tests open a rendered page in headless Chromium (tests/simulator/test_reports.py). Install it
 # with apt when it is missing: as root on CI, through sudo on a workstation.
 # BALLAST_SKIP_BROWSER=1 skips both the install and that test.
 browser:

@@ -8,7 +8,7 @@ parse result is made of (`dsl/parser.py`, `dsl/ast.py`, `dsl/problems.py`, the s
 of the runtime). Editing any of them, or upgrading, gives new names, so a stale AST is never read.
 
 Only documents that parsed are cached (an error is always reported by the parser itself), and a
-cached document equals what parsing gives (tests/test_startup.py compares them). Where the files
+cached document equals what parsing gives (tests/cli/test_startup.py compares them). Where the files
 live and when one is trusted: `disk_cache`. Like any build cache, old entries are never read again
 and are not pruned: deleting the directory is always safe.
 """

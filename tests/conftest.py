@@ -1,4 +1,10 @@
-"""Test-session set-up: Ballast's on-disk caches go to a fresh directory, not the user's own.
+"""Test-session set-up, shared by every folder of the suite.
+
+The folders mirror the packages (`compiler/`, `dsl/`, `runtime/`, `simulator/`, `cli/`,
+`policytest/`, and `project/` for checks of the whole repository); `support.py` beside this file
+holds the helpers they share (`run_cli`, `same_value`), `cases/` and `golden/` their data.
+
+Ballast's on-disk caches go to a fresh directory, not the user's own.
 
 The suite checks thousands of generated and mutated files; their parsed documents would otherwise
 pile up in ~/.cache/ballast, and a developer's cache could make a test pass that fails on CI.

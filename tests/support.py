@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 from typing import Any
 
@@ -17,3 +18,12 @@ def same_value(a: Any, b: Any) -> bool:
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
     return a == b
+
+
+def run_cli(*args: object, stdin: str = "", stdout: io.StringIO | None = None) -> tuple[int, str, str]:
+    """The `ballast` command in-process with string streams: (exit code, stdout, stderr)."""
+    from ballast.cli import main
+
+    out, err = stdout or io.StringIO(), io.StringIO()
+    code = main([str(a) for a in args], stdout=out, stderr=err, stdin=io.StringIO(stdin))
+    return code, out.getvalue(), err.getvalue()

@@ -29,7 +29,7 @@ from ballast.runtime.events import (
 )
 from ballast.runtime.threat import ThreatUpdate
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 T0 = 1_700_000_000.0
 AT = "2023-11-14T22:13:20Z"
 UPDATE = ThreatUpdate(T0, 61.5, 70.0, 40.0, "guarded", "normal", True, "guarded", "", False, ({"source": "s"},))

@@ -19,7 +19,7 @@ import pytest
 import ballast
 from ballast.cli import main as cli_main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MOTB = REPO / "catalog" / "motb.bal"
 EVENTS = REPO / "catalog" / "events.jsonl"
 EVENT_LINES = [line for line in EVENTS.read_text(encoding="utf-8").splitlines() if line.strip()]

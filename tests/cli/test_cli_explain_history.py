@@ -6,13 +6,12 @@ explain and the Engine cannot disagree unnoticed.
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
-from ballast.cli import main
+from support import run_cli
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 WATCHDOG = REPO / "catalog" / "watchdog.bal"
 HISTORY = REPO / "catalog" / "watchdog-events.jsonl"
 
@@ -31,10 +30,7 @@ LIMITED = """policy t.lim version "1.0.0" {
 T0 = 1_700_000_000
 
 
-def run(*args: object) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main([str(a) for a in args], stdout=out, stderr=err, stdin=io.StringIO(""))
-    return code, out.getvalue(), err.getvalue()
+run = run_cli  # the CLI in-process: (exit code, stdout, stderr)
 
 
 def explain(rule: str, at: str, policy: Path = WATCHDOG, history: Path = HISTORY) -> dict:

@@ -24,7 +24,7 @@ import ballast
 from ballast.runtime.engine import SNAPSHOT_FORMAT, Engine
 from ballast.runtime.errors import CompileError, UsageError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CATALOG = REPO / "catalog"
 T0 = 1_700_000_000.0
 

@@ -6,18 +6,14 @@ import io
 import json
 from pathlib import Path
 
-from ballast.cli import main
+from support import run_cli
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 WATCHDOG = REPO / "catalog" / "watchdog.bal"
 WATCHDOG_EVENTS = REPO / "catalog" / "watchdog-events.jsonl"
 
 
-def run(*args: object, stdout: io.StringIO | None = None) -> tuple[int, str, str]:
-    """The CLI in-process: (exit code, stdout, stderr)."""
-    out, err = stdout or io.StringIO(), io.StringIO()
-    code = main([str(a) for a in args], stdout=out, stderr=err, stdin=io.StringIO(""))
-    return code, out.getvalue(), err.getvalue()
+run = run_cli  # the CLI in-process: (exit code, stdout, stderr)
 
 
 class _CheckingStdout(io.StringIO):

@@ -23,7 +23,7 @@ import pytest
 from ballast.cli import build_parser, main
 from ballast.dsl.parser_cache import cache_dir, cache_file, cached_lark
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # What `ballast --help` must not import: the front-ends' third-party libraries, the simulator's,
 # the compiler, and the runtime's evaluator (code generation, policies).
 HEAVY = ("lark", "ruamel", "jsonschema", "numpy", "simpy", "networkx", "ballast.compiler", "ballast.simulator")

@@ -18,7 +18,7 @@ import ballast
 from ballast.compiler.pipeline import compile_paths
 from ballast.runtime.bundle import dump_bundle
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MOTB_REL = "catalog/motb.bal"
 LIB_REL = "catalog/lib/thresholds.bal"
 EVENTS = REPO / "catalog" / "events.jsonl"

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import run_cli
 
 import ballast
 from ballast.cli import main
@@ -22,7 +23,7 @@ from ballast.simulator.shadow import Side, shadow
 from ballast.simulator.signals import plan_inputs
 from ballast.simulator.stats import compare, t975
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CATALOG = ROOT / "catalog"
 SCENARIOS = CATALOG / "scenarios"
 MOTB = str(CATALOG / "motb.bal")
@@ -40,9 +41,7 @@ pools:
 
 
 def run(argv: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(argv, stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
+    return run_cli(*argv)
 
 
 def write(tmp_path: Path, text: str, name: str = "s.scenario.yaml") -> Path:

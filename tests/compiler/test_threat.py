@@ -27,7 +27,7 @@ from ballast.runtime.bundle import dump_bundle
 from ballast.runtime.errors import CompileError, EvaluationError, UsageError
 from ballast.runtime.threat import ThreatEngine, ThreatUpdate, load_threats
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 GTBE = REPO / "catalog" / "gtbe.bal"
 
 

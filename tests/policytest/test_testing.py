@@ -4,7 +4,6 @@ expectations, coverage, the exit codes, and the catalog's own tests (run here so
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import textwrap
@@ -13,12 +12,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support import run_cli
 
-from ballast.cli import main
 from ballast.policytest import find_test_files, load_test_file, run_paths
 from ballast.policytest.notation import MAX_SAMPLES, NotationError, encode, expand
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 SMALL = """\
 policy t.small version "1.0.0" {
@@ -88,10 +87,7 @@ tests:
 """
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main([str(a) for a in args], stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
+run = run_cli  # the CLI in-process: (exit code, stdout, stderr)
 
 
 def project(tmp_path: Path, test: str, policy: str = SMALL, name: str = "small.bal") -> Path:

@@ -26,9 +26,9 @@ from ballast.dsl.yaml_front import parse_yaml_document, policy_schema
 from ballast.paths import expand_policies as expand
 from ballast.runtime.errors import CompileError, Diagnostic, Span
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CATALOG = ROOT / "catalog"
-GOLDEN = Path(__file__).parent / "golden" / "yaml"
+GOLDEN = Path(__file__).parents[1] / "golden" / "yaml"
 CASES = sorted(GOLDEN.glob("*.yaml"))
 
 

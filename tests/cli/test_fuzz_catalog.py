@@ -4,7 +4,7 @@ Each catalog file (policies, a module, the YAML policy, scenarios, events) is mu
 dozen times with a fixed seed (deleted, duplicated or swapped text, hostile tokens, huge
 numbers, bad bytes, truncation) and run through the command that reads it, in-process, under
 an alarm. A finding is an exit 3, a traceback, an `internal` problem, or a case past the alarm.
-Same seed, same mutants: a failure here reproduces with `pytest tests/test_fuzz_catalog.py`.
+Same seed, same mutants: a failure here reproduces with `pytest tests/cli/test_fuzz_catalog.py`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 
 from ballast.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CATALOG = REPO / "catalog"
 SEED = 20251115
 MUTANTS_PER_FILE = 40

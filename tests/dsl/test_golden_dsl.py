@@ -15,7 +15,7 @@ import pytest
 
 from ballast.cli import main
 
-GOLDEN = Path(__file__).parent / "golden" / "dsl"
+GOLDEN = Path(__file__).parents[1] / "golden" / "dsl"
 CASES = sorted(GOLDEN.glob("*.bal"))
 
 

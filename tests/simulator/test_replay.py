@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import run_cli
 
 import ballast
 from ballast.cli import main
@@ -28,17 +29,14 @@ from ballast.simulator.decisions import Decision, DecisionDiff, decisions_of, di
 from ballast.simulator.replay import REPORT_FORMAT, replay, rule_keys
 from ballast.simulator.telemetry import BadLine, read_telemetry
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CATALOG = REPO / "catalog"
 EVENTS = CATALOG / "events.jsonl"
 WATCHDOG_EVENTS = CATALOG / "watchdog-events.jsonl"
 SLA_RULE = 'when sla_adherence < 99.95 && tier != "batch"'
 
 
-def run(*args: Any) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main([str(a) for a in args], stdout=out, stderr=err, stdin=io.StringIO(""))
-    return code, out.getvalue(), err.getvalue()
+run = run_cli  # the CLI in-process: (exit code, stdout, stderr)
 
 
 def clean_events(tmp_path: Path) -> Path:

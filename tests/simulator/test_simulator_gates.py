@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import textwrap
 from pathlib import Path
 
 import pytest
+from support import run_cli
 from test_simulator import GTBE, MOTB, SMALL  # one small scenario for both files
 
 import ballast
-from ballast.cli import main
 from ballast.runtime.errors import CompileError
 from ballast.simulator.gates import GateError, evaluate, parse_gates
 from ballast.simulator.render import render_html, render_markdown
@@ -26,9 +25,7 @@ NEVER_AFTER = SMALL + "faults:\n  - {kind: latency, at: 15m, add_ms: 10}\nhypoth
 
 
 def run(argv: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(argv, stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
+    return run_cli(*argv)
 
 
 def write(tmp_path: Path, text: str, name: str = "s.scenario.yaml") -> Path:

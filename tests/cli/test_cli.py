@@ -16,11 +16,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import run_cli
 
 import ballast
 from ballast.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CATALOG = REPO / "catalog"
 MOTB = CATALOG / "motb.bal"
 EVENTS = CATALOG / "events.jsonl"
@@ -32,11 +33,7 @@ HEAD = re.compile(
 )
 
 
-def run(*args: str, stdin: str = "") -> tuple[int, str, str]:
-    """The CLI in-process: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    code = main([str(a) for a in args], stdout=out, stderr=err, stdin=io.StringIO(stdin))
-    return code, out.getvalue(), err.getvalue()
+run = run_cli  # the CLI in-process: (exit code, stdout, stderr)
 
 
 def shell(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

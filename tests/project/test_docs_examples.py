@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
 EXAMPLES = DOCS / "examples"
 # Pages whose examples are deterministic and must match; the others may be added one by one.

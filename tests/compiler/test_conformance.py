@@ -33,7 +33,7 @@ from ballast.runtime.errors import ErrorList
 from ballast.runtime.interpret import evaluate
 from ballast.runtime.validate import validate
 
-CASES_DIR = Path(__file__).parent / "cases"
+CASES_DIR = Path(__file__).parents[1] / "cases"
 TOPICS = ("arithmetic", "logic", "comparison", "strings", "collections", "optional", "errors", "durations")
 EXPECTATIONS = ("want", "want_error", "want_compile_error")
 KEYS = {"note", "schema", "expr", "input", "known_issue", *EXPECTATIONS}

@@ -21,7 +21,7 @@ import pytest
 
 from ballast.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CATALOG = REPO / "catalog"
 TIMEOUT_S = 20  # a case that takes longer hangs
 

@@ -10,7 +10,7 @@ import ballast
 from ballast.cli import main
 from ballast.runtime.ir import slot_key, walk
 
-WATCHDOG = Path(__file__).resolve().parents[1] / "catalog" / "watchdog.bal"
+WATCHDOG = Path(__file__).resolve().parents[2] / "catalog" / "watchdog.bal"
 
 
 def test_emit_python_shows_each_stateful_rules_generated_conditions_and_window_slots() -> None:
