@@ -102,16 +102,6 @@ class _PolicyEngine:
         """Every key, by (grouping index, values)."""
         return self.table.keys
 
-    # ballast.testing.coverage observes every evaluation of a timed rule by wrapping this
-    # method; it lives on the rule machine now, and setting it here replaces it there.
-    @property
-    def _active(self) -> Callable[[TimedRule, RuleStatus, Context], bool]:
-        return self.machine._active
-
-    @_active.setter
-    def _active(self, wrapped: Callable[[TimedRule, RuleStatus, Context], bool]) -> None:
-        self.machine._active = wrapped  # type: ignore[method-assign]
-
     # ---- events ----
     def process(self, event: Any, result: Result) -> None:
         if self.deferred:
@@ -381,6 +371,32 @@ class Engine:
         """Counters per policy: events, late, duplicates, gaps, no_data, suppressed, expired keys, keys."""
         return {e.policy.name: {**e.counters, "keys": len(e.keys)} for e in self._engines}
 
+    @contextlib.contextmanager
+    def observing(
+        self,
+        on_decide: Callable[[int, Mapping[str, Any]], None] | None = None,
+        on_condition: Callable[[int, int, Mapping[str, Any]], None] | None = None,
+    ) -> Iterator[None]:
+        """Watch what the rules are evaluated on, for tools such as `ballast test --coverage`.
+
+        Inside the block, `on_decide(policy, event)` is called with every event the stateless
+        rules of the `policy`-th policy decide on, and `on_condition(policy, rule, context)` before
+        every evaluation of the condition of a timed rule (`rule` indexes the policy's rules;
+        `context` is the event with the window values the condition reads). Observers must not
+        change what they are given. Leaving the block removes them; decisions are unchanged.
+        """
+        undo: list[Callable[[], None]] = []
+        try:
+            for number, engine in enumerate(self._engines):
+                if on_decide is not None:
+                    undo.append(_observe_decide(engine.policy, number, on_decide))
+                if on_condition is not None:
+                    undo.append(_observe_conditions(engine.machine, number, on_condition))
+            yield
+        finally:
+            for restore in reversed(undo):
+                restore()
+
     def snapshot(self) -> dict[str, Any]:
         """The whole state as JSON-able data; `Engine.restore` continues exactly from it."""
         with _collector_paused():  # a million small lists would trigger full collections
@@ -424,6 +440,33 @@ class Engine:
             )
         self._by_input[input] = chosen
         return chosen
+
+
+def _observe_decide(
+    policy: CompiledPolicy, number: int, observer: Callable[[int, Mapping[str, Any]], None]
+) -> Callable[[], None]:
+    # An instance attribute shadows the class's method; deleting it restores the method.
+    original = policy.decide
+
+    def decide(data: Any, result: Result) -> None:
+        observer(number, data)
+        original(data, result)
+
+    policy.decide = decide  # type: ignore[method-assign]
+    return lambda: delattr(policy, "decide")
+
+
+def _observe_conditions(
+    machine: RuleMachine, number: int, observer: Callable[[int, int, Mapping[str, Any]], None]
+) -> Callable[[], None]:
+    original = machine._active
+
+    def active(rule: TimedRule, state: RuleStatus, aug: Context) -> bool:
+        observer(number, rule.index, aug)
+        return original(rule, state, aug)
+
+    machine._active = active  # type: ignore[method-assign]
+    return lambda: delattr(machine, "_active")
 
 
 @contextlib.contextmanager

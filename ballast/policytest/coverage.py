@@ -161,38 +161,24 @@ class Coverage(Observer):
     @contextlib.contextmanager
     def attach(self, engine: Engine, target: Target) -> Iterator[None]:
         plans = self.plans(target)
-        engines = getattr(engine, "_engines", None)
-        if engines is None or len(engines) != len(plans):
-            raise InternalError("coverage cannot observe this Engine: it has no per-policy engines")
-        patched = []
-        try:
-            for policy_engine, rule_plans in zip(engines, plans, strict=True):
-                policy = policy_engine.policy
-                if not hasattr(policy_engine, "_active"):
-                    raise InternalError("coverage cannot observe this Engine: its rules are stepped differently")
-                stateless = [p for p, r in zip(rule_plans, policy.rules, strict=True) if not _timed(policy, r.name)]
-                policy.decide = self._decide(policy.decide, stateless)
-                patched.append(policy)
-                policy_engine._active = self._active(policy_engine._active, rule_plans)
+        policies = engine.policies.policies
+        if len(policies) != len(plans):
+            raise InternalError("coverage cannot observe this Engine: its policies are not the target's")
+        # Stateless rules are all decided by one fused matcher: each sees every event it decides on.
+        stateless = [
+            [p for p, r in zip(rule_plans, policy.rules, strict=True) if not _timed(policy, r.name)]
+            for policy, rule_plans in zip(policies, plans, strict=True)
+        ]
+
+        def on_decide(policy: int, event: Any) -> None:
+            for plan in stateless[policy]:
+                self.observe(plan, event)
+
+        def on_condition(policy: int, rule: int, context: Any) -> None:
+            self.observe(plans[policy][rule], context)
+
+        with engine.observing(on_decide, on_condition):
             yield
-        finally:
-            for policy in patched:  # the compiled policies outlive the test: restore the class's method
-                del policy.decide
-
-    def _decide(self, original: Any, plans: list[_Plan]) -> Any:
-        def decide(data: Any, result: Any) -> None:
-            for plan in plans:
-                self.observe(plan, data)
-            original(data, result)
-
-        return decide
-
-    def _active(self, original: Any, plans: list[_Plan]) -> Any:
-        def active(rule: Any, state: Any, aug: dict[str, Any]) -> bool:
-            self.observe(plans[rule.index], aug)
-            return bool(original(rule, state, aug))
-
-        return active
 
     def observe(self, plan: _Plan, event: Any) -> None:
         entry = plan.entry

@@ -555,6 +555,39 @@ def test_the_same_stream_gives_the_same_output_directive_ids_included() -> None:
     assert {"RuleState", "Suppressed", "TelemetryGap"} <= kinds
 
 
+def test_observing_sees_every_evaluation_and_changes_no_decision() -> None:
+    policies = ballast.compile([str(CATALOG / "watchdog.bal"), str(CATALOG / "motb.bal")])
+    with open(CATALOG / "watchdog-events.jsonl", encoding="utf-8") as f:
+        events = [json.loads(line) for line in f if line.strip()]
+    plain, watched = Engine(policies), Engine(policies)
+    decided: list[int] = []
+    conditions: dict[tuple[int, int], int] = {}
+
+    def on_condition(policy: int, rule: int, context: Any) -> None:
+        assert "htm_queue_depth" in context  # the event, with the windows the condition reads
+        conditions[policy, rule] = conditions.get((policy, rule), 0) + 1
+
+    with watched.observing(lambda policy, event: decided.append(policy), on_condition):
+        inside = [watched.process(ev, input="layer2").to_dict() for ev in events[:80]]
+    after = [watched.process(ev, input="layer2").to_dict() for ev in events[80:]]
+    expected = [plain.process(ev, input="layer2").to_dict() for ev in events]
+    assert inside + after == expected
+    watchdog = [p.name for p in policies.policies].index("motb.watchdog")
+    timed = {rule for policy, rule in conditions if policy == watchdog}
+    assert len(timed) >= 5 and sum(conditions.values()) >= 80  # every timed rule, every accepted event
+    count = sum(conditions.values())
+    watched.process(events[-1], input="layer2")
+    assert sum(conditions.values()) == count  # leaving the block removed the observers
+
+    with open(CATALOG / "events.jsonl", encoding="utf-8") as f:
+        telemetry = [json.loads(line) for line in f if line.strip()][:5]
+    with watched.observing(on_decide=lambda policy, event: decided.append(policy)):
+        for ev in telemetry:
+            watched.process(ev, input="telemetry")
+    motb = [p.name for p in policies.policies].index("motb.orchestration")
+    assert decided == [motb] * len(telemetry)  # the stateless rules of motb decided each event once
+
+
 SNAPSHOT_POLICY = compile_policy(
     """  rule hot { group by pool  enter when avg(x, 1m) > 60  exit when avg(x, 1m) < 40  for 20s  keep 30s  cooldown 1m  then scale(targets: pool) }
   rule spike { group by pool  when anomaly(x, 5m).kind == "spike"  cooldown 30s  then page(targets: pool) }
