@@ -5,7 +5,7 @@ parser tables and parsing. The AST of a file depends only on the file's name (sp
 text and the front-end's own code, so it is cached under a hash of exactly those: the file's path
 and text, `FORMAT`, the Python version, and the bytes of the grammar and of every module the
 parse result is made of (`dsl/parser.py`, `dsl/ast.py`, `dsl/problems.py`, the spans and values
-of the runtime). Editing any of them, or upgrading, gives new names, so a stale AST is never read.
+of the runtime, and Lark's version). Editing any of them, or upgrading, gives new names, so a stale AST is never read.
 
 Only documents that parsed are cached (an error is always reported by the parser itself), and a
 cached document equals what parsing gives (tests/cli/test_startup.py compares them). Where the files
@@ -35,6 +35,7 @@ _FRONT_END = (
     "ballast.dsl.problems",
     "ballast.runtime.errors",
     "ballast.runtime.values",
+    "lark",  # its __init__ names its version: an upgraded Lark may build other trees
 )
 
 
