@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 from argparse import Namespace
-from typing import TextIO
+from typing import Any, TextIO
 
 from ballast.cli.events import open_events, read_event_argument
 from ballast.cli.exits import EXIT_OK, EXIT_PROBLEMS
@@ -55,6 +55,7 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
         print_diagnostics(exc.diagnostics, "text", err)
         return EXIT_PROBLEMS
     try:
+        _refuse_unexplainable(compilation, args.rule)
         report = explain_rule(compilation.ir, args.rule, event)
     except BallastError as exc:
         raise UsageError(str(exc)) from None
@@ -63,6 +64,15 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     else:
         out.write(report["text"])
     return EXIT_PROBLEMS if report["error"] else EXIT_OK  # an invalid event or a fault is a problem
+
+
+def _refuse_unexplainable(compilation: Any, name: str) -> None:
+    """`--rule` naming a document of a kind that cannot be explained yet (a threat document) gets
+    that kind's own message, not "no rule named …": each kind says through its `explain` hook."""
+    for kind in compilation.kinds:
+        for entry in compilation.ir.get(kind.ir_key, ()):
+            if entry.get("name") == name:
+                kind.explain(entry)
 
 
 def _explain_history(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:

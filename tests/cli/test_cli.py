@@ -791,3 +791,9 @@ def test_explain_shows_durations_with_their_unit_as_the_reason_does():
     leaves = json.loads(out)["tree"]["children"][0]["children"][0]["children"]
     p99 = next(leaf for leaf in leaves if "p99" in leaf.get("inputs", {}))
     assert p99["inputs"]["p99"] == 0.45 and p99["durations"] == ["p99"]  # JSON keeps seconds, says which
+
+
+def test_explain_of_a_threat_document_says_it_is_not_supported_yet():
+    code, out, err = run("explain", MOTB, CATALOG / "gtbe.bal", "--rule", "motb.gtbe", "--event", "{}")
+    assert (code, out) == (2, "")
+    assert "explaining threat 'motb.gtbe' is not supported yet" in err  # the threat kind's explain hook
