@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-import textwrap
 from pathlib import Path
 
 import pytest
-from support import run_cli
-from test_simulator import GTBE, MOTB, SMALL  # one small scenario for both files
+from test_simulator import GTBE, MOTB, SMALL, run, write  # one small scenario and its helpers for both files
 
 import ballast
 from ballast.runtime.errors import CompileError
@@ -23,15 +21,6 @@ from ballast.simulator.stats import compare
 # The fault lasts to the end, so the `after` phase (5 minutes after the last fault) never comes.
 NEVER_AFTER = SMALL + "faults:\n  - {kind: latency, at: 15m, add_ms: 10}\nhypothesis:\n"
 
-
-def run(argv: list[str]) -> tuple[int, str, str]:
-    return run_cli(*argv)
-
-
-def write(tmp_path: Path, text: str, name: str = "s.scenario.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
 
 
 # ---- 1. a probe with no samples is "no data", and fails unless allowed ----
