@@ -58,17 +58,23 @@ def expand_policies(paths: list[str], suffixes: tuple[str, ...] = POLICY_SUFFIXE
     both would clash on the policy name. A twin is checked when it is named explicitly.
     """
     def wanted(p: Path) -> bool:
-        return (
-            p.suffix in suffixes
-            and "tests" not in p.parts
-            and not p.name.endswith((".test.yaml", ".test.yml"))  # policy tests: `ballast test`
-            and not p.name.endswith(SCENARIO_SUFFIXES)  # simulator scenarios: `ballast simulate`
-            and not (p.suffix in (".yaml", ".yml") and p.with_suffix(".bal").is_file())
-        )
+        return is_policy_file(p, suffixes, Path.is_file)
 
     if ".yaml" in suffixes:
         _refuse_non_policies(paths)
     return expand_paths(paths, wanted, f"no policy files ({', '.join(suffixes)})")
+
+
+def is_policy_file(p: Path, suffixes: tuple[str, ...] = POLICY_SUFFIXES, exists: Callable[[Path], bool] = Path.is_file) -> bool:
+    """Whether a directory's file `p` is a policy file (`exists` tells whether a file is there:
+    on disk, or in a git tree for `ballast diff REF:PATH`)."""
+    return (
+        p.suffix in suffixes
+        and "tests" not in p.parts
+        and not p.name.endswith((".test.yaml", ".test.yml"))  # policy tests: `ballast test`
+        and not p.name.endswith(SCENARIO_SUFFIXES)  # simulator scenarios: `ballast simulate`
+        and not (p.suffix in (".yaml", ".yml") and exists(p.with_suffix(".bal")))  # a .bal's YAML twin
+    )
 
 
 def _refuse_non_policies(paths: list[str]) -> None:

@@ -41,6 +41,7 @@ COMMANDS = (
     Command("compile", "ballast.cli.compile", "compile policies into a bundle"),
     Command("eval", "ballast.cli.eval", "evaluate events against policies or a bundle"),
     Command("fmt", "ballast.cli.fmt", "format .bal files canonically"),
+    Command("diff", "ballast.cli.diff", "what a change to a policy set means: semantic diff with proofs"),
     Command("explain", "ballast.cli.explain", "show why a rule fires or not for an event"),
     Command("test", "ballast.cli.test", "run policy unit tests (*.test.yaml)"),
     Command("simulate", "ballast.cli.simulate", "run a scenario in the simulated mesh and report its KPIs"),

@@ -17,7 +17,7 @@ hook                      called by          does
 ``manifest``              pass ``bundle``    one entry's line in the bundle manifest
 ``load``                  tools, tests       the runtime object that runs one IR entry
 ``format``                ``ballast fmt``    the canonical text of a document
-``diff``                  (semantic diff)    what changed between two IR entries
+``diff``                  ``ballast diff``   the findings between two versions of an entry
 ``explain``               ``ballast explain`` the names `explain` can take in an entry
 ========================  =================  =============================================
 
@@ -88,8 +88,9 @@ class DocumentKind(Protocol):
         """The canonical text of a document of this kind."""
         ...
 
-    def diff(self, old: IR, new: IR) -> list[IR]:
-        """The semantic changes from one IR entry to another."""
+    def diff(self, old: IR, new: IR, *, timeout_ms: int) -> list[Any]:
+        """The findings (`ballast.compiler.diff.findings.Finding`) from one version of an IR entry
+        to another; `timeout_ms` bounds each solver query."""
         ...
 
     def explain(self, entry: IR) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ballast.compiler.checker import Checker
-from ballast.compiler.kinds import IR, NotSupportedYet
+from ballast.compiler.kinds import IR
 from ballast.compiler.passes.optimize import optimize_policy
 from ballast.compiler.passes.resolve import check_unique_policies, resolve_policy
 from ballast.dsl import ast
@@ -56,8 +56,11 @@ class PolicyKind:
     def format(self, document: ast.Document) -> str:
         return format_document(document)
 
-    def diff(self, old: IR, new: IR) -> list[IR]:
-        raise NotSupportedYet("a semantic diff of policies is not supported yet")
+    def diff(self, old: IR, new: IR, *, timeout_ms: int) -> list[Any]:
+        # Imported here: only `ballast diff` pays for the solver.
+        from ballast.compiler.diff.policy import Options, PolicyDiff
+
+        return PolicyDiff(old, new, Options(timeout_ms)).run()
 
     def explain(self, entry: IR) -> list[str]:
         return [f"{entry['name']}/{rule['name']}" for rule in entry["rules"]]

@@ -481,8 +481,11 @@ class ThreatKind:
     def format(self, document: ast.Document) -> str:
         return format_document(document)
 
-    def diff(self, old: IR, new: IR) -> list[IR]:
-        raise NotSupportedYet("a semantic diff of threat documents is not supported yet")
+    def diff(self, old: IR, new: IR, *, timeout_ms: int) -> list[Any]:
+        # Imported here: only `ballast diff` pays for the solver.
+        from ballast.compiler.diff.threat import ThreatDiff
+
+        return ThreatDiff(old, new, timeout_ms).run()
 
     def explain(self, entry: IR) -> list[str]:
         raise NotSupportedYet(

@@ -310,8 +310,7 @@ def test_every_kind_runs_each_stage_on_the_catalog() -> None:
         for entry in entries:
             assert kind.load(entry) is not None
             assert kind.manifest(entry)["name"] == entry["name"]
-            with pytest.raises(kinds.NotSupportedYet, match="not supported yet"):
-                kind.diff(entry, entry)
+            assert kind.diff(entry, entry, timeout_ms=1000) == []  # a document against itself: no finding
     for path in KIND_CATALOG:
         with open(path, encoding="utf-8") as f:
             document = parse_document(f.read(), path)

@@ -1,0 +1,139 @@
+"""`ballast diff`: what a change to a policy set means, for the reviewer of a pull request."""
+
+from __future__ import annotations
+
+import argparse
+from argparse import Namespace
+from typing import TextIO
+
+from ballast.cli.exits import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
+
+DESCRIPTION = """Compare two versions of a policy set by what they decide, not by
+their text. Each side is a file, a folder or GIT_REF:PATH
+(`ballast diff origin/main:catalog/ catalog/`). Conditions are compared by an
+SMT solver: reordering, De Morgan or an inlined constant is cosmetic, and a
+changed condition comes with inputs where the decisions differ. Every finding
+has a documented id and a level: breaking, behavioral or cosmetic
+(docs/diff.md)."""
+
+EPILOG = """exit codes: 0 no finding at or above --fail-on; 1 findings at or above it
+(or, with --require-justification, a loosened guard without a justification);
+2 the diff could not run (a side does not compile, a bad git ref, a malformed
+ignore file); 3 internal error."""
+
+
+def add_arguments(diff: argparse.ArgumentParser) -> None:
+    """Declare the arguments of `ballast diff`."""
+    from ballast.compiler.diff.render import FORMATS  # no solver: render imports none
+    from ballast.compiler.diff.report import FAIL_ON
+
+    diff.epilog = EPILOG
+    diff.add_argument("base", metavar="BASE", help="the version before: a file, a folder or GIT_REF:PATH")
+    diff.add_argument("head", metavar="HEAD", help="the version after: a file, a folder or GIT_REF:PATH")
+    diff.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    diff.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of standard output")
+    diff.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        default="breaking",
+        help="exit 1 when a finding is at or above this level, or (guard-loosened) loosens a guard (default: breaking)",
+    )
+    diff.add_argument(
+        "--require-justification",
+        action="store_true",
+        help='exit 1 when a rule whose guard was loosened has no `justification "…"` clause',
+    )
+    diff.add_argument("--overrides", metavar="FILE", help="a severity-override file (YAML; docs/diff.md)")
+    diff.add_argument("--ignore", metavar="FILE", help="an ignore file of accepted findings (YAML; docs/diff.md)")
+    diff.add_argument(
+        "--since", metavar="REPORT", help="report only findings that this previous JSON report did not have"
+    )
+    diff.add_argument(
+        "--timeout-ms",
+        type=int,
+        default=2000,
+        metavar="MS",
+        help="the solver's time limit per question (default: 2000)",
+    )
+
+
+def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    """Diff the two sides and print the report; the exit code follows --fail-on."""
+    import datetime as dt
+
+    from ballast.cli.output import print_diagnostics
+    from ballast.compiler.diff import diff_ir
+    from ballast.compiler.diff.render import render
+    from ballast.compiler.diff.report import Report, apply_ignores, apply_overrides, read_entries, since
+    from ballast.runtime.errors import CompileError, UsageError
+    from ballast.sides import SideFailed, load_side
+
+    if args.timeout_ms < 1:
+        raise UsageError(f"--timeout-ms must be at least 1, got {args.timeout_ms}")
+    try:
+        overrides = read_entries(args.overrides, "overrides") if args.overrides else []
+        ignores = read_entries(args.ignore, "ignore") if args.ignore else []
+    except CompileError as exc:
+        print_diagnostics(exc.diagnostics, "text", err, None)
+        return EXIT_USAGE
+    try:
+        base = load_side(args.base, "base")
+        head = load_side(args.head, "head")
+    except SideFailed as exc:
+        err.write(
+            f"ballast diff: the {exc.label} side ({args.base if exc.label == 'base' else args.head}) does not compile:\n"
+        )
+        print_diagnostics(exc.error.diagnostics, "text", err, None)
+        return EXIT_USAGE
+    findings = diff_ir(base.ir, head.ir, timeout_ms=args.timeout_ms)
+    notes: list[str] = []
+    today = dt.date.today()
+    apply_overrides(findings, overrides, today, notes)
+    findings, ignored = apply_ignores(findings, ignores, today, notes)
+    unchanged = 0
+    if args.since:
+        findings, unchanged = since(findings, args.since)
+    report = Report(
+        {"source": args.base, "documents": base.documents},
+        {"source": args.head, "documents": head.documents},
+        findings,
+        ignored,
+        unchanged,
+        notes,
+    )
+    if args.require_justification:
+        report.missing_justification = _unjustified(report, head.ir)
+    text = render(report, args.format, args.fail_on)
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as exc:
+            raise UsageError(f"{args.output}: cannot write the report: {exc.strerror or exc}") from None
+        summary = text.rstrip("\n").rsplit("\n", 1)[-1] if args.format in ("text", "github") else ""
+        if summary:
+            err.write(summary + "\n")
+    else:
+        out.write(text)
+    return EXIT_PROBLEMS if report.fails(args.fail_on) else EXIT_OK
+
+
+def _unjustified(report: object, head_ir: dict[str, object]) -> list[str]:
+    """The keys of guard-loosened findings on rules that carry no justification in the head."""
+    from ballast.compiler.diff.findings import GUARD_LOOSENED
+
+    justified = {
+        (policy["name"], rule["name"])
+        for policy in head_ir.get("policies", [])  # type: ignore[union-attr]
+        for rule in policy["rules"]
+        if rule.get("justification")
+    }
+    rules = {(policy["name"], rule["name"]) for policy in head_ir.get("policies", []) for rule in policy["rules"]}  # type: ignore[union-attr]
+    return [
+        f.key
+        for f in report.findings  # type: ignore[attr-defined]
+        if GUARD_LOOSENED in f.tags and (f.document, f.subject) in rules and (f.document, f.subject) not in justified
+    ]
+
+
+__all__ = ["DESCRIPTION", "add_arguments", "run"]

@@ -1,0 +1,48 @@
+"""Semantic diff: what a change to a policy set means, from the checked IR of both sides.
+
+`diff_ir` matches the documents of each kind by name and asks the kind (its `diff` hook,
+`ballast.compiler.kinds`) for the findings between two versions of a document; a document only
+on one side is `<kind>-removed` (breaking) or `<kind>-added` (behavioral). The checks, their ids
+and levels are in `findings.CHECKS`, documented in docs/diff.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ballast.compiler.diff.findings import DEFAULT_TIMEOUT_MS, Finding, position, severity_rank
+from ballast.compiler.kinds import DocumentKind, registry
+
+IR = dict[str, Any]
+
+
+def diff_ir(
+    old: IR, new: IR, kinds: tuple[DocumentKind, ...] | None = None, timeout_ms: int = DEFAULT_TIMEOUT_MS
+) -> list[Finding]:
+    """Every finding between two compiled IRs (`Compilation.ir`), in a stable order."""
+    findings: list[Finding] = []
+    for kind in kinds if kinds is not None else registry():
+        before = {entry["name"]: entry for entry in old.get(kind.ir_key, [])}
+        after = {entry["name"]: entry for entry in new.get(kind.ir_key, [])}
+        for name, entry in before.items():
+            if name not in after:
+                where = position(entry.get("file", ""), [1, 1])
+                findings.append(
+                    Finding(
+                        f"{kind.name}-removed", kind.name, name, "", f"{kind.name} '{name}' was removed", base=where
+                    )
+                )
+        for name, entry in after.items():
+            if name not in before:
+                where = position(entry.get("file", ""), [1, 1])
+                findings.append(
+                    Finding(f"{kind.name}-added", kind.name, name, "", f"{kind.name} '{name}' was added", head=where)
+                )
+            else:
+                findings.extend(kind.diff(before[name], entry, timeout_ms=timeout_ms))
+    return sort_findings(findings)
+
+
+def sort_findings(findings: list[Finding]) -> list[Finding]:
+    """Most severe first; then by document, subject and check: the same order on every run."""
+    return sorted(findings, key=lambda f: (severity_rank(f.level), f.kind, f.document, f.subject, f.id, f.message))

@@ -1,0 +1,322 @@
+"""What a semantic diff reports: findings, each an instance of one documented check.
+
+Every check has a stable id, a level and one line of documentation; docs/diff.md lists them all
+(a test keeps that page and `CHECKS` in step). Levels, from most to least severe:
+
+- `breaking`: a consumer of the policy's directives or a producer of its events must change
+  (a rule, action, input field or enum value removed; a type or range narrowed; …);
+- `behavioral`: the same events now get other decisions (a rule added, a condition or a
+  threshold changed, a time clause changed, …);
+- `cosmetic`: everything that compiles to the same decisions (proven so for conditions).
+
+Tags qualify a finding across levels: `guard-loosened` marks a safety guard relaxed (a rule that
+now fires on fewer inputs, a `for` or cooldown shortened, a rate limit raised, a lockdown floor
+lowered); `ballast diff --require-justification` demands a `justification` on such rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+LEVELS = ("breaking", "behavioral", "cosmetic")
+DEFAULT_TIMEOUT_MS = 2000  # the solver's limit per question: "undecided" past it, never "cosmetic"
+CONFIDENCES = ("proven", "sampled", "structural")
+GUARD_LOOSENED = "guard-loosened"
+GUARD_TIGHTENED = "guard-tightened"
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    level: str
+    subject: str  # what the finding's `subject` names: a rule, a field, an action, a mode…
+    summary: str
+
+
+def _checks(*rows: tuple[str, str, str, str]) -> dict[str, Check]:
+    return {row[0]: Check(*row) for row in rows}
+
+
+# The catalog. Ids are a public interface: never rename one, add a new one instead.
+CHECKS: dict[str, Check] = _checks(
+    # documents
+    ("policy-removed", "breaking", "policy", "A policy present in the base is gone from the head."),
+    ("policy-added", "behavioral", "policy", "A policy of the head is not in the base."),
+    ("policy-metadata-changed", "cosmetic", "policy", "Version, owner, description or labels of a policy changed."),
+    ("threat-removed", "breaking", "threat", "A threat document of the base is gone from the head."),
+    ("threat-added", "behavioral", "threat", "A threat document of the head is not in the base."),
+    (
+        "threat-metadata-changed",
+        "cosmetic",
+        "threat",
+        "Version, owner, description or labels of a threat document changed.",
+    ),
+    # input schemas (policies and threat documents)
+    ("input-field-removed", "breaking", "field", "An input field was removed: events carrying it are now rejected."),
+    (
+        "input-field-added-required",
+        "breaking",
+        "field",
+        "A required input field was added: events without it are now rejected.",
+    ),
+    (
+        "input-field-added-optional",
+        "behavioral",
+        "field",
+        "An optional input field was added: events carrying it, rejected before, are now accepted.",
+    ),
+    (
+        "input-field-type-changed",
+        "breaking",
+        "field",
+        "An input field's type changed incompatibly (or narrowed, float to int).",
+    ),
+    (
+        "input-field-type-widened",
+        "behavioral",
+        "field",
+        "An input field's type was widened (int to float): more events are accepted.",
+    ),
+    (
+        "input-field-range-narrowed",
+        "breaking",
+        "field",
+        "An input field's range was narrowed: events outside the new range are now rejected.",
+    ),
+    (
+        "input-field-range-widened",
+        "behavioral",
+        "field",
+        "An input field's range was widened: more events are accepted.",
+    ),
+    (
+        "input-enum-value-removed",
+        "breaking",
+        "field",
+        "An enum value was removed: events carrying it are now rejected.",
+    ),
+    ("input-enum-value-added", "behavioral", "field", "An enum value was added: events carrying it are now accepted."),
+    ("input-field-made-required", "breaking", "field", "An optional input field became required."),
+    ("input-field-made-optional", "behavioral", "field", "A required input field became optional."),
+    ("input-renamed", "cosmetic", "input", "The input declaration's name changed (events are unaffected)."),
+    # actions (the directives a policy emits)
+    ("action-removed", "breaking", "action", "No rule emits this action any more: its consumers stop receiving it."),
+    ("action-added", "behavioral", "action", "A rule now emits an action the base never emitted."),
+    ("action-parameter-removed", "breaking", "action", "An action lost a parameter its consumers may read."),
+    ("action-parameter-added-required", "breaking", "action", "An action gained a required parameter."),
+    ("action-parameter-added-optional", "behavioral", "action", "An action gained an optional parameter."),
+    ("action-parameter-type-changed", "breaking", "action", "An action parameter's type changed."),
+    ("action-parameter-made-required", "breaking", "action", "An optional action parameter became required."),
+    (
+        "action-parameter-made-optional",
+        "behavioral",
+        "action",
+        "A required action parameter became optional: consumers may now miss it.",
+    ),
+    ("action-parameter-range-narrowed", "breaking", "action", "An action parameter's range was narrowed."),
+    (
+        "action-parameter-range-widened",
+        "behavioral",
+        "action",
+        "An action parameter's range was widened: consumers may see new values.",
+    ),
+    # rules
+    ("rule-removed", "breaking", "rule", "A rule was removed (and no added rule is equivalent to it)."),
+    ("rule-added", "behavioral", "rule", "A rule was added (and no removed rule is equivalent to it)."),
+    (
+        "rule-renamed",
+        "behavioral",
+        "rule",
+        "A removed and an added rule decide alike: the rule was renamed (directives carry the new name).",
+    ),
+    (
+        "rule-condition-widened",
+        "behavioral",
+        "rule",
+        "The rule now fires on strictly more inputs (witness and region given).",
+    ),
+    (
+        "rule-condition-narrowed",
+        "behavioral",
+        "rule",
+        "The rule now fires on strictly fewer inputs (guard loosened; witness and region given).",
+    ),
+    (
+        "rule-condition-changed",
+        "behavioral",
+        "rule",
+        "The rule fires on some new inputs and no longer on others (witness for each direction).",
+    ),
+    (
+        "rule-condition-undecided",
+        "behavioral",
+        "rule",
+        "The condition changed and the solver could not decide whether it decides alike: review it.",
+    ),
+    ("rule-condition-rewritten", "cosmetic", "rule", "The condition was rewritten and is proven to decide alike."),
+    ("rule-exit-changed", "behavioral", "rule", "The exit condition of a rule with hysteresis changed."),
+    ("rule-hysteresis-changed", "behavioral", "rule", "A rule gained or lost its enter/exit hysteresis."),
+    (
+        "rule-for-changed",
+        "behavioral",
+        "rule",
+        "How long the condition must hold (`for`) changed; shortened is a loosened guard.",
+    ),
+    (
+        "rule-keep-changed",
+        "behavioral",
+        "rule",
+        "How long the rule keeps firing after its condition clears (`keep`) changed.",
+    ),
+    ("rule-cooldown-changed", "behavioral", "rule", "The cooldown changed; shortened is a loosened guard."),
+    ("rule-repeat-changed", "behavioral", "rule", "The repeat interval changed."),
+    (
+        "rule-rate-limit-changed",
+        "behavioral",
+        "rule",
+        "The rate limit (`at most N per D`) changed; raised is a loosened guard.",
+    ),
+    ("rule-group-by-changed", "behavioral", "rule", "The keys the rule's state is kept per (`group by`) changed."),
+    ("rule-window-changed", "behavioral", "rule", "The window of an aggregate the condition reads changed."),
+    ("rule-aggregate-changed", "behavioral", "rule", "The aggregates the condition reads changed (function or field)."),
+    (
+        "rule-priority-changed",
+        "behavioral",
+        "rule",
+        "The rule's priority changed (the order of its directives among others).",
+    ),
+    ("rule-impact-changed", "behavioral", "rule", "The rule's declared impact changed."),
+    ("rule-action-added", "behavioral", "rule", "The rule emits an action it did not emit before."),
+    ("rule-action-removed", "behavioral", "rule", "The rule no longer emits one of its actions."),
+    ("rule-targets-changed", "behavioral", "rule", "The targets of one of the rule's actions changed."),
+    ("rule-action-argument-changed", "behavioral", "rule", "An argument of one of the rule's actions changed."),
+    (
+        "rule-action-argument-rewritten",
+        "cosmetic",
+        "rule",
+        "An argument was rewritten and is proven to have the same value.",
+    ),
+    (
+        "rule-reason-changed",
+        "cosmetic",
+        "rule",
+        "The rule's reason text changed (directives' rationale reads differently).",
+    ),
+    ("rule-metadata-changed", "cosmetic", "rule", "The rule's description, labels or justification changed."),
+    (
+        "rule-reordered",
+        "cosmetic",
+        "rule",
+        "The rule moved within its policy; priorities decide the order of directives.",
+    ),
+    (
+        "stream-changed",
+        "behavioral",
+        "policy",
+        "Event-time settings changed (time field, lateness, dedup id, sequence, idle, stale).",
+    ),
+    # threat documents
+    ("threat-mode-removed", "breaking", "mode", "A response mode was removed: consumers of the mode see it no more."),
+    ("threat-mode-added", "behavioral", "mode", "A response mode was added."),
+    (
+        "threat-mode-threshold-changed",
+        "behavioral",
+        "mode",
+        "A mode's enter or exit threshold changed; a higher enter is a loosened guard.",
+    ),
+    ("threat-mode-dwell-changed", "behavioral", "mode", "How long a mode must hold before it is left changed."),
+    (
+        "threat-source-removed",
+        "behavioral",
+        "source",
+        "A risk source no longer feeds the ThreatIndex (guard loosened).",
+    ),
+    ("threat-source-added", "behavioral", "source", "A risk source now feeds the ThreatIndex."),
+    ("threat-source-weight-changed", "behavioral", "source", "A risk source's weight changed."),
+    ("threat-source-changed", "behavioral", "source", "A risk source's expression or scale changed."),
+    (
+        "threat-source-rewritten",
+        "cosmetic",
+        "source",
+        "A risk source's expression was rewritten and is proven to have the same value.",
+    ),
+    ("threat-smoothing-changed", "behavioral", "threat", "The smoothing of the ThreatIndex changed."),
+    (
+        "threat-governor-changed",
+        "behavioral",
+        "governor",
+        "A Fear-Paralysis Governor setting changed; a lower floor, more flips, a shorter dwell or fewer spared tiers loosen it.",
+    ),
+)
+
+
+@dataclass
+class Position:
+    file: str
+    line: int
+    column: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "column": self.column}
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass
+class Finding:
+    """One change, an instance of `CHECKS[id]`."""
+
+    id: str
+    kind: str  # the document kind: policy, threat, …
+    document: str  # the document's name
+    subject: str  # the rule, field, action, mode, source…; "" for the document itself
+    message: str
+    base: Position | None = None
+    head: Position | None = None
+    confidence: str = "structural"
+    tags: tuple[str, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+    level: str = ""  # from the catalog, unless a severity override changed it
+
+    def __post_init__(self) -> None:
+        if self.id not in CHECKS:
+            raise KeyError(f"no check {self.id!r} in the catalog")
+        if not self.level:
+            self.level = CHECKS[self.id].level
+
+    @property
+    def key(self) -> str:
+        """What identifies the finding across runs (ignore files and `--since` match on it)."""
+        return "/".join(part for part in (self.id, self.document, self.subject) if part)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "key": self.key,
+            "id": self.id,
+            "level": self.level,
+            "kind": self.kind,
+            "document": self.document,
+            "subject": self.subject,
+            "message": self.message,
+            "confidence": self.confidence,
+            "tags": list(self.tags),
+            "base": self.base.to_json() if self.base else None,
+            "head": self.head.to_json() if self.head else None,
+        }
+        if self.details:
+            out["details"] = self.details
+        return out
+
+
+def position(file: str, at: list[int] | None) -> Position | None:
+    """A finding's position from an IR node's `at` ([line, column, end line, end column])."""
+    if not at:
+        return None
+    return Position(file, at[0], at[1])
+
+
+def severity_rank(level: str) -> int:
+    """0 for breaking, 1 behavioral, 2 cosmetic: lower is more severe."""
+    return LEVELS.index(level)

@@ -1,0 +1,204 @@
+"""A diff report in each output format: text, json, md, github, junit, sarif.
+
+Every format is a pure function of the report: the same report gives the same bytes (no clock, no
+absolute paths), so a CI job can diff two runs' outputs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+from ballast.compiler.diff.findings import CHECKS, GUARD_LOOSENED, LEVELS, Finding
+from ballast.compiler.diff.report import Report
+
+FORMATS = ("text", "json", "md", "github", "junit", "sarif")
+
+
+def render(report: Report, fmt: str, fail_on: str) -> str:
+    return _RENDERERS[fmt](report, fail_on)
+
+
+def _where(f: Finding) -> str:
+    parts = []
+    if f.base is not None:
+        parts.append(f"base {f.base}")
+    if f.head is not None:
+        parts.append(f"head {f.head}")
+    return ", ".join(parts)
+
+
+def _subject(f: Finding) -> str:
+    return f"{f.document}/{f.subject}" if f.subject else f.document
+
+
+def _summary_line(report: Report) -> str:
+    c = report.counts()
+    total = len(report.findings)
+    line = f"{total} finding{'s' if total != 1 else ''}: {c['breaking']} breaking, {c['behavioral']} behavioral, {c['cosmetic']} cosmetic"
+    if c[GUARD_LOOSENED]:
+        line += f" ({c[GUARD_LOOSENED]} guard-loosened)"
+    if report.ignored:
+        line += f"; {len(report.ignored)} ignored"
+    if report.unchanged_since:
+        line += f"; {report.unchanged_since} unchanged since the previous report"
+    return line
+
+
+def text(report: Report, fail_on: str) -> str:
+    lines = [f"ballast diff {report.base['source']} → {report.head['source']}"]
+    for f in report.findings:
+        tags = f" [{', '.join(f.tags)}]" if f.tags else ""
+        lines.append(f"{f.level:<10}  {f.id}  {_subject(f)}{tags}")
+        lines.append(f"    {f.message}")
+        lines.append(f"    {_where(f)} ({f.confidence})")
+        if f.key in report.missing_justification:
+            lines.append('    missing justification: add `justification "…"` to the rule (--require-justification)')
+    for note in report.notes:
+        lines.append(f"note: {note}")
+    lines.append(_summary_line(report))
+    failing = len(report.failing(fail_on)) + len(report.missing_justification)
+    lines.append(
+        f"fail-on {fail_on}: {'FAIL' if report.fails(fail_on) else 'ok'} ({failing} at or above it)"
+        if fail_on != "never"
+        else "fail-on never: ok"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def as_json(report: Report, fail_on: str) -> str:
+    return json.dumps(report.to_json(fail_on), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def markdown(report: Report, fail_on: str) -> str:
+    c = report.counts()
+    verdict = "❌ fails" if report.fails(fail_on) else "✅ passes"
+    lines = [
+        "## Ballast semantic diff",
+        "",
+        f"`{report.base['source']}` → `{report.head['source']}`: {verdict} `--fail-on {fail_on}`",
+        "",
+        "| breaking | behavioral | cosmetic | guard-loosened |",
+        "|---:|---:|---:|---:|",
+        f"| {c['breaking']} | {c['behavioral']} | {c['cosmetic']} | {c[GUARD_LOOSENED]} |",
+    ]
+    for level in LEVELS:
+        chosen = [f for f in report.findings if f.level == level]
+        if not chosen:
+            continue
+        lines += ["", f"### {level.capitalize()} ({len(chosen)})", ""]
+        for f in chosen:
+            tags = " " + " ".join(f"`{t}`" for t in f.tags) if f.tags else ""
+            where = f.head or f.base
+            lines.append(f"- **{f.id}** `{_subject(f)}`{tags}: {_md(f.message)} ({where}, {f.confidence})")
+            if f.key in report.missing_justification:
+                lines.append("  - ⚠️ missing `justification` on the rule")
+    for note in report.notes:
+        lines += ["", f"> {_md(note)}"]
+    if report.ignored:
+        lines += ["", f"<details><summary>{len(report.ignored)} ignored</summary>", ""]
+        lines += [f"- `{i['key']}`: {_md(i['reason'])}" for i in report.ignored]
+        lines += ["", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("<", "&lt;")
+
+
+def github(report: Report, fail_on: str) -> str:
+    """GitHub Actions workflow commands: one annotation per finding, on the head's line."""
+    command = {"breaking": "error", "behavioral": "warning", "cosmetic": "notice"}
+    lines = []
+    for f in report.findings:
+        where = f.head or f.base
+        location = f"file={_gh(where.file)},line={where.line},col={where.column}," if where else ""
+        title = _gh(f"{f.id} ({f.level})")
+        lines.append(f"::{command[f.level]} {location}title={title}::{_gh_message(f.message)}")
+    lines.append(_summary_line(report))
+    return "\n".join(lines) + "\n"
+
+
+def _gh(value: str) -> str:
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A").replace(":", "%3A").replace(",", "%2C")
+
+
+def _gh_message(value: str) -> str:
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def junit(report: Report, fail_on: str) -> str:
+    failing = {id(f) for f in report.failing(fail_on)}
+    failures = sum(1 for f in report.findings if id(f) in failing or f.key in report.missing_justification)
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<testsuites name="ballast diff" tests="{len(report.findings)}" failures="{failures}">',
+        f'  <testsuite name={quoteattr(report.base["source"] + " → " + report.head["source"])} tests="{len(report.findings)}" failures="{failures}">',
+    ]
+    for f in report.findings:
+        name = quoteattr(f"{f.id} {_subject(f)}")
+        lines.append(f"    <testcase classname={quoteattr(f.kind + '.' + f.document)} name={name}>")
+        if id(f) in failing or f.key in report.missing_justification:
+            why = "missing justification" if id(f) not in failing else f.level
+            lines.append(
+                f"      <failure type={quoteattr(f.id)} message={quoteattr(why + ': ' + f.message)}>{escape(_where(f))}</failure>"
+            )
+        else:
+            lines.append(f"      <system-out>{escape(f.level + ': ' + f.message)}</system-out>")
+        lines.append("    </testcase>")
+    lines += ["  </testsuite>", "</testsuites>"]
+    return "\n".join(lines) + "\n"
+
+
+def sarif(report: Report, fail_on: str) -> str:
+    """SARIF 2.1.0, for code-scanning dashboards."""
+    level = {"breaking": "error", "behavioral": "warning", "cosmetic": "note"}
+    used = sorted({f.id for f in report.findings})
+    rules = [
+        {
+            "id": check,
+            "shortDescription": {"text": CHECKS[check].summary},
+            "helpUri": f"docs/diff.md#{check}",
+            "properties": {"level": CHECKS[check].level},
+        }
+        for check in used
+    ]
+    results = []
+    for f in report.findings:
+        result: dict[str, Any] = {
+            "ruleId": f.id,
+            "ruleIndex": used.index(f.id),
+            "level": level[f.level],
+            "message": {"text": f.message},
+            "partialFingerprints": {"ballastFinding": f.key},
+            "properties": {"confidence": f.confidence, "tags": list(f.tags), "ballastLevel": f.level},
+        }
+        where = f.head or f.base
+        if where is not None:
+            result["locations"] = [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": where.file.split(":", 1)[-1] if ":" in where.file else where.file},
+                        "region": {"startLine": where.line, "startColumn": where.column},
+                    }
+                }
+            ]
+        results.append(result)
+    document = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{"tool": {"driver": {"name": "ballast", "rules": rules}}, "results": results}],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+_RENDERERS: dict[str, Callable[[Report, str], str]] = {
+    "text": text,
+    "json": as_json,
+    "md": markdown,
+    "github": github,
+    "junit": junit,
+    "sarif": sarif,
+}
