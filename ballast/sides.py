@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ballast.paths import POLICY_SUFFIXES, expand_policies, is_policy_file
@@ -28,6 +28,7 @@ class Side:
     spec: str
     files: list[str]
     ir: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # a git side's texts, by `REF:path`
 
     @property
     def documents(self) -> int:
@@ -56,7 +57,20 @@ def load_side(spec: str, label: str) -> Side:
         compilation = compile_paths(files, stop_after="check-types", sources=sources or None)
     except CompileError as exc:
         raise SideFailed(label, exc) from None
-    return Side(spec, files, compilation.ir)
+    return Side(spec, files, compilation.ir, sources)
+
+
+def on_disk(side: Side, scratch: str) -> list[str]:
+    """Paths on disk of the side's files, for tools that read files (the simulator): a git side
+    is written under `scratch`, its files at their paths in the repository."""
+    if not side.sources:
+        return list(side.files)
+    root = Path(scratch) / "side"
+    for name, text in side.sources.items():
+        target = root / name.split(":", 1)[1]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    return [str(root / name.split(":", 1)[1]) for name in side.files]
 
 
 def _is_git_spec(spec: str) -> bool:

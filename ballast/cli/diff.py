@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 from argparse import Namespace
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ballast.cli.exits import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from ballast.compiler.diff.report import Report
+    from ballast.sides import Side
 
 DESCRIPTION = """Compare two versions of a policy set by what they decide, not by
 their text. Each side is a file, a folder or GIT_REF:PATH
@@ -49,6 +53,18 @@ def add_arguments(diff: argparse.ArgumentParser) -> None:
         "--since", metavar="REPORT", help="report only findings that this previous JSON report did not have"
     )
     diff.add_argument(
+        "--shadow",
+        metavar="SCENARIO",
+        help="run both sides on this simulator scenario and attach each rule's decision counts and the KPI differences",
+    )
+    diff.add_argument("--seeds", type=int, default=5, metavar="N", help="seeds of the --shadow run (default: 5)")
+    diff.add_argument(
+        "--replay",
+        metavar="TELEMETRY",
+        help="replay this recording (JSONL or CSV) through both sides and attach each rule's decision counts",
+    )
+    diff.add_argument("--input", metavar="NAME", help="with --replay: send every line to this input")
+    diff.add_argument(
         "--timeout-ms",
         type=int,
         default=2000,
@@ -70,6 +86,10 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
 
     if args.timeout_ms < 1:
         raise UsageError(f"--timeout-ms must be at least 1, got {args.timeout_ms}")
+    if args.seeds < 1:
+        raise UsageError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.input and not args.replay:
+        raise UsageError("--input goes with --replay TELEMETRY")
     try:
         overrides = read_entries(args.overrides, "overrides") if args.overrides else []
         ignores = read_entries(args.ignore, "ignore") if args.ignore else []
@@ -103,6 +123,8 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     )
     if args.require_justification:
         report.missing_justification = _unjustified(report, head.ir)
+    if args.shadow or args.replay:
+        report.evidence = _evidence(args, base, head, report)
     text = render(report, args.format, args.fail_on)
     if args.output:
         try:
@@ -118,20 +140,45 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     return EXIT_PROBLEMS if report.fails(args.fail_on) else EXIT_OK
 
 
-def _unjustified(report: object, head_ir: dict[str, object]) -> list[str]:
+def _evidence(args: Namespace, base: Side, head: Side, report: Report) -> dict[str, object]:
+    """Run the sides in the simulator and/or over the recording; attach what they decided."""
+    import tempfile
+
+    from ballast.runtime.errors import UsageError
+    from ballast.sides import on_disk
+    from ballast.simulator.evidence import attach, replay_evidence, shadow_evidence
+
+    with tempfile.TemporaryDirectory(prefix="ballast-diff-") as scratch:
+        base_files = on_disk(base, scratch + "/base")
+        head_files = on_disk(head, scratch + "/head")
+        reports = {}
+        if args.shadow:
+            reports["shadow"] = shadow_evidence(args.shadow, base_files, head_files, args.seeds)
+        if args.replay:
+            reports["replay"] = replay_evidence(args.replay, base_files, head_files, args.input)
+            telemetry = reports["replay"]["telemetry"]
+            if telemetry["evaluated"] == 0:  # evidence from no event is no evidence
+                failure = reports["replay"]["failure"] or {}
+                raise UsageError(
+                    f"--replay {args.replay}: no event was evaluated: {failure.get('reason', '')}; {failure.get('hint', '')}"
+                )
+    return attach(report.findings, reports)
+
+
+def _unjustified(report: Report, head_ir: dict[str, Any]) -> list[str]:
     """The keys of guard-loosened findings on rules that carry no justification in the head."""
     from ballast.compiler.diff.findings import GUARD_LOOSENED
 
     justified = {
         (policy["name"], rule["name"])
-        for policy in head_ir.get("policies", [])  # type: ignore[union-attr]
+        for policy in head_ir.get("policies", [])
         for rule in policy["rules"]
         if rule.get("justification")
     }
-    rules = {(policy["name"], rule["name"]) for policy in head_ir.get("policies", []) for rule in policy["rules"]}  # type: ignore[union-attr]
+    rules = {(policy["name"], rule["name"]) for policy in head_ir.get("policies", []) for rule in policy["rules"]}
     return [
         f.key
-        for f in report.findings  # type: ignore[attr-defined]
+        for f in report.findings
         if GUARD_LOOSENED in f.tags and (f.document, f.subject) in rules and (f.document, f.subject) not in justified
     ]
 

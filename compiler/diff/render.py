@@ -56,16 +56,56 @@ def text(report: Report, fail_on: str) -> str:
         lines.append(f"    {_where(f)} ({f.confidence})")
         if f.key in report.missing_justification:
             lines.append('    missing justification: add `justification "…"` to the rule (--require-justification)')
+        lines.extend(f"    {line}" for line in _evidence_lines(f))
     for note in report.notes:
         lines.append(f"note: {note}")
+    lines.extend(_runs(report))
     lines.append(_summary_line(report))
-    failing = len(report.failing(fail_on)) + len(report.missing_justification)
-    lines.append(
-        f"fail-on {fail_on}: {'FAIL' if report.fails(fail_on) else 'ok'} ({failing} at or above it)"
-        if fail_on != "never"
-        else "fail-on never: ok"
-    )
+    lines.append(_verdict(report, fail_on))
     return "\n".join(lines) + "\n"
+
+
+def _evidence_lines(f: Finding) -> list[str]:
+    """What the --shadow / --replay runs saw of the finding's rule."""
+    out = []
+    for source, entries in sorted(f.details.get("evidence", {}).items()):
+        for e in entries:
+            out.append(
+                f"{source}: rule {e['rule']} decided {e['base']} times on the base, {e['head']} on the head ({e['change']})"
+            )
+    return out
+
+
+def _runs(report: Report) -> list[str]:
+    out = []
+    shadow = report.evidence.get("shadow")
+    if shadow:
+        out.append(
+            f"shadow {shadow['scenario']} over {shadow['seeds']} seeds: {shadow['rules_changed']} rule(s) decided differently"
+        )
+        for k in shadow["kpis"]:
+            if k["difference"] is not None:
+                ci = f" (95% CI {k['ci95'][0]:g} to {k['ci95'][1]:g})" if k["ci95"] else ""
+                out.append(f"    {k['kpi']}: {k['base']:g} → {k['head']:g}, difference {k['difference']:g}{ci}")
+    replay = report.evidence.get("replay")
+    if replay:
+        out.append(
+            f"replay {replay['telemetry']}: {replay['evaluated']} events evaluated, {replay['differing_events']} decided differently,"
+            f" {replay['rules_changed']} rule(s) changed"
+        )
+        if replay.get("failure"):
+            out.append(f"    replay: {replay['failure']['reason']}")
+    return out
+
+
+def _verdict(report: Report, fail_on: str) -> str:
+    """The last line: whether the diff fails, and because of what."""
+    reasons = []
+    if fail_on != "never":
+        reasons.append(f"{len(report.failing(fail_on))} at or above {fail_on}")
+    if report.missing_justification:
+        reasons.append(f"{len(report.missing_justification)} loosened guard(s) without justification")
+    return f"{'FAIL' if report.fails(fail_on) else 'ok'}: {', '.join(reasons) if reasons else 'nothing fails the diff'}"
 
 
 def as_json(report: Report, fail_on: str) -> str:
@@ -95,6 +135,10 @@ def markdown(report: Report, fail_on: str) -> str:
             lines.append(f"- **{f.id}** `{_subject(f)}`{tags}: {_md(f.message)} ({where}, {f.confidence})")
             if f.key in report.missing_justification:
                 lines.append("  - ⚠️ missing `justification` on the rule")
+            lines.extend(f"  - {_md(line)}" for line in _evidence_lines(f))
+    runs = _runs(report)
+    if runs:
+        lines += ["", "### Evidence", "", "```", *runs, "```"]
     for note in report.notes:
         lines += ["", f"> {_md(note)}"]
     if report.ignored:

@@ -44,6 +44,7 @@ class Report:
     unchanged_since: int = 0  # findings dropped because --since had them
     notes: list[str] = field(default_factory=list)  # expired entries and the like
     missing_justification: list[str] = field(default_factory=list)  # finding keys
+    evidence: dict[str, Any] = field(default_factory=dict)  # runs of both sides: {"shadow": …, "replay": …}
 
     def counts(self) -> dict[str, int]:
         out = {level: sum(1 for f in self.findings if f.level == level) for level in LEVELS}
@@ -80,6 +81,7 @@ class Report:
             "ignored": self.ignored,
             "unchanged_since": self.unchanged_since,
             "notes": self.notes,
+            **({"evidence": self.evidence} if self.evidence else {}),
         }
 
 
