@@ -4,7 +4,7 @@
 GitHub Actions workflow of docs/ci.md) hold `ballast …` command lines that no other test runs.
 Each is parsed here with Ballast's own argument parser, so a renamed command, flag or choice
 breaks this test rather than a user's CI. The hooks' check, fmt, test and diff commands also run
-for real on `catalog/`.
+for real on `catalog/`, and the workflow shown in docs/ci.md is the file in `examples/ci/`.
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ from ballast.paths import is_policy_file
 REPO = Path(__file__).resolve().parents[2]
 HOOKS = REPO / ".pre-commit-hooks.yaml"
 WORKFLOW = REPO / "examples" / "ci" / "ballast-policies.yml"
+CI_PAGE = REPO / "docs" / "ci.md"
 HOOK_IDS = ("ballast-check", "ballast-fmt", "ballast-test", "ballast-diff")
 EXPRESSION = re.compile(r"\$\{\{.*?\}\}")  # a GitHub Actions expression, `${{ github.base_ref }}`
+WORKFLOW_MARKER = "<!-- example: examples/ci/ballast-policies.yml -->"
 
 
 def load(path: Path) -> Any:
@@ -237,3 +239,16 @@ def test_the_workflow_has_the_history_the_permission_and_the_artifact() -> None:
     assert "ballast-diff.md" in uses["actions/github-script"]["with"]["script"]
     install = next(step["run"] for step in steps if step.get("id") == "install")
     assert "pip install" in install and "ballast" in install
+
+
+def test_docs_show_the_workflow_file_as_it_is() -> None:
+    """docs/ci.md shows the whole workflow: the yaml block after the marker is the file, byte for byte."""
+    lines = CI_PAGE.read_text(encoding="utf-8").split("\n")
+    assert WORKFLOW_MARKER in lines, f"docs/ci.md: no `{WORKFLOW_MARKER}` line before the workflow's block"
+    start = lines.index(WORKFLOW_MARKER) + 1
+    assert lines[start] == "```yaml", "docs/ci.md: the marker goes on the line right before a ```yaml fence"
+    end = lines.index("```", start + 1)
+    shown = "\n".join(lines[start + 1 : end]) + "\n"
+    assert shown.encode("utf-8") == WORKFLOW.read_bytes(), (
+        "docs/ci.md: the workflow shown differs from examples/ci/ballast-policies.yml: copy the file into the page"
+    )
