@@ -29,6 +29,12 @@ class Side:
     files: list[str]
     ir: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # a git side's texts, by `REF:path`
+    declarations: dict[tuple[str, str, str], tuple[str, int, int]] = field(default_factory=dict)
+
+    def locate(self, document: str, what: str, name: str) -> tuple[str, int, int] | None:
+        """Where `document` declares `name` (`what`: "field", a dotted input field, or
+        "action"): (file, line, column), or None."""
+        return self.declarations.get((document, what, name))
 
     @property
     def documents(self) -> int:
@@ -57,7 +63,29 @@ def load_side(spec: str, label: str) -> Side:
         compilation = compile_paths(files, stop_after="check-types", sources=sources or None)
     except CompileError as exc:
         raise SideFailed(label, exc) from None
-    return Side(spec, files, compilation.ir, sources)
+    return Side(spec, files, compilation.ir, sources, _declarations(compilation.documents))
+
+
+def _declarations(documents: list[Any]) -> dict[tuple[str, str, str], tuple[str, int, int]]:
+    """The positions of input fields and actions of each document, which the IR does not keep:
+    findings about them point at their declarations."""
+    from ballast.dsl import ast
+
+    out: dict[tuple[str, str, str], tuple[str, int, int]] = {}
+
+    def fields(document: Any, items: Any, prefix: str) -> None:
+        for f in items:
+            out[(document.name, "field", prefix + f.name)] = (document.file, f.span.line, f.span.column)
+            inner = getattr(f.type, "base", f.type)  # a ranged type wraps its base
+            if isinstance(inner, ast.RecordType):
+                fields(document, inner.fields, prefix + f.name + ".")
+
+    for document in documents:
+        for decl in document.of(ast.Input):
+            fields(document, decl.fields, "")
+        for decl in document.of(ast.ActionDecl):
+            out[(document.name, "action", decl.name)] = (document.file, decl.span.line, decl.span.column)
+    return out
 
 
 def on_disk(side: Side, scratch: str) -> list[str]:

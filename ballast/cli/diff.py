@@ -78,7 +78,7 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     import datetime as dt
 
     from ballast.cli.output import print_diagnostics
-    from ballast.compiler.diff import diff_ir
+    from ballast.compiler.diff import diff_ir, place
     from ballast.compiler.diff.render import render
     from ballast.compiler.diff.report import Report, apply_ignores, apply_overrides, read_entries, since
     from ballast.runtime.errors import CompileError, UsageError
@@ -106,6 +106,7 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
         print_diagnostics(exc.error.diagnostics, "text", err, None)
         return EXIT_USAGE
     findings = diff_ir(base.ir, head.ir, timeout_ms=args.timeout_ms)
+    place(findings, base.locate, head.locate)
     notes: list[str] = []
     today = dt.date.today()
     apply_overrides(findings, overrides, today, notes)
