@@ -15,7 +15,7 @@ from typing import Any
 
 import jsonschema
 
-from ballast.dsl.yaml_reader import Node
+from ballast.dsl.yaml_reader import Node, describe
 from ballast.runtime.errors import Diagnostic, Span
 from ballast.runtime.suggest import closest, did_you_mean
 
@@ -103,7 +103,7 @@ def _report(root: Node, error: jsonschema.ValidationError) -> None:
         key = error.instance
         span = node.key_span(key)
         if validator == "type":
-            report("yaml-key", f"the keys of {where} must be names, not {_kind(key)}", span)
+            report("yaml-key", f"the keys of {where} must be names, got {describe(key)}", span)
             return
         hint = "a name is letters, digits and '_', not starting with a digit"
         if str(error.validator_value).endswith("\\??$"):  # a field or parameter name
@@ -157,7 +157,7 @@ def _report(root: Node, error: jsonschema.ValidationError) -> None:
         if not path:
             report(
                 "yaml-kind",
-                f"a policy document is a mapping of keys, not {_kind(data)}",
+                f"a policy document must be a mapping of keys, got {describe(data)}",
                 span,
                 "start the file with `policy: <name>`",
             )
@@ -167,7 +167,7 @@ def _report(root: Node, error: jsonschema.ValidationError) -> None:
             hint = "write a type as a string (`float in [0, 1]`) or a mapping of fields (a record)"
         if not hint and "string" in error.validator_value and isinstance(data, int | float):
             hint = "quote it to make it a string"
-        report("yaml-kind", f"{where} must be {_expected(error.validator_value)}, not {_kind(data)}", span, hint)
+        report("yaml-kind", f"{where} must be {_expected(error.validator_value)}, got {describe(data)}", span, hint)
     elif validator == "enum":
         allowed = [str(v) for v in error.validator_value]
         hint = did_you_mean(data, allowed) or "it is one of " + ", ".join(allowed)
@@ -248,26 +248,6 @@ def _describe(path: list[Any], data: Any) -> str:
     if head == "imports" and len(path) == 2:
         return f"import #{path[1] + 1}"
     return "'" + ".".join(str(p) for p in path) + "'"
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if value is None:
-        return "empty"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    if hasattr(value, "tag") and hasattr(value, "value"):
-        return "a tagged value"  # `!custom x`: ruamel keeps unknown tags
-    return f"a {type(value).__name__.lower()}"  # dates, times
 
 
 def _expected(kinds: object) -> str:
