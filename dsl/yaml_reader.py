@@ -101,15 +101,18 @@ class YamlReader:
         """Record a problem at parent[step] (at its key with key=True), with this document's code."""
         self.report(message, self.span(parent, step, key=key), hint)
 
-    def unknown_keys(self, mapping: Any, allowed: Iterable[str]) -> Iterator[tuple[object, Span, str]]:
-        """(key, span of the key, `did you mean` hint or "") for each key of `mapping` not allowed.
+    def unknown_keys(self, mapping: Any, allowed: Iterable[str], what: str) -> Iterator[tuple[Span, str, str]]:
+        """(span of the key, message, hint) for each key of `mapping` not in `allowed`.
 
-        For a document kind whose problems word the rest itself (`Node.keys` is the usual way).
+        The one wording of an unknown key, for every kind: "unknown key 'x' in <what>", with the
+        closest allowed key as the hint, or else the list of them. `Node.keys` records them; a kind
+        that keeps its own list of problems (test files) records them itself.
         """
         allowed = list(allowed)
         for k in mapping:
             if k not in allowed:
-                yield k, self.key_span(mapping, k), did_you_mean(k, allowed)
+                hint = did_you_mean(k, allowed) or f"the keys of {what} are: {', '.join(allowed)}"
+                yield self.key_span(mapping, k), f"unknown key '{k}' in {what}", hint
 
     # ---- positions ----
     @property
@@ -265,11 +268,13 @@ class Node:
         """The plain (unquoted) token written where self[step] starts, as far as a separator."""
         return self.reader.source.plain_token(*self.reader.value_start(self.data, step))
 
-    def keys(self, allowed: Iterable[str], what: str) -> None:
-        """Report each key not in `allowed`, with the closest allowed one or the list of them."""
-        allowed = list(allowed)
-        for k, _, hint in self.reader.unknown_keys(self.data, allowed):
-            self.error(k, f"unknown key '{k}' in {what}", hint or f"the keys of {what} are: {', '.join(allowed)}", key=True)
+    def keys(self, allowed: Iterable[str], what: str, *, code: str | None = None) -> None:
+        """Report each key not in `allowed`, with the closest allowed one or the list of them.
+
+        `what` names the mapping ("unknown key 'x' in a pool"); `code`: other than the document's.
+        """
+        for span, message, hint in self.reader.unknown_keys(self.data, allowed, what):
+            self.reader.report(message, span, hint, code=code)
 
     # ---- reading a document a schema has checked (policies): nothing is reported ----
     def has(self, step: object, kind: type | UnionType | tuple[type, ...]) -> bool:

@@ -112,11 +112,7 @@ def _report(root: Node, error: jsonschema.ValidationError) -> None:
         return
     span = root.start_span() if parent is None else parent.value_span(step)
     if validator == "additionalProperties":
-        allowed = list(error.schema.get("properties", {}))
-        for key in node:
-            if key not in allowed:
-                hint = did_you_mean(key, allowed) or "the keys here are " + ", ".join(allowed)
-                report("yaml-key", f"unknown key '{key}' in {where}", node.key_span(key), hint)
+        node.keys(error.schema.get("properties", {}), where, code="yaml-key")
     elif validator == "required":
         unknown = [str(k) for k in node if k not in _allowed(error, path)]
         for key in error.validator_value:

@@ -203,8 +203,8 @@ class _Loader:
         return value
 
     def keys(self, mapping: dict, allowed: tuple[str, ...], what: str) -> None:
-        for key, span, hint in self.reader.unknown_keys(mapping, allowed):
-            self.error("yaml-key", f"unknown key '{key}' in {what}", span, hint or f"the keys of {what} are {', '.join(allowed)}")
+        for span, message, hint in self.reader.unknown_keys(mapping, allowed, what):
+            self.error("yaml-key", message, span, hint)
 
     def required(self, mapping: dict, key: str, what: str, hint: str) -> bool:
         if key in mapping and mapping[key] is not None:

@@ -345,7 +345,7 @@ def test_count_and_no_directive(tmp_path: Path) -> None:
             "policies: [small.bal]\ntests:\n  - {name: x, series: [], expect: [], seq: true}\n",
             "3:39",
             "error[yaml-key]: unknown key 'seq' in a test",
-            "the keys of a test are name, interval",
+            "the keys of a test are: name, interval",
         ),
         (
             "policies: [small.bal]\npolicies: [small.bal]\ntests: []\n",
