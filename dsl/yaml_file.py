@@ -1,9 +1,9 @@
-"""A YAML file being read: loading it with ruamel.yaml, and the source span of each loaded node.
+"""A YAML file being loaded with ruamel.yaml: its data, or the problems that stopped it.
 
 This is the one place ruamel.yaml's exceptions are translated: a file that cannot be loaded
 raises `SyntaxProblem`, and repeated keys (which ruamel reports one at a time) are all collected
-in `YamlFile.problems`. Other document kinds (scenarios, test files) read their YAML through
-`ballast.dsl.yaml_reader`, which loads with this class, so every kind reports positions the same way.
+in `YamlFile.problems`. Every YAML document kind (policies, scenarios, test files) is read through
+`ballast.dsl.yaml_reader`, which loads with this class and knows the positions of the loaded nodes.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from ballast.dsl.parser import SyntaxProblem
-from ballast.dsl.yaml_positions import Embedded, Source
+from ballast.dsl.yaml_positions import Source
 from ballast.runtime.errors import Diagnostic, Span
 
 _YAML_HINTS = (
@@ -51,15 +51,14 @@ def _yaml(allow_duplicate_keys: bool) -> YAML:
 
 
 class YamlFile:
-    """One YAML file: its source, the problems found in it so far, and the spans of its nodes."""
+    """One YAML file: its source and the problems found while loading it."""
 
     def __init__(self, text: str, file: str) -> None:
         self.source = Source(text, file)
-        self.file = file
         self.problems: list[Diagnostic] = []
 
-    def error(self, code: str, message: str, span: Span, hint: str = "") -> None:
-        self.problems.append(Diagnostic("error", code, message, span, hint))
+    def error(self, message: str, span: Span, hint: str = "") -> None:
+        self.problems.append(Diagnostic("error", "yaml", message, span, hint))
 
     # ---- loading ----
     def load(self) -> Any:
@@ -80,12 +79,12 @@ class YamlFile:
         except (ValueError, TypeError, OverflowError) as exc:  # a value ruamel cannot construct
             long = _long_number(text) if isinstance(exc, ValueError) else None
             if long is not None:  # int() refuses more than sys.get_int_max_str_digits() digits
-                self.error("yaml", "a number has too many digits", self.source.span(*long), "")
+                self.error("a number has too many digits", self.source.span(*long))
             else:
-                self.error("yaml", f"invalid YAML value: {exc}", self.source.span(0, 1), "quote the value")
+                self.error(f"invalid YAML value: {exc}", self.source.span(0, 1), "quote the value")
             raise SyntaxProblem(*self.problems) from None
         except RecursionError:  # ruamel builds nested blocks recursively
-            self.error("yaml", "the YAML is nested too deeply", self.source.span(0, 1), "")
+            self.error("the YAML is nested too deeply", self.source.span(0, 1))
             raise SyntaxProblem(*self.problems) from None
 
     def _yaml_problem(self, exc: YAMLError) -> Diagnostic:
@@ -137,55 +136,9 @@ class YamlFile:
                 start = self.source.index(key.start_mark.line, key.start_mark.column)
                 end = self.source.index(key.end_mark.line, key.end_mark.column)
                 self.error(
-                    "yaml",
                     f"duplicate key '{key.value}'",
                     self.source.span(start, end),
                     f"'{key.value}' is first given at line {first.start_mark.line + 1}; a mapping holds each key once",
                 )
         if len(self.problems) == before:
             self.problems.append(self._yaml_problem(exc))
-
-    # ---- positions of nodes ----
-    def key_span(self, mapping: Any, key: object) -> Span:
-        try:
-            line, col = mapping.lc.key(key)
-        except (AttributeError, KeyError, TypeError):
-            return self.start_span(mapping)
-        return self.source.extent(line, col, key)
-
-    def start_span(self, node: Any) -> Span:
-        lc = getattr(node, "lc", None)
-        line, col = (lc.line, lc.col) if lc is not None and lc.line is not None else (0, 0)
-        start = self.source.index(line, col)
-        return self.source.span(start, start + 1)
-
-    def node_span(self, parent: Any, step: object) -> Span:
-        """The span of parent[step]: a scalar, a flow collection, or the key of a block one."""
-        value = parent[step]
-        try:
-            line, col = parent.lc.value(step) if isinstance(parent, dict) else parent.lc.item(step)
-        except (AttributeError, KeyError, IndexError, TypeError):
-            return self.start_span(parent)
-        block = isinstance(value, dict | list) and self.source.text[self.source.index(line, col)] not in "[{"
-        if isinstance(parent, dict) and (value is None or block):
-            return self.key_span(parent, step)
-        if block:
-            start = self.source.index(line, col)
-            return self.source.span(start, start + 1)
-        return self.source.extent(line, col, value)
-
-    def value_start(self, parent: Any, step: object) -> tuple[int, int]:
-        """The 0-based (line, col) where parent[step] is written."""
-        return parent.lc.value(step) if isinstance(parent, dict) else parent.lc.item(step)
-
-    def embedded(self, parent: Any, step: object) -> Embedded:
-        value = parent[step]
-        line, col = self.value_start(parent, step)
-        return Embedded(self.source, value, line, col)
-
-    def mapping_span(self, mapping: Any) -> Span:
-        """Where to report a problem with a whole mapping: its name if it has one, else its start."""
-        for key in ("name", "policy", "module"):
-            if isinstance(mapping.get(key), str):
-                return self.node_span(mapping, key)
-        return self.start_span(mapping)

@@ -60,15 +60,15 @@ Modules
 -------
 This module is the entry point; each step of reading a file is a module of its own:
 
-- `yaml_file`: loading with ruamel.yaml (whose exceptions are translated there and only there),
-  and the source span of each loaded node (`yaml_reader` adds typed accessors on top of it for
-  the other YAML document kinds: scenarios, test files);
+- `yaml_file`: loading with ruamel.yaml (whose exceptions are translated there and only there);
+- `yaml_reader`: the positioned reader every YAML document kind uses (scenarios and test files
+  too): the loaded document as `Node`s, the span of each key and value, the problems found;
 - `yaml_positions`: line/col ↔ index ↔ span, and the map from a string value's characters to the
   file, so an expression's spans point into the YAML (see its docstring for the rules);
 - `yaml_schema`: validation against `policy.schema.json` (jsonschema is translated there), each
   error at the `line:col` of its node;
 - `yaml_policy`, `yaml_rules`, `yaml_values`: the AST of the document, of its rules with their
-  time clauses, and of the values inside them.
+  time clauses, and of the values inside them, read from the validated document's `Node`s.
 
 No third-party exception leaves the front-end: it raises `SyntaxProblem` carrying every diagnostic.
 """
@@ -77,8 +77,8 @@ from __future__ import annotations
 
 from ballast.dsl import ast
 from ballast.dsl.parser import SyntaxProblem
-from ballast.dsl.yaml_file import YamlFile
 from ballast.dsl.yaml_policy import read_document
+from ballast.dsl.yaml_reader import YamlReader
 from ballast.dsl.yaml_schema import policy_schema, validate_document
 from ballast.runtime.errors import sort_diagnostics
 
@@ -87,12 +87,14 @@ __all__ = ["parse_yaml_document", "policy_schema"]
 
 def parse_yaml_document(text: str, file: str) -> ast.Document:
     """Parse the YAML form of a document; raises SyntaxProblem with every problem of the file."""
-    yaml_file = YamlFile(text, file)
-    data = yaml_file.load()
-    validate_document(yaml_file, data)
-    document = read_document(yaml_file, data)
-    if yaml_file.problems or document is None:
-        if not yaml_file.problems:  # validation should have said why; never fail silently
-            yaml_file.error("yaml", "this is not a policy document", yaml_file.source.span(0, 1), "")
-        raise SyntaxProblem(*sort_diagnostics(yaml_file.problems))
+    reader = YamlReader(text, file, code="yaml")
+    if not reader.loaded:  # not YAML: why, and the repeated keys found before it
+        raise SyntaxProblem(*reader.problems)
+    root = reader.root()
+    validate_document(root)
+    document = read_document(root)
+    if reader.problems or document is None:
+        if not reader.problems:  # validation should have said why; never fail silently
+            reader.report("this is not a policy document", reader.source.span(0, 1))
+        raise SyntaxProblem(*sort_diagnostics(reader.problems))
     return document

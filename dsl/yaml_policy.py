@@ -7,11 +7,9 @@ already reported them, so one file yields every problem at once.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ballast.dsl import ast
 from ballast.dsl.parser import parse_expression, parse_type
-from ballast.dsl.yaml_file import YamlFile
+from ballast.dsl.yaml_reader import Node
 from ballast.dsl.yaml_rules import read_rule
 from ballast.dsl.yaml_values import (
     FIELD_NAME,
@@ -26,101 +24,101 @@ from ballast.dsl.yaml_values import (
 )
 
 
-def read_document(yaml_file: YamlFile, data: Any) -> ast.Document | None:
-    """The document, or None when the data names neither a policy nor a module."""
-    if not isinstance(data, dict):
+def read_document(root: Node) -> ast.Document | None:
+    """The document, or None when the root names neither a policy nor a module."""
+    if not root.is_mapping:
         return None
-    kind = next((k for k in ("policy", "module") if isinstance(data.get(k), str)), None)
+    kind = next((k for k in ("policy", "module") if root.has(k, str)), None)
     if kind is None:
         return None
     version = None
-    if kind == "policy" and isinstance(data.get("version"), str):
-        version = string_value(yaml_file, data, "version")
+    if kind == "policy" and root.has("version", str):
+        version = string_value(root, "version")
     items: list[ast.Item] = []
-    for key, value in data.items():
-        if key == "imports" and isinstance(value, list):
-            for i, path in enumerate(value):
-                if isinstance(path, str):
-                    items.append(ast.Import(string_value(yaml_file, value, i), yaml_file.node_span(value, i)))
-        elif key == "input" and isinstance(value, dict):
-            for name, record in value.items():
-                if is_name(name) and isinstance(record, dict):
-                    items.append(ast.Input(name, fields(yaml_file, record), yaml_file.key_span(value, name)))
-        elif key == "types" and isinstance(value, dict):
+    for key in root:
+        value = root.child(key)
+        if key == "imports" and value.is_sequence:
+            items.extend(ast.Import(string_value(value, i), value.value_span(i)) for i in value if value.has(i, str))
+        elif key == "input" and value.is_mapping:
             for name in value:
-                type_ = type_expr(yaml_file, value, name) if is_name(name) else None
+                if is_name(name) and value.has(name, dict):
+                    items.append(ast.Input(name, fields(value.child(name)), value.key_span(name)))
+        elif key == "types" and value.is_mapping:
+            for name in value:
+                type_ = type_expr(value, name) if is_name(name) else None
                 if type_ is not None:
-                    items.append(ast.TypeAlias(name, type_, yaml_file.key_span(value, name)))
-        elif key == "const" and isinstance(value, dict):
-            items.extend(c for name in value if (c := _constant(yaml_file, value, name)) is not None)
-        elif key == "let" and isinstance(value, dict):
+                    items.append(ast.TypeAlias(name, type_, value.key_span(name)))
+        elif key == "const" and value.is_mapping:
+            items.extend(c for name in value if (c := _constant(value, name)) is not None)
+        elif key == "let" and value.is_mapping:
             for name in value:
-                expr = expression(yaml_file, value, name) if is_name(name) else None
+                expr = expression(value, name) if is_name(name) else None
                 if expr is not None:
-                    items.append(ast.Let(name, expr, yaml_file.key_span(value, name)))
-        elif key == "actions" and isinstance(value, dict):
-            for name, params in value.items():
-                if is_name(name) and isinstance(params, dict):
-                    declared = tuple(p for p in (_param(yaml_file, params, p) for p in params) if p is not None)
-                    items.append(ast.ActionDecl(name, declared, yaml_file.key_span(value, name)))
-        elif key == "rules" and isinstance(value, list):
-            items.extend(r for i in range(len(value)) if (r := read_rule(yaml_file, value, i)) is not None)
-        elif key == "stream" and isinstance(value, dict):
-            items.append(_stream(yaml_file, data, value))
+                    items.append(ast.Let(name, expr, value.key_span(name)))
+        elif key == "actions" and value.is_mapping:
+            for name in value:
+                if is_name(name) and value.has(name, dict):
+                    params = value.child(name)
+                    declared = tuple(p for p in (_param(params, p) for p in params) if p is not None)
+                    items.append(ast.ActionDecl(name, declared, value.key_span(name)))
+        elif key == "rules" and value.is_sequence:
+            items.extend(r for i in value if (r := read_rule(value, i)) is not None)
+        elif key == "stream" and value.is_mapping:
+            items.append(_stream(root))
     return ast.Document(
         kind=kind,
-        name=data[kind],
-        span=yaml_file.node_span(data, kind),
-        file=yaml_file.file,
+        name=root[kind],
+        span=root.value_span(kind),
+        file=root.reader.file,
         version=version,
-        owner=text_of(data, "owner"),
-        description=text_of(data, "description"),
-        labels=labels(yaml_file, data.get("labels")),
+        owner=text_of(root, "owner"),
+        description=text_of(root, "description"),
+        labels=labels(root, "labels"),
         items=tuple(items),
     )
 
 
-def _constant(yaml_file: YamlFile, mapping: Any, name: object) -> ast.Const | None:
+def _constant(mapping: Node, name: object) -> ast.Const | None:
     if not is_name(name):
         return None
-    value = mapping[name]
-    if isinstance(value, dict):  # {type: T, value: V}
-        if "type" not in value or "value" not in value:
+    if mapping.has(name, dict):  # {type: T, value: V}
+        typed = mapping.child(name)
+        if "type" not in typed or "value" not in typed:
             return None
-        type_, expr = type_expr(yaml_file, value, "type"), expression(yaml_file, value, "value")
+        type_, expr = type_expr(typed, "type"), expression(typed, "value")
         if type_ is None or expr is None:
             return None
-        return ast.Const(name, type_, expr, yaml_file.key_span(mapping, name))
-    expr = expression(yaml_file, mapping, name)
-    return ast.Const(name, None, expr, yaml_file.key_span(mapping, name)) if expr is not None else None
+        return ast.Const(name, type_, expr, mapping.key_span(name))
+    expr = expression(mapping, name)
+    return ast.Const(name, None, expr, mapping.key_span(name)) if expr is not None else None
 
 
-def _param(yaml_file: YamlFile, mapping: Any, key: object) -> ast.Param | None:
+def _param(mapping: Node, key: object) -> ast.Param | None:
     """An action parameter: `name: type`, `name: type = default`, or `name: {record fields}`."""
     if not isinstance(key, str) or not FIELD_NAME.fullmatch(key):
         return None
-    name, optional, span = key.rstrip("?"), key.endswith("?"), yaml_file.key_span(mapping, key)
-    value = mapping[key]
-    if isinstance(value, dict):
-        return ast.Param(
-            name, ast.RecordType(fields(yaml_file, value), yaml_file.node_span(mapping, key)), optional, None, span
-        )
-    if not isinstance(value, str):
+    name, optional, span = key.rstrip("?"), key.endswith("?"), mapping.key_span(key)
+    if mapping.has(key, dict):
+        record = ast.RecordType(fields(mapping.child(key)), mapping.value_span(key))
+        return ast.Param(name, record, optional, None, span)
+    if not mapping.has(key, str):
         return None
-    embedded = yaml_file.embedded(mapping, key)
+    value = mapping[key]
+    embedded = mapping.embedded(key)
+    problems = mapping.reader.problems
     equals = _top_level_equals(value)
-    type_ = embedded.parse(parse_type, yaml_file.problems, 0, equals)
+    type_ = embedded.parse(parse_type, problems, 0, equals)
     default = None
     if equals is not None and not value[equals + 1 :].strip():
-        yaml_file.error(
-            "syntax",
+        mapping.reader.report(
             f"parameter '{name}' has '=' but no default value",
             embedded.span(equals, equals + 1),
             f"write `{key}: {value[:equals].strip()} = <default>`, or drop the '='",
+            code="syntax",
         )
         return None
     if equals is not None:
-        default = embedded.parse(parse_expression, yaml_file.problems, equals + 1)
+        default = embedded.parse(parse_expression, problems, equals + 1)
         if default is None:
             return None
     return ast.Param(name, type_, optional, default, span) if type_ is not None else None
@@ -146,20 +144,21 @@ def _top_level_equals(text: str) -> int | None:
     return None
 
 
-def _stream(yaml_file: YamlFile, data: Any, value: Any) -> ast.Stream:
+def _stream(root: Node) -> ast.Stream:
     """The `stream:` block: how the policy reads time from its events."""
-    sequence = value.get("sequence") if isinstance(value.get("sequence"), dict) else {}
-    names = {k: value[k] for k in ("time", "id") if isinstance(value.get(k), str)}
+    value = root.child("stream")
+    sequence = value.child("sequence") if value.has("sequence", dict) else None
+    names = {k: value[k] for k in ("time", "id") if value.has(k, str)}
     return ast.Stream(
-        span=yaml_file.key_span(data, "stream"),
+        span=root.key_span("stream"),
         time=names.get("time", ""),
-        time_span=yaml_file.node_span(value, "time") if "time" in names else None,
+        time_span=value.value_span("time") if "time" in names else None,
         id=names.get("id", ""),
-        id_span=yaml_file.node_span(value, "id") if "id" in names else None,
-        lateness=duration(yaml_file, value, "lateness"),
-        sequence=sequence.get("field", "") if isinstance(sequence.get("field"), str) else "",
-        sequence_by=sequence.get("by", "") if isinstance(sequence.get("by"), str) else "",
-        sequence_span=yaml_file.node_span(value, "sequence") if sequence else None,
-        idle=duration(yaml_file, value, "idle"),
-        stale=duration(yaml_file, value, "stale_after"),
+        id_span=value.value_span("id") if "id" in names else None,
+        lateness=duration(value, "lateness"),
+        sequence=sequence["field"] if sequence is not None and sequence.has("field", str) else "",
+        sequence_by=sequence["by"] if sequence is not None and sequence.has("by", str) else "",
+        sequence_span=value.value_span("sequence") if sequence is not None and len(sequence) else None,
+        idle=duration(value, "idle"),
+        stale=duration(value, "stale_after"),
     )

@@ -1,8 +1,8 @@
 """The positioned YAML reader: typed access to a YAML document, every problem at its line and column.
 
-A document kind written in YAML (scenarios, test files, the next ones) is read through this
-module, never through ruamel.yaml directly, so loading, positions and "did you mean" work the same
-for every kind::
+Every document kind written in YAML (policies and modules, scenarios, test files, the next ones)
+is read through this module, never through ruamel.yaml directly, so loading, positions and "did
+you mean" work the same for every kind::
 
     reader = YamlReader(text, "s.yaml", code="scenario")
     root = reader.root()                      # a Node; a bad file leaves reader.problems non-empty
@@ -21,17 +21,26 @@ translated): invalid YAML and repeated keys are diagnostics too, with code `yaml
 Where a problem sits (`Node.span`): a scalar value's own span (quotes included); a key's span
 when the value is a block collection or empty, or when the problem is about the key itself; an
 item's start for a collection in a list; the node's start when there is no better place.
+
+A kind whose file a JSON Schema validates first (policies: `yaml_schema`) reads the checked data
+with the accessors that report nothing (`Node.has`, `value`, `child`), takes the positions of
+what it builds from `key_span`, `value_span` and `start_span` (a value's extent as written, a flow
+collection's included), and parses the `.bal` source inside a string with `Node.parse`, whose
+spans point into the YAML file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
+from datetime import date, datetime
+from types import UnionType
 from typing import Any, TypeVar
 
 from ballast.dsl.parser import SyntaxProblem
 from ballast.dsl.yaml_file import YamlFile
-from ballast.dsl.yaml_positions import Embedded
+from ballast.dsl.yaml_positions import Embedded, Source
 from ballast.runtime.errors import CompileError, Diagnostic, Span
 from ballast.runtime.suggest import did_you_mean
 from ballast.runtime.values import parse_duration, parse_timestamp
@@ -83,62 +92,99 @@ class YamlReader:
         if self.problems:
             raise CompileError(self.diagnostics())
 
+    # ---- problems ----
+    def report(self, message: str, span: Span, hint: str = "", *, code: str | None = None) -> None:
+        """Record a problem at `span`, with this document's code unless `code` is given."""
+        self.problems.append(Diagnostic("error", code or self.code, message, span, hint, self.source_line(span)))
+
+    def error(self, parent: Any, step: object, message: str, hint: str = "", *, key: bool = False) -> None:
+        """Record a problem at parent[step] (at its key with key=True), with this document's code."""
+        self.report(message, self.span(parent, step, key=key), hint)
+
+    def unknown_keys(self, mapping: Any, allowed: Iterable[str], what: str) -> Iterator[tuple[Span, str, str]]:
+        """(span of the key, message, hint) for each key of `mapping` not in `allowed`.
+
+        The one wording of an unknown key, for every kind: "unknown key 'x' in <what>", with the
+        closest allowed key as the hint, or else the list of them. `Node.keys` records them; a kind
+        that keeps its own list of problems (test files) records them itself.
+        """
+        allowed = list(allowed)
+        for k in mapping:
+            if k not in allowed:
+                hint = did_you_mean(k, allowed) or f"the keys of {what} are: {', '.join(allowed)}"
+                yield self.key_span(mapping, k), f"unknown key '{k}' in {what}", hint
+
     # ---- positions ----
+    @property
+    def source(self) -> Source:
+        """The text, with line/col ↔ index ↔ span conversions."""
+        return self.yaml.source
+
     def source_line(self, span: Span) -> str:
         return self.lines[span.line - 1] if 0 < span.line <= len(self.lines) else ""
 
     def span(self, parent: Any, step: object = None, *, key: bool = False) -> Span:
         """Where a problem with parent[step] sits (see the module docstring); `key`: at the key."""
-        y = self.yaml
         try:
             if isinstance(parent, dict):
                 if step not in parent:
-                    return y.start_span(parent)
+                    return self.start_span(parent)
                 value = parent[step]
                 if key or value is None or isinstance(value, dict | list):
-                    return y.key_span(parent, step)
+                    return self.key_span(parent, step)
                 line, col = parent.lc.value(step)
-                return y.source.extent(line, col, value)
+                return self.source.extent(line, col, value)
             if isinstance(parent, list):
                 line, col = parent.lc.item(step)
                 if isinstance(parent[step], dict | list):
-                    start = y.source.index(line, col)
-                    return y.source.span(start, start + 1)
-                return y.source.extent(line, col, parent[step])
+                    start = self.source.index(line, col)
+                    return self.source.span(start, start + 1)
+                return self.source.extent(line, col, parent[step])
         except (AttributeError, KeyError, IndexError, TypeError):
             pass
-        return y.start_span(parent)
-
-    def error(self, parent: Any, step: object, message: str, hint: str = "", *, key: bool = False) -> None:
-        """Record a problem at parent[step] (at its key with key=True), with this document's code."""
-        span = self.span(parent, step, key=key)
-        self.problems.append(Diagnostic("error", self.code, message, span, hint, self.source_line(span)))
-
-    def unknown_keys(self, mapping: Any, allowed: Iterable[str]) -> Iterator[tuple[object, Span, str]]:
-        """(key, span of the key, `did you mean` hint or "") for each key of `mapping` not allowed.
-
-        For a document kind whose problems word the rest itself (`Node.keys` is the usual way).
-        """
-        allowed = list(allowed)
-        for k in mapping:
-            if k not in allowed:
-                yield k, self.key_span(mapping, k), did_you_mean(k, allowed)
+        return self.start_span(parent)
 
     def key_span(self, mapping: Any, key: object) -> Span:
         """The span of a key as written (the mapping's start if it has no such key)."""
-        return self.yaml.key_span(mapping, key)
+        try:
+            line, col = mapping.lc.key(key)
+        except (AttributeError, KeyError, TypeError):
+            return self.start_span(mapping)
+        return self.source.extent(line, col, key)
 
     def value_span(self, parent: Any, step: object) -> Span:
         """The span of parent[step]: a scalar or flow collection as written, or a block one's key."""
-        return self.yaml.node_span(parent, step)
+        value = parent[step]
+        try:
+            line, col = self.value_start(parent, step)
+        except (AttributeError, KeyError, IndexError, TypeError):
+            return self.start_span(parent)
+        block = isinstance(value, dict | list) and self.source.text[self.source.index(line, col)] not in "[{"
+        if isinstance(parent, dict) and (value is None or block):
+            return self.key_span(parent, step)
+        if block:
+            start = self.source.index(line, col)
+            return self.source.span(start, start + 1)
+        return self.source.extent(line, col, value)
 
     def start_span(self, node: Any) -> Span:
         """The first character of a node."""
-        return self.yaml.start_span(node)
+        lc = getattr(node, "lc", None)
+        line, col = (lc.line, lc.col) if lc is not None and lc.line is not None else (0, 0)
+        start = self.source.index(line, col)
+        return self.source.span(start, start + 1)
 
-    def embedded(self, parent: Any, step: object) -> Embedded:
-        """parent[step], a string, with the map from its characters to the file (`Embedded.span`)."""
-        return self.yaml.embedded(parent, step)
+    def value_start(self, parent: Any, step: object) -> tuple[int, int]:
+        """The 0-based (line, col) where parent[step] is written."""
+        return parent.lc.value(step) if isinstance(parent, dict) else parent.lc.item(step)
+
+    def embedded(self, parent: Any, step: object, text: str | None = None) -> Embedded:
+        """parent[step], a string, with the map from its characters to the file (`Embedded.span`).
+
+        `text`: other text written where the value starts (its plain token, say) instead.
+        """
+        line, col = self.value_start(parent, step)
+        return Embedded(self.source, parent[step] if text is None else text, line, col)
 
 
 class Node:
@@ -158,6 +204,10 @@ class Node:
     @property
     def is_mapping(self) -> bool:
         return isinstance(self.data, dict)
+
+    @property
+    def is_sequence(self) -> bool:
+        return isinstance(self.data, list)
 
     @property
     def line(self) -> int:
@@ -190,11 +240,58 @@ class Node:
         span = self.span(step)
         return span, self.reader.source_line(span)
 
-    def keys(self, allowed: Iterable[str], what: str) -> None:
-        """Report each key not in `allowed`, with the closest allowed one or the list of them."""
-        allowed = list(allowed)
-        for k, _, hint in self.reader.unknown_keys(self.data, allowed):
-            self.error(k, f"unknown key '{k}' in {what}", hint or f"the keys of {what} are: {', '.join(allowed)}", key=True)
+    # ---- positions, for a value read without a problem ----
+    def key_span(self, step: object) -> Span:
+        """The span of a key as written (the node's start if it has no such key)."""
+        return self.reader.key_span(self.data, step)
+
+    def value_span(self, step: object) -> Span:
+        """The span of self[step]: a scalar or flow collection as written, or a block one's key."""
+        return self.reader.value_span(self.data, step)
+
+    def start_span(self) -> Span:
+        """The first character of the node."""
+        return self.reader.start_span(self.data)
+
+    def embedded(self, step: object, text: str | None = None) -> Embedded:
+        """self[step], a string, with the map from its characters to the file (`Embedded.span`)."""
+        return self.reader.embedded(self.data, step, text)
+
+    def parse(self, step: object, parse: Callable[[str, str], T], a: int = 0, b: int | None = None) -> T | None:
+        """self[step][a:b], a string of `.bal` source, parsed by `parse`; None on a syntax problem.
+
+        The spans of the result and of its syntax problems (recorded) point into the YAML file.
+        """
+        return self.embedded(step).parse(parse, self.reader.problems, a, b)  # type: ignore[no-any-return]
+
+    def token(self, step: object) -> str | None:
+        """The plain (unquoted) token written where self[step] starts, as far as a separator."""
+        return self.reader.source.plain_token(*self.reader.value_start(self.data, step))
+
+    def keys(self, allowed: Iterable[str], what: str, *, code: str | None = None) -> None:
+        """Report each key not in `allowed`, with the closest allowed one or the list of them.
+
+        `what` names the mapping ("unknown key 'x' in a pool"); `code`: other than the document's.
+        """
+        for span, message, hint in self.reader.unknown_keys(self.data, allowed, what):
+            self.reader.report(message, span, hint, code=code)
+
+    # ---- reading a document a schema has checked (policies): nothing is reported ----
+    def has(self, step: object, kind: type | UnionType | tuple[type, ...]) -> bool:
+        """Whether self[step] is there and is a `kind` (a str, a dict, a list, ...)."""
+        if isinstance(self.data, dict):
+            return isinstance(self.data.get(step), kind)
+        if isinstance(self.data, list) and isinstance(step, int):
+            return 0 <= step < len(self.data) and isinstance(self.data[step], kind)
+        return False
+
+    def value(self, step: object) -> Any:
+        """self[step] as loaded; None when absent or when the node is not a mapping."""
+        return self.data.get(step) if isinstance(self.data, dict) else None
+
+    def child(self, step: object) -> Node:
+        """The node of self[step], whatever it is (check it with `is_mapping`, `is_sequence`)."""
+        return Node(self.reader, self.data[step])
 
     # ---- reading ----
     def get(self, step: object, read: Callable[[Node, Any], T], default: Any = MISSING) -> T:
@@ -355,20 +452,34 @@ class Node:
 
 
 def describe(value: object) -> str:
-    """A YAML value as a problem names it: `the string 'x'`, `the number 3`, `a list`, `nothing`."""
+    """A YAML value as every problem names it: `the string 'x'`, `the number 3`, `a list`, `nothing`.
+
+    The one wording for every YAML document kind: "expected a number, got the string 'x'",
+    "'priority' of rule 'r' must be an integer, got the string 'high'".
+    """
     if value is None:
         return "nothing"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
+    if isinstance(value, bool) or type(value).__name__ == "ScalarBoolean":  # ruamel: an anchored boolean
+        return f"the boolean {str(bool(value)).lower()}"
     if isinstance(value, int | float):
         return f"the number {value}"
     if isinstance(value, str):
-        return f"the string {value!r}"
-    if isinstance(value, dict):
+        return f"the string {value!r}" if len(value) < 40 else "a string"
+    if isinstance(value, Mapping):
         return "a mapping"
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return "a list"
-    return type(value).__name__
+    if isinstance(value, datetime):
+        return f"the time {value.isoformat()}"
+    if isinstance(value, date):
+        return f"the date {value.isoformat()}"
+    if hasattr(value, "tag") and hasattr(value, "value"):  # `!custom x`: ruamel keeps unknown tags
+        return f"a value tagged {value.tag}"
+    if isinstance(value, AbstractSet):
+        return "a set"
+    if isinstance(value, bytes):
+        return "binary data"
+    return f"a {type(value).__name__}"
 
 
 def _g(value: float | None) -> str:

@@ -7,11 +7,9 @@ Besides `when`/`then`, a rule may be stateful (`enter_when`/`exit_when`, `group_
 
 from __future__ import annotations
 
-from typing import Any
-
 from ballast.dsl import ast
 from ballast.dsl.parser import parse_action_call
-from ballast.dsl.yaml_file import YamlFile
+from ballast.dsl.yaml_reader import Node
 from ballast.dsl.yaml_values import duration, expression, is_name, labels, string_value, text_of
 
 _CLAUSES = (
@@ -24,82 +22,73 @@ _CLAUSE_NAMES = {
 }
 
 
-def read_rule(yaml_file: YamlFile, rules: Any, index: int) -> ast.Rule | None:
+def read_rule(rules: Node, index: int) -> ast.Rule | None:
     """rules[index] as a rule; None when it has no valid name (the schema has said why)."""
-    rule = rules[index]
-    if not isinstance(rule, dict) or not is_name(rule.get("name")):
+    if not rules.has(index, dict) or not is_name(rules[index].get("name")):
         return None
-    when = expression(yaml_file, rule, "when") if isinstance(rule.get("when"), str | bool) else None
-    enter = expression(yaml_file, rule, "enter_when") if isinstance(rule.get("enter_when"), str | bool) else None
-    exit_ = expression(yaml_file, rule, "exit_when") if isinstance(rule.get("exit_when"), str | bool) else None
-    group = rule.get("group_by")
+    rule = rules.child(index)
+    when = expression(rule, "when") if rule.has("when", str | bool) else None
+    enter = expression(rule, "enter_when") if rule.has("enter_when", str | bool) else None
+    exit_ = expression(rule, "exit_when") if rule.has("exit_when", str | bool) else None
+    group = rule.value("group_by")
     group_by = tuple(g for g in group if isinstance(g, str)) if isinstance(group, list) else ()
     limit = None
-    at_most = rule.get("at_most")
-    if (
-        isinstance(at_most, dict)
-        and isinstance(at_most.get("count"), int)
-        and (per := duration(yaml_file, at_most, "per"))
-    ):
-        limit = (at_most["count"], per)
+    if rule.has("at_most", dict):
+        at_most = rule.child("at_most")
+        if isinstance(at_most.value("count"), int) and (per := duration(at_most, "per")):
+            limit = (at_most["count"], per)
     then: list[ast.ActionCall | None] = []
-    calls = rule.get("then")
-    if isinstance(calls, str):
-        then.append(yaml_file.embedded(rule, "then").parse(parse_action_call, yaml_file.problems))
-    elif isinstance(calls, list):
-        for i, call in enumerate(calls):
-            if isinstance(call, str):
-                then.append(yaml_file.embedded(calls, i).parse(parse_action_call, yaml_file.problems))
-    priority = rule.get("priority")
+    if rule.has("then", str):
+        then.append(rule.parse("then", parse_action_call))
+    elif rule.has("then", list):
+        calls = rule.child("then")
+        then.extend(calls.parse(i, parse_action_call) for i in calls if calls.has(i, str))
+    priority = rule.value("priority")
     if isinstance(priority, bool) or not isinstance(priority, int | float):
         priority = None
     elif isinstance(priority, float):
         priority = int(priority) if priority.is_integer() else None
     else:
         priority = int(priority)
-    impact = rule.get("impact") if isinstance(rule.get("impact"), str) else None
-    reason = _optional_string(yaml_file, rule, "reason")
-    justification = _optional_string(yaml_file, rule, "justification")
+    impact = rule.value("impact") if rule.has("impact", str) else None
+    reason = string_value(rule, "reason") if rule.has("reason", str) else None
+    justification = string_value(rule, "justification") if rule.has("justification", str) else None
     return ast.Rule(
         name=rule["name"],
-        span=yaml_file.node_span(rule, "name"),
+        span=rule.value_span("name"),
         when=when,
         then=tuple(c for c in then if c is not None),
         priority=priority,
-        priority_span=yaml_file.node_span(rule, "priority") if priority is not None else None,
+        priority_span=rule.value_span("priority") if priority is not None else None,
         impact=impact,
-        impact_span=yaml_file.node_span(rule, "impact") if impact is not None else None,
+        impact_span=rule.value_span("impact") if impact is not None else None,
         reason=reason,
-        labels=labels(yaml_file, rule.get("labels")),
+        labels=labels(rule, "labels"),
         description=text_of(rule, "description"),
         justification=justification.value if justification else "",
         justification_span=justification.span if justification else None,
-        clause_lines=tuple(_clause_lines(yaml_file, rule)),
+        clause_lines=tuple(_clause_lines(rule)),
         group_by=group_by,
-        group_span=yaml_file.node_span(rule, "group_by") if group_by else None,
+        group_span=rule.value_span("group_by") if group_by else None,
         enter=enter,
         exit=exit_,
-        hold=duration(yaml_file, rule, "for"),
-        keep=duration(yaml_file, rule, "keep"),
-        cooldown=duration(yaml_file, rule, "cooldown"),
-        repeat=duration(yaml_file, rule, "repeat_every"),
+        hold=duration(rule, "for"),
+        keep=duration(rule, "keep"),
+        cooldown=duration(rule, "cooldown"),
+        repeat=duration(rule, "repeat_every"),
         limit=limit,
-        limit_span=yaml_file.node_span(rule, "at_most") if limit else None,
+        limit_span=rule.value_span("at_most") if limit else None,
     )
 
 
-def _optional_string(yaml_file: YamlFile, rule: Any, key: str) -> ast.StringValue | None:
-    """rule[key] with the span of its text; None when absent or not a string (the schema has said why)."""
-    return string_value(yaml_file, rule, key) if isinstance(rule.get(key), str) else None
-
-
-def _clause_lines(yaml_file: YamlFile, rule: Any) -> list[tuple[str, int, int]]:
+def _clause_lines(rule: Node) -> list[tuple[str, int, int]]:
     """(clause, first line, last line) of each clause as written, as the `.bal` parser keeps them."""
     out = []
     for key in rule:
         if key in _CLAUSES:
-            value, last = rule[key], yaml_file.node_span(rule, key).end_line
-            if isinstance(value, list) and value:  # a block list ends with its last item
-                last = max(last, yaml_file.node_span(value, len(value) - 1).end_line)
-            out.append((_CLAUSE_NAMES.get(key, key), yaml_file.key_span(rule, key).line, last))
+            last = rule.value_span(key).end_line
+            if rule.has(key, list) and rule[key]:  # a block list ends with its last item
+                items = rule.child(key)
+                last = max(last, items.value_span(len(items) - 1).end_line)
+            out.append((_CLAUSE_NAMES.get(key, key), rule.key_span(key).line, last))
     return out

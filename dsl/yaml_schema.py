@@ -15,7 +15,7 @@ from typing import Any
 
 import jsonschema
 
-from ballast.dsl.yaml_file import YamlFile
+from ballast.dsl.yaml_reader import Node, describe
 from ballast.runtime.errors import Diagnostic, Span
 from ballast.runtime.suggest import closest, did_you_mean
 
@@ -60,57 +60,59 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(policy_schema())
 
 
-def validate_document(yaml_file: YamlFile, data: Any) -> None:
-    """Check the loaded data against the schema; each problem goes to `yaml_file.problems`, once."""
-    if data is None:
-        yaml_file.error(
-            "yaml",
+def validate_document(root: Node) -> None:
+    """Check the loaded document against the schema; each problem goes to the reader's, once."""
+    reader = root.reader
+    if root.data is None:
+        reader.report(
             "the document is empty",
-            yaml_file.source.span(0, 1),
+            reader.source.span(0, 1),
             "start with `policy: <name>` or `module: <name>`",
+            code="yaml",
         )
         return
     try:
-        errors = list(_validator().iter_errors(data))
+        errors = list(_validator().iter_errors(root.data))
     except Exception as exc:  # jsonschema must not escape: report it where it can be seen
-        yaml_file.error("internal", f"the YAML form could not be validated: {exc!r}", yaml_file.source.span(0, 1), "")
+        reader.report(f"the YAML form could not be validated: {exc!r}", reader.source.span(0, 1), code="internal")
         return
     for error in errors:
-        _report(yaml_file, error, data)
+        _report(root, error)
     unique: dict[tuple[Span, str], Diagnostic] = {}
-    for d in yaml_file.problems:
+    for d in reader.problems:
         unique.setdefault((d.span, d.message), d)
-    yaml_file.problems = list(unique.values())
+    reader.problems[:] = unique.values()
 
 
-def _report(yaml_file: YamlFile, error: jsonschema.ValidationError, data: Any) -> None:
+def _report(root: Node, error: jsonschema.ValidationError) -> None:
     """One schema error as a diagnostic (or none, when another diagnostic already says it)."""
     path = list(error.absolute_path)
     schema_path = list(error.absolute_schema_path)
-    parent, step = _locate(data, path)
-    node = data if parent is None else parent[step]
-    where = _describe(path, data)
+    parent, step = _locate(root, path)
+    node = root if parent is None else parent.child(step)
+    data = node.data
+    where = _describe(path, root.data)
     validator = error.validator
-    if not isinstance(data, dict) and (path or validator != "type"):
+
+    def report(code: str, message: str, span: Span, hint: str = "") -> None:
+        root.reader.report(message, span, hint, code=code)
+
+    if not root.is_mapping and (path or validator != "type"):
         return  # `required` and friends hold vacuously for a non-mapping: only its kind matters
     if "propertyNames" in schema_path:
         key = error.instance
-        span = yaml_file.key_span(node, key)
+        span = node.key_span(key)
         if validator == "type":
-            yaml_file.error("yaml-key", f"the keys of {where} must be names, not {_kind(key)}", span, "")
+            report("yaml-key", f"the keys of {where} must be names, got {describe(key)}", span)
             return
         hint = "a name is letters, digits and '_', not starting with a digit"
         if str(error.validator_value).endswith("\\??$"):  # a field or parameter name
             hint += "; a trailing '?' marks it optional"
-        yaml_file.error("yaml-key", f"'{key}' is not a valid name in {where}", span, hint)
+        report("yaml-key", f"'{key}' is not a valid name in {where}", span, hint)
         return
-    span = yaml_file.start_span(data) if parent is None else yaml_file.node_span(parent, step)
+    span = root.start_span() if parent is None else parent.value_span(step)
     if validator == "additionalProperties":
-        allowed = list(error.schema.get("properties", {}))
-        for key in node:
-            if key not in allowed:
-                hint = did_you_mean(key, allowed) or "the keys here are " + ", ".join(allowed)
-                yaml_file.error("yaml-key", f"unknown key '{key}' in {where}", yaml_file.key_span(node, key), hint)
+        node.keys(error.schema.get("properties", {}), where, code="yaml-key")
     elif validator == "required":
         unknown = [str(k) for k in node if k not in _allowed(error, path)]
         for key in error.validator_value:
@@ -119,39 +121,39 @@ def _report(yaml_file: YamlFile, error: jsonschema.ValidationError, data: Any) -
             message, hint = _REQUIRED_HINTS.get(key, (f"has no '{key}'", f"add `{key}: ...`"))
             owner = f"constant '{path[1]}'" if path[:1] == ["const"] else where
             if not path:
-                owner = f"policy '{node.get('policy')}'"
-            yaml_file.error("yaml-missing", f"{owner} {message}", yaml_file.mapping_span(node), hint)
+                owner = f"policy '{data.get('policy')}'"
+            report("yaml-missing", f"{owner} {message}", _mapping_span(node), hint)
     elif validator == "anyOf" and not path:
         unknown = [str(k) for k in node if k not in _allowed(error, path)]
         if not closest("policy", unknown) and not closest("module", unknown):
-            yaml_file.error(
+            report(
                 "yaml-missing",
                 "the document has no 'policy' (or 'module') key",
-                yaml_file.start_span(node),
+                node.start_span(),
                 "start the file with `policy: <name>`, or `module: <name>` for shared declarations",
             )
     elif validator == "not" and not path:
         if "dependentSchemas" in schema_path:
             if "policy" in node:
                 return  # "a policy or a module, not both" says it
-            yaml_file.error(
+            report(
                 "yaml-key",
                 "a module has no version",
-                yaml_file.key_span(node, "version"),
+                node.key_span("version"),
                 "only policies are versioned: remove 'version', or write `policy:` instead of `module:`",
             )
         else:
-            yaml_file.error(
+            report(
                 "yaml-key",
                 "a document is a policy or a module, not both",
-                yaml_file.key_span(node, "module"),
+                node.key_span("module"),
                 "`policy:` for rules over an input, `module:` for declarations that policies import",
             )
     elif validator == "type":
         if not path:
-            yaml_file.error(
+            report(
                 "yaml-kind",
-                f"a policy document is a mapping of keys, not {_kind(node)}",
+                f"a policy document must be a mapping of keys, got {describe(data)}",
                 span,
                 "start the file with `policy: <name>`",
             )
@@ -159,15 +161,13 @@ def _report(yaml_file: YamlFile, error: jsonschema.ValidationError, data: Any) -
         hint = _TYPE_HINTS.get(str(path[-1]), "")
         if not hint and path[0] in ("input", "types", "actions") and len(path) > 2:
             hint = "write a type as a string (`float in [0, 1]`) or a mapping of fields (a record)"
-        if not hint and "string" in error.validator_value and isinstance(node, int | float):
+        if not hint and "string" in error.validator_value and isinstance(data, int | float):
             hint = "quote it to make it a string"
-        yaml_file.error(
-            "yaml-kind", f"{where} must be {_expected(error.validator_value)}, not {_kind(node)}", span, hint
-        )
+        report("yaml-kind", f"{where} must be {_expected(error.validator_value)}, got {describe(data)}", span, hint)
     elif validator == "enum":
         allowed = [str(v) for v in error.validator_value]
-        hint = did_you_mean(node, allowed) or "it is one of " + ", ".join(allowed)
-        yaml_file.error("yaml-kind", f"unknown {path[-1]} '{node}'", span, hint)
+        hint = did_you_mean(data, allowed) or "it is one of " + ", ".join(allowed)
+        report("yaml-kind", f"unknown {path[-1]} '{data}'", span, hint)
     elif validator == "pattern":
         what = {"policy": "policy name", "module": "module name", "name": "rule name"}.get(str(path[-1]), "name")
         hint = (
@@ -175,13 +175,21 @@ def _report(yaml_file: YamlFile, error: jsonschema.ValidationError, data: Any) -
             if what != "rule name"
             else "a name is letters, digits and '_', not starting with a digit"
         )
-        yaml_file.error("yaml-kind", f"'{node}' is not a valid {what}", span, hint)
+        report("yaml-kind", f"'{data}' is not a valid {what}", span, hint)
     elif validator == "minItems":
-        yaml_file.error("yaml-kind", f"{where} is an empty list", span, "give at least one action call")
+        report("yaml-kind", f"{where} is an empty list", span, "give at least one action call")
     elif validator == "minLength":
-        yaml_file.error("yaml-kind", f"{where} is empty", span, "")
+        report("yaml-kind", f"{where} is empty", span)
     else:
-        yaml_file.error("yaml-kind", f"{where}: {error.message}", span, "")
+        report("yaml-kind", f"{where}: {error.message}", span)
+
+
+def _mapping_span(mapping: Node) -> Span:
+    """Where to report a problem with a whole mapping: its name if it has one, else its start."""
+    for key in ("name", "policy", "module"):
+        if mapping.has(key, str):
+            return mapping.value_span(key)
+    return mapping.start_span()
 
 
 def _allowed(error: jsonschema.ValidationError, path: list[Any]) -> list[str]:
@@ -193,11 +201,11 @@ def _allowed(error: jsonschema.ValidationError, path: list[Any]) -> list[str]:
     return list(error.schema.get("properties", {}))
 
 
-def _locate(data: Any, path: list[Any]) -> tuple[Any, Any]:
+def _locate(root: Node, path: list[Any]) -> tuple[Node | None, Any]:
     """(parent, key or index) of the node at `path`; (None, None) for the root."""
-    parent, step, node = None, None, data
+    parent, step, node = None, None, root
     for part in path:
-        parent, step, node = node, part, node[part]
+        parent, step, node = node, part, node.child(part)
     return parent, step
 
 
@@ -236,26 +244,6 @@ def _describe(path: list[Any], data: Any) -> str:
     if head == "imports" and len(path) == 2:
         return f"import #{path[1] + 1}"
     return "'" + ".".join(str(p) for p in path) + "'"
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if value is None:
-        return "empty"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    if hasattr(value, "tag") and hasattr(value, "value"):
-        return "a tagged value"  # `!custom x`: ruamel keeps unknown tags
-    return f"a {type(value).__name__.lower()}"  # dates, times
 
 
 def _expected(kinds: object) -> str:

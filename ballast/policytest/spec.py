@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from ballast.dsl.yaml_reader import YamlReader
+from ballast.dsl.yaml_reader import YamlReader, describe
 from ballast.policytest.notation import NotationError, Sample, expand
 from ballast.runtime.errors import Diagnostic, Span
 from ballast.runtime.reading import UnreadableInput, read_text
@@ -175,22 +175,6 @@ def plain(value: Any) -> Any:
     return value
 
 
-def kind_of(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if value is None:
-        return "empty"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return f"a {type(value).__name__.lower()}"
-
-
 class _Loader:
     def __init__(self, text: str, path: str, out: TestFile) -> None:
         self.reader = YamlReader(text, path, code="yaml-kind")
@@ -212,20 +196,15 @@ class _Loader:
         """parent[step] as a mapping whose keys are all allowed; None (and an error) otherwise."""
         value = parent[step]
         if not isinstance(value, dict):
-            self.error("yaml-kind", f"{what} must be a mapping, not {kind_of(value)}", self.at_value(parent, step))
+            self.error("yaml-kind", f"{what} must be a mapping, got {describe(value)}", self.at_value(parent, step))
             return None
         if allowed is not None:
             self.keys(value, allowed, what)
         return value
 
     def keys(self, mapping: dict, allowed: tuple[str, ...], what: str) -> None:
-        for key, span, hint in self.reader.unknown_keys(mapping, allowed):
-            self.error(
-                "yaml-key",
-                f"unknown key '{key}' in {what}",
-                span,
-                hint or f"the keys of {what} are {', '.join(allowed)}",
-            )
+        for span, message, hint in self.reader.unknown_keys(mapping, allowed, what):
+            self.error("yaml-key", message, span, hint)
 
     def required(self, mapping: dict, key: str, what: str, hint: str) -> bool:
         if key in mapping and mapping[key] is not None:
@@ -270,7 +249,7 @@ class _Loader:
     def flag(self, mapping: dict, key: str) -> bool:
         value = mapping.get(key, False)
         if not isinstance(value, bool):
-            self.error("yaml-kind", f"'{key}' must be true or false, not {kind_of(value)}", self.at_value(mapping, key))
+            self.error("yaml-kind", f"'{key}' must be true or false, got {describe(value)}", self.at_value(mapping, key))
             return False
         return value
 
@@ -299,7 +278,7 @@ class _Loader:
         if not isinstance(data, dict):
             self.error(
                 "yaml-kind",
-                f"a test file is a mapping, not {kind_of(data)}",
+                f"a test file must be a mapping, got {describe(data)}",
                 self.reader.start_span(data),
                 "start with `policies:` and `tests:`",
             )
@@ -317,7 +296,7 @@ class _Loader:
             return
         tests = top["tests"]
         if not isinstance(tests, list):
-            self.error("yaml-kind", f"tests must be a list, not {kind_of(tests)}", self.at_value(top, "tests"))
+            self.error("yaml-kind", f"tests must be a list, got {describe(tests)}", self.at_value(top, "tests"))
             return
         names: dict[str, Span] = {}
         for i in range(len(tests)):
@@ -342,7 +321,7 @@ class _Loader:
         for i, item in enumerate(items):
             span = self.at_value(value, i) if isinstance(value, list) else self.at_value(top, "policies")
             if not isinstance(item, str) or not item.strip():
-                self.error("yaml-kind", f"a policy path must be a string, not {kind_of(item)}", span)
+                self.error("yaml-kind", f"a policy path must be a string, got {describe(item)}", span)
                 continue
             self.out.policies.append(os.path.normpath(os.path.join(base, item)))
             self.out.policy_spans.append(span)
@@ -371,7 +350,7 @@ class _Loader:
                 name, span = str(t["name"]), self.at_value(t, "name")
             else:
                 self.error(
-                    "yaml-kind", f"a test's name must be a string, not {kind_of(t['name'])}", self.at_value(t, "name")
+                    "yaml-kind", f"a test's name must be a string, got {describe(t['name'])}", self.at_value(t, "name")
                 )
         if "interval" in t:
             interval = self.duration(t, "interval", "interval", positive=True)
@@ -388,7 +367,7 @@ class _Loader:
                 series = [s for i in range(len(t["series"])) if (s := self.series(t["series"], i)) is not None]
             else:
                 self.error(
-                    "yaml-kind", f"series must be a list, not {kind_of(t['series'])}", self.at_value(t, "series")
+                    "yaml-kind", f"series must be a list, got {describe(t['series'])}", self.at_value(t, "series")
                 )
         keys: dict[str, Series] = {}
         for s in series:
@@ -411,7 +390,7 @@ class _Loader:
                 ]
             else:
                 self.error(
-                    "yaml-kind", f"expect must be a list, not {kind_of(t['expect'])}", self.at_value(t, "expect")
+                    "yaml-kind", f"expect must be a list, got {describe(t['expect'])}", self.at_value(t, "expect")
                 )
         if len(self.out.diagnostics) > before or interval is None or start is None:
             return None
@@ -440,7 +419,7 @@ class _Loader:
             if isinstance(value, dict | list) or value is None:
                 self.error(
                     "yaml-kind",
-                    f"key field '{name}' must be a string, number or boolean, not {kind_of(value)}",
+                    f"key field '{name}' must be a string, number or boolean, got {describe(value)}",
                     spans[name],
                 )
         source: str | None = None
@@ -450,7 +429,7 @@ class _Loader:
             if isinstance(s["input"], str):
                 source = str(s["input"])
             else:
-                self.error("yaml-kind", f"input must be the input's name, not {kind_of(s['input'])}", input_span)
+                self.error("yaml-kind", f"input must be the input's name, got {describe(s['input'])}", input_span)
         values: dict[str, list[Sample]] = {}
         if self.required(s, "values", "a series", "give each field its samples: values: {load: 0.5x6 0.92x12}"):
             mapping = self.mapping(s, "values", None, "values")
@@ -475,7 +454,7 @@ class _Loader:
         if not isinstance(value, str):
             self.error(
                 "yaml-kind",
-                f"the samples of '{name}' must be series notation, not {kind_of(value)}",
+                f"the samples of '{name}' must be series notation, got {describe(value)}",
                 self.at_value(mapping, name),
                 "write numbers as in promtool: `0.5x6 0.92x12`; vary strings by series key",
             )
@@ -562,7 +541,7 @@ class _Loader:
             if not isinstance(value, list):
                 self.error(
                     "yaml-kind",
-                    f"directives must be a list of directive mappings, not {kind_of(value)}",
+                    f"directives must be a list of directive mappings, got {describe(value)}",
                     self.at_value(e, kind),
                     "write `directives: []` for none",
                 )

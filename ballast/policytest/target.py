@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ballast.policytest.spec import Matcher, TestFile, kind_of, suggest
+from ballast.dsl.yaml_reader import describe
+from ballast.policytest.spec import Matcher, TestFile, suggest
 from ballast.runtime.errors import CompileError, Diagnostic, Span
 from ballast.runtime.ir import IR
 from ballast.runtime.policy import IMPACT_ORDER, PolicySet
@@ -279,7 +280,7 @@ class _Checker:
         params = m.values.get("params")
         if params is not None:
             if not isinstance(params, dict):
-                self.error("yaml-kind", f"params must be a mapping, not {kind_of(params)}", m.where("params"))
+                self.error("yaml-kind", f"params must be a mapping, got {describe(params)}", m.where("params"))
             else:
                 known = sorted(
                     actions.get(action, set()) if action else set().union(*actions.values()) if actions else set()
@@ -300,7 +301,7 @@ class _Checker:
         ):
             self.error(
                 "yaml-kind",
-                f"targets must be a string or a list of strings, not {kind_of(targets)}",
+                f"targets must be a string or a list of strings, got {describe(targets)}",
                 m.where("targets"),
             )
         impact = m.values.get("impact")
@@ -313,10 +314,10 @@ class _Checker:
             )
         priority = m.values.get("priority")
         if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
-            self.error("yaml-kind", f"priority must be a whole number, not {kind_of(priority)}", m.where("priority"))
+            self.error("yaml-kind", f"priority must be a whole number, got {describe(priority)}", m.where("priority"))
         for key in ("reason", "reason_contains"):
             if key in m.values and not isinstance(m.values[key], str):
-                self.error("yaml-kind", f"{key} must be a string, not {kind_of(m.values[key])}", m.where(key))
+                self.error("yaml-kind", f"{key} must be a string, got {describe(m.values[key])}", m.where(key))
 
     def check_state(self, m: Matcher) -> None:
         rule = self.rule(m, timed=True)
@@ -324,7 +325,7 @@ class _Checker:
         if not isinstance(key, dict):
             self.error(
                 "yaml-kind",
-                f"a state's key must be a mapping of the group-by fields, not {kind_of(key)}",
+                f"a state's key must be a mapping of the group-by fields, got {describe(key)}",
                 m.where("key"),
             )
             return
@@ -392,7 +393,7 @@ class _Checker:
         for key in ("index", "index_min", "index_max"):
             value = m.values.get(key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-                self.error("yaml-kind", f"{key} must be a number, not {kind_of(value)}", m.where(key))
+                self.error("yaml-kind", f"{key} must be a number, got {describe(value)}", m.where(key))
         if not any(k in m.values for k in ("mode", "index", "index_min", "index_max")):
             self.error(
                 "yaml-missing",

@@ -141,7 +141,7 @@ def test_the_yaml_and_bal_forms_compile_to_identical_ir() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "kind"), [("7", "an integer"), ("[a, b]", "a list"), ("{why: x}", "a mapping"), ("true", "a boolean")]
+    ("value", "kind"), [("7", "the number 7"), ("[a, b]", "a list"), ("{why: x}", "a mapping"), ("true", "the boolean true")]
 )
 def test_a_justification_that_is_not_a_string_is_reported_at_its_value(value: str, kind: str) -> None:
     text = POLICY_YAML.replace(f'justification: "{WHY}"', f"justification: {value}")
@@ -149,7 +149,7 @@ def test_a_justification_that_is_not_a_string_is_reported_at_its_value(value: st
         parse_yaml_document(text, "p.yaml")
     (problem,) = info.value.diagnostics
     assert (problem.code, problem.span.line, problem.span.column) == ("yaml-kind", 12, 20)
-    assert problem.message == f"'justification' of rule 'shed' must be a string, not {kind}"
+    assert problem.message == f"'justification' of rule 'shed' must be a string, got {kind}"
 
 
 def _without_positions(ir):

@@ -345,7 +345,7 @@ def test_count_and_no_directive(tmp_path: Path) -> None:
             "policies: [small.bal]\ntests:\n  - {name: x, series: [], expect: [], seq: true}\n",
             "3:39",
             "error[yaml-key]: unknown key 'seq' in a test",
-            "the keys of a test are name, interval",
+            "the keys of a test are: name, interval",
         ),
         (
             "policies: [small.bal]\npolicies: [small.bal]\ntests: []\n",
@@ -402,7 +402,7 @@ def test_a_broken_file_does_not_stop_the_others_and_wins_the_exit_code(tmp_path:
     (tmp_path / "bad.test.yaml").write_text("policies: [small.bal]\ntests: 3\n", encoding="utf-8")
     code, out, _ = run("test", tmp_path)
     assert code == 2
-    assert "error[yaml-kind]: tests must be a list, not a number" in out
+    assert "error[yaml-kind]: tests must be a list, got the number 3" in out
     assert "PASS  " in out
     assert out.endswith("1 test: 1 passed, 0 failed; 1 file could not run\n")
 
