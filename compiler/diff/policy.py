@@ -15,7 +15,15 @@ from typing import Any
 
 from ballast.compiler.diff.findings import GUARD_LOOSENED, GUARD_TIGHTENED, Finding, position
 from ballast.compiler.diff.schema import diff_input, diff_parameters
-from ballast.compiler.diff.solver import DEFAULT_TIMEOUT_MS, Comparison, Domain, compare, same_shape, same_value
+from ballast.compiler.diff.solver import (
+    DEFAULT_TIMEOUT_MS,
+    NOT_MEANING,
+    Comparison,
+    Domain,
+    compare,
+    same_shape,
+    same_value,
+)
 from ballast.runtime.errors import EvaluationError
 from ballast.runtime.interpret import evaluate_condition
 from ballast.runtime.ir import unparse, walk
@@ -570,8 +578,8 @@ def _thresholds(a: IR, b: IR) -> list[dict[str, Any]]:
                     label = x.get("const") or y.get("const") or (unparse(context) if context else unparse(x))
                     out.append({"name": label, "before": x["v"], "after": y["v"]})
                 return True
-            keys = set(x) - {"at", "const", "text", "t"}
-            if keys != set(y) - {"at", "const", "text", "t"}:
+            keys = set(x) - NOT_MEANING
+            if keys != set(y) - NOT_MEANING:
                 return False
             here = x if x.get("k") == "cmp" else context
             return all(walk_pair(x[k], y[k], here) for k in keys)

@@ -188,12 +188,18 @@ def _exact(value: float | int) -> str:
     return f"{fraction.numerator}/{fraction.denominator}"
 
 
+# Keys of an IR node that do not change what it computes over the domain: positions, the names of
+# inlined constants, source text, types, and `opt` (the field is optional in that side's schema:
+# the domain models presence from both schemas, so the flag alone is no change).
+NOT_MEANING = frozenset(("at", "const", "text", "t", "opt"))
+
+
 def _shape(node: Any) -> Any:
     """The node without positions, names of inlined constants and lets: its meaning's structure."""
     if isinstance(node, dict):
         if node.get("k") == "let":
             return _shape(node["e"])
-        return {k: _shape(v) for k, v in node.items() if k not in ("at", "const", "text", "t")}
+        return {k: _shape(v) for k, v in node.items() if k not in NOT_MEANING}
     if isinstance(node, list):
         return [_shape(v) for v in node]
     return node
