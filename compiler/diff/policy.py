@@ -476,7 +476,8 @@ class PolicyDiff:
             check = "rule-targets-changed" if param == "targets" else "rule-action-argument-changed"
             text = f"rule '{rule}' {action}({param}: {_arg(a)}) → {action}({param}: {_arg(b)})"
             extra: dict[str, Any] = {"action": action, "parameter": param, "before": _arg(a), "after": _arg(b)}
-            if a is not None and b is not None and witness is not None:
+            # two constants differ on every input: a witness without values says nothing
+            if a is not None and b is not None and witness is not None and witness.values:
                 extra["differs_when"] = witness.text()
                 text += f"; differs when {witness.text()}"
             confidence = (

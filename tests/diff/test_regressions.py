@@ -44,3 +44,41 @@ def test_a_threshold_is_named_when_the_field_became_optional(diff_texts) -> None
     _, out, _ = diff_texts(POLICY, head, "--format", "json")
     (condition,) = [f for f in json.loads(out)["findings"] if f["subject"] == "hot"]
     assert condition["details"]["thresholds"] == [{"name": "queue > 10", "before": 10, "after": 20}]
+
+
+def test_a_changed_constant_argument_has_no_empty_witness(diff_texts) -> None:
+    """Two constant arguments differ on every input: the message ended in "differs when " and the
+    details carried an empty `differs_when`."""
+    _, out, _ = diff_texts(POLICY, POLICY.replace("duration: 5m", "duration: 10m"), "--format", "json")
+    (finding,) = json.loads(out)["findings"]
+    assert finding["id"] == "rule-action-argument-changed"
+    assert finding["message"] == "rule 'hot' pause(duration: 5m) → pause(duration: 10m)"
+    assert "differs_when" not in finding["details"]
+    assert finding["confidence"] == "proven"
+
+
+def test_a_computed_argument_that_changed_has_its_witness(diff_texts) -> None:
+    base = POLICY.replace("pause(targets: pool, duration: 5m)", "scale(targets: pool, by: queue)")
+    head = base.replace("by: queue", "by: queue + 1")
+    _, out, _ = diff_texts(base, head, "--format", "json")
+    (finding,) = json.loads(out)["findings"]
+    assert finding["details"]["differs_when"].startswith("queue = ")
+    assert finding["message"].startswith("rule 'hot' scale(by: queue) → scale(by: queue + 1); differs when queue = ")
+
+
+def test_a_constant_threat_source_changed_has_no_empty_witness(diff_texts) -> None:
+    threat = """\
+threat shop.threat version "1" {
+  input signals {
+    ts: timestamp
+    risk?: float in [0, 100]
+  }
+  stream { time ts }
+  source risk weight 1 from 50
+  mode lockdown when index >= 75 exit below 60
+}
+"""
+    _, out, _ = diff_texts(threat, threat.replace("from 50", "from 60"), "--format", "json")
+    (finding,) = json.loads(out)["findings"]
+    assert finding["id"] == "threat-source-changed"
+    assert finding["message"] == "source 'risk' 50 → 60"
