@@ -76,6 +76,7 @@ class Domain:
                 self.fields.setdefault(f["name"], []).append(f)
         self.variables: dict[str, Variable] = {}
         self.constraints: list[Any] = []
+        self.windows: dict[tuple[Any, ...], list[tuple[IR, Variable]]] = {}  # aggregates by (field, window)
 
     def field(self, path: list[str]) -> Variable:
         name = ".".join(path)
@@ -118,7 +119,20 @@ class Domain:
             elif fn == "stddev":
                 self.constraints.append(var.expr >= 0)
         self.variables[name] = var
+        self._relate(node, var)
         return var
+
+    def _relate(self, node: IR, var: Variable) -> None:
+        """What holds between the aggregates of one field over one window: they read the same
+        samples, so they have data together (`count > 0`, not `absent`) and min <= avg <= max.
+        Without it `avg(x, 1m) > 250` → `max(x, 1m) > 250` was "changed" (a witness with the
+        average present and the maximum absent) where it is widened."""
+        if "window" not in node:
+            return
+        group = self.windows.setdefault((tuple(node["path"]), node["window"]), [])
+        for other_node, other in group:
+            self.constraints.extend(_window_facts(node, var, other_node, other))
+        group.append((node, var))
 
     def opaque(self, node: IR, sort: str, name: str = "") -> Variable:
         name = name or unparse(node)
@@ -126,6 +140,45 @@ class Domain:
         if key not in self.variables:
             self.variables[key] = Variable(name, _const(key, sort), sort, opaque=True)
         return self.variables[key]
+
+
+# The aggregates that have a value exactly when their window holds a sample (docs/stateful-rules.md:
+# zscore, slope and delta are 0, not null, for one sample); `rate` needs two distinct times.
+SAMPLE_VALUED = ("avg", "min", "max", "sum", "percentile", "stddev", "delta", "zscore", "slope")
+
+
+def _has_data(node: IR, var: Variable) -> Any:
+    """The formula of "the window of this aggregate holds a sample", when the aggregate tells it."""
+    fn = node["fn"]
+    if fn in SAMPLE_VALUED:
+        return var.present
+    if fn == "count":
+        return var.expr > 0
+    if fn == "absent":
+        return z3.Not(var.expr)
+    return None
+
+
+def _below(a: IR, b: IR) -> bool:
+    """Whether aggregate `a` is at most aggregate `b` on every window of samples."""
+    middle = ("avg", "percentile")
+    if a["fn"] == "percentile" and b["fn"] == "percentile":
+        return bool(a["p"] <= b["p"])
+    return (a["fn"] == "min" and b["fn"] in (*middle, "max")) or (a["fn"] in middle and b["fn"] == "max")
+
+
+def _window_facts(a: IR, x: Variable, b: IR, y: Variable) -> list[Any]:
+    """The facts between two aggregates of one field over one window."""
+    facts = []
+    data_a, data_b = _has_data(a, x), _has_data(b, y)
+    if data_a is not None and data_b is not None:
+        facts.append(data_a == data_b)
+    for (n, v), (m, w), data in (((a, x), (b, y), data_b), ((b, y), (a, x), data_a)):
+        if n["fn"] == "rate" and data is not None:
+            facts.append(z3.Implies(v.present, data))  # a rate needs samples
+        if _below(n, m) and v.present is not None and w.present is not None:
+            facts.append(z3.Implies(z3.And(v.present, w.present), v.expr <= w.expr))
+    return facts
 
 
 def _flatten_fields(fields: list[IR], prefix: tuple[str, ...]) -> list[IR]:

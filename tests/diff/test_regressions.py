@@ -82,3 +82,48 @@ threat shop.threat version "1" {
     (finding,) = json.loads(out)["findings"]
     assert finding["id"] == "threat-source-changed"
     assert finding["message"] == "source 'risk' 50 → 60"
+
+
+WATCH = """\
+policy shop.watch version "1" {
+  input sample {
+    ts: timestamp
+    pool: string
+    latency_ms: float in [0, 10000]
+  }
+
+  stream {
+    time ts
+  }
+
+  rule slow {
+    group by pool
+    when avg(latency_ms, 1m) > 250
+    then scale(targets: pool)
+  }
+}
+"""
+
+
+def test_the_maximum_instead_of_the_average_widens_the_rule(diff_texts) -> None:
+    """Aggregates of one field over one window were independent unknowns: avg > 250 → max > 250
+    was `changed` (tagged guard-loosened) with a witness where the average had data and the
+    maximum had none. The maximum is at least the average: the rule only fires on more inputs."""
+    _, out, _ = diff_texts(WATCH, WATCH.replace("avg(latency_ms, 1m)", "max(latency_ms, 1m)"), "--format", "json")
+    ids = {f["id"]: f for f in json.loads(out)["findings"]}
+    assert set(ids) == {"rule-aggregate-changed", "rule-condition-widened"}
+    widened = ids["rule-condition-widened"]
+    assert widened["tags"] == ["guard-tightened"]
+    assert widened["details"]["now_fires"]["verified"] is True
+
+
+def test_a_window_with_samples_is_one_fact_for_every_aggregate_of_it(diff_texts) -> None:
+    head = WATCH.replace("when avg(latency_ms, 1m) > 250", "when !absent(latency_ms, 1m) && avg(latency_ms, 1m) > 250")
+    _, out, _ = diff_texts(WATCH, head, "--format", "json")
+    assert [f["id"] for f in json.loads(out)["findings"]] == ["rule-aggregate-changed", "rule-condition-rewritten"]
+    head = WATCH.replace(
+        "when avg(latency_ms, 1m) > 250", "when count(latency_ms, 1m) > 0 || min(latency_ms, 1m) > 250"
+    )
+    base = WATCH.replace("when avg(latency_ms, 1m) > 250", "when max(latency_ms, 1m) >= 0")
+    _, out, _ = diff_texts(base, head, "--format", "json")
+    assert [f["id"] for f in json.loads(out)["findings"]] == ["rule-aggregate-changed", "rule-condition-rewritten"]
