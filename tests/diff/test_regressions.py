@@ -127,3 +127,47 @@ def test_a_window_with_samples_is_one_fact_for_every_aggregate_of_it(diff_texts)
     base = WATCH.replace("when avg(latency_ms, 1m) > 250", "when max(latency_ms, 1m) >= 0")
     _, out, _ = diff_texts(base, head, "--format", "json")
     assert [f["id"] for f in json.loads(out)["findings"]] == ["rule-aggregate-changed", "rule-condition-rewritten"]
+
+
+TIERS = """\
+policy shop.tiers version "1" {
+  input ev {
+    pool: string
+    tier: enum("critical", "standard")
+  }
+
+  action tag(targets: selector, tier: string)
+
+  rule hot {
+    when tier == "critical"
+    then tag(targets: pool, tier: tier)
+  }
+}
+"""
+
+
+def test_an_input_enum_that_became_a_string_is_widened_not_breaking(diff_texts) -> None:
+    """Every event valid before is valid after (the enum's values are strings): it was reported
+    input-field-type-changed, breaking, and failed the default --fail-on."""
+    head = TIERS.replace('tier: enum("critical", "standard")\n  }', "tier: string\n  }")
+    code, out, _ = diff_texts(TIERS, head, "--format", "json")
+    (finding,) = json.loads(out)["findings"]
+    assert (finding["id"], finding["level"], code) == ("input-field-type-widened", "behavioral", 0)
+    assert finding["message"] == 'input field \'tier\' changed type: enum("critical", "standard") → string'
+
+
+def test_an_input_string_that_became_an_enum_is_breaking(diff_texts) -> None:
+    base = TIERS.replace('tier: enum("critical", "standard")\n  }', "tier: string\n  }")
+    code, out, _ = diff_texts(base, TIERS, "--format", "json")
+    assert [(f["id"], f["level"]) for f in json.loads(out)["findings"]] == [("input-field-type-changed", "breaking")]
+    assert code == 1
+
+
+def test_an_action_parameter_that_became_a_string_is_breaking(diff_texts) -> None:
+    """A consumer of the directive may now receive any string: for parameters widening breaks."""
+    base = TIERS.replace("tier: string)", 'tier: enum("critical", "standard"))')
+    code, out, _ = diff_texts(base, TIERS, "--format", "json")
+    assert [(f["id"], f["level"]) for f in json.loads(out)["findings"]] == [
+        ("action-parameter-type-changed", "breaking")
+    ]
+    assert code == 1
