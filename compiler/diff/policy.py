@@ -386,7 +386,8 @@ class PolicyDiff:
                     "rule-exit-changed",
                     name,
                     f"rule '{name}' exit condition {result.verdict}{_witness_text(result, 'resolves')}",
-                    *at,
+                    a["exit"].get("at", old["at"]),  # the exit condition itself, as for `when`
+                    b["exit"].get("at", new["at"]),
                     confidence=confidence,
                     tags=tags,
                     **details,

@@ -171,3 +171,16 @@ def test_an_action_parameter_that_became_a_string_is_breaking(diff_texts) -> Non
         ("action-parameter-type-changed", "breaking")
     ]
     assert code == 1
+
+
+def test_a_changed_exit_condition_points_at_the_exit_condition(diff_texts) -> None:
+    """It pointed at the rule's first line, where a changed `when` points at the condition."""
+    base = WATCH.replace(
+        "    when avg(latency_ms, 1m) > 250\n",
+        "    enter when avg(latency_ms, 1m) > 250\n    exit when avg(latency_ms, 1m) < 200\n",
+    )
+    _, out, _ = diff_texts(base, base.replace("< 200", "< 150"), "--format", "json")
+    (finding,) = json.loads(out)["findings"]
+    assert finding["id"] == "rule-exit-changed"
+    assert finding["base"] == {"file": "base.bal", "line": 15, "column": 15}
+    assert finding["head"] == {"file": "head.bal", "line": 15, "column": 15}
