@@ -306,6 +306,8 @@ class PolicyDiff:
             entry["verified"] = checked
             verified = verified and checked is True
             details[key] = entry
+        if result.reason and result.verdict != "undecided":  # one direction it could not decide
+            details["unresolved"] = result.reason
         if result.assumptions:
             details["assumptions"] = [f"{a} is treated as an unknown value" for a in result.assumptions]
         details["confidence"] = "proven" if verified and not result.assumptions else "structural"

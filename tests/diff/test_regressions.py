@@ -184,3 +184,72 @@ def test_a_changed_exit_condition_points_at_the_exit_condition(diff_texts) -> No
     assert finding["id"] == "rule-exit-changed"
     assert finding["base"] == {"file": "base.bal", "line": 15, "column": 15}
     assert finding["head"] == {"file": "head.bal", "line": 15, "column": 15}
+
+
+ROUNDING = """\
+policy shop.rounding version "1" {
+  input ev {
+    pool: string
+    load: float in [0, 1]
+    errors: int in [0, 1000]
+  }
+
+  rule hot {
+    when CONDITION
+    then scale(targets: pool)
+  }
+}
+"""
+
+
+def rounding(condition: str) -> str:
+    return ROUNDING.replace("CONDITION", condition)
+
+
+def test_float_arithmetic_that_agrees_on_the_reals_only_is_not_cosmetic(diff_texts) -> None:
+    """The solver reads floats as real numbers: `errors * 0.1 > 0.3` and `errors > 3` agree there,
+    so the change was rule-condition-rewritten, cosmetic and proven. Python rounds 3 * 0.1 to
+    0.30000000000000004: at errors = 3 the base fires and the head does not."""
+    assert 3 * 0.1 > 0.3
+    code, out, _ = diff_texts(rounding("errors * 0.1 > 0.3"), rounding("errors > 3"), "--format", "json")
+    (finding,) = json.loads(out)["findings"]
+    assert (finding["id"], finding["level"], finding["confidence"]) == (
+        "rule-condition-undecided",
+        "behavioral",
+        "structural",
+    )
+    assert "Python's rounding of errors * 0.1" in finding["message"]
+    assert code == 0
+
+
+def test_float_arithmetic_the_change_does_not_touch_is_still_decided(diff_texts) -> None:
+    base = rounding("load * 100 > 80")
+    _, out, _ = diff_texts(base, rounding("100 * load > 80"), "--format", "json")
+    assert json.loads(out)["findings"] == []  # the same product: no change at all
+    _, out, _ = diff_texts(base, rounding("load * 100 > 85"), "--format", "json")
+    (finding,) = json.loads(out)["findings"]
+    assert (finding["id"], finding["confidence"]) == ("rule-condition-narrowed", "proven")
+    assert finding["details"]["no_longer_fires"]["verified"] is True
+    _, out, _ = diff_texts(rounding("load - 0.8 > 0"), rounding("load > 0.8"), "--format", "json")
+    assert [f["id"] for f in json.loads(out)["findings"]] == ["rule-condition-rewritten"]  # a - b > 0 is a > b
+    _, out, _ = diff_texts(rounding("errors / 2 > 3"), rounding("errors > 6"), "--format", "json")
+    assert [f["id"] for f in json.loads(out)["findings"]] == ["rule-condition-rewritten"]  # halving is exact
+
+
+def test_a_threat_source_rewritten_with_other_rounding_is_a_change(diff_texts) -> None:
+    assert 0.29 * 100 != 0.29 * 10 * 10
+    threat = """\
+threat shop.threat version "1" {
+  input signals {
+    ts: timestamp
+    load?: float in [0, 1]
+  }
+  stream { time ts }
+  source load weight 1 from load * 100
+  mode lockdown when index >= 75 exit below 60
+}
+"""
+    _, out, _ = diff_texts(threat, threat.replace("load * 100", "load * 10 * 10"), "--format", "json")
+    assert [f["id"] for f in json.loads(out)["findings"]] == ["threat-source-changed"]
+    _, out, _ = diff_texts(threat, threat.replace("load * 100", "100 * load"), "--format", "json")
+    assert [f["id"] for f in json.loads(out)["findings"]] == ["threat-source-rewritten"]
