@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+
+import pytest
+from support import run_cli
 
 POLICY = """\
 policy shop.guard version "1" {
@@ -253,3 +258,44 @@ threat shop.threat version "1" {
     assert [f["id"] for f in json.loads(out)["findings"]] == ["threat-source-changed"]
     _, out, _ = diff_texts(threat, threat.replace("load * 100", "100 * load"), "--format", "json")
     assert [f["id"] for f in json.loads(out)["findings"]] == ["threat-source-rewritten"]
+
+
+def test_a_git_side_imports_from_its_own_revision(tmp_path, monkeypatch) -> None:
+    """A file at the top of a git side (`HEAD:p.bal`) imported "lib/limits.bal" from the work
+    tree, not from HEAD: a threshold moved in the module was no finding at all. A file in a
+    folder imported from the revision, but "../" went to the disk."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false", *args],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+        )
+
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "lib" / "limits.bal").write_text(
+        "module shop.limits {\n  const load_limit = 0.8\n}\n", encoding="utf-8"
+    )
+    policy = POLICY.replace("load > 0.8", "load > load_limit").replace("  input ev", '  import "IMPORT"\n\n  input ev')
+    (tmp_path / "p.bal").write_text(policy.replace("IMPORT", "lib/limits.bal"), encoding="utf-8")
+    (tmp_path / "sub" / "s.bal").write_text(
+        policy.replace("IMPORT", "../lib/limits.bal").replace("shop.guard", "shop.sub"), encoding="utf-8"
+    )
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "policies")
+    git("branch", "team/base")
+    (tmp_path / "lib" / "limits.bal").write_text(
+        "module shop.limits {\n  const load_limit = 0.9\n}\n", encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    for base, head in (("HEAD:p.bal", "p.bal"), ("team/base:p.bal", "p.bal"), ("HEAD:sub/s.bal", "sub/s.bal")):
+        code, out, err = run_cli("diff", base, head, "--format", "json")
+        assert (code, err) == (0, ""), (base, err)
+        (finding,) = json.loads(out)["findings"]
+        assert finding["details"]["thresholds"] == [{"name": "load_limit", "before": 0.8, "after": 0.9}], base
+        assert finding["base"]["file"] == base
