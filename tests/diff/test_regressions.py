@@ -299,3 +299,24 @@ def test_a_git_side_imports_from_its_own_revision(tmp_path, monkeypatch) -> None
         (finding,) = json.loads(out)["findings"]
         assert finding["details"]["thresholds"] == [{"name": "load_limit", "before": 0.8, "after": 0.9}], base
         assert finding["base"]["file"] == base
+
+
+def test_a_date_yaml_cannot_build_points_at_the_value(tmp_path, monkeypatch) -> None:
+    """`expires: 2099-13-01` (or any date ruamel cannot construct) was reported at 1:1 of the file;
+    the YAML reader is shared, so a YAML policy had the same problem."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "base.bal").write_text(POLICY, encoding="utf-8")
+    (tmp_path / "ignore.yaml").write_text(
+        "ignore:\n  - finding: rule-removed/shop.guard/hot\n    reason: r\n    expires: 2099-13-01\n", encoding="utf-8"
+    )
+    code, _, err = run_cli("diff", "base.bal", "base.bal", "--ignore", "ignore.yaml")
+    assert code == 2
+    assert "ignore.yaml:4:14: error[yaml]: invalid YAML value: month must be in 1..12" in err
+    (tmp_path / "p.yaml").write_text(
+        'policy: p\nversion: "1"\ndescription: 2026-02-30\ninput:\n  ev:\n    pool: string\n'
+        'rules:\n  - name: r\n    when: pool == "x"\n    then: "scale(targets: pool)"\n',
+        encoding="utf-8",
+    )
+    code, out, _ = run_cli("check", "p.yaml")
+    assert code == 1
+    assert "p.yaml:3:14: error[yaml]: invalid YAML value: day is out of range for month" in out
