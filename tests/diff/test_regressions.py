@@ -260,10 +260,10 @@ threat shop.threat version "1" {
     assert [f["id"] for f in json.loads(out)["findings"]] == ["threat-source-rewritten"]
 
 
-def test_a_git_side_imports_from_its_own_revision(tmp_path, monkeypatch) -> None:
-    """A file at the top of a git side (`HEAD:p.bal`) imported "lib/limits.bal" from the work
-    tree, not from HEAD: a threshold moved in the module was no finding at all. A file in a
-    folder imported from the revision, but "../" went to the disk."""
+@pytest.fixture
+def policy_repo(tmp_path, monkeypatch):
+    """A git repository (branch team/base) with p.bal and sub/s.bal importing lib/limits.bal,
+    the limit then raised from 0.8 to 0.9 in the work tree."""
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
 
@@ -293,12 +293,27 @@ def test_a_git_side_imports_from_its_own_revision(tmp_path, monkeypatch) -> None
         "module shop.limits {\n  const load_limit = 0.9\n}\n", encoding="utf-8"
     )
     monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_a_git_side_imports_from_its_own_revision(policy_repo) -> None:
+    """A file at the top of a git side (`HEAD:p.bal`) imported "lib/limits.bal" from the work
+    tree, not from HEAD: a threshold moved in the module was no finding at all. A file in a
+    folder imported from the revision, but "../" went to the disk."""
     for base, head in (("HEAD:p.bal", "p.bal"), ("team/base:p.bal", "p.bal"), ("HEAD:sub/s.bal", "sub/s.bal")):
         code, out, err = run_cli("diff", base, head, "--format", "json")
         assert (code, err) == (0, ""), (base, err)
         (finding,) = json.loads(out)["findings"]
         assert finding["details"]["thresholds"] == [{"name": "load_limit", "before": 0.8, "after": 0.9}], base
         assert finding["base"]["file"] == base
+
+
+def test_the_top_of_a_git_side_from_a_folder(policy_repo, monkeypatch) -> None:
+    """`HEAD:..` from sub/ named the top as ".", which matched no file: "no such file or directory"."""
+    monkeypatch.chdir(policy_repo / "sub")
+    code, out, err = run_cli("diff", "HEAD:..", "..", "--format", "json")
+    assert (code, err) == (0, "")
+    assert sorted(f["base"]["file"] for f in json.loads(out)["findings"]) == ["HEAD:p.bal", "HEAD:sub/s.bal"]
 
 
 def test_a_date_yaml_cannot_build_points_at_the_value(tmp_path, monkeypatch) -> None:
