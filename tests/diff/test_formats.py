@@ -215,8 +215,9 @@ def test_sarif(diff_texts) -> None:
         assert location["physicalLocation"]["artifactLocation"]["uri"] == "head.bal"
 
 
-def test_sarif_names_a_git_file_by_its_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A finding on a git side points at the file's path in the repository, not at `REF:path`."""
+def test_sarif_and_github_name_a_git_file_by_its_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A finding on a git side points at the file's path in the repository, not at `REF:path`
+    (GitHub annotated a file named `HEAD:p.bal`)."""
     if subprocess.run(["git", "--version"], capture_output=True, check=False).returncode != 0:
         pytest.skip("git is not installed")
     monkeypatch.chdir(tmp_path)
@@ -232,6 +233,9 @@ def test_sarif_names_a_git_file_by_its_path(tmp_path: Path, monkeypatch: pytest.
     assert err == ""
     (result,) = [r for r in json.loads(out)["runs"][0]["results"] if r["ruleId"] == "rule-removed"]
     assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "p.bal"
+    _, out, _ = run_cli("diff", "HEAD:p.bal", "p.bal", "--format", "github")
+    (annotation,) = [line for line in out.splitlines() if "rule-removed" in line]
+    assert annotation.startswith("::error file=p.bal,line=14,col=3,title=rule-removed (breaking)::")
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
