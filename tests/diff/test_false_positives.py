@@ -217,15 +217,21 @@ rule idle {
     assert ids(out) == []
 
 
-def test_the_catalog_formatted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every catalog policy against its formatted text, imports included (a copy of the catalog)."""
-    shutil.copytree(
-        REPO / "catalog", tmp_path / "before", ignore=shutil.ignore_patterns("tests", "scenarios", "*.jsonl")
-    )
-    shutil.copytree(tmp_path / "before", tmp_path / "after")
+def test_the_catalog_unindented_and_formatted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every catalog document (policies, a threat, imports) without its indentation, against the
+    formatter's output for it: the layout changes everywhere, the decisions nowhere."""
+    ignore = shutil.ignore_patterns("tests", "scenarios", "*.jsonl", "*.py", "__pycache__")
+    shutil.copytree(REPO / "catalog", tmp_path / "messy", ignore=ignore)
+    for path in (tmp_path / "messy").rglob("*.bal"):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        path.write_text("\n".join(line.lstrip() for line in lines) + "\n", encoding="utf-8")
+    shutil.copytree(tmp_path / "messy", tmp_path / "formatted")
     monkeypatch.chdir(tmp_path)
-    assert run_cli("fmt", "after")[0] == 0
-    code, out, err = run_cli("diff", "before", "after", "--format", "json", "--fail-on", "behavioral")
+    assert run_cli("fmt", "formatted")[0] == 0
+    for path in (tmp_path / "formatted").rglob("*.bal"):  # back to the catalog's own text
+        original = REPO / "catalog" / path.relative_to(tmp_path / "formatted")
+        assert path.read_text(encoding="utf-8") == original.read_text(encoding="utf-8"), path
+    code, out, err = run_cli("diff", "messy", "formatted", "--format", "json", "--fail-on", "behavioral")
     report = assert_cosmetic_only(code, out, err)
     assert report["base"]["documents"] == report["head"]["documents"] >= 3
     assert ids(out) == []
