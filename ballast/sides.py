@@ -138,6 +138,7 @@ def _git_files(spec: str) -> tuple[list[str], dict[str, str]]:
     prefix = _git("rev-parse", "--show-prefix").decode().strip()
     target = str(PurePosixPath(prefix) / path) if path not in ("", ".", "./") else prefix.rstrip("/")
     target = os.path.normpath(target).replace(os.sep, "/") if target else ""
+    target = "" if target == "." else target  # `HEAD:..` from a folder: the whole tree
     listing = _git("ls-tree", "-r", "--full-tree", "--name-only", "-z", ref).decode("utf-8", "replace").split("\0")
     every = {name for name in listing if name}
     if target in every:

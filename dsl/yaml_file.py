@@ -81,11 +81,34 @@ class YamlFile:
             if long is not None:  # int() refuses more than sys.get_int_max_str_digits() digits
                 self.error("a number has too many digits", self.source.span(*long))
             else:
-                self.error(f"invalid YAML value: {exc}", self.source.span(0, 1), "quote the value")
+                where = self._unconstructable() or self.source.span(0, 1)
+                self.error(f"invalid YAML value: {exc}", where, "quote the value")
             raise SyntaxProblem(*self.problems) from None
         except RecursionError:  # ruamel builds nested blocks recursively
             self.error("the YAML is nested too deeply", self.source.span(0, 1))
             raise SyntaxProblem(*self.problems) from None
+
+    def _unconstructable(self) -> Span | None:
+        """The span of the first value ruamel cannot construct (a date such as 2099-13-01)."""
+        yaml = _yaml(True)
+        try:
+            stack = [yaml.compose(self.source.text)]
+        except (YAMLError, RecursionError):
+            return None
+        while stack:
+            node = stack.pop()
+            if isinstance(node, MappingNode):
+                stack.extend(part for pair in reversed(node.value) for part in reversed(pair))
+            elif isinstance(node, SequenceNode):
+                stack.extend(reversed(node.value))
+            elif isinstance(node, ScalarNode):
+                try:
+                    yaml.constructor.construct_object(node, deep=True)
+                except (ValueError, TypeError, OverflowError):
+                    start = self.source.index(node.start_mark.line, node.start_mark.column)
+                    end = self.source.index(node.end_mark.line, node.end_mark.column)
+                    return self.source.span(start, max(end, start + 1))
+        return None
 
     def _yaml_problem(self, exc: YAMLError) -> Diagnostic:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)

@@ -76,7 +76,7 @@ CHECKS: dict[str, Check] = _checks(
         "input-field-type-widened",
         "behavioral",
         "field",
-        "An input field's type was widened (int to float): more events are accepted.",
+        "An input field's type was widened (int to float, enum to string): more events are accepted.",
     ),
     (
         "input-field-range-narrowed",

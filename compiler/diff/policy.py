@@ -15,7 +15,15 @@ from typing import Any
 
 from ballast.compiler.diff.findings import GUARD_LOOSENED, GUARD_TIGHTENED, Finding, position
 from ballast.compiler.diff.schema import diff_input, diff_parameters
-from ballast.compiler.diff.solver import DEFAULT_TIMEOUT_MS, Comparison, Domain, compare, same_shape, same_value
+from ballast.compiler.diff.solver import (
+    DEFAULT_TIMEOUT_MS,
+    NOT_MEANING,
+    Comparison,
+    Domain,
+    compare,
+    same_shape,
+    same_value,
+)
 from ballast.runtime.errors import EvaluationError
 from ballast.runtime.interpret import evaluate_condition
 from ballast.runtime.ir import unparse, walk
@@ -284,11 +292,8 @@ class PolicyDiff:
         )
 
     def comparison_details(self, result: Comparison, before: IR, after: IR, new_rule: IR) -> dict[str, Any]:
-        details: dict[str, Any] = {
-            "before": unparse(before),
-            "after": unparse(after),
-            "solver_ms": round(result.seconds * 1000, 1),
-        }
+        # no solver time here: a report is a pure function of the two sides (same bytes on every run)
+        details: dict[str, Any] = {"before": unparse(before), "after": unparse(after)}
         verified = True
         for key, witness, fires_new in (("now_fires", result.gained, True), ("no_longer_fires", result.lost, False)):
             if witness is None:
@@ -301,6 +306,8 @@ class PolicyDiff:
             entry["verified"] = checked
             verified = verified and checked is True
             details[key] = entry
+        if result.reason and result.verdict != "undecided":  # one direction it could not decide
+            details["unresolved"] = result.reason
         if result.assumptions:
             details["assumptions"] = [f"{a} is treated as an unknown value" for a in result.assumptions]
         details["confidence"] = "proven" if verified and not result.assumptions else "structural"
@@ -381,7 +388,8 @@ class PolicyDiff:
                     "rule-exit-changed",
                     name,
                     f"rule '{name}' exit condition {result.verdict}{_witness_text(result, 'resolves')}",
-                    *at,
+                    a["exit"].get("at", old["at"]),  # the exit condition itself, as for `when`
+                    b["exit"].get("at", new["at"]),
                     confidence=confidence,
                     tags=tags,
                     **details,
@@ -471,7 +479,8 @@ class PolicyDiff:
             check = "rule-targets-changed" if param == "targets" else "rule-action-argument-changed"
             text = f"rule '{rule}' {action}({param}: {_arg(a)}) → {action}({param}: {_arg(b)})"
             extra: dict[str, Any] = {"action": action, "parameter": param, "before": _arg(a), "after": _arg(b)}
-            if a is not None and b is not None and witness is not None:
+            # two constants differ on every input: a witness without values says nothing
+            if a is not None and b is not None and witness is not None and witness.values:
                 extra["differs_when"] = witness.text()
                 text += f"; differs when {witness.text()}"
             confidence = (
@@ -573,8 +582,8 @@ def _thresholds(a: IR, b: IR) -> list[dict[str, Any]]:
                     label = x.get("const") or y.get("const") or (unparse(context) if context else unparse(x))
                     out.append({"name": label, "before": x["v"], "after": y["v"]})
                 return True
-            keys = set(x) - {"at", "const", "text", "t"}
-            if keys != set(y) - {"at", "const", "text", "t"}:
+            keys = set(x) - NOT_MEANING
+            if keys != set(y) - NOT_MEANING:
                 return False
             here = x if x.get("k") == "cmp" else context
             return all(walk_pair(x[k], y[k], here) for k in keys)

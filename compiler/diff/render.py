@@ -30,6 +30,12 @@ def _where(f: Finding) -> str:
     return ", ".join(parts)
 
 
+def _repo_path(file: str) -> str:
+    """A finding's file as the repository names it: `HEAD:catalog/motb.bal` (a git side) is
+    catalog/motb.bal, so that an annotation or a SARIF location lands on a real file."""
+    return file.split(":", 1)[-1] if ":" in file else file
+
+
 def _subject(f: Finding) -> str:
     return f"{f.document}/{f.subject}" if f.subject else f.document
 
@@ -163,7 +169,7 @@ def github(report: Report, fail_on: str) -> str:
     lines = []
     for f in report.findings:
         where = f.head or f.base
-        location = f"file={_gh(where.file)},line={where.line},col={where.column}," if where else ""
+        location = f"file={_gh(_repo_path(where.file))},line={where.line},col={where.column}," if where else ""
         title = _gh(f"{f.id} ({f.level})")
         lines.append(f"::{command[f.level]} {location}title={title}::{_gh_message(f.message)}")
     lines.append(_summary_line(report))
@@ -229,7 +235,7 @@ def sarif(report: Report, fail_on: str) -> str:
             result["locations"] = [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": where.file.split(":", 1)[-1] if ":" in where.file else where.file},
+                        "artifactLocation": {"uri": _repo_path(where.file)},
                         "region": {"startLine": where.line, "startColumn": where.column},
                     }
                 }

@@ -76,7 +76,8 @@ def compare_fields(old: dict[str, IR], new: dict[str, IR], what: str, prefix: st
 def _compare_field(name: str, a: IR, b: IR, what: str, prefix: str, field_prefix: str, finding: Any) -> None:
     ta, tb = _base_type(a["type"]), _base_type(b["type"])
     if ta != tb:
-        widened = ta == "int" and tb == "float"
+        # every event valid before is valid after: an int is a float, an enum's value a string
+        widened = (ta, tb) in (("int", "float"), ("enum", "string"))
         check = "input-field-type-widened" if widened and prefix == "input-" else f"{field_prefix}type-changed"
         finding(check, name, f"{what} '{name}' changed type: {_type(a)} → {_type(b)}", before=_type(a), after=_type(b))
     elif ta == "enum":

@@ -7,6 +7,12 @@ flag. Evaluation faults are modelled, not ignored: every term carries `ok`, true
 it raises nothing, because a rule whose condition faults does not fire (an absent optional field
 compared with `>`, a division by zero). A rule fires where `ok and value` holds.
 
+Float arithmetic is read exactly, on the reals, where Python rounds each result to a double: a
+difference proven on the reals is checked again with every rounded term an unknown value (signs
+kept), and a witness is kept only when Python's own evaluation confirms it. Otherwise the
+direction is undecided, never "equivalent": `errors * 0.1 > 0.3` is not `errors > 3` (3 * 0.1 is
+0.30000000000000004). Arithmetic on literals only is computed as Python computes it.
+
 What the solver cannot reason about (a regular expression, `lower(name)`, a list index) becomes
 an *opaque* term: a fresh variable keyed by the term's structure, so the same term on both sides
 is the same unknown. A difference that depends on one is reported with that assumption named.
@@ -17,6 +23,7 @@ Used by the compiler only (`ballast diff`, `ballast check`); the runtime never i
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -25,7 +32,7 @@ from typing import Any
 import z3
 
 from ballast.compiler.diff.findings import DEFAULT_TIMEOUT_MS
-from ballast.runtime.ir import IR, slot_key, unparse
+from ballast.runtime.ir import IR, slot_key, unparse, walk
 from ballast.runtime.values import format_duration, iso
 
 NUMERIC = ("int", "float", "duration", "timestamp")
@@ -78,6 +85,7 @@ class Domain:
                 self.fields.setdefault(f["name"], []).append(f)
         self.variables: dict[str, Variable] = {}
         self.constraints: list[Any] = []
+        self.windows: dict[tuple[Any, ...], list[tuple[IR, Variable]]] = {}  # aggregates by (field, window)
 
     def field(self, path: list[str]) -> Variable:
         name = ".".join(path)
@@ -121,7 +129,20 @@ class Domain:
             elif fn == "stddev":
                 self.constraints.append(var.expr >= 0)
         self.variables[name] = var
+        self._relate(node, var)
         return var
+
+    def _relate(self, node: IR, var: Variable) -> None:
+        """What holds between the aggregates of one field over one window: they read the same
+        samples, so they have data together (`count > 0`, not `absent`) and min <= avg <= max.
+        Without it `avg(x, 1m) > 250` → `max(x, 1m) > 250` was "changed" (a witness with the
+        average present and the maximum absent) where it is widened."""
+        if "window" not in node:
+            return
+        group = self.windows.setdefault((tuple(node["path"]), node["window"]), [])
+        for other_node, other in group:
+            self.constraints.extend(_window_facts(node, var, other_node, other))
+        group.append((node, var))
 
     def opaque(self, node: IR, sort: str, name: str = "") -> Variable:
         name = name or unparse(node)
@@ -129,6 +150,45 @@ class Domain:
         if key not in self.variables:
             self.variables[key] = Variable(name, _const(key, sort), sort, opaque=True)
         return self.variables[key]
+
+
+# The aggregates that have a value exactly when their window holds a sample (docs/stateful-rules.md:
+# zscore, slope and delta are 0, not null, for one sample); `rate` needs two distinct times.
+SAMPLE_VALUED = ("avg", "min", "max", "sum", "percentile", "stddev", "delta", "zscore", "slope")
+
+
+def _has_data(node: IR, var: Variable) -> Any:
+    """The formula of "the window of this aggregate holds a sample", when the aggregate tells it."""
+    fn = node["fn"]
+    if fn in SAMPLE_VALUED:
+        return var.present
+    if fn == "count":
+        return var.expr > 0
+    if fn == "absent":
+        return z3.Not(var.expr)
+    return None
+
+
+def _below(a: IR, b: IR) -> bool:
+    """Whether aggregate `a` is at most aggregate `b` on every window of samples."""
+    middle = ("avg", "percentile")
+    if a["fn"] == "percentile" and b["fn"] == "percentile":
+        return bool(a["p"] <= b["p"])
+    return (a["fn"] == "min" and b["fn"] in (*middle, "max")) or (a["fn"] in middle and b["fn"] == "max")
+
+
+def _window_facts(a: IR, x: Variable, b: IR, y: Variable) -> list[Any]:
+    """The facts between two aggregates of one field over one window."""
+    facts = []
+    data_a, data_b = _has_data(a, x), _has_data(b, y)
+    if data_a is not None and data_b is not None:
+        facts.append(data_a == data_b)
+    for (n, v), (m, w), data in (((a, x), (b, y), data_b), ((b, y), (a, x), data_a)):
+        if n["fn"] == "rate" and data is not None:
+            facts.append(z3.Implies(v.present, data))  # a rate needs samples
+        if _below(n, m) and v.present is not None and w.present is not None:
+            facts.append(z3.Implies(z3.And(v.present, w.present), v.expr <= w.expr))
+    return facts
 
 
 def _flatten_fields(fields: list[IR], prefix: tuple[str, ...]) -> list[IR]:
@@ -191,12 +251,22 @@ def _exact(value: float | int) -> str:
     return f"{fraction.numerator}/{fraction.denominator}"
 
 
+# Keys of an IR node that do not change what it computes over the domain: positions, the names of
+# inlined constants, source text, types, and `opt` (the field is optional in that side's schema:
+# the domain models presence from both schemas, so the flag alone is no change).
+NOT_MEANING = frozenset(("at", "const", "text", "t", "opt"))
+
+
 def _shape(node: Any) -> Any:
     """The node without positions, names of inlined constants and lets: its meaning's structure."""
     if isinstance(node, dict):
         if node.get("k") == "let":
             return _shape(node["e"])
-        return {k: _shape(v) for k, v in node.items() if k not in ("at", "const", "text", "t")}
+        out = {k: _shape(v) for k, v in node.items() if k not in NOT_MEANING}
+        if node.get("k") == "bin" and node.get("op") in ("+", "*") and node.get("t") in NUMERIC:
+            # numbers add and multiply alike in either order, doubles included (not strings or lists)
+            out["l"], out["r"] = sorted((out["l"], out["r"]), key=lambda v: json.dumps(v, sort_keys=True))
+        return out
     if isinstance(node, list):
         return [_shape(v) for v in node]
     return node
@@ -211,9 +281,16 @@ def same_shape(a: IR, b: IR) -> bool:
 class Translator:
     """IR expressions to z3 terms over one `Domain`."""
 
-    def __init__(self, domain: Domain) -> None:
+    def __init__(self, domain: Domain, rounding: bool = False) -> None:
         self.domain = domain
         self.opaque_used: set[str] = set()
+        # Float arithmetic is translated exactly, over the reals; Python rounds each result to a
+        # double, so `x + 0.2 > 0.3` and `x > 0.1` agree on the reals, not at x = 0.1. `inexact`
+        # names the terms whose rounding the exact translation ignores; with `rounding`, each is
+        # an unknown value instead (the same term on both sides: the same unknown).
+        self.rounding = rounding
+        self.inexact: set[str] = set()
+        self.facts: list[Any] = []  # what rounding keeps of a rounded term (its sign)
 
     def fires(self, condition: IR) -> Any:
         """The formula of "the rule's condition holds and evaluating it does not fault"."""
@@ -312,6 +389,9 @@ class Translator:
         return Term(-e.value, z3.And(e.ok, z3.Not(e.null)), _false(), e.sort)
 
     def t_bin(self, node: IR) -> Term:
+        folded = _fold(node)
+        if folded is not None:
+            return folded
         a, b = self.term(node["l"]), self.term(node["r"])
         op = node["op"]
         ok = z3.And(a.ok, b.ok, z3.Not(a.null), z3.Not(b.null))
@@ -321,7 +401,7 @@ class Translator:
             return self._opaque(node)
         if op == "/":
             divisor = _cast(b, "real")
-            return Term(_cast(a, "real") / divisor, z3.And(ok, divisor != 0), _false(), "real")
+            return self._rounded(node, Term(_cast(a, "real") / divisor, z3.And(ok, divisor != 0), _false(), "real"))
         if op == "%":
             # Python's % follows the divisor's sign, z3's mod is Euclidean: equal for a positive
             # literal divisor of integers, which is what rules write (`count % 10`)
@@ -332,7 +412,58 @@ class Translator:
         sort = "int" if a.sort == b.sort == "int" else "real"
         x, y = _cast(a, sort), _cast(b, sort)
         value = {"+": x + y, "-": x - y, "*": x * y}[op]
-        return Term(value, ok, _false(), sort)
+        if sort == "int":  # Python's ints are exact
+            return Term(value, ok, _false(), sort)
+        return self._rounded(node, Term(value, ok, _false(), sort))
+
+    def _rounded(self, node: IR, exact: Term) -> Term:
+        """A float result of `+ - * /`: exact when Python computes it without rounding (scaling
+        by a power of two), else noted in `inexact` and, with `rounding`, an unknown value."""
+        if self._scaling(node):
+            return exact
+        self.inexact.add(unparse(node))
+        if not self.rounding:
+            return exact
+        var = self.domain.opaque(node, "real", f"rounded({unparse(node)})")
+        r, e = var.expr, exact.value
+        if node["op"] in ("+", "-"):
+            # a sum or difference of doubles rounds to 0 only when it is 0 (gradual underflow),
+            # and rounding to nearest keeps the sign: `a - b > 0` is `a > b`
+            self.facts += [(r > 0) == (e > 0), (r < 0) == (e < 0)]
+        else:  # a product or quotient may underflow to 0, never cross it
+            self.facts += [z3.Implies(r > 0, e > 0), z3.Implies(r < 0, e < 0), z3.Implies(e == 0, r == 0)]
+        return Term(r, exact.ok, exact.null, "real")
+
+    def _scaling(self, node: IR) -> bool:
+        """Whether the node multiplies, or divides, a number by a power of two without rounding:
+        a float scaled up (x * 2, x / 0.5), or an int within ±2^53 by any power of two."""
+        op = node["op"]
+        if op == "+" and same_shape(node["l"], node["r"]):
+            return node["l"].get("t") != "int" or self._small_int(node["l"])  # x + x is 2x, exactly
+        if op not in ("*", "/"):
+            return False
+        sides = [("r", "l")] if op == "/" else [("r", "l"), ("l", "r")]
+        for lit, operand in sides:
+            power = _power_of_two(node[lit])
+            if power is None:
+                continue
+            power = -power if op == "/" else power
+            if self._small_int(node[operand]):
+                return True
+            if power >= 0 and node[operand].get("t") != "int":  # scaled down, a float may round (subnormal)
+                return True
+        return False
+
+    def _small_int(self, node: IR) -> bool:
+        """An int literal or int field within ±2^53: a double holds it exactly."""
+        if node.get("t") != "int":
+            return False
+        if node["k"] == "lit":
+            return abs(node["v"]) <= 2**53
+        if node["k"] != "field":
+            return False
+        bounds = [(d.get("min"), d.get("max")) for d in self.domain.fields.get(".".join(node["path"]), [])]
+        return any(low is not None and high is not None and low >= -(2**53) and high <= 2**53 for low, high in bounds)
 
     # ---- comparisons ----
     def t_cmp(self, node: IR) -> Term:
@@ -412,6 +543,37 @@ def _numeric_builtin(fn: str, values: list[Any]) -> Any:
     for v in values[1:]:
         out = z3.If(v < out, v, out) if fn == "min" else z3.If(v > out, v, out)
     return out
+
+
+def _fold(node: IR) -> Term | None:
+    """Arithmetic over literals only, as Python computes it (`0.1 + 0.2` is 0.30000000000000004,
+    as a double and so as the translation reads it); None when it reads anything else."""
+    from ballast.runtime.errors import EvaluationError
+    from ballast.runtime.interpret import evaluate
+
+    if any(n["k"] not in ("lit", "bin", "neg") for n in walk(node)):
+        return None
+    try:
+        value = evaluate(node, {})
+    except EvaluationError:
+        return None  # a division by zero: translated, so it faults
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    if isinstance(value, int):
+        return Term(z3.IntVal(value), _true(), _false(), "int")
+    return Term(z3.RealVal(_exact(value)), _true(), _false(), "real")
+
+
+def _power_of_two(node: IR) -> int | None:
+    """k when the node is the literal ±2^k, else None."""
+    v = node.get("v") if node["k"] == "lit" else None
+    if isinstance(v, bool) or not isinstance(v, int | float) or v == 0 or not math.isfinite(v):
+        return None
+    f = Fraction(abs(v))
+    n, d = f.numerator, f.denominator
+    if n & (n - 1) or d & (d - 1):
+        return None
+    return n.bit_length() - d.bit_length()
 
 
 def _unify(a: Term, b: Term) -> str:
@@ -502,9 +664,40 @@ def compare(old: IR, new: IR, domain: Domain, timeout_ms: int = DEFAULT_TIMEOUT_
     solver.add(*domain.constraints)
     gained, gained_status = _difference(solver, domain, after, before)
     lost, lost_status = _difference(solver, domain, before, after)
+    reason = f"the solver gave no answer within {timeout_ms} ms"
+    if translator.inexact:
+        # The formulas compute float arithmetic exactly; Python rounds it to doubles. A direction
+        # without a difference is asked again with every rounded term an unknown value (what
+        # holds then holds however Python rounds), and a witness is kept only if Python's own
+        # evaluation confirms it.
+        rounded = Translator(domain, rounding=True)
+        before_r, after_r = rounded.fires(old), rounded.fires(new)
+        gained, gained_status = _settle(
+            solver,
+            domain,
+            gained,
+            gained_status,
+            z3.And(after, z3.Not(before)),
+            z3.And(after_r, z3.Not(before_r)),
+            rounded.facts,
+            lambda w: _separates(w, domain, new, old),
+        )
+        lost, lost_status = _settle(
+            solver,
+            domain,
+            lost,
+            lost_status,
+            z3.And(before, z3.Not(after)),
+            z3.And(before_r, z3.Not(after_r)),
+            rounded.facts,
+            lambda w: _separates(w, domain, old, new),
+        )
+        if z3.unknown in (gained_status, lost_status):
+            terms = ", ".join(sorted(translator.inexact))
+            reason = f"the solver reads float arithmetic exactly, and Python's rounding of {terms} may set them apart"
     result = Comparison("undecided", gained=gained, lost=lost, assumptions=sorted(translator.opaque_used))
     if z3.unknown in (gained_status, lost_status):
-        result.reason = f"the solver gave no answer within {timeout_ms} ms"
+        result.reason = reason
         # a difference found in one direction is still a proven difference
         if gained is None and lost is None:
             result.seconds = time.perf_counter() - started
@@ -525,6 +718,139 @@ def compare(old: IR, new: IR, domain: Domain, timeout_ms: int = DEFAULT_TIMEOUT_
             result.lost_region = region(solver, domain, translator, z3.And(before, z3.Not(after)), (old, new))
     result.seconds = time.perf_counter() - started
     return result
+
+
+RETRIES = 3  # other witnesses tried when Python's rounding undoes one
+
+
+def _settle(
+    solver: z3.Solver,
+    domain: Domain,
+    witness: Witness | None,
+    status: Any,
+    exact: Any,
+    rounded: Any,
+    facts: list[Any],
+    separates: Any,
+) -> tuple[Witness | None, Any]:
+    """One direction of a comparison whose formulas read float arithmetic: unsat only when it
+    holds with the rounded terms unknown; a witness only when Python confirms it (else another
+    one, away from it); unknown otherwise."""
+    if status == z3.unsat:
+        return None, _holds(solver, z3.And(*facts, rounded))
+    if status != z3.sat or witness is None:
+        return witness, status
+    tried = [witness]
+    while separates(witness) is False:
+        if len(tried) > RETRIES:
+            return None, z3.unknown
+        solver.push()
+        solver.add(exact, *[_not_at(domain, w) for w in tried])
+        found = solver.check()
+        witness = _witness(solver.model(), domain, exact) if found == z3.sat else None
+        solver.pop()
+        if witness is None:
+            return None, z3.unknown
+        tried.append(witness)
+    return witness, status
+
+
+def _not_at(domain: Domain, witness: Witness) -> Any:
+    """The inputs other than the witness (in at least one of its values)."""
+    apart = []
+    for var in domain.variables.values():
+        if var.name not in witness.values or var.opaque:
+            continue
+        value = witness.values[var.name]
+        if value is None:
+            apart.append(var.present)
+        else:
+            apart.append(var.expr != _literal(value, var.sort))
+            if var.present is not None:
+                apart.append(z3.Not(var.present))
+    return z3.Or(*apart) if apart else _false()
+
+
+def _literal(value: Any, sort: str) -> Any:
+    if sort == "bool":
+        return z3.BoolVal(value)
+    if sort == "str":
+        return z3.StringVal(value)
+    if sort == "int":
+        return z3.IntVal(value)
+    return z3.RealVal(_exact(value))
+
+
+def _separates(witness: Witness, domain: Domain, fires: IR, not_fires: IR) -> bool | None:
+    """Whether Python's evaluation of the witness fires `fires` and not `not_fires`; None when the
+    witness is no plain event (an unknown function, a nested field)."""
+    from ballast.runtime.errors import EvaluationError
+    from ballast.runtime.interpret import evaluate_condition
+
+    event = witness_event(witness.values, domain)
+    if event is None:
+        return None
+
+    def decides(condition: IR) -> bool:
+        try:
+            return evaluate_condition(condition, event)
+        except EvaluationError:
+            return False
+
+    try:
+        return decides(fires) and not decides(not_fires)
+    except KeyError:
+        return None
+
+
+def witness_event(values: dict[str, Any], domain: Domain) -> dict[str, Any] | None:
+    """A flat event around a witness: its values (an aggregate under its slot key, as the Engine
+    passes it; None: absent), and every other required field at a valid value; None when the
+    witness names a nested field or an unknown term."""
+    event: dict[str, Any] = {}
+    for name, value in values.items():
+        if "(" in name:
+            if value is not None:
+                event["@" + name] = value
+        elif "." in name or name not in domain.fields:
+            return None
+        elif value is not None:
+            event[name] = value
+    for name, declarations in domain.fields.items():
+        if name in values or "." in name or any(d.get("optional") for d in declarations):
+            continue
+        event[name] = _filler(declarations)
+    return event
+
+
+def _filler(declarations: list[IR]) -> Any:
+    """Some value every declaration accepts (the lowest bound; an enum's first common value)."""
+    typ = declarations[0]["type"]
+    if isinstance(typ, dict):
+        if "enum" in typ:
+            common = [
+                v
+                for v in typ["enum"]
+                if all(v in d["type"].get("enum", [v]) for d in declarations if isinstance(d["type"], dict))
+            ]
+            return (common or typ["enum"])[0]
+        return [] if "list" in typ else {}
+    low = max((d["min"] for d in declarations if "min" in d), default=0)
+    if typ == "int":
+        return int(low)
+    if typ in ("float", "duration", "timestamp"):
+        return float(low)
+    return {"string": "", "bool": False}.get(typ, "")
+
+
+def _holds(solver: z3.Solver, difference: Any) -> Any:
+    """z3.unsat when `difference` cannot hold, else z3.unknown: (with rounded terms as unknowns)
+    a model is no witness of a real input."""
+    solver.push()
+    solver.add(difference)
+    status = solver.check()
+    solver.pop()
+    return z3.unsat if status == z3.unsat else z3.unknown
 
 
 def _difference(solver: z3.Solver, domain: Domain, yes: Any, no: Any) -> tuple[Witness | None, Any]:
@@ -593,15 +919,42 @@ def same_value(
         return "undecided", None, []
     solver = z3.Solver()
     solver.set("timeout", timeout_ms)
+    solver.add(*domain.constraints)
     differ = z3.And(a.ok, b.ok, z3.Not(equal))
-    solver.add(*domain.constraints, differ)
+    solver.push()
+    solver.add(differ)
     status = solver.check()
+    witness = _witness(solver.model(), domain, differ) if status == z3.sat else None
+    solver.pop()
     assumptions = sorted(translator.opaque_used)
+    if translator.inexact and status == z3.unsat:
+        # equal on the reals: equal however Python rounds? (see `compare`)
+        rounded = Translator(domain, rounding=True)
+        a_r, b_r = rounded.term(old), rounded.term(new)
+        equal_r = rounded._equal(a_r, b_r)
+        if equal_r is None or _holds(solver, z3.And(*rounded.facts, a_r.ok, b_r.ok, z3.Not(equal_r))) != z3.unsat:
+            return "undecided", None, assumptions
+    if translator.inexact and witness is not None and _differ(witness, domain, old, new) is False:
+        return "undecided", None, assumptions  # Python's rounding makes the two agree there
     if status == z3.unsat:
         return "equal", None, assumptions
     if status == z3.sat:
-        return "different", _witness(solver.model(), domain, differ), assumptions
+        return "different", witness, assumptions
     return "undecided", None, assumptions
+
+
+def _differ(witness: Witness, domain: Domain, a: IR, b: IR) -> bool | None:
+    """Whether Python's values of `a` and `b` differ on the witness (None: not a plain event)."""
+    from ballast.runtime.errors import EvaluationError
+    from ballast.runtime.interpret import evaluate
+
+    event = witness_event(witness.values, domain)
+    if event is None:
+        return None
+    try:
+        return bool(evaluate(a, event) != evaluate(b, event))
+    except (EvaluationError, KeyError):
+        return None
 
 
 def satisfiable(

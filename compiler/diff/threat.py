@@ -122,7 +122,7 @@ class ThreatDiff:
                 continue
             text = f"source '{name}' {unparse(a['expr'])}{_scale(a)} → {unparse(b['expr'])}{_scale(b)}"
             extra: dict[str, Any] = {"before": unparse(a["expr"]), "after": unparse(b["expr"])}
-            if witness is not None:
+            if witness is not None and witness.values:  # none for two constants: they differ everywhere
                 text += f"; differs when {witness.text()}"
                 extra["differs_when"] = witness.text()
             confidence = "proven" if witness is not None and not assumptions else "structural"

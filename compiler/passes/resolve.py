@@ -10,6 +10,7 @@ kind builds on (`PolicyModel`, `merge`, `resolve_type`) and the policy's own che
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -238,8 +239,7 @@ def _import(
     errors: ErrorList,
     chain: list[str],
 ) -> None:
-    base = Path(document.file).parent
-    path = str(base / item.path.value) if not Path(item.path.value).is_absolute() else item.path.value
+    path = import_path(compilation, document.file, item.path.value)
     if path in chain:
         cycle = " → ".join([*chain, path])
         errors.error(
@@ -266,6 +266,18 @@ def _import(
         model.incomplete = True
         return
     merge(compilation, model, imported, errors, [*chain, path])
+
+
+def import_path(compilation: Compilation, importer: str, target: str) -> str:
+    """The path an `import` names: relative to the importing file's folder. A file given in
+    memory under a git name, `REF:path` (`ballast diff HEAD:p.bal …`), imports within the same
+    revision: `HEAD:p.bal` imports "lib/x.bal" as `HEAD:lib/x.bal`, never the work tree's file."""
+    if Path(target).is_absolute():
+        return target
+    ref, colon, inside = importer.partition(":")
+    if importer in compilation.in_memory and colon and ref and inside:
+        return f"{ref}:{posixpath.normpath(posixpath.join(posixpath.dirname(inside), target))}"
+    return str(Path(importer).parent / target)
 
 
 def _field(f: ast.Field, model: PolicyModel, errors: ErrorList) -> T.FieldT:

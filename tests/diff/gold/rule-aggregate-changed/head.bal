@@ -1,0 +1,25 @@
+# gold fixture for `rule-aggregate-changed`, head: the maximum instead of the average
+policy shop.watch version "1.0.0" {
+  input sample {
+    ts: timestamp
+    pool: string
+    region: string
+    latency_ms: float in [0, 10000]
+  }
+
+  stream {
+    time ts
+    lateness 30s
+  }
+
+  rule slow {
+    group by pool
+    when max(latency_ms, 1m) > 250
+    for 30s
+    keep 1m
+    cooldown 2m
+    repeat every 5m
+    at most 3 per 1h
+    then scale(targets: pool)
+  }
+}

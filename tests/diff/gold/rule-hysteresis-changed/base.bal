@@ -1,0 +1,19 @@
+# gold fixture for `rule-hysteresis-changed`: the base
+policy shop.watch version "1.0.0" {
+  input sample {
+    ts: timestamp
+    pool: string
+    latency_ms: float in [0, 10000]
+  }
+
+  stream {
+    time ts
+  }
+
+  rule slow {
+    group by pool
+    enter when avg(latency_ms, 1m) > 250
+    exit when avg(latency_ms, 1m) < 200
+    then scale(targets: pool)
+  }
+}
