@@ -212,7 +212,9 @@ def test_sarif(diff_texts) -> None:
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
         assert result["ruleId"] in CHECKS
         (location,) = result["locations"]
-        assert location["physicalLocation"]["artifactLocation"]["uri"] == "head.bal"
+        # what was removed is shown where it was
+        expected = "base.bal" if result["ruleId"].endswith("-removed") else "head.bal"
+        assert location["physicalLocation"]["artifactLocation"]["uri"] == expected
 
 
 def test_sarif_and_github_name_a_git_file_by_its_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
