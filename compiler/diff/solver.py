@@ -611,6 +611,12 @@ def satisfiable(
     return status, witness, sorted(translator.opaque_used)
 
 
+def rounded_witness(solver: z3.Solver, domain: Domain, formula: Any) -> Witness:
+    """The inputs `formula` reads, as round as it allows (`risk = 81`, not `80.05`). Call with
+    `formula` asserted on `solver` and checked sat; leaves the solver as it found it."""
+    return _witness(_rounder_model(solver, domain, formula), domain, formula)
+
+
 def _witness(model: z3.ModelRef, domain: Domain, formula: Any) -> Witness:
     """The model's values of the inputs the formula reads, in a stable order."""
     read = {str(c) for c in _constants(formula)}
