@@ -17,6 +17,7 @@ Used by the compiler only (`ballast diff`, `ballast check`); the runtime never i
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -183,7 +184,10 @@ def _number(value: float, sort: str) -> Any:
 
 
 def _exact(value: float | int) -> str:
-    """A number as z3 reads it exactly: 0.8 is 4/5 (its decimal, as the author wrote it)."""
+    """A number as z3 reads it exactly: 0.8 is 4/5 (its decimal, as the author wrote it). An
+    infinite one (a literal `1e999`) has no exact value: Unsupported."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Unsupported(f"{value} is not a finite number")
     fraction = Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
     return f"{fraction.numerator}/{fraction.denominator}"
 
@@ -555,8 +559,6 @@ def _rounder_model(solver: z3.Solver, domain: Domain, formula: Any) -> z3.ModelR
 
 def _round_candidates(value: float | int) -> list[float | int]:
     """Rounder numbers near `value`, roundest first."""
-    import math
-
     out: list[float | int] = []
     for digits in range(0, 4):
         scale = 10**digits
@@ -781,8 +783,10 @@ def _numbers(conditions: tuple[IR, ...]) -> set[float | int]:
         while stack:
             node = stack.pop()
             if isinstance(node, dict):
-                if node.get("k") == "lit" and isinstance(node["v"], int | float) and not isinstance(node["v"], bool):
-                    out.add(node["v"])
+                value = node.get("v")
+                numeric = isinstance(value, int | float) and not isinstance(value, bool)
+                if node.get("k") == "lit" and numeric and math.isfinite(value):  # 1e999 cuts no cell
+                    out.add(value)
                 stack.extend(v for k, v in node.items() if k != "at")
             elif isinstance(node, list):
                 stack.extend(node)
