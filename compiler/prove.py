@@ -420,29 +420,20 @@ class Prover:
         literal amounts of opposite signs, or a computed amount (the solver decides)."""
         from ballast.compiler.diff.solver import same_shape
 
-        up: list[tuple[Rule, IR]] = []
-        down: list[tuple[Rule, IR]] = []
-        computed: list[tuple[Rule, IR]] = []
+        calls: list[tuple[Rule, IR, int]] = []  # (rule, scale call, sign of by: 0 when computed)
         for r in rules:
             for call in r.ir["then"] if r is not None else ():
-                if call["action"] == "scale":
-                    by = call["args"]["by"]
-                    if by["k"] != "lit":
-                        computed.append((r, call))
-                    elif by["v"] != 0:
-                        (up if by["v"] > 0 else down).append((r, call))
-        candidates = [(a, b) for a in up for b in down] + [(a, b) for a in computed for b in up + down + computed]
-        seen: set[tuple[int, int]] = set()
-        for (r1, a), (r2, b) in sorted(candidates, key=lambda c: (c[0][0].ir["index"], c[1][0].ir["index"])):
-            if r1 is r2:
-                continue
-            (first, x), (second, y) = sorted([(r1, a), (r2, b)], key=lambda c: c[0].ir["index"])
-            if (id(x), id(y)) in seen:
-                continue
-            seen.add((id(x), id(y)))
-            target = _common_target(x["args"]["targets"], y["args"]["targets"], same_shape)
-            if target is not None:
-                yield "conflict", first, second, x, y, target
+                by = call["args"]["by"] if call["action"] == "scale" else None
+                if by is not None and (by["k"] != "lit" or by["v"] != 0):
+                    calls.append((r, call, 0 if by["k"] != "lit" else (1 if by["v"] > 0 else -1)))
+        # lazily, in file order: the caller stops asking past MAX_PAIRS
+        for j, (second, y, sign_y) in enumerate(calls):
+            for first, x, sign_x in calls[:j]:
+                if first is second or (sign_x == sign_y != 0):
+                    continue
+                target = _common_target(x["args"]["targets"], y["args"]["targets"], same_shape)
+                if target is not None:
+                    yield "conflict", first, second, x, y, target
 
     def conflict(self, first: Rule, second: Rule, a: IR, b: IR, target: IR) -> None:
         z3 = self.z3
