@@ -24,7 +24,8 @@ def add_arguments(check: argparse.ArgumentParser) -> None:
 def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     """Check the policies; exit 1 on an error (or, with --werror, a warning)."""
     # The compiler is imported to run, never to declare the arguments (docs/performance.md).
-    from ballast.compiler.pipeline import PassFailed, compile_paths
+    from ballast.compiler.pipeline import PassFailed, attach_source_lines, compile_paths
+    from ballast.compiler.prove import prove
 
     paths = expand_policies(args.paths)
     try:
@@ -33,6 +34,8 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
         diagnostics = sort_diagnostics(exc.diagnostics + _warnings_of(exc))
         print_diagnostics(diagnostics, args.format, out, check_summary(diagnostics, exc.compilation.documents))
         return EXIT_PROBLEMS
+    # The solver's proofs (never, shadowed, conflict) on policies that compiled: docs/cli.md.
+    compilation.diagnostics = attach_source_lines(compilation.diagnostics + prove(compilation), compilation.sources)
     summary = check_summary(compilation.diagnostics, compilation.documents)
     print_diagnostics(compilation.diagnostics, args.format, out, summary)
     if args.format == "text" and not compilation.diagnostics:

@@ -246,7 +246,10 @@ def _number(value: float, sort: str) -> Any:
 
 
 def _exact(value: float | int) -> str:
-    """A number as z3 reads it exactly: 0.8 is 4/5 (its decimal, as the author wrote it)."""
+    """A number as z3 reads it exactly: 0.8 is 4/5 (its decimal, as the author wrote it). An
+    infinite one (a literal `1e999`) has no exact value: Unsupported."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Unsupported(f"{value} is not a finite number")
     fraction = Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
     return f"{fraction.numerator}/{fraction.denominator}"
 
@@ -890,8 +893,6 @@ def _rounder_model(solver: z3.Solver, domain: Domain, formula: Any) -> z3.ModelR
 
 def _round_candidates(value: float | int) -> list[float | int]:
     """Rounder numbers near `value`, roundest first."""
-    import math
-
     out: list[float | int] = []
     for digits in range(0, 4):
         scale = 10**digits
@@ -971,6 +972,12 @@ def satisfiable(
     status = solver.check()
     witness = _witness(solver.model(), domain, formula) if status == z3.sat else None
     return status, witness, sorted(translator.opaque_used)
+
+
+def rounded_witness(solver: z3.Solver, domain: Domain, formula: Any) -> Witness:
+    """The inputs `formula` reads, as round as it allows (`risk = 81`, not `80.05`). Call with
+    `formula` asserted on `solver` and checked sat; leaves the solver as it found it."""
+    return _witness(_rounder_model(solver, domain, formula), domain, formula)
 
 
 def _witness(model: z3.ModelRef, domain: Domain, formula: Any) -> Witness:
@@ -1140,8 +1147,10 @@ def _numbers(conditions: tuple[IR, ...]) -> set[float | int]:
         while stack:
             node = stack.pop()
             if isinstance(node, dict):
-                if node.get("k") == "lit" and isinstance(node["v"], int | float) and not isinstance(node["v"], bool):
-                    out.add(node["v"])
+                value = node.get("v")
+                numeric = isinstance(value, int | float) and not isinstance(value, bool)
+                if node.get("k") == "lit" and numeric and math.isfinite(value):  # 1e999 cuts no cell
+                    out.add(value)
                 stack.extend(v for k, v in node.items() if k != "at")
             elif isinstance(node, list):
                 stack.extend(node)

@@ -277,9 +277,9 @@ def _contradiction(involved: list[str]) -> str:
 def _warn_shadowed(policy: IR, errors: ErrorList) -> None:
     rules = policy["rules"]
     by_signature: dict[str, list[int]] = defaultdict(list)
-    for i, r in enumerate(rules):
-        if "state" not in r:  # a rule with time clauses fires on its own schedule
-            by_signature[_action_signature(r)].append(i)
+    for i in sorted(range(len(rules)), key=lambda i: rank(rules[i])):
+        if "state" not in rules[i]:  # a rule with time clauses fires on its own schedule
+            by_signature[action_signature(rules[i])].append(i)
     facts = [_Facts(r["when"]) for r in rules]
     for members in by_signature.values():
         for position, later in enumerate(members):
@@ -295,7 +295,16 @@ def _warn_shadowed(policy: IR, errors: ErrorList) -> None:
                     break
 
 
-def _action_signature(rule: IR) -> str:
+def rank(rule: IR) -> tuple[int, int]:
+    """Where a rule's directives come in its policy's: higher priority first, then file order
+    (the runtime's order, and the order in which a directive queue keeps the first of two
+    directives for the same action and targets)."""
+    return -rule.get("priority", 0), rule["index"]
+
+
+def action_signature(rule: IR) -> str:
+    """The rule's actions and their arguments, up to positions and constant names: rules with
+    equal signatures emit equal directives on the same event."""
     return node_key({"k": "sig", "then": [{"action": a["action"], "args": a["args"]} for a in rule["then"]]})
 
 

@@ -215,6 +215,14 @@ def test_no_shadow_warning_when_actions_differ() -> None:
     assert "shadowed" not in [d.code for d in c.warnings]
 
 
+def test_shadowing_follows_the_rank_of_the_rules() -> None:
+    # b comes later but ranks ahead of a: a is shadowed by b, and b (first in the directives) is not
+    c = compile_source(rule("a", "depth > 5") + rule("b", "depth > 3", extra="    priority 1\n"))
+    assert [d.message.split(":")[0] for d in c.warnings if d.code == "shadowed"] == ["rule 'a' is shadowed by rule 'b'"]
+    c = compile_source(rule("a", "depth > 3") + rule("b", "depth > 5", extra="    priority 1\n"))
+    assert "shadowed" not in [d.code for d in c.warnings]
+
+
 def test_plan_dispatches_on_a_discriminating_field_and_chains_thresholds() -> None:
     rules = "".join(rule(f"s{i}", f'service == "svc-{i % 3}" && depth > {i}') for i in range(9))
     rules += rule("any1", "load > 0.5") + rule("any2", "load > 0.9 && risk > 50") + rule("any3", "load > 0.7")
