@@ -188,12 +188,15 @@ def _exact(value: float | int) -> str:
     return f"{fraction.numerator}/{fraction.denominator}"
 
 
+_NOT_SHAPE = ("at", "const", "text", "t")  # positions, names of inlined constants, types
+
+
 def _shape(node: Any) -> Any:
     """The node without positions, names of inlined constants and lets: its meaning's structure."""
     if isinstance(node, dict):
         if node.get("k") == "let":
             return _shape(node["e"])
-        return {k: _shape(v) for k, v in node.items() if k not in ("at", "const", "text", "t")}
+        return {k: _shape(v) for k, v in node.items() if k not in _NOT_SHAPE}
     if isinstance(node, list):
         return [_shape(v) for v in node]
     return node
@@ -202,7 +205,34 @@ def _shape(node: Any) -> Any:
 def same_shape(a: IR, b: IR) -> bool:
     """Whether two expressions are the same up to positions, constant names and lets: the fast
     path before the solver (most unchanged rules stop here)."""
-    return bool(_shape(a) == _shape(b))
+    return _same_shape(a, b)
+
+
+def _same_shape(a: Any, b: Any) -> bool:
+    """`_shape(a) == _shape(b)`, walking both at once: no copies, and it stops at the first
+    difference (every rule of a diff goes through here, most of them unchanged)."""
+    if a is b:
+        return True
+    if isinstance(a, dict) and a.get("k") == "let":
+        return _same_shape(a["e"], b)
+    if isinstance(b, dict) and b.get("k") == "let":
+        return _same_shape(a, b["e"])
+    if isinstance(a, dict):
+        if not isinstance(b, dict):
+            return False
+        keys = 0
+        for k, v in a.items():
+            if k in _NOT_SHAPE:
+                continue
+            if k not in b or not _same_shape(v, b[k]):
+                return False
+            keys += 1
+        return keys == sum(1 for k in b if k not in _NOT_SHAPE)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(_same_shape, a, b))
+    if isinstance(b, dict | list):
+        return False
+    return bool(a == b)
 
 
 class Translator:
