@@ -23,6 +23,7 @@ median over the runs (`gc.collect()` before each timing), wall time and this pro
 
 - end to end: `ballast.cli.main(["diff", BASE, HEAD, "--format", "json"])` with the output to a
   StringIO: compiling both sides, the diff, the report;
+- the same with the cyclic garbage collector paused (what the collector costs);
 - the same for the set against itself (BASE BASE: every rule takes the fast path), the baseline
   the end-to-end ratio is taken against;
 - compile: `load_side` of both sides, as the command does, and again with the parsed documents
@@ -51,6 +52,7 @@ import gc
 import io
 import json
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -172,6 +174,15 @@ def cli_diff(base: Path, head: Path) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+def without_gc(ws: Workspace) -> tuple[int, str, str]:
+    """`cli_diff` with the cyclic garbage collector paused: what the collector costs."""
+    gc.disable()
+    try:
+        return cli_diff(ws.base, ws.head)
+    finally:
+        gc.enable()
+
+
 def process_diff(ws: Workspace) -> tuple[int, str, str]:
     """`python -m ballast.cli diff BASE HEAD --format json` as a fresh process."""
     argv = [sys.executable, "-m", "ballast.cli", "diff", str(ws.base), str(ws.head), "--format", "json"]
@@ -205,7 +216,7 @@ def run_bench(settings: Settings, profile: bool) -> Report:
         report.cores = ", ".join(str(c) for c in sorted(os.sched_getaffinity(0)))
     pair = report.pair = make_pair(settings.rules)
     report.sizes = (len(pair.base), len(pair.head))
-    names = ("e2e", "e2e-self", "compile", "compile-cached", "diff", "diff-self", "process")
+    names = ("e2e", "e2e-nogc", "e2e-self", "compile", "compile-cached", "diff", "diff-self", "process")
     report.timings = {name: Timing() for name in names}
     solver_runs: list[list[float]] = []
     saved = os.environ.get("BALLAST_CACHE_DIR")
@@ -253,6 +264,8 @@ def one_run(ws: Workspace, report: Report, base_again: Any) -> list[float]:
         "ballast diff", timed(t["e2e"], lambda: cli_diff(ws.base, ws.head)), EXIT_FINDINGS, expected
     )
     ws.cold()
+    check_report("ballast diff, GC paused", timed(t["e2e-nogc"], lambda: without_gc(ws)), EXIT_FINDINGS, expected)
+    ws.cold()
     check_report("ballast diff BASE BASE", timed(t["e2e-self"], lambda: cli_diff(ws.base, ws.base)), 0, Counter())
     ws.cold()
     base, head = timed(t["compile"], compile_both)
@@ -268,6 +281,11 @@ def one_run(ws: Workspace, report: Report, base_again: Any) -> list[float]:
     return seconds
 
 
+def short_paths(listing: str) -> list[str]:
+    """A profile's lines with the repository's paths relative and installed packages' from site-packages."""
+    return [re.sub(r"\S*/site-packages/", "", line) for line in repository_relative(listing)]
+
+
 def profile_runs(ws: Workspace) -> str:
     from ballast.compiler.diff import diff_ir
     from ballast.sides import load_side
@@ -275,8 +293,8 @@ def profile_runs(ws: Workspace) -> str:
     progress("profile")
     base, head = load_side(str(ws.base), "base"), load_side(str(ws.head), "head")
     ws.cold()
-    end_to_end = repository_relative(cprofile_text(lambda: cli_diff(ws.base, ws.head), 20))
-    alone = repository_relative(cprofile_text(lambda: diff_ir(base.ir, head.ir), 25))
+    end_to_end = short_paths(cprofile_text(lambda: cli_diff(ws.base, ws.head), 20))
+    alone = short_paths(cprofile_text(lambda: diff_ir(base.ir, head.ir), 25))
     return "\n".join(
         [
             "Where one end-to-end run spends its time (cProfile, by own time):",
@@ -335,6 +353,7 @@ def render(report: Report, markdown: bool) -> str:
         ),
         ("`ballast diff` end to end (in process)", seconds(t["e2e"], t["e2e-self"])),
         ("`ballast diff` of the set against itself", seconds(t["e2e-self"])),
+        ("`ballast diff` end to end, cyclic GC paused", seconds(t["e2e-nogc"])),
         ("compile both sides (`load_side` × 2)", seconds(t["compile"])),
         ("compile both sides, documents cached", seconds(t["compile-cached"])),
         ("diff alone (`diff_ir`)", seconds(t["diff"], t["diff-self"])),
