@@ -46,16 +46,26 @@ STARTED = time.perf_counter()
 # the command line and progress
 
 
-def parse_arguments(argv: Sequence[str] | None, name: str, doc: str, quick: str, profile: str) -> argparse.Namespace:
+def parse_arguments(
+    argv: Sequence[str] | None,
+    name: str,
+    doc: str,
+    quick: str,
+    profile: str,
+    options: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> argparse.Namespace:
     """The options every benchmark takes: `--quick`, `--markdown`, `--profile` (with its own help).
 
     `name` is the module under `bench` (`python -m bench.<name>`); the description is the first
-    paragraph of `doc`, the benchmark's module docstring.
+    paragraph of `doc`, the benchmark's module docstring. `options`, when given, declares the
+    benchmark's own options on the parser.
     """
     parser = argparse.ArgumentParser(prog=f"python -m bench.{name}", description=doc.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help=quick)
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--profile", action="store_true", help=profile)
+    if options is not None:
+        options(parser)
     return parser.parse_args(argv)
 
 

@@ -18,9 +18,17 @@ IR = dict[str, Any]
 
 
 def diff_ir(
-    old: IR, new: IR, kinds: tuple[DocumentKind, ...] | None = None, timeout_ms: int = DEFAULT_TIMEOUT_MS
+    old: IR,
+    new: IR,
+    kinds: tuple[DocumentKind, ...] | None = None,
+    timeout_ms: int = DEFAULT_TIMEOUT_MS,
+    solver_seconds: list[float] | None = None,
 ) -> list[Finding]:
-    """Every finding between two compiled IRs (`Compilation.ir`), in a stable order."""
+    """Every finding between two compiled IRs (`Compilation.ir`), in a stable order.
+
+    `solver_seconds`, when given, is appended the time of every pair of conditions the solver
+    compared (a rule's condition or exit condition in both versions; bench/diff.py reports them).
+    """
     findings: list[Finding] = []
     for kind in kinds if kinds is not None else registry():
         before = {entry["name"]: entry for entry in old.get(kind.ir_key, [])}
@@ -40,7 +48,7 @@ def diff_ir(
                     Finding(f"{kind.name}-added", kind.name, name, "", f"{kind.name} '{name}' was added", head=where)
                 )
             else:
-                findings.extend(kind.diff(before[name], entry, timeout_ms=timeout_ms))
+                findings.extend(kind.diff(before[name], entry, timeout_ms=timeout_ms, solver_seconds=solver_seconds))
     return sort_findings(findings)
 
 

@@ -462,19 +462,20 @@ class PolicyDiff:
         for param in sorted(set(old["args"]) | set(new["args"])):
             a, b = old["args"].get(param), new["args"].get(param)
             if a is not None and b is not None:
+                if same_shape(a, b):  # the fast path, before building a Domain for the solver
+                    continue
                 verdict, witness, assumptions = same_value(a, b, self.domain(), self.options.timeout_ms)
                 if verdict == "equal":
-                    if not same_shape(a, b):
-                        self.add(
-                            "rule-action-argument-rewritten",
-                            rule,
-                            f"rule '{rule}' {action}({param}) rewritten, proven equal: {unparse(a)} → {unparse(b)}",
-                            a.get("at"),
-                            b.get("at"),
-                            confidence="proven",
-                            action=action,
-                            parameter=param,
-                        )
+                    self.add(
+                        "rule-action-argument-rewritten",
+                        rule,
+                        f"rule '{rule}' {action}({param}) rewritten, proven equal: {unparse(a)} → {unparse(b)}",
+                        a.get("at"),
+                        b.get("at"),
+                        confidence="proven",
+                        action=action,
+                        parameter=param,
+                    )
                     continue
             check = "rule-targets-changed" if param == "targets" else "rule-action-argument-changed"
             text = f"rule '{rule}' {action}({param}: {_arg(a)}) → {action}({param}: {_arg(b)})"

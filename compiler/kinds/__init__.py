@@ -88,9 +88,10 @@ class DocumentKind(Protocol):
         """The canonical text of a document of this kind."""
         ...
 
-    def diff(self, old: IR, new: IR, *, timeout_ms: int) -> list[Any]:
+    def diff(self, old: IR, new: IR, *, timeout_ms: int, solver_seconds: list[float] | None = None) -> list[Any]:
         """The findings (`ballast.compiler.diff.findings.Finding`) from one version of an IR entry
-        to another; `timeout_ms` bounds each solver query."""
+        to another; `timeout_ms` bounds each solver query. A kind that compares conditions with
+        the solver appends each comparison's time to `solver_seconds` when it is given."""
         ...
 
     def explain(self, entry: IR) -> list[str]:

@@ -56,11 +56,15 @@ class PolicyKind:
     def format(self, document: ast.Document) -> str:
         return format_document(document)
 
-    def diff(self, old: IR, new: IR, *, timeout_ms: int) -> list[Any]:
+    def diff(self, old: IR, new: IR, *, timeout_ms: int, solver_seconds: list[float] | None = None) -> list[Any]:
         # Imported here: only `ballast diff` pays for the solver.
         from ballast.compiler.diff.policy import Options, PolicyDiff
 
-        return PolicyDiff(old, new, Options(timeout_ms)).run()
+        diff = PolicyDiff(old, new, Options(timeout_ms))
+        findings = diff.run()
+        if solver_seconds is not None:
+            solver_seconds.extend(diff.solver_seconds)
+        return findings
 
     def explain(self, entry: IR) -> list[str]:
         return [f"{entry['name']}/{rule['name']}" for rule in entry["rules"]]

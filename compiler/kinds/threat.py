@@ -481,8 +481,9 @@ class ThreatKind:
     def format(self, document: ast.Document) -> str:
         return format_document(document)
 
-    def diff(self, old: IR, new: IR, *, timeout_ms: int) -> list[Any]:
-        # Imported here: only `ballast diff` pays for the solver.
+    def diff(self, old: IR, new: IR, *, timeout_ms: int, solver_seconds: list[float] | None = None) -> list[Any]:
+        # Imported here: only `ballast diff` pays for the solver. Threat documents compare
+        # expressions (same_value), never rule conditions: nothing goes to `solver_seconds`.
         from ballast.compiler.diff.threat import ThreatDiff
 
         return ThreatDiff(old, new, timeout_ms).run()
