@@ -16,14 +16,14 @@ DESCRIPTION = """Compare two versions of a policy set by what they decide, not b
 their text. Each side is a file, a folder or GIT_REF:PATH
 (`ballast diff origin/main:catalog/ catalog/`). Conditions are compared by an
 SMT solver: reordering, De Morgan or an inlined constant is cosmetic, and a
-changed condition comes with inputs where the decisions differ. Every finding
-has a documented id and a level: breaking, behavioral or cosmetic
-(docs/diff.md)."""
+changed condition comes with inputs where the decisions differ. Simulator
+scenarios on the sides are compared too. Every finding has a documented id and
+a level: breaking, behavioral or cosmetic (docs/diff.md)."""
 
 EPILOG = """exit codes: 0 no finding at or above --fail-on; 1 findings at or above it
 (or, with --require-justification, a loosened guard without a justification);
-2 the diff could not run (a side does not compile, a bad git ref, a malformed
-ignore file); 3 internal error."""
+2 the diff could not run (a side does not compile, a scenario is invalid, a bad
+git ref, a malformed ignore file); 3 internal error."""
 
 
 def add_arguments(diff: argparse.ArgumentParser) -> None:
@@ -78,11 +78,13 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     import datetime as dt
 
     from ballast.cli.output import print_diagnostics
-    from ballast.compiler.diff import diff_ir
+    from ballast.compiler.diff import diff_ir, sort_findings
+    from ballast.compiler.diff.documents import Options, active, diff_documents
     from ballast.compiler.diff.render import render
     from ballast.compiler.diff.report import Report, apply_ignores, apply_overrides, read_entries, since
     from ballast.runtime.errors import CompileError, UsageError
-    from ballast.sides import SideFailed, load_side
+    from ballast.sides import SideFailed, list_side, load_side
+    from ballast.simulator import scenario_diff
 
     if args.timeout_ms < 1:
         raise UsageError(f"--timeout-ms must be at least 1, got {args.timeout_ms}")
@@ -96,16 +98,24 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     except CompileError as exc:
         print_diagnostics(exc.diagnostics, "text", err, None)
         return EXIT_USAGE
+    scenario_diff.register()  # the simulator's document type (the compiler may not import it)
+    types = active(Options())
+    listings = list_side(args.base, types), list_side(args.head, types)
     try:
-        base = load_side(args.base, "base")
-        head = load_side(args.head, "head")
+        base = load_side(args.base, "base", types, listings[0])
+        head = load_side(args.head, "head", types, listings[1])
     except SideFailed as exc:
         err.write(
-            f"ballast diff: the {exc.label} side ({args.base if exc.label == 'base' else args.head}) does not compile:\n"
+            f"ballast diff: the {exc.label} side ({args.base if exc.label == 'base' else args.head}) has errors:\n"
         )
         print_diagnostics(exc.error.diagnostics, "text", err, None)
         return EXIT_USAGE
-    findings = diff_ir(base.ir, head.ir, timeout_ms=args.timeout_ms)
+    if (args.shadow or args.replay) and not (base.files and head.files):
+        raise UsageError("--shadow and --replay run policies: each side needs policy files")
+    findings = sort_findings(
+        diff_ir(base.ir, head.ir, timeout_ms=args.timeout_ms)
+        + diff_documents(base.others, head.others, types, single=base.single and head.single)
+    )
     notes: list[str] = []
     today = dt.date.today()
     apply_overrides(findings, overrides, today, notes)
