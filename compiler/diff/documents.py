@@ -2,7 +2,8 @@
 
 Policies and threat documents are compiled, and `diff_ir` compares their checked IR through the
 `diff` hook of their kind (`ballast.compiler.kinds`). Other files a change may touch are read,
-not compiled: simulator scenarios, and the kinds to come. Each is a `DocumentType`, which says
+not compiled: simulator scenarios, configuration files checked by a JSON Schema, and the kinds
+to come. Each is a `DocumentType`, which says
 
 - which files of a side are its own (`claims`, on the path relative to the side's root);
 - how to read one into a `Document`, every problem at its line and column (`load`, raising
@@ -14,12 +15,13 @@ configuration file's path under the side's root); one only on one side is `<type
 `<type>-added`.
 
 The registry maps a type's name to a factory that makes the type for one run from the command's
-options (`Options`), or returns None when the run does not use it.
+options (`Options`), or returns None when the run does not use it: `config` needs `--schema`.
 Types register themselves through `register`, so a type may live in a layer above the compiler:
 the `scenario` type is the simulator's (`ballast.simulator.scenario_diff`), since only the
 simulator knows what a scenario means, and the compiler may not import it (the layering test);
-`ballast diff` calls its `register()` before reading the sides. Registration order is the order
-in which types are asked to claim a file: the first that claims it reads it, and a
+`ballast diff` calls its `register()` before reading the sides. The `config` type is the
+compiler's own (`ballast.compiler.diff.config`, imported when first used). Registration order
+is the order in which types are asked to claim a file: the first that claims it reads it, and a
 file no type claims is a policy file as before.
 """
 
@@ -88,7 +90,13 @@ class DocumentType(Protocol):
 Factory = Callable[[Options], "DocumentType | None"]
 
 
-_REGISTRY: dict[str, Factory] = {}
+def _config(options: Options) -> DocumentType | None:
+    from ballast.compiler.diff.config import config_type
+
+    return config_type(options)
+
+
+_REGISTRY: dict[str, Factory] = {"config": _config}
 
 
 def register(name: str, factory: Factory) -> None:

@@ -337,6 +337,58 @@ CHECKS: dict[str, Check] = _checks(
         "gate",
         "A shadow gate's criterion changed; better to better-or-same to not-worse, or a wider within margin, loosens it.",
     ),
+    # configuration files under a JSON Schema (`ballast.compiler.diff.config`, with --schema)
+    (
+        "config-removed",
+        "breaking",
+        "config",
+        "A configuration file of the base is gone from the head: its readers find nothing.",
+    ),
+    ("config-added", "behavioral", "config", "A configuration file of the head is not in the base."),
+    (
+        "config-key-removed",
+        "breaking",
+        "key",
+        "A key with no default in the schema was removed: its readers now get nothing.",
+    ),
+    ("config-key-added", "behavioral", "key", "A key with no default in the schema was added."),
+    (
+        "config-value-changed",
+        "behavioral",
+        "key",
+        "A value changed (numbers say up or down); a key dropped for its schema default counts as changed to it.",
+    ),
+    ("config-flag-toggled", "behavioral", "key", "A boolean changed: a feature enabled or disabled."),
+    (
+        "config-type-changed",
+        "breaking",
+        "key",
+        "A value's JSON type changed (the schema allows both): its readers must handle the new type.",
+    ),
+    (
+        "config-item-added",
+        "behavioral",
+        "item",
+        "An item was added to a list whose items are identified by id or name.",
+    ),
+    (
+        "config-item-removed",
+        "breaking",
+        "item",
+        "An item of a list identified by id or name was removed: readers that look it up find nothing.",
+    ),
+    (
+        "config-items-reordered",
+        "behavioral",
+        "key",
+        "The items of a list identified by id or name are in another order (readers may take the first match).",
+    ),
+    (
+        "config-list-changed",
+        "behavioral",
+        "key",
+        "A list without identities (scalars, or objects with no id or name) gained, lost or reordered items.",
+    ),
 )
 
 
