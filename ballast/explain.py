@@ -232,7 +232,9 @@ def _replay(
     events = list(_timed_events(lines, source, compiled, time_field))
     times = [t for _, t, _ in events if math.isfinite(t)]
     if not times:
-        raise UsageError(f"{source}: no event with a valid '{time_field}' (the time of the input '{compiled.input_name}')")
+        raise UsageError(
+            f"{source}: no event with a valid '{time_field}' (the time of the input '{compiled.input_name}')"
+        )
     first = min(times)
     if at is None:
         at = max(times)
@@ -250,7 +252,9 @@ def _replay(
     return replay
 
 
-def _timed_events(lines: Iterable[str], source: str, compiled: Any, time_field: str) -> Iterator[tuple[int, float, Any]]:
+def _timed_events(
+    lines: Iterable[str], source: str, compiled: Any, time_field: str
+) -> Iterator[tuple[int, float, Any]]:
     """(line number, event time, event) for each line; lines that are not JSON raise UsageError."""
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -258,7 +262,9 @@ def _timed_events(lines: Iterable[str], source: str, compiled: Any, time_field: 
         try:
             event = loads(line.rstrip("\r\n"))  # within the limits of ballast.runtime.reading
         except json.JSONDecodeError as exc:
-            raise UsageError(f"{source}:{number}:{exc.colno}: not valid JSON ({exc.msg}); each line must be one JSON object") from None
+            raise UsageError(
+                f"{source}:{number}:{exc.colno}: not valid JSON ({exc.msg}); each line must be one JSON object"
+            ) from None
         t = parse_timestamp(event.get(time_field)) if isinstance(event, dict) else None
         # an event without a valid time still goes to the Engine, which reports why it is rejected
         yield number, t if t is not None else -math.inf, event
@@ -330,14 +336,22 @@ def _explain_key(rule: IR, key: dict[str, Any], replay: _Replay) -> dict[str, An
             "clearing_since": iso(clear_at) if clear_at is not None else None,
             "resolves_at": iso(clear_at + keep) if clear_at is not None else None,
         },
-        "condition": {"clause": label, "holds": holds, "no_data": no_data, "error": error, "tree": _tree(deciding, trace)},
+        "condition": {
+            "clause": label,
+            "holds": holds,
+            "no_data": no_data,
+            "error": error,
+            "tree": _tree(deciding, trace),
+        },
         "windows": windows,
         "transitions": replay.transitions.get(json.dumps(names, sort_keys=True), []),
         "fires": name == "firing" or (not edge and holds is True),
     }
 
 
-def _state_name(edge: bool, active: bool, since: float | None, firing: bool, clear_at: float | None, holds: bool | None) -> str:
+def _state_name(
+    edge: bool, active: bool, since: float | None, firing: bool, clear_at: float | None, holds: bool | None
+) -> str:
     if not edge:  # a level rule has no state of its own: it fires on each event its condition holds
         return "holds" if holds else "inactive"
     if firing:
@@ -378,7 +392,9 @@ def _history_text(report: dict[str, Any]) -> str:
     lines.append(f"  replayed {report['replayed']} event(s) of {report['history']} up to {report['at']}")
     clauses = report["clauses"]
     if clauses:
-        lines.append("  clauses: " + ", ".join(f"{k.replace('_', ' ')} {v}" if v is not True else k for k, v in clauses.items()))
+        lines.append(
+            "  clauses: " + ", ".join(f"{k.replace('_', ' ')} {v}" if v is not True else k for k, v in clauses.items())
+        )
     for problem in report["problems"]:
         lines.append(f"  problem: {problem}")
     for c in report["cooldowns"]:
@@ -423,7 +439,9 @@ def _key_text(key: dict[str, Any], lines: list[str]) -> None:
     _render(condition["tree"], 3, lines)
     if condition["no_data"]:
         empty = ", ".join(w for w, v in key["windows"].items() if v is None)
-        lines.append(f"    no data: {empty} has no samples at {state['at']}, so the condition cannot hold (no evidence)")
+        lines.append(
+            f"    no data: {empty} has no samples at {state['at']}, so the condition cannot hold (no evidence)"
+        )
     elif condition["error"]:
         lines.append(f"    evaluation error: {condition['error']}")
     if key["transitions"]:

@@ -57,6 +57,7 @@ def expand_policies(paths: list[str], suffixes: tuple[str, ...] = POLICY_SUFFIXE
     sibling of the same stem: `x.yaml` next to `x.bal` is that policy's YAML twin, and compiling
     both would clash on the policy name. A twin is checked when it is named explicitly.
     """
+
     def wanted(p: Path) -> bool:
         return is_policy_file(p, suffixes, Path.is_file)
 
@@ -65,7 +66,9 @@ def expand_policies(paths: list[str], suffixes: tuple[str, ...] = POLICY_SUFFIXE
     return expand_paths(paths, wanted, f"no policy files ({', '.join(suffixes)})")
 
 
-def is_policy_file(p: Path, suffixes: tuple[str, ...] = POLICY_SUFFIXES, exists: Callable[[Path], bool] = Path.is_file) -> bool:
+def is_policy_file(
+    p: Path, suffixes: tuple[str, ...] = POLICY_SUFFIXES, exists: Callable[[Path], bool] = Path.is_file
+) -> bool:
     """Whether a directory's file `p` is a policy file (`exists` tells whether a file is there:
     on disk, or in a git tree for `ballast diff REF:PATH`)."""
     return (

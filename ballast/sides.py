@@ -42,6 +42,12 @@ class Side:
     sources: dict[str, str] = field(default_factory=dict)  # a git side's texts, by `REF:path`
     others: list[Document] = field(default_factory=list)  # scenarios, configuration files, …
     single: bool = False  # the side is one file
+    declarations: dict[tuple[str, str, str], tuple[str, int, int]] = field(default_factory=dict)
+
+    def locate(self, document: str, what: str, name: str) -> tuple[str, int, int] | None:
+        """Where `document` declares `name` (`what`: "field", a dotted input field, or
+        "action"): (file, line, column), or None."""
+        return self.declarations.get((document, what, name))
 
     @property
     def documents(self) -> int:
@@ -92,15 +98,17 @@ def load_side(spec: str, label: str, types: Sequence[DocumentType] = (), listing
         except CompileError as exc:
             problems.extend(exc.diagnostics)
     ir: dict[str, Any] = {}
+    declarations: dict[tuple[str, str, str], tuple[str, int, int]] = {}
     if listing.policies:
         try:
-            ir = compile_paths(listing.policies, stop_after="check-types", sources=listing.sources or None).ir
+            compilation = compile_paths(listing.policies, stop_after="check-types", sources=listing.sources or None)
+            ir, declarations = compilation.ir, _declarations(compilation.documents)
         except CompileError as exc:
             problems.extend(exc.diagnostics)
     if problems:
         raise SideFailed(label, CompileError(problems))
     _refuse_duplicates(spec, others)
-    return Side(spec, listing.policies, ir, listing.sources, others, listing.single)
+    return Side(spec, listing.policies, ir, listing.sources, others, listing.single, declarations)
 
 
 def _refuse_duplicates(spec: str, others: list[Document]) -> None:
@@ -151,6 +159,28 @@ def _disk_side(spec: str, types: Sequence[DocumentType]) -> Listing:
     if owner is not None:
         return Listing([], [(owner, path.name, spec)], single=True)
     return Listing(expand_policies([spec]), [], single=True)
+
+
+def _declarations(documents: list[Any]) -> dict[tuple[str, str, str], tuple[str, int, int]]:
+    """The positions of input fields and actions of each document, which the IR does not keep:
+    findings about them point at their declarations."""
+    from ballast.dsl import ast
+
+    out: dict[tuple[str, str, str], tuple[str, int, int]] = {}
+
+    def fields(document: Any, items: Any, prefix: str) -> None:
+        for f in items:
+            out[(document.name, "field", prefix + f.name)] = (document.file, f.span.line, f.span.column)
+            inner = getattr(f.type, "base", f.type)  # a ranged type wraps its base
+            if isinstance(inner, ast.RecordType):
+                fields(document, inner.fields, prefix + f.name + ".")
+
+    for document in documents:
+        for decl in document.of(ast.Input):
+            fields(document, decl.fields, "")
+        for decl in document.of(ast.ActionDecl):
+            out[(document.name, "action", decl.name)] = (document.file, decl.span.line, decl.span.column)
+    return out
 
 
 def on_disk(side: Side, scratch: str) -> list[str]:

@@ -114,6 +114,8 @@ class Checker:
             "then": then,
             "reason": self.reason(rule),
         }
+        if rule.justification:  # unwritten (or empty): omitted, so bundles of older policies stay byte-identical
+            out["justification"] = rule.justification
         state = self.state(rule)
         if state:
             out["state"] = state

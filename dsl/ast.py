@@ -286,6 +286,10 @@ class Rule:
     reason: StringValue | None = None
     labels: tuple[Label, ...] = ()
     description: str = ""
+    # Why loosening this rule's guard is safe, for reviewers (`ballast diff --require-justification`);
+    # "" when not written. The span is the text's, quotes excluded, so a diff can point at it.
+    justification: str = ""
+    justification_span: Span | None = None
     # The clauses written more than once, reported by the resolver (the grammar cannot).
     repeated: tuple[tuple[str, Span], ...] = ()
     # (clause, first line, last line) as written, so the formatter keeps comments beside them.

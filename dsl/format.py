@@ -135,7 +135,7 @@ def _call(call: ast.ActionCall) -> str:
 
 _CLAUSE_ORDER = (
     "description", "group", "when", "enter", "exit", "for", "keep", "then", "repeat", "cooldown", "limit",
-    "priority", "impact", "reason", "labels",
+    "priority", "impact", "reason", "justification", "labels",
 )
 
 
@@ -148,6 +148,7 @@ def _rule(rule: ast.Rule) -> list[Line]:
         "priority": f"priority {rule.priority}" if rule.priority is not None else None,
         "impact": f"impact {rule.impact}" if rule.impact is not None else None,
         "reason": f"reason {quote(rule.reason.value)}" if rule.reason is not None else None,
+        "justification": f"justification {quote(rule.justification)}" if rule.justification else None,
         "labels": "labels " + _labels(rule.labels) if rule.labels else None,
         "group": "group by " + ", ".join(rule.group_by) if rule.group_by else None,
         "enter": f"enter when {format_expr(rule.enter)}" if rule.enter is not None else None,

@@ -414,6 +414,7 @@ class _Builder(Transformer):
             fields[key] = value
             if key in ("impact", "priority", "group", "limit"):
                 fields[key + "_span"] = span
+        justification = fields.get("justification")  # an ast.StringValue: the text and where it is
         return ast.Rule(
             name=str(name),
             span=self._span(meta),
@@ -426,6 +427,8 @@ class _Builder(Transformer):
             reason=fields.get("reason"),
             labels=fields.get("labels", ()),
             description=fields.get("description", ""),
+            justification=justification.value if justification else "",
+            justification_span=justification.span if justification else None,
             group_by=fields.get("group", ()),
             group_span=fields.get("group_span"),
             enter=fields.get("enter"),
@@ -585,6 +588,9 @@ class _Builder(Transformer):
 
     def reason_clause(self, meta, children):
         return ("reason", self._string(children[0]), self._span(meta))
+
+    def justification_clause(self, meta, children):
+        return ("justification", self._string(children[0]), self._span(meta))
 
     def action_call(self, meta, children):
         name, *args = children

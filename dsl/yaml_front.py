@@ -40,6 +40,7 @@ A document is a mapping. Its top-level keys become declarations in the order the
         priority: 100               # an integer
         impact: low                 # minimal | low | moderate | high | critical
         reason: "load {load:.2f}"   # the reason template, as in `.bal`
+        justification: CHG-1234     # why a loosened guard is safe, for reviewers (a string)
         labels: {seed: MOTB}
 
 Values

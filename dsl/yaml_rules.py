@@ -15,7 +15,7 @@ from ballast.dsl.yaml_file import YamlFile
 from ballast.dsl.yaml_values import duration, expression, is_name, labels, string_value, text_of
 
 _CLAUSES = (
-    "description", "when", "then", "priority", "impact", "reason", "labels",
+    "description", "when", "then", "priority", "impact", "reason", "justification", "labels",
     "group_by", "enter_when", "exit_when", "for", "keep", "cooldown", "repeat_every", "at_most",
 )
 # YAML key → the clause name the .bal parser records in Rule.clause_lines
@@ -58,7 +58,8 @@ def read_rule(yaml_file: YamlFile, rules: Any, index: int) -> ast.Rule | None:
     else:
         priority = int(priority)
     impact = rule.get("impact") if isinstance(rule.get("impact"), str) else None
-    reason = string_value(yaml_file, rule, "reason") if isinstance(rule.get("reason"), str) else None
+    reason = _optional_string(yaml_file, rule, "reason")
+    justification = _optional_string(yaml_file, rule, "justification")
     return ast.Rule(
         name=rule["name"],
         span=yaml_file.node_span(rule, "name"),
@@ -71,6 +72,8 @@ def read_rule(yaml_file: YamlFile, rules: Any, index: int) -> ast.Rule | None:
         reason=reason,
         labels=labels(yaml_file, rule.get("labels")),
         description=text_of(rule, "description"),
+        justification=justification.value if justification else "",
+        justification_span=justification.span if justification else None,
         clause_lines=tuple(_clause_lines(yaml_file, rule)),
         group_by=group_by,
         group_span=yaml_file.node_span(rule, "group_by") if group_by else None,
@@ -83,6 +86,11 @@ def read_rule(yaml_file: YamlFile, rules: Any, index: int) -> ast.Rule | None:
         limit=limit,
         limit_span=yaml_file.node_span(rule, "at_most") if limit else None,
     )
+
+
+def _optional_string(yaml_file: YamlFile, rule: Any, key: str) -> ast.StringValue | None:
+    """rule[key] with the span of its text; None when absent or not a string (the schema has said why)."""
+    return string_value(yaml_file, rule, key) if isinstance(rule.get(key), str) else None
 
 
 def _clause_lines(yaml_file: YamlFile, rule: Any) -> list[tuple[str, int, int]]:

@@ -91,7 +91,7 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     import datetime as dt
 
     from ballast.cli.output import print_diagnostics
-    from ballast.compiler.diff import diff_ir, sort_findings
+    from ballast.compiler.diff import diff_ir, place, sort_findings
     from ballast.compiler.diff.documents import Options, active, diff_documents
     from ballast.compiler.diff.render import render
     from ballast.compiler.diff.report import Report, apply_ignores, apply_overrides, read_entries, since
@@ -126,9 +126,10 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
         return EXIT_USAGE
     if (args.shadow or args.replay) and not (base.files and head.files):
         raise UsageError("--shadow and --replay run policies: each side needs policy files")
+    findings = diff_ir(base.ir, head.ir, timeout_ms=args.timeout_ms)
+    place(findings, base.locate, head.locate)
     findings = sort_findings(
-        diff_ir(base.ir, head.ir, timeout_ms=args.timeout_ms)
-        + diff_documents(base.others, head.others, types, single=base.single and head.single)
+        findings + diff_documents(base.others, head.others, types, single=base.single and head.single)
     )
     notes: list[str] = []
     today = dt.date.today()

@@ -102,7 +102,9 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
             Path(args.output).write_text(text, encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
-        err.write(f"wrote {args.output}: {_counts(report)}; {changed} of {len(report['rules'])} rules decided differently\n")
+        err.write(
+            f"wrote {args.output}: {_counts(report)}; {changed} of {len(report['rules'])} rules decided differently\n"
+        )
     else:
         out.write(text)
     failure = report["failure"]

@@ -60,7 +60,9 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     if not observable(args.scenario, scenario, policies, given, err):
         return EXIT_BAD_INPUT
     if args.check:
-        err.write(f"ok: {scenario.name}, {plural(len(scenario.pools), 'pool')}, {plural(len(scenario.faults), 'fault')}\n")
+        err.write(
+            f"ok: {scenario.name}, {plural(len(scenario.pools), 'pool')}, {plural(len(scenario.faults), 'fault')}\n"
+        )
         return EXIT_OK
     progress = progress_bar(err, "simulate")
     result = Simulation(scenario, policies).run(progress=(lambda share: progress(share, 1.0)) if progress else None)

@@ -21,7 +21,9 @@ FORMATS = ("markdown", "json", "html")
 def common_options(parser: argparse.ArgumentParser) -> None:
     """Declare the options `simulate` and `shadow` both take: seed, duration, report format and file."""
     parser.add_argument("--seed", type=seed_number, metavar="N", help="the (first) seed (default: the scenario's)")
-    parser.add_argument("--duration", type=positive_duration, metavar="DURATION", help="override the duration (e.g. 24h)")
+    parser.add_argument(
+        "--duration", type=positive_duration, metavar="DURATION", help="override the duration (e.g. 24h)"
+    )
     parser.add_argument("--format", choices=FORMATS, default="markdown", help="report format (default: markdown)")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of standard output")
 

@@ -220,7 +220,12 @@ class _Loader:
 
     def keys(self, mapping: dict, allowed: tuple[str, ...], what: str) -> None:
         for key, span, hint in self.reader.unknown_keys(mapping, allowed):
-            self.error("yaml-key", f"unknown key '{key}' in {what}", span, hint or f"the keys of {what} are {', '.join(allowed)}")
+            self.error(
+                "yaml-key",
+                f"unknown key '{key}' in {what}",
+                span,
+                hint or f"the keys of {what} are {', '.join(allowed)}",
+            )
 
     def required(self, mapping: dict, key: str, what: str, hint: str) -> bool:
         if key in mapping and mapping[key] is not None:

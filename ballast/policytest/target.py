@@ -18,7 +18,16 @@ from ballast.runtime.ir import IR
 from ballast.runtime.policy import IMPACT_ORDER, PolicySet
 
 PROBLEM_KINDS = ("invalid-event", "evaluation", "late-event", "internal")
-EVENT_TYPES = ("RuleState", "Stale", "TelemetryGap", "Suppressed", "Coalesced", "Dropped", "ThreatIndexUpdated", "ModeChanged")
+EVENT_TYPES = (
+    "RuleState",
+    "Stale",
+    "TelemetryGap",
+    "Suppressed",
+    "Coalesced",
+    "Dropped",
+    "ThreatIndexUpdated",
+    "ModeChanged",
+)
 
 
 @dataclass

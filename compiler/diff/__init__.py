@@ -8,9 +8,10 @@ and levels are in `findings.CHECKS`, documented in docs/diff.md.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from ballast.compiler.diff.findings import DEFAULT_TIMEOUT_MS, Finding, position, severity_rank
+from ballast.compiler.diff.findings import DEFAULT_TIMEOUT_MS, Finding, Position, position, severity_rank
 from ballast.compiler.kinds import DocumentKind, registry
 
 IR = dict[str, Any]
@@ -41,6 +42,28 @@ def diff_ir(
             else:
                 findings.extend(kind.diff(before[name], entry, timeout_ms=timeout_ms))
     return sort_findings(findings)
+
+
+Locate = Callable[[str, str, str], "tuple[str, int, int] | None"]
+
+
+def place(findings: list[Finding], base: Locate, head: Locate) -> None:
+    """Point findings about an input field or an action at its declaration on each side (the IR
+    keeps no position for them)."""
+    for f in findings:
+        what = (
+            "field"
+            if f.id.startswith("input-field-") or f.id.startswith("input-enum-")
+            else "action"
+            if f.id.startswith("action-")
+            else ""
+        )
+        if not what or not f.subject:
+            continue
+        for side, locate in (("base", base), ("head", head)):
+            found = locate(f.document, what, f.subject)
+            if found:  # else the subject is not declared there (None already) or is imported
+                setattr(f, side, Position(*found))
 
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:

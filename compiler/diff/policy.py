@@ -95,10 +95,10 @@ class PolicyDiff:
         old, new = self.old["actions"], self.new["actions"]
         for name in old:
             if name not in new:
-                self.add("action-removed", name, f"no rule emits action '{name}' any more")
+                self.add("action-removed", name, f"no rule emits action '{name}' any more", new_at=None)
         for name in new:
             if name not in old:
-                self.add("action-added", name, f"action '{name}' is now emitted")
+                self.add("action-added", name, f"action '{name}' is now emitted", old_at=None)
             else:
                 base, head = self.where(self.old), self.where(self.new)
                 self.findings.extend(diff_parameters("policy", self.name, name, old[name], new[name], base, head))

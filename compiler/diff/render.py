@@ -124,6 +124,11 @@ def markdown(report: Report, fail_on: str) -> str:
         "|---:|---:|---:|---:|",
         f"| {c['breaking']} | {c['behavioral']} | {c['cosmetic']} | {c[GUARD_LOOSENED]} |",
     ]
+    if report.unchanged_since:
+        lines += [
+            "",
+            f"{report.unchanged_since} finding(s) unchanged since the previous report are not shown (`--since`).",
+        ]
     for level in LEVELS:
         chosen = [f for f in report.findings if f.level == level]
         if not chosen:

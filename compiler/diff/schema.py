@@ -21,7 +21,10 @@ def diff_input(
     out: list[Finding] = []
 
     def finding(check: str, subject: str, message: str, **details: Any) -> None:
-        out.append(Finding(check, kind, document, subject, message, base, head, details=details))
+        # a field on one side only has no position on the other
+        where_base = None if check.endswith("-added-required") or check.endswith("-added-optional") else base
+        where_head = None if check.endswith("-removed") and check.startswith("input-field") else head
+        out.append(Finding(check, kind, document, subject, message, where_base, where_head, details=details))
 
     if old.get("name") != new.get("name"):
         finding("input-renamed", old.get("name", ""), f"input '{old.get('name')}' is now named '{new.get('name')}'")

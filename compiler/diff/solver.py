@@ -26,6 +26,7 @@ import z3
 
 from ballast.compiler.diff.findings import DEFAULT_TIMEOUT_MS
 from ballast.runtime.ir import IR, slot_key, unparse
+from ballast.runtime.values import format_duration, iso
 
 NUMERIC = ("int", "float", "duration", "timestamp")
 
@@ -59,6 +60,7 @@ class Variable:
     sort: str
     present: Any = None  # z3 Bool for an optional input, None when always present
     opaque: bool = False  # a term the solver does not understand
+    unit: str = ""  # "duration" or "timestamp": how a witness shows its value
 
 
 class Domain:
@@ -93,7 +95,8 @@ class Domain:
         present = z3.Bool(f"present({name})") if optional else None
         for d in declarations:
             self.constraints.extend(_range(var, d, sort))
-        self.variables[name] = Variable(name, var, sort, present)
+        unit = types[0] if types[0] in ("duration", "timestamp") else ""
+        self.variables[name] = Variable(name, var, sort, present, unit=unit)
         return self.variables[name]
 
     def aggregate(self, node: IR) -> Variable:
@@ -447,14 +450,20 @@ class Witness:
     """An input on which two conditions decide differently; `values` by field, None = absent."""
 
     values: dict[str, Any]
+    units: dict[str, str] = field(default_factory=dict)  # inputs that are durations or timestamps
 
     def text(self) -> str:
         return ", ".join(
-            f"{name} = {_show(v)}" if v is not None else f"{name} absent" for name, v in self.values.items()
+            f"{name} = {_show(v, self.units.get(name, ''))}" if v is not None else f"{name} absent"
+            for name, v in self.values.items()
         )
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, unit: str = "") -> str:
+    if unit == "duration" and isinstance(value, int | float):
+        return format_duration(float(value))
+    if unit == "timestamp" and isinstance(value, int | float):
+        return iso(float(value))
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -615,6 +624,7 @@ def _witness(model: z3.ModelRef, domain: Domain, formula: Any) -> Witness:
     """The model's values of the inputs the formula reads, in a stable order."""
     read = {str(c) for c in _constants(formula)}
     values: dict[str, Any] = {}
+    units: dict[str, str] = {}
     for key in sorted(domain.variables):
         var = domain.variables[key]
         if var.name.startswith("ok(") or (
@@ -625,7 +635,9 @@ def _witness(model: z3.ModelRef, domain: Domain, formula: Any) -> Witness:
             values[var.name] = None
             continue
         values[var.name] = python_value(model.eval(var.expr, model_completion=True), var.sort)
-    return Witness(values)
+        if var.unit:
+            units[var.name] = var.unit
+    return Witness(values, units)
 
 
 def _constants(expr: Any) -> set[Any]:
@@ -815,11 +827,11 @@ def _show_box(box: list[set[int]], variables: list[Variable], axes: list[list[tu
     for d, chosen in enumerate(box):
         if len(chosen) == len(axes[d]):
             continue  # the whole range: no constraint on this input
-        parts.extend(_show_axis(variables[d].name, sorted(chosen), axes[d]))
+        parts.extend(_show_axis(variables[d].name, sorted(chosen), axes[d], variables[d].unit))
     return " && ".join(parts) if parts else "everywhere"
 
 
-def _show_axis(name: str, chosen: list[int], cells: list[tuple[Any, Any]]) -> list[str]:
+def _show_axis(name: str, chosen: list[int], cells: list[tuple[Any, Any]], unit: str = "") -> list[str]:
     kinds = [cells[i][0] for i in chosen]
     if kinds[0][0] == "enum":
         values = [k[1] for k in kinds]
@@ -834,12 +846,16 @@ def _show_axis(name: str, chosen: list[int], cells: list[tuple[Any, Any]]) -> li
         else:
             runs.append([i])
     out = [
-        _interval(name, [cells[i][0] for i in run], first=run[0] == 0, last=run[-1] == len(cells) - 1) for run in runs
+        _interval(name, [cells[i][0] for i in run], first=run[0] == 0, last=run[-1] == len(cells) - 1, unit=unit)
+        for run in runs
     ]
     return [" || ".join(out)] if len(out) == 1 else ["(" + " || ".join(out) + ")"]
 
 
-def _interval(name: str, kinds: list[Any], first: bool, last: bool) -> str:
+def _interval(name: str, kinds: list[Any], first: bool, last: bool, unit: str = "") -> str:
+    def _fmt(v: Any) -> str:
+        return _show(v, unit) if unit else _number_text(v)
+
     start, end = kinds[0], kinds[-1]
     if start[0] == "point" and end[0] == "point" and len(kinds) == 1:
         return f"{name} == {_fmt(start[1])}"
@@ -854,5 +870,5 @@ def _interval(name: str, kinds: list[Any], first: bool, last: bool) -> str:
     return f"{lower}{name}{upper}"
 
 
-def _fmt(v: Any) -> str:
+def _number_text(v: Any) -> str:
     return format(v, "g") if isinstance(v, float) else str(v)

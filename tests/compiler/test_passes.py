@@ -130,6 +130,44 @@ def test_reason_template_is_checked() -> None:
     cant_compile(rule("r", "load > 0.5", extra='    reason "at {service:.2f}"\n'), "reason")
 
 
+# ---- justification: a reviewer's note, in the IR only when written ----
+
+JUSTIFIED = '    justification "p95 budget doubled in CHG-1234"\n'
+
+
+def test_justification_is_in_the_rule_ir_when_written() -> None:
+    c = compile_source(rule("r", "load > 0.9", extra=JUSTIFIED), stop_after="check-types")
+    assert c.ir["policies"][0]["rules"][0]["justification"] == "p95 budget doubled in CHG-1234"
+
+
+@pytest.mark.parametrize("extra", ["", '    justification ""\n'], ids=["absent", "empty"])
+def test_a_rule_without_justification_has_no_key_in_its_ir(extra: str) -> None:
+    """No key rather than an empty one: the IR, and so the bundle, of every older policy is unchanged."""
+    c = compile_source(rule("r", "load > 0.9", extra=extra), stop_after="check-types")
+    assert "justification" not in c.ir["policies"][0]["rules"][0]
+
+
+def test_a_second_justification_is_a_duplicate_at_its_line_and_column() -> None:
+    err = cant_compile(rule("r", "load > 0.9", extra=JUSTIFIED + '    justification "again"\n'), "duplicate")
+    (duplicate,) = [d for d in err.diagnostics if d.code == "duplicate"]
+    assert duplicate.message == "rule 'r' has a second 'justification' clause"
+    assert (duplicate.span.line, duplicate.span.column) == (15, 5)  # the second clause; the rule starts on line 11
+    assert duplicate.hint == "write each clause once"
+
+
+def test_justification_does_not_change_decisions_and_its_bundle_loads() -> None:
+    from ballast.runtime import from_bundle
+
+    event = {"service": "api", "tier": "standard", "load": 0.95, "risk": 1.0, "depth": 0, "res": {"cpu": 0.1}}
+    plain = compile_source(rule("r", "load > 0.9"))
+    justified = compile_source(rule("r", "load > 0.9", extra=JUSTIFIED))
+    reloaded = from_bundle(justified.bundle)  # the runtime reads a rule with the extra key
+    expected = plain.program.evaluate(event).to_dict()
+    assert expected["directives"]
+    assert justified.program.evaluate(event).to_dict() == expected
+    assert reloaded.evaluate(event).to_dict() == expected
+
+
 # ---- optimize ----
 
 

@@ -18,7 +18,9 @@ ROW = re.compile(r"^\| `([a-z-]+)` \| (\w+) \| (.+) \|$", re.M)
 def test_the_page_lists_every_check_with_its_level_and_summary() -> None:
     page = (REPO / "docs" / "diff.md").read_text(encoding="utf-8")
     rows = {check: (level, summary) for check, level, summary in ROW.findall(page)}
-    assert rows == {c.id: (c.level, c.summary) for c in CHECKS.values()}, "docs/diff.md: the checks table is out of date"
+    assert rows == {c.id: (c.level, c.summary) for c in CHECKS.values()}, (
+        "docs/diff.md: the checks table is out of date"
+    )
 
 
 def test_every_check_has_a_known_level_and_a_kebab_case_id() -> None:

@@ -166,6 +166,7 @@ policy demo.all version "2.0" {
     priority -3
     impact high
     reason "load {load:.2f}"
+    justification "r1 may fire earlier since the pools doubled"
     labels { seed: "s" }
   }
   rule r2 {
@@ -225,6 +226,7 @@ rules:
     priority: -3
     impact: high
     reason: "load {load:.2f}"
+    justification: r1 may fire earlier since the pools doubled
     labels: {seed: s}
   - name: r2
     when: true
