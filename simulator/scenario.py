@@ -201,7 +201,12 @@ def load_scenario(path: str | Path, *, overrides: dict[str, Any] | None = None) 
     return scenario
 
 
-def parse_scenario(text: str, file: str, *, base: Path | None = None) -> Scenario:
+def parse_scenario(text: str, file: str, *, base: Path | None = None, check_paths: bool = True) -> Scenario:
+    """Read and check a scenario's text; raises CompileError listing every problem.
+
+    `check_paths=False` keeps the `policies:` paths as written, unresolved and unchecked (`ballast
+    diff` compares them, and a side read from git has no files on disk to check them against).
+    """
     reader = YamlReader(text, file, code="scenario")
     if not reader.loaded:  # not YAML: nothing to read
         reader.raise_if_problems()
@@ -209,16 +214,17 @@ def parse_scenario(text: str, file: str, *, base: Path | None = None) -> Scenari
     if not root.is_mapping:
         root.error(None, "a scenario file is a YAML mapping with `scenario:`, `pools:` and `duration:`")
         reader.raise_if_problems()
-    scenario = _ScenarioReader(reader, base or Path(file).parent).read(root)
+    scenario = _ScenarioReader(reader, base or Path(file).parent, check_paths).read(root)
     reader.raise_if_problems()
     assert scenario is not None
     return scenario
 
 
 class _ScenarioReader:
-    def __init__(self, reader: YamlReader, base: Path) -> None:
+    def __init__(self, reader: YamlReader, base: Path, check_paths: bool = True) -> None:
         self.reader = reader
         self.base = base
+        self.check_paths = check_paths
 
     def read(self, root: Node) -> Scenario | None:
         root.keys(TOP_KEYS, "a scenario")
@@ -281,6 +287,8 @@ class _ScenarioReader:
         if "policies" not in root:
             return ()
         paths = root.check_strings("policies")
+        if not self.check_paths:
+            return tuple(paths)
         listed = isinstance(root["policies"], list)
         out = []
         for i, p in enumerate(paths):

@@ -10,20 +10,21 @@ from ballast.cli.exits import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 
 if TYPE_CHECKING:
     from ballast.compiler.diff.report import Report
-    from ballast.sides import Side
+    from ballast.sides import Listing, Side
 
 DESCRIPTION = """Compare two versions of a policy set by what they decide, not by
 their text. Each side is a file, a folder or GIT_REF:PATH
 (`ballast diff origin/main:catalog/ catalog/`). Conditions are compared by an
 SMT solver: reordering, De Morgan or an inlined constant is cosmetic, and a
-changed condition comes with inputs where the decisions differ. Every finding
-has a documented id and a level: breaking, behavioral or cosmetic
-(docs/diff.md)."""
+changed condition comes with inputs where the decisions differ. Simulator
+scenarios on the sides are compared too, and so are JSON/YAML configuration
+files under a JSON Schema (--schema, --config). Every finding has a documented
+id and a level: breaking, behavioral or cosmetic (docs/diff.md)."""
 
 EPILOG = """exit codes: 0 no finding at or above --fail-on; 1 findings at or above it
 (or, with --require-justification, a loosened guard without a justification);
-2 the diff could not run (a side does not compile, a bad git ref, a malformed
-ignore file); 3 internal error."""
+2 the diff could not run (a side does not compile, a scenario or configuration
+file is invalid, a bad git ref, a malformed ignore file); 3 internal error."""
 
 
 def add_arguments(diff: argparse.ArgumentParser) -> None:
@@ -34,6 +35,18 @@ def add_arguments(diff: argparse.ArgumentParser) -> None:
     diff.epilog = EPILOG
     diff.add_argument("base", metavar="BASE", help="the version before: a file, a folder or GIT_REF:PATH")
     diff.add_argument("head", metavar="HEAD", help="the version after: a file, a folder or GIT_REF:PATH")
+    diff.add_argument(
+        "--schema",
+        metavar="FILE",
+        help="a JSON Schema (JSON or YAML): a side that is one file is a configuration file checked by it",
+    )
+    diff.add_argument(
+        "--config",
+        metavar="GLOB",
+        action="append",
+        default=[],
+        help="with --schema: the configuration files of a folder side, by path under the folder (repeatable)",
+    )
     diff.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     diff.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of standard output")
     diff.add_argument(
@@ -78,11 +91,13 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     import datetime as dt
 
     from ballast.cli.output import print_diagnostics
-    from ballast.compiler.diff import diff_ir, place
+    from ballast.compiler.diff import diff_ir, place, sort_findings
+    from ballast.compiler.diff.documents import Options, active, diff_documents
     from ballast.compiler.diff.render import render
     from ballast.compiler.diff.report import Report, apply_ignores, apply_overrides, read_entries, since
     from ballast.runtime.errors import CompileError, UsageError
-    from ballast.sides import SideFailed, load_side
+    from ballast.sides import SideFailed, list_side, load_side
+    from ballast.simulator import scenario_diff
 
     if args.timeout_ms < 1:
         raise UsageError(f"--timeout-ms must be at least 1, got {args.timeout_ms}")
@@ -96,17 +111,26 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     except CompileError as exc:
         print_diagnostics(exc.diagnostics, "text", err, None)
         return EXIT_USAGE
+    scenario_diff.register()  # the simulator's document type (the compiler may not import it)
+    types = active(Options(args.schema, tuple(args.config)))
+    listings = list_side(args.base, types), list_side(args.head, types)
+    _check_globs(args.config, *listings)
     try:
-        base = load_side(args.base, "base")
-        head = load_side(args.head, "head")
+        base = load_side(args.base, "base", types, listings[0])
+        head = load_side(args.head, "head", types, listings[1])
     except SideFailed as exc:
         err.write(
-            f"ballast diff: the {exc.label} side ({args.base if exc.label == 'base' else args.head}) does not compile:\n"
+            f"ballast diff: the {exc.label} side ({args.base if exc.label == 'base' else args.head}) has errors:\n"
         )
         print_diagnostics(exc.error.diagnostics, "text", err, None)
         return EXIT_USAGE
+    if (args.shadow or args.replay) and not (base.files and head.files):
+        raise UsageError("--shadow and --replay run policies: each side needs policy files")
     findings = diff_ir(base.ir, head.ir, timeout_ms=args.timeout_ms)
     place(findings, base.locate, head.locate)
+    findings = sort_findings(
+        findings + diff_documents(base.others, head.others, types, single=base.single and head.single)
+    )
     notes: list[str] = []
     today = dt.date.today()
     apply_overrides(findings, overrides, today, notes)
@@ -139,6 +163,20 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     else:
         out.write(text)
     return EXIT_PROBLEMS if report.fails(args.fail_on) else EXIT_OK
+
+
+def _check_globs(globs: list[str], base: Listing, head: Listing) -> None:
+    """A --config glob that names no file of either folder side is a mistake, not an empty diff."""
+    from fnmatch import fnmatchcase
+
+    from ballast.runtime.errors import UsageError
+
+    if base.single and head.single:
+        return
+    paths = [path for listing in (base, head) for t, path, _ in listing.claimed if t.name == "config"]
+    for glob in globs:
+        if not any(fnmatchcase(p, glob) for p in paths):
+            raise UsageError(f"--config {glob}: no file of either side matches it (paths are relative to each side)")
 
 
 def _evidence(args: Namespace, base: Side, head: Side, report: Report) -> dict[str, object]:
