@@ -53,7 +53,7 @@ def assert_usage_error(code: int, out: str, err: str) -> None:
 def test_a_side_that_does_not_compile(sides: Path, base: str, head: str, label: str) -> None:
     code, out, err = run_cli("diff", base, head, "--format", "json")
     assert_usage_error(code, out, err)
-    assert f"the {label} side (broken.bal) does not compile" in err
+    assert f"the {label} side (broken.bal) has errors" in err
     assert re.search(r"^broken\.bal:8:\d+: error\[type\]: '>' cannot order float and string$", err, re.M), err
 
 
@@ -74,7 +74,7 @@ def test_a_folder_without_policies(sides: Path) -> None:
     (sides / "empty").mkdir()
     code, out, err = run_cli("diff", "base.bal", "empty")
     assert_usage_error(code, out, err)
-    assert "empty: no policy files (.bal, .yaml, .yml) in this directory" in err
+    assert "empty: no policy files (.bal, .yaml, .yml) or scenarios (*.scenario.yaml) in this directory" in err
 
 
 IGNORE = """\
@@ -257,7 +257,7 @@ def test_a_git_side_that_does_not_compile_names_the_revision(repo: Path) -> None
     git(repo, "commit", "-q", "-am", "broken")
     code, out, err = run_cli("diff", "HEAD:p.bal", "p.bal")
     assert_usage_error(code, out, err)
-    assert "the base side (HEAD:p.bal) does not compile" in err
+    assert "the base side (HEAD:p.bal) has errors" in err
     assert re.search(r"^HEAD:p\.bal:8:\d+: error\[type\]", err, re.M), err
 
 
