@@ -309,6 +309,13 @@ class Ledger:
                 conn.execute("PRAGMA synchronous=FULL")
                 if not exists:
                     ident = _initialise(conn, where, clock)
+                head = _read_head(conn)[0]
+                signed = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM checkpoints").fetchone()[0]
+            if signed > head:
+                raise LedgerError(
+                    f"{where}: a checkpoint signs entry {signed}, but the ledger ends at entry {head}: "
+                    "its tail was cut off; run `ballast audit verify` on it, and start a new ledger"
+                )
         except BaseException:
             conn.close()
             raise
@@ -350,27 +357,25 @@ class Ledger:
             self._check_usable()
             if not entries:
                 return []
+            fresh = not self._in_tx
             with sqlite_errors(self.path, self.timeout):
                 self._begin()
-                self._conn.execute("SAVEPOINT append")
-            head, signed = self._head, self._signed
+            # Everything that can fail but SQLite (the caller's entries, finish, the clock, the
+            # signer) runs before anything is written, so a failure leaves an open batch intact.
             try:
-                out = [self._insert(entry, finish) for entry in entries]
+                rows, checkpoints = self._prepare(entries, finish)
             except BaseException:
-                self._head, self._signed = head, signed
-                with sqlite_errors(self.path):
-                    self._conn.execute("ROLLBACK TO append")
-                    self._conn.execute("RELEASE append")
-                    if not self._pending:
+                if fresh:
+                    with sqlite_errors(self.path):
                         self._end("ROLLBACK")
                 raise
-            with sqlite_errors(self.path):
-                self._conn.execute("RELEASE append")
+            self._write(rows, checkpoints)
+            out = [Appended(seq, when, digest) for seq, when, *_, digest in rows]
             self._pending.extend(a.seq for a in out)
             if self.batch is None or len(self._pending) >= self.batch.entries or time.monotonic() >= self._deadline:
                 self._commit()
-            else:
-                self._cond.notify_all()
+            elif fresh:
+                self._cond.notify_all()  # a new batch: the flusher starts its clock
             return out
 
     def flush(self) -> None:
@@ -389,12 +394,19 @@ class Ledger:
             with sqlite_errors(self.path, self.timeout):
                 self._begin()
             seq, head = self._head
-            done = None
-            if seq > self._signed:
-                self._sign(seq, head)
-                done = seq
+            if seq <= self._signed:
+                self._commit()
+                return None
+            try:
+                signature = self._signature(seq, head)
+            except BaseException:
+                if not self._pending:
+                    with sqlite_errors(self.path):
+                        self._end("ROLLBACK")
+                raise
+            self._write([], [signature])
             self._commit()
-            return done
+            return seq
 
     @property
     def head(self) -> tuple[int, str]:
@@ -421,7 +433,7 @@ class Ledger:
                     with sqlite_errors(self.path, self.timeout):
                         self._begin()
                     if self._head[0] > self._signed:
-                        self._sign(*self._head)
+                        self._write([], [self._signature(*self._head)])
                     self._commit()
             finally:
                 if self._in_tx:
@@ -453,42 +465,67 @@ class Ledger:
         self._signed = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM checkpoints").fetchone()[0]
         self._deadline = time.monotonic() + (self.batch.ms / 1000 if self.batch is not None else 0.0)
 
-    def _insert(
-        self, entry: Mapping[str, Any], finish: Callable[[Mapping[str, Any], int], Mapping[str, Any]] | None
-    ) -> Appended:
-        seq = self._head[0] + 1
-        if not isinstance(entry, Mapping):
-            raise UsageError(f"an audit ledger entry is a mapping, got {type(entry).__name__}")
-        record = dict(finish(entry, seq) if finish is not None else entry)
-        clash = [k for k in RESERVED if k in record] + (["seq"] if record.get("seq", seq) != seq else [])
-        if clash:
-            raise UsageError(f"an audit ledger entry may not set {', '.join(clash)}: the ledger sets them")
-        when = timestamp(self._clock())
-        record.update(seq=seq, time=when, prev=self._head[1])
-        body = canonical(record)
-        digest = entry_hash(body)
-        columns = [v if isinstance(v := record.get(c), str) else None for c in QUERY_COLUMNS]
-        self._conn.execute(
-            "INSERT INTO entries (seq, time, kind, actor, subject, outcome, body, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (seq, when, *columns, body, digest),
-        )
-        self._head = (seq, digest)
-        if self.signer is not None and seq - self._signed >= self.checkpoint_every:
-            self._sign(seq, digest)
-        return Appended(seq, when, digest)
+    def _prepare(
+        self, entries: Sequence[Mapping[str, Any]], finish: Callable[[Mapping[str, Any], int], Mapping[str, Any]] | None
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """The rows of `entries` and of the checkpoints they complete, chained on from the head."""
+        rows, checkpoints = [], []
+        seq, prev = self._head
+        signed = self._signed
+        for entry in entries:
+            seq += 1
+            if not isinstance(entry, Mapping):
+                raise UsageError(f"an audit ledger entry is a mapping, got {type(entry).__name__}")
+            record = dict(finish(entry, seq) if finish is not None else entry)
+            clash = [k for k in RESERVED if k in record] + (["seq"] if record.get("seq", seq) != seq else [])
+            if clash:
+                raise UsageError(f"an audit ledger entry may not set {', '.join(clash)}: the ledger sets them")
+            when = timestamp(self._clock())
+            record.update(seq=seq, time=when, prev=prev)
+            body = canonical(record)
+            prev = entry_hash(body)
+            columns = [v if isinstance(v := record.get(c), str) else None for c in QUERY_COLUMNS]
+            rows.append((seq, when, *columns, body, prev))
+            if self.signer is not None and seq - signed >= self.checkpoint_every:
+                checkpoints.append(self._signature(seq, prev))
+                signed = seq
+        return rows, checkpoints
 
-    def _sign(self, seq: int, head: str) -> None:
+    def _write(self, rows: list[tuple[Any, ...]], checkpoints: list[tuple[Any, ...]]) -> None:
+        """Insert prepared rows into the open transaction; a failure rolls all of it back and says what was lost."""
+        try:
+            self._conn.executemany(
+                "INSERT INTO entries (seq, time, kind, actor, subject, outcome, body, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            self._conn.executemany(
+                "INSERT INTO checkpoints (seq, hash, time, key_id, signature) VALUES (?, ?, ?, ?, ?)", checkpoints
+            )
+        except sqlite3.Error:
+            lost = [*self._pending, *(r[0] for r in rows)]
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            self._in_tx, self._pending = False, []
+            try:
+                with sqlite_errors(self.path, self.timeout):
+                    raise
+            except LedgerError as exc:
+                what = f"entry {lost[0]} was" if len(lost) == 1 else f"entries {lost[0]}–{lost[-1]} were"
+                raise LedgerError(f"{exc}; {what} not written") from None
+        if rows:
+            self._head = (rows[-1][0], rows[-1][-1])
+        if checkpoints:
+            self._signed = checkpoints[-1][0]
+
+    def _signature(self, seq: int, head: str) -> tuple[Any, ...]:
+        """A checkpoint row signing entry `seq`, whose hash is `head`."""
         assert self.signer is not None
         when = timestamp(self._clock())
         key_id = self.signer.key_id
         signature = self.signer.sign(checkpoint_message(self.ledger_id, seq, head, when, key_id))
         if not isinstance(signature, bytes | bytearray):
             raise UsageError(f"the ledger signer {key_id} returned {type(signature).__name__}, not bytes")
-        self._conn.execute(
-            "INSERT INTO checkpoints (seq, hash, time, key_id, signature) VALUES (?, ?, ?, ?, ?)",
-            (seq, head, when, key_id, base64.b64encode(bytes(signature)).decode("ascii")),
-        )
-        self._signed = seq
+        return (seq, head, when, key_id, base64.b64encode(bytes(signature)).decode("ascii"))
 
     def _commit(self) -> None:
         lost = self._pending

@@ -424,3 +424,29 @@ def test_key_files_are_read_raw_or_base64(tmp_path: Path) -> None:
         Ed25519Signer.from_file(tmp_path / "junk.key")
     with pytest.raises(LedgerError, match="cannot read the public key"):
         KeyVerifier.from_files([tmp_path / "missing.pub"])
+
+
+def test_a_writer_refuses_a_ledger_whose_tail_was_cut_off(tmp_path: Path) -> None:
+    path = make(tmp_path / "l.sqlite", 20, every=10)
+    sql(path, "DELETE FROM entries WHERE seq > 15")
+    with pytest.raises(LedgerError, match="a checkpoint signs entry 20, but the ledger ends at entry 15"):
+        Ledger.open(path)
+
+
+class _FailingSigner:
+    key_id = "broken"
+
+    def sign(self, data: bytes) -> bytes:
+        raise RuntimeError("the signing service is down")
+
+
+def test_a_failing_signer_writes_nothing_and_keeps_the_open_batch(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    ledger = Ledger.open(path, signer=_FailingSigner(), checkpoint_every=3, batch=Batch(entries=100, ms=60_000))
+    ledger.append_many([decision(1), decision(2)])
+    with pytest.raises(RuntimeError, match="signing service"):
+        ledger.append(decision(3))  # would complete a checkpoint
+    ledger.signer = None
+    ledger.close()
+    report = verify(path)
+    assert report.ok and report.entries == 2
