@@ -105,7 +105,11 @@ class LedgerReader:
                 Row(r[0], r[1], r[2], r[3:])
                 for r in self._conn.execute(f"SELECT seq, body, hash, {', '.join(COLUMNS)} FROM entries ORDER BY seq")
             )
-            return verify_rows(self.path, rows, self.checkpoints(), ledger=self.ledger_id, verifier=verifier)
+            checkpoints = (
+                Checkpoint(*r)
+                for r in self._conn.execute("SELECT seq, hash, time, key_id, signature FROM checkpoints ORDER BY seq")
+            )
+            return verify_rows(self.path, rows, checkpoints, ledger=self.ledger_id, verifier=verifier)
 
     def entries(self, *, from_seq: int = 1) -> Iterator[dict[str, Any]]:
         """Every entry from `from_seq` on, as stored plus its `hash`."""
@@ -157,10 +161,11 @@ class LedgerReader:
     def _select(self, where: str, params: list[Any], limit: int | None) -> Iterator[dict[str, Any]]:
         sql = f"SELECT body, hash FROM entries WHERE {where} ORDER BY seq"
         if limit is not None:
-            sql = f"SELECT * FROM (SELECT seq, body, hash FROM entries WHERE {where} ORDER BY seq DESC LIMIT {int(limit)}) ORDER BY seq"
+            # The newest `limit` matches are picked by seq from the index alone, then read.
+            newest = f"SELECT seq FROM entries WHERE {where} ORDER BY seq DESC LIMIT {int(limit)}"
+            sql = f"SELECT body, hash FROM entries WHERE seq IN ({newest}) ORDER BY seq"
         with sqlite_errors(self.path):
-            for row in self._conn.execute(sql, params):
-                body, digest = row[-2], row[-1]
+            for body, digest in self._conn.execute(sql, params):
                 yield {**json.loads(body), "hash": digest}
 
     def _snapshot(self) -> Any:

@@ -1,8 +1,7 @@
 """Verifying an audit ledger: the hash chain, the query columns and the signed checkpoints, streaming.
 
-`verify_rows` reads the entries once, in order, keeping only the last two hashes, so a ledger of
-any length verifies in constant memory (the checkpoints, one per `checkpoint_every` entries, are
-held in a dict). What each kind of tampering looks like, and the sequence number it is reported at:
+`verify_rows` reads the entries and the checkpoints once each, both in order, side by side,
+keeping only the last two hashes, so a ledger of any length verifies in constant memory. What each kind of tampering looks like, and the sequence number it is reported at:
 
 | finding | what was seen | reported at |
 |---|---|---|
@@ -23,7 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -128,25 +127,29 @@ class _Findings:
         else:
             self.into.more_findings += 1
 
+    def forget_before(self, seq: int) -> None:
+        """Findings come in seq order but for a step back of one: older seqs need not be remembered."""
+        if len(self.seen) > 8:
+            self.seen = {s for s in self.seen if s >= seq - 1}
+
 
 def verify_rows(
     source: str,
     rows: Iterable[Row],
-    checkpoints: Sequence[Checkpoint] = (),
+    checkpoints: Iterable[Checkpoint] = (),
     *,
     ledger: str = "",
     verifier: Verifier | None = None,
     start_prev: str | None = GENESIS,
 ) -> Verification:
-    """Verify entries read in order, and the checkpoints; see the module docstring.
+    """Verify entries and checkpoints, each read in seq order; see the module docstring.
 
     `start_prev` is the `prev` the first entry must have: GENESIS for a whole ledger, None to take
     the first entry's own (an export that starts after entry 1).
     """
-    v = Verification(source, checkpoints=len(checkpoints), signatures_checked=verifier is not None)
+    v = Verification(source, signatures_checked=verifier is not None)
     found = _Findings(v)
-    trusted = _check_signatures(checkpoints, ledger, verifier, found)
-    by_seq = {c.seq: c for c in checkpoints}
+    signed = _Signed(iter(checkpoints), ledger, verifier, found, v)
     expected: int | None = None
     prev, before_prev = start_prev, None
     shift = 0  # rows renumbered by an insertion (+1) or a deletion (-1) found earlier
@@ -204,8 +207,8 @@ def verify_rows(
                             f"its {name} column says {stored!r}, the entry says {said!r}: the column was changed",
                         )
                         break
-        checkpoint = by_seq.get(seq)
-        if checkpoint is not None and seq not in found.seen and checkpoint.seq in trusted:
+        checkpoint = signed.at(seq)
+        if checkpoint is not None and seq not in found.seen:
             if checkpoint.hash != row.hash:
                 found.add(
                     last_good + 1,
@@ -218,10 +221,10 @@ def verify_rows(
         before_prev, prev = prev, row.hash
         expected = max(expected, seq + 1)
         v.head_seq, v.head_hash = seq, row.hash
+        found.forget_before(seq)
     v.signed_through = last_good
-    beyond = [c for c in checkpoints if c.seq > v.head_seq and c.seq in trusted]
-    if beyond:
-        last = max(c.seq for c in beyond)
+    last = signed.last_beyond(v.head_seq)
+    if last is not None:
         first = v.head_seq + 1
         removed = f"entry {last} was" if first == last else f"entries {first}–{last} were"
         found.add(
@@ -249,36 +252,72 @@ def _parse(body: str) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
-def _check_signatures(
-    checkpoints: Sequence[Checkpoint], ledger: str, verifier: Verifier | None, found: _Findings
-) -> set[int]:
-    """The seqs of the checkpoints to rely on: all without a verifier, else those whose signature verifies."""
-    if verifier is None:
-        return {c.seq for c in checkpoints}
-    good = set()
-    for c in checkpoints:
-        known = getattr(verifier, "__contains__", None)
+class _Signed:
+    """The checkpoints, read in seq order beside the entries; each one's signature checked once."""
+
+    def __init__(
+        self,
+        checkpoints: Iterator[Checkpoint],
+        ledger: str,
+        verifier: Verifier | None,
+        found: _Findings,
+        into: Verification,
+    ) -> None:
+        self.checkpoints = checkpoints
+        self.ledger = ledger
+        self.verifier = verifier
+        self.found = found
+        self.into = into
+        self.next: Checkpoint | None = self._read()
+
+    def at(self, seq: int) -> Checkpoint | None:
+        """The trusted checkpoint of entry `seq`, if there is one (those before it are checked and passed)."""
+        while self.next is not None and self.next.seq <= seq:
+            checkpoint, self.next = self.next, self._read()
+            if self._trusted(checkpoint) and checkpoint.seq == seq:
+                return checkpoint
+        return None
+
+    def last_beyond(self, head: int) -> int | None:
+        """The newest trusted checkpoint after entry `head` (a cut tail), reading all that remain."""
+        last = None
+        while self.next is not None:
+            checkpoint, self.next = self.next, self._read()
+            if checkpoint.seq > head and self._trusted(checkpoint):
+                last = checkpoint.seq
+        return last
+
+    def _read(self) -> Checkpoint | None:
+        checkpoint = next(self.checkpoints, None)
+        if checkpoint is not None:
+            self.into.checkpoints += 1
+        return checkpoint
+
+    def _trusted(self, c: Checkpoint) -> bool:
+        """Whether to rely on a checkpoint: always without a verifier, else when its signature verifies."""
+        if self.verifier is None:
+            return True
+        known = getattr(self.verifier, "__contains__", None)
         if known is not None and not known(c.key_id):
-            found.add(
+            self.found.add(
                 c.seq,
                 "unknown-key",
                 f"the checkpoint at entry {c.seq} is signed by key {c.key_id}, which is not trusted",
             )
-            continue
+            return False
         try:
             signature = base64.b64decode(c.signature, validate=True)
         except (binascii.Error, ValueError):
             signature = b""
-        message = checkpoint_message(ledger, c.seq, c.hash, c.time, c.key_id)
-        if signature and verifier(c.key_id, message, signature):
-            good.add(c.seq)
-        else:
-            found.add(
-                c.seq,
-                "bad-signature",
-                f"the signature of the checkpoint at entry {c.seq} (key {c.key_id}) does not verify",
-            )
-    return good
+        message = checkpoint_message(self.ledger, c.seq, c.hash, c.time, c.key_id)
+        if signature and self.verifier(c.key_id, message, signature):
+            return True
+        self.found.add(
+            c.seq,
+            "bad-signature",
+            f"the signature of the checkpoint at entry {c.seq} (key {c.key_id}) does not verify",
+        )
+        return False
 
 
 __all__ = ["COLUMNS", "MAX_FINDINGS", "Checkpoint", "Finding", "Row", "Verification", "Verifier", "verify_rows"]
