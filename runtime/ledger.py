@@ -10,13 +10,15 @@ Format `ballast-ledger/1`: one SQLite database (WAL mode, `PRAGMA application_id
 **Entries.** Entry `seq` (1, 2, 3, … without gaps) stores `body`: the canonical JSON of the audit
 entry (runtime/audit.py's envelope: `kind, action_id, subject, actor, scope, outcome, reason,
 latency_ms, narrative`) with three more keys: `seq`; `time`, when it was appended (RFC 3339 UTC
-with microseconds, `2025-11-15T12:03:30.250000Z`, from an injectable clock); and `prev`, the hash
+with microseconds, `2025-11-15T12:03:30.250000Z`, from an injectable clock, never earlier than
+the entry before: times follow seq order even if the clock steps back); and `prev`, the hash
 of entry seq − 1 (64 zeros for entry 1). Canonical means keys sorted, no whitespace, ASCII
 (anything else `\\u`-escaped, so every string, even a lone surrogate, encodes the same way in
 every language). `hash` is the SHA-256 (hex) of those bytes, so it covers the entry, its number
 and its predecessor: editing, deleting, inserting or moving an entry breaks the chain at that
 entry. `time`, `kind`, `actor`, `subject` and `outcome` are copied into indexed columns for
-queries; verification checks that they still agree with the body.
+queries (each index is ordered by seq within a value, and a time range is a seq range, so a
+query reads only what it returns); verification checks that they still agree with the body.
 
 **Checkpoints.** With a `Signer`, a checkpoint signs the head: the canonical JSON of
 `{"format", "hash", "key", "ledger", "seq", "time"}`. One is written every `checkpoint_every`
@@ -86,10 +88,10 @@ CREATE TABLE entries (
     hash TEXT NOT NULL
 );
 CREATE INDEX entries_by_time ON entries (time);
-CREATE INDEX entries_by_kind ON entries (kind, time);
-CREATE INDEX entries_by_actor ON entries (actor, time);
-CREATE INDEX entries_by_subject ON entries (subject, time);
-CREATE INDEX entries_by_outcome ON entries (outcome, time);
+CREATE INDEX entries_by_kind ON entries (kind);
+CREATE INDEX entries_by_actor ON entries (actor);
+CREATE INDEX entries_by_subject ON entries (subject);
+CREATE INDEX entries_by_outcome ON entries (outcome);
 CREATE TABLE checkpoints (
     seq INTEGER PRIMARY KEY,
     hash TEXT NOT NULL,
@@ -257,6 +259,7 @@ class Ledger:
         # Valid only while a transaction is open (the write lock is held, nobody else can move them).
         self._in_tx = False
         self._head: tuple[int, str] = (0, GENESIS)
+        self._last_time = ""  # the head's time: an entry's time never goes back
         self._signed = 0  # the seq of the newest checkpoint
         self._pending: list[int] = []  # seqs appended in the open transaction
         self._deadline = 0.0
@@ -460,9 +463,15 @@ class Ledger:
         if self._in_tx:
             return
         self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._head = _read_head(self._conn)
+            self._last_time = _head_time(self._conn)
+            self._signed = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM checkpoints").fetchone()[0]
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            raise
         self._in_tx = True
-        self._head = _read_head(self._conn)
-        self._signed = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM checkpoints").fetchone()[0]
         self._deadline = time.monotonic() + (self.batch.ms / 1000 if self.batch is not None else 0.0)
 
     def _prepare(
@@ -471,7 +480,7 @@ class Ledger:
         """The rows of `entries` and of the checkpoints they complete, chained on from the head."""
         rows, checkpoints = [], []
         seq, prev = self._head
-        signed = self._signed
+        signed, last_time = self._signed, self._last_time
         for entry in entries:
             seq += 1
             if not isinstance(entry, Mapping):
@@ -480,7 +489,7 @@ class Ledger:
             clash = [k for k in RESERVED if k in record] + (["seq"] if record.get("seq", seq) != seq else [])
             if clash:
                 raise UsageError(f"an audit ledger entry may not set {', '.join(clash)}: the ledger sets them")
-            when = timestamp(self._clock())
+            when = last_time = max(timestamp(self._clock()), last_time)
             record.update(seq=seq, time=when, prev=prev)
             body = canonical(record)
             prev = entry_hash(body)
@@ -514,6 +523,7 @@ class Ledger:
                 raise LedgerError(f"{exc}; {what} not written") from None
         if rows:
             self._head = (rows[-1][0], rows[-1][-1])
+            self._last_time = rows[-1][1]
         if checkpoints:
             self._signed = checkpoints[-1][0]
 
@@ -570,6 +580,11 @@ def _exit_hook(ref: weakref.ReferenceType[Ledger]) -> Callable[[], None]:
                 ledger.close()
 
     return close_at_exit
+
+
+def _head_time(conn: sqlite3.Connection) -> str:
+    row = conn.execute("SELECT time FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+    return str(row[0]) if row else ""
 
 
 def _read_head(conn: sqlite3.Connection) -> tuple[int, str]:

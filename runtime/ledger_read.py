@@ -137,15 +137,27 @@ class LedgerReader:
                 continue
             where.append(f"{name} {'GLOB' if any(c in value for c in '*?[') else '='} ?")
             params.append(value)
+        # Times follow seq order (the writer never lets one go back), so a time range is a seq range,
+        # which every index serves: it is ordered by seq within each value.
         if since is not None:
-            where.append("time >= ?")
-            params.append(parse_time(since, now(), "since"))
+            where.append("seq >= ?")
+            params.append(self._first_seq_at(parse_time(since, now(), "since")))
         if until is not None:
-            where.append("time < ?")
-            params.append(parse_time(until, now(), "until"))
+            where.append("seq < ?")
+            params.append(self._first_seq_at(parse_time(until, now(), "until")))
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
             raise UsageError(f"limit must be a positive integer, got {limit!r}")
         yield from self._select(" AND ".join(where) or "1", params, limit)
+
+    def _first_seq_at(self, when: str) -> int:
+        """The seq of the first entry appended at or after `when` (one past the last if none)."""
+        with sqlite_errors(self.path):
+            row = self._conn.execute(
+                "SELECT seq FROM entries WHERE time >= ? ORDER BY time, seq LIMIT 1", (when,)
+            ).fetchone()
+            if row is None:
+                row = self._conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM entries").fetchone()
+        return int(row[0])
 
     def export(self, out: TextIO, *, from_seq: int = 1) -> int:
         """Write every entry from `from_seq` on as one JSON line (see the module docstring); the count."""

@@ -5,7 +5,7 @@ keeping only the last two hashes, so a ledger of any length verifies in constant
 
 | finding | what was seen | reported at |
 |---|---|---|
-| `edited` | an entry's body no longer hashes to its stored hash; or an entry chains to a hash its predecessor does not have (the predecessor was edited and its hash recomputed); or a query column (time, kind, actor, subject, outcome) disagrees with the body | the edited entry |
+| `edited` | an entry's body no longer hashes to its stored hash; or an entry chains to a hash its predecessor does not have (the predecessor was edited and its hash recomputed); or its time is before its predecessor's; or a query column (time, kind, actor, subject, outcome) disagrees with the body | the edited entry |
 | `deleted` | a gap in the sequence numbers; or an entry numbered one more than its row (deleted, later ones renumbered) | the first missing entry |
 | `inserted` | the entry at N + 1 is the original N (it says so and chains to N − 1): N was inserted and later ones renumbered | the inserted entry |
 | `reordered` | an entry sits at a row of another number | the row |
@@ -117,11 +117,13 @@ class _Findings:
     def __init__(self, into: Verification) -> None:
         self.into = into
         self.seen: set[int] = set()
+        self.added = 0
 
     def add(self, seq: int, kind: str, message: str) -> None:
         if seq in self.seen:
             return
         self.seen.add(seq)
+        self.added += 1
         if len(self.into.findings) < MAX_FINDINGS:
             self.into.findings.append(Finding(seq, kind, message))
         else:
@@ -154,9 +156,11 @@ def verify_rows(
     prev, before_prev = start_prev, None
     shift = 0  # rows renumbered by an insertion (+1) or a deletion (-1) found earlier
     last_good = 0
+    last_time = ""  # times never go back: the writer keeps them in seq order
     for row in rows:
         seq = row.seq
         v.entries += 1
+        clean = found.added
         if expected is None:
             expected = v.first_seq = seq
         gap = seq != expected
@@ -197,6 +201,12 @@ def verify_rows(
                     "edited",
                     f"entry {seq} chains to a hash entry {seq - 1} does not have: entry {seq - 1} was changed and its hash recomputed",
                 )
+            elif not isinstance(doc.get("time"), str) or doc["time"] < last_time:
+                found.add(
+                    seq,
+                    "edited",
+                    f"its time {doc.get('time')!r} is before that of the entry before it ({last_time}): it was forged",
+                )
             elif row.columns is not None:
                 for name, stored in zip(COLUMNS, row.columns, strict=True):
                     said = doc.get(name)
@@ -207,6 +217,7 @@ def verify_rows(
                             f"its {name} column says {stored!r}, the entry says {said!r}: the column was changed",
                         )
                         break
+
         checkpoint = signed.at(seq)
         if checkpoint is not None and seq not in found.seen:
             if checkpoint.hash != row.hash:
@@ -218,6 +229,8 @@ def verify_rows(
             else:
                 last_good = seq
                 v.verified_checkpoints += verifier is not None
+        # The time check compares neighbours only, and only clean ones: one forged time is one finding.
+        last_time = doc["time"] if found.added == clean and doc is not None and isinstance(doc.get("time"), str) else ""
         before_prev, prev = prev, row.hash
         expected = max(expected, seq + 1)
         v.head_seq, v.head_hash = seq, row.hash

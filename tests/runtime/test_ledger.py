@@ -450,3 +450,28 @@ def test_a_failing_signer_writes_nothing_and_keeps_the_open_batch(tmp_path: Path
     ledger.close()
     report = verify(path)
     assert report.ok and report.entries == 2
+
+
+def test_entry_times_never_go_back_even_when_the_clock_does(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    Ledger.open(path).close()
+    readings = iter([T0 + 10, T0 + 5, T0 + 12, T0 + 1])
+    with Ledger.open(path, clock=lambda: next(readings)) as ledger:
+        times = [ledger.append(decision(i)).time for i in range(4)]
+    assert times == sorted(times) and times[1] == times[0] and times[3] == times[2]
+    with LedgerReader.open(path) as reader:
+        assert [e["seq"] for e in reader.query(since=T0 + 10, until=T0 + 12)] == [1, 2]
+
+
+def test_a_forged_entry_appended_with_an_earlier_time_is_found(tmp_path: Path) -> None:
+    path = make(tmp_path / "l.sqlite", 5, seed=None)
+    _, prev = row(path, 5)
+    when = "2020-01-01T00:00:00.000000Z"
+    forged = canonical({**decision(6), "seq": 6, "time": when, "prev": prev})
+    sql(
+        path,
+        "INSERT INTO entries (seq, time, kind, actor, subject, outcome, body, hash) VALUES (6, ?, ?, ?, ?, ?, ?, ?)",
+        params=(when, "DirectiveIssued", decision(6)["actor"], "pool-0", "pause", forged, entry_hash(forged)),
+    )
+    report = verify(path)
+    assert [(f.seq, f.kind) for f in report.findings] == [(6, "edited")] and "forged" in report.findings[0].message
