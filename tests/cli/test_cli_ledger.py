@@ -232,3 +232,12 @@ def test_query_bad_time_and_verify_bad_key_are_usage_errors(tmp_path: Path, ledg
     junk.write_text("not a key")
     code, _, err = run("audit", "verify", ledger, "--key", junk)
     assert code == 2 and err == f"ballast: {junk}: not an ed25519 public key: expected 32 bytes, raw or base64\n"
+
+
+def test_an_empty_ledger_is_not_reported_ok(tmp_path: Path) -> None:
+    from ballast.runtime.ledger import Ledger
+
+    path = tmp_path / "empty.sqlite"
+    Ledger.open(path).close()
+    code, out, _ = run("audit", "verify", path)
+    assert (code, out) == (1, f"{path}: EMPTY: the ledger holds no entries; nothing was verified\n")
