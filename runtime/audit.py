@@ -18,6 +18,12 @@ wrapper) or to a callable taking the entry dict. A trail must never hold less th
 on, so every `write`/`record` flushes the sink before returning (and, with `sync=True`, fsyncs
 it): a caller that reports a directive after `Engine.process` returns has it on disk already.
 `AuditLog.append_to(path)` opens a file trail for appending, numbering on from its last entry.
+
+`AuditLog(ledger)` writes to an audit ledger instead (runtime/ledger.py: SQLite, hash-chained,
+signed checkpoints): the ledger numbers the entries, so `seq` and the `action_id` suffix are the
+ledger's sequence numbers, and each `write`/`record` is one ledger transaction. A durable ledger
+has committed it when the call returns; a batched one (`Batch(N, T)`) has not: a crash loses up
+to its last N entries or T ms, so "on disk when `process` returns" holds only for durable ledgers.
 """
 
 from __future__ import annotations
@@ -26,8 +32,8 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from ballast.runtime.errors import UsageError
 
@@ -161,17 +167,33 @@ def _entry(
     }
 
 
+@runtime_checkable
+class EntryStore(Protocol):
+    """A sink that numbers entries itself, several per transaction: the audit ledger (runtime/ledger.py).
+
+    `append_many(entries, finish)` appends them in order; `finish(entry, seq)` completes each
+    once its number is known. It returns one record with a `seq` per entry.
+    """
+
+    def append_many(self, entries: Sequence[Entry], finish: Callable[[Entry, int], Entry]) -> Sequence[Any]: ...
+
+
 class AuditLog:
-    """Writes audit entries as JSON lines (sorted keys) to a writable sink or a callable.
+    """Writes audit entries as JSON lines (sorted keys) to a writable sink or a callable, or to a ledger.
 
     `measure=False` nulls `latency_ms` (a reproducible trail). `sync=True` fsyncs the sink after
     every flush (it needs a `fileno()`). `start` is the number of entries already in the trail:
     the first entry written gets `seq` start + 1. A sink that fails to write (a full disk) raises
     `UsageError` naming the sink, so a host stops before acting on a decision it could not record.
+    With a ledger (an `EntryStore`) as the sink, the ledger numbers the entries (`start` is not
+    used) and its durability replaces `sync`; its errors are `LedgerError`, a `UsageError`.
     """
 
     def __init__(self, sink: Any, *, measure: bool = True, sync: bool = False, start: int = 0) -> None:
-        if not (callable(sink) or hasattr(sink, "write")):
+        self._store: EntryStore | None = sink if isinstance(sink, EntryStore) else None
+        if self._store is not None and sync:
+            raise UsageError("sync=True is for file sinks: a ledger commits durably by itself (unless opened batched)")
+        if self._store is None and not (callable(sink) or hasattr(sink, "write")):
             raise UsageError(f"an audit sink needs a write(str) method or must be callable, got {type(sink).__name__}")
         if sync and not hasattr(sink, "fileno"):
             raise UsageError(f"sync=True needs a sink with a file descriptor, got {type(sink).__name__}")
@@ -182,6 +204,7 @@ class AuditLog:
         self.written = 0
         self.name = ""  # the file `append_to` opened, for error messages
         self._owned = False  # close() closes only a sink this log opened
+        self._pending: list[Entry] = []  # entries for the ledger, appended together by _commit
 
     @classmethod
     def append_to(cls, path: str | os.PathLike[str], *, measure: bool = True, sync: bool = False) -> AuditLog:
@@ -224,12 +247,19 @@ class AuditLog:
         if self._owned:
             self._guarded(self._sink.close)
 
-    def _put(self, entry: Entry) -> None:
-        self.sequence += 1
+    def _stamped(self, entry: Entry, seq: int) -> Entry:
         # The content hash says what was decided; the sequence tells identical decisions apart.
-        entry = {**entry, "seq": self.sequence, "action_id": f"{entry['action_id']}-{self.sequence}"}
+        entry = {**entry, "seq": seq, "action_id": f"{entry['action_id']}-{seq}"}
         if not self.measure:
             entry["latency_ms"] = None
+        return entry
+
+    def _put(self, entry: Entry) -> None:
+        if self._store is not None:
+            self._pending.append(entry)
+            return
+        self.sequence += 1
+        entry = self._stamped(entry, self.sequence)
         if callable(self._sink) and not hasattr(self._sink, "write"):
             self._sink(entry)
         else:
@@ -238,6 +268,13 @@ class AuditLog:
         self.written += 1
 
     def _commit(self) -> None:
+        if self._store is not None:
+            entries, self._pending = self._pending, []
+            if entries:
+                appended = self._store.append_many(entries, self._stamped)
+                self.sequence = appended[-1].seq
+                self.written += len(entries)
+            return
         flush = getattr(self._sink, "flush", None)
         if flush is not None:
             self._guarded(flush)

@@ -138,6 +138,12 @@ class UsageError(BallastError):
     """A call of the public API or the CLI with arguments that cannot work."""
 
 
+class LedgerError(UsageError):
+    """An audit ledger that cannot be opened, read or written: missing, not a ledger, locked by
+    another writer, or a write that failed (runtime/ledger.py). A tampered ledger is not an
+    error: verification reports what it found."""
+
+
 class InternalError(BallastError):
     """A bug in Ballast itself: please report it with the input that caused it."""
 

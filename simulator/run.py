@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from ballast.runtime.audit import AuditLog
 from ballast.runtime.engine import Engine
 from ballast.runtime.errors import CompileError, Diagnostic
 from ballast.runtime.policy import PolicySet
@@ -85,7 +86,10 @@ def check_observable(scenario: Scenario, policies: PolicySet, given: str = "the 
 
 
 class Simulation:
-    def __init__(self, scenario: Scenario, policies: PolicySet, *, seed: int | None = None) -> None:
+    def __init__(
+        self, scenario: Scenario, policies: PolicySet, *, seed: int | None = None, audit: AuditLog | None = None
+    ) -> None:
+        """`audit`: the Engine writes every decision of the run to this log (a JSONL trail or a ledger)."""
         check_observable(scenario, policies)
         self.scenario = scenario
         self.policies = policies
@@ -96,7 +100,7 @@ class Simulation:
         self.risk_rng = np.random.default_rng(risk_seq)
         self.mesh = Mesh(scenario)
         self.faults = Faults(scenario, fault_seq)
-        self.engine = Engine(policies)
+        self.engine = Engine(policies, audit=audit)
         self.plans = plan_inputs(policies)
         names = scenario.pool_names()
         self.builders = [

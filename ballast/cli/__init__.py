@@ -47,6 +47,7 @@ COMMANDS = (
     Command("simulate", "ballast.cli.simulate", "run a scenario in the simulated mesh and report its KPIs"),
     Command("shadow", "ballast.cli.shadow", "compare two policy sets on the same simulated worlds"),
     Command("replay", "ballast.cli.replay", "compare two policy sets on recorded telemetry"),
+    Command("audit", "ballast.cli.audit", "verify, query and export an audit ledger"),
 )
 COMMAND_NAMES = tuple(c.name for c in COMMANDS)
 

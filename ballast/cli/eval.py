@@ -16,6 +16,8 @@ from ballast.runtime.errors import CompileError, UsageError
 from ballast.runtime.reading import loads
 
 DESCRIPTION = "Evaluate a JSONL stream of events; print one JSON line of decisions per event."
+AUDIT_FORMATS = ("jsonl", "ledger")
+LEDGER_SUFFIXES = (".sqlite", ".sqlite3", ".db")  # --audit FILE with one of these is a ledger
 
 
 def add_arguments(ev: argparse.ArgumentParser) -> None:
@@ -27,13 +29,24 @@ def add_arguments(ev: argparse.ArgumentParser) -> None:
     ev.add_argument(
         "--audit",
         metavar="FILE",
-        help="also append the audit trail (DirectiveIssued, TelemetryGap, … with a 5W1H narrative) as JSONL to FILE; "
-        "each event's entries are flushed before its line is printed",
+        help="also append the audit trail (DirectiveIssued, TelemetryGap, … with a 5W1H narrative) to FILE: "
+        "JSON lines, or an audit ledger when FILE ends in .sqlite or .db; "
+        "each event's entries are written before its line is printed",
+    )
+    ev.add_argument(
+        "--audit-format",
+        choices=AUDIT_FORMATS,
+        help="jsonl or ledger (hash-chained SQLite, `ballast audit verify`), whatever FILE's name",
     )
     ev.add_argument(
         "--audit-sync",
         action="store_true",
-        help="fsync the audit file after each event's entries (survives a power loss; slower)",
+        help="fsync the audit file after each event's entries (survives a power loss; slower); a ledger always does",
+    )
+    ev.add_argument(
+        "--audit-key",
+        metavar="KEY",
+        help="sign the ledger's checkpoints with this ed25519 private key file (a 32-byte seed, raw or base64)",
     )
     ev.add_argument(
         "--input",
@@ -60,20 +73,30 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     stream = open_events(args.events, stdin)
     problems = 0
     evaluate = program.evaluate
-    audit = None
-    if args.audit_sync and not args.audit:
-        raise UsageError("--audit-sync needs --audit FILE")
+    audit = ledger = None
+    for option in ("audit_sync", "audit_format", "audit_key"):
+        if getattr(args, option) and not args.audit:
+            raise UsageError(f"--{option.replace('_', '-')} needs --audit FILE")
     if args.audit or program.threats or any(p.timing_ir["stream"].get("time") for p in program.policies):
         from ballast.runtime.audit import AuditLog
         from ballast.runtime.engine import Engine
 
-        if args.audit:
+        if args.audit and _audit_format(args) == "ledger":
+            ledger = _open_ledger(args.audit, args.audit_key)
+            audit = AuditLog(ledger, measure=False)
+        elif args.audit:
+            if args.audit_key:
+                raise UsageError(
+                    f"--audit-key signs a ledger's checkpoints, and {args.audit} is a JSONL trail: "
+                    "name the ledger FILE.sqlite, or add --audit-format ledger"
+                )
             # Appended like a log, never truncated: re-running must not destroy an earlier trail.
             # measure=False: a file of decisions stays reproducible.
             audit = AuditLog.append_to(args.audit, measure=False, sync=args.audit_sync)
         # Event time: state carries from line to line. The Engine writes (and flushes) the audit
         # entries of an event before `process` returns, so before its line is printed.
         evaluate = Engine(program, audit=audit).process
+    failed = True
     try:
         for number, line in enumerate(stream, start=1):
             if not line.strip():
@@ -104,14 +127,40 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
             if result.errors:
                 problems += 1
             _write_record({"line": number, **result.to_dict()}, args.format, out)
+        failed = False
     except UnicodeDecodeError as exc:
         raise UsageError(f"{args.events}: not UTF-8 text ({exc.reason})") from None
     finally:
         stream.close()
-        if audit is not None:
-            with contextlib.suppress(UsageError):  # a write error was raised already, with its line
-                audit.close()
+        # After a failure, an error closing the trail would hide the one raised already, with its line.
+        with contextlib.suppress(*((UsageError,) if failed else ())):
+            try:
+                if audit is not None:
+                    audit.close()
+            finally:
+                if ledger is not None:
+                    ledger.close()  # signs the head when a key was given
     return EXIT_PROBLEMS if problems else EXIT_OK
+
+
+def _audit_format(args: Namespace) -> str:
+    """--audit-format, else the file's suffix: a .sqlite or .db FILE is a ledger, anything else JSONL."""
+    if args.audit_format:
+        return str(args.audit_format)
+    return "ledger" if args.audit.lower().endswith(LEDGER_SUFFIXES) else "jsonl"
+
+
+def _open_ledger(path: str, key: str | None) -> Any:
+    from ballast.runtime.ledger import Ledger
+
+    signer = None
+    if key is not None:
+        try:
+            from ballast.runtime.ledger_keys import Ed25519Signer
+        except ImportError:
+            raise UsageError("--audit-key needs PyNaCl: pip install 'ballast[sign]'") from None
+        signer = Ed25519Signer.from_file(key)
+    return Ledger.open(path, signer=signer)
 
 
 def _load_program(paths: list[str]):

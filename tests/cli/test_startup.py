@@ -87,6 +87,8 @@ def forget_documents(cache: Path) -> None:
         ["shadow", "--help"],
         ["replay", "--help"],
         ["test", "--help"],
+        ["audit", "--help"],
+        ["audit", "verify", "--help"],
     ],
     ids=" ".join,
 )

@@ -1,0 +1,336 @@
+"""Verifying an audit ledger: the hash chain, the query columns and the signed checkpoints, streaming.
+
+`verify_rows` reads the entries and the checkpoints once each, both in order, side by side,
+keeping only the last two hashes, so a ledger of any length verifies in constant memory. What each kind of tampering looks like, and the sequence number it is reported at:
+
+| finding | what was seen | reported at |
+|---|---|---|
+| `edited` | an entry's body no longer hashes to its stored hash; or an entry chains to a hash its predecessor does not have (the predecessor was edited and its hash recomputed); or its time is before its predecessor's; or a query column (time, kind, actor, subject, outcome) disagrees with the body | the edited entry |
+| `deleted` | a gap in the sequence numbers; or an entry numbered one more than its row (deleted, later ones renumbered) | the first missing entry |
+| `inserted` | the entry at N + 1 is the original N (it says so and chains to N − 1): N was inserted and later ones renumbered | the inserted entry |
+| `reordered` | an entry sits at a row of another number | the row |
+| `truncated` | a checkpoint signs an entry past the last one | the first missing entry |
+| `rewritten` | the chain is consistent but a checkpoint signed another hash for its entry: the entries since the previous good checkpoint were rewritten, hashes and all | the first entry after the previous good checkpoint |
+| `bad-signature`, `unknown-key` | a checkpoint's signature does not verify, or its key is not trusted | the checkpoint's entry |
+| `malformed` | a body that is not a JSON object | the entry |
+
+Only one finding is kept per sequence number (the first), and at most `MAX_FINDINGS`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from ballast.runtime.ledger import GENESIS, checkpoint_message, entry_hash
+
+MAX_FINDINGS = 100
+# (key_id, signed bytes, signature) -> whether it verifies. A verifier that also supports
+# `key_id in verifier` lets a finding say "unknown key" rather than "bad signature".
+Verifier = Callable[[str, bytes, bytes], bool]
+COLUMNS = ("time", "kind", "actor", "subject", "outcome")
+
+
+class Row(NamedTuple):
+    """One stored entry: its row number, the stored body and hash, and its query columns (None: none stored)."""
+
+    seq: int
+    body: str
+    hash: str
+    columns: tuple[Any, ...] | None = None  # COLUMNS, in order
+
+
+class Checkpoint(NamedTuple):
+    """A signed head: the entry it signs, that entry's hash, when, by which key, the signature (base64)."""
+
+    seq: int
+    hash: str
+    time: str
+    key_id: str
+    signature: str
+
+
+class Finding(NamedTuple):
+    """Something verification found wrong: where, what kind (see the module docstring), and a sentence."""
+
+    seq: int
+    kind: str
+    message: str
+
+
+@dataclass
+class Verification:
+    """What verifying a ledger (or an exported one) found."""
+
+    source: str
+    entries: int = 0
+    first_seq: int = 0
+    head_seq: int = 0
+    head_hash: str = GENESIS
+    checkpoints: int = 0
+    signatures_checked: bool = False
+    signed_through: int = 0  # the newest checkpoint that matches its entry (and verifies, when checked)
+    verified_checkpoints: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    more_findings: int = 0  # found beyond MAX_FINDINGS
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def first_bad(self) -> int | None:
+        """The first sequence number that is not what was written, or None."""
+        return self.findings[0].seq if self.findings else None
+
+    @property
+    def unsigned(self) -> int:
+        """Entries after the newest good checkpoint: chained, but not covered by a signature."""
+        return max(0, self.head_seq - self.signed_through)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values (`ballast audit verify --format json`)."""
+        return {
+            "source": self.source,
+            "ok": self.ok,
+            "first_bad_seq": self.first_bad,
+            "entries": self.entries,
+            "first_seq": self.first_seq,
+            "head": {"seq": self.head_seq, "hash": self.head_hash},
+            "checkpoints": {
+                "stored": self.checkpoints,
+                "signatures_checked": self.signatures_checked,
+                "verified": self.verified_checkpoints,
+                "signed_through": self.signed_through,
+                "unsigned_entries": self.unsigned,
+            },
+            "findings": [f._asdict() for f in self.findings],
+            "more_findings": self.more_findings,
+        }
+
+
+class _Findings:
+    def __init__(self, into: Verification) -> None:
+        self.into = into
+        self.seen: set[int] = set()
+        self.added = 0
+
+    def add(self, seq: int, kind: str, message: str) -> None:
+        if seq in self.seen:
+            return
+        self.seen.add(seq)
+        self.added += 1
+        if len(self.into.findings) < MAX_FINDINGS:
+            self.into.findings.append(Finding(seq, kind, message))
+        else:
+            self.into.more_findings += 1
+
+    def forget_before(self, seq: int) -> None:
+        """Findings come in seq order but for a step back of one: older seqs need not be remembered."""
+        if len(self.seen) > 8:
+            self.seen = {s for s in self.seen if s >= seq - 1}
+
+
+def verify_rows(
+    source: str,
+    rows: Iterable[Row],
+    checkpoints: Iterable[Checkpoint] = (),
+    *,
+    ledger: str = "",
+    verifier: Verifier | None = None,
+    start_prev: str | None = GENESIS,
+) -> Verification:
+    """Verify entries and checkpoints, each read in seq order; see the module docstring.
+
+    `start_prev` is the `prev` the first entry must have: GENESIS for a whole ledger, None to take
+    the first entry's own (an export that starts after entry 1).
+    """
+    v = Verification(source, signatures_checked=verifier is not None)
+    found = _Findings(v)
+    signed = _Signed(iter(checkpoints), ledger, verifier, found, v)
+    expected: int | None = None
+    prev, before_prev = start_prev, None
+    shift = 0  # rows renumbered by an insertion (+1) or a deletion (-1) found earlier
+    last_good = 0
+    last_time = ""  # times never go back: the writer keeps them in seq order
+    for row in rows:
+        seq = row.seq
+        v.entries += 1
+        clean = found.added
+        if expected is None:
+            expected = v.first_seq = seq
+        gap = seq != expected
+        if seq > expected:
+            missing = f"entry {expected} is" if seq == expected + 1 else f"entries {expected}–{seq - 1} are"
+            found.add(expected, "deleted", f"{missing} missing: deleted")
+        elif seq < expected:
+            found.add(seq, "reordered", f"entry {seq} comes after entry {expected - 1}: entries were moved")
+        doc = _parse(row.body)
+        if entry_hash_of(row.body) != row.hash:
+            found.add(seq, "edited", "the entry does not match its hash: it was changed after it was written")
+        elif doc is None:
+            found.add(seq, "malformed", "the stored entry is not a JSON object")
+        else:
+            want = seq - shift
+            if doc.get("seq") != want:
+                if doc.get("seq") == want - 1 and prev is not None and doc.get("prev") == before_prev:
+                    found.add(
+                        seq - 1,
+                        "inserted",
+                        f"entry {seq - 1} was inserted: the entry now at {seq} is the original {seq - 1}, and the later ones were renumbered",
+                    )
+                    shift += 1
+                elif doc.get("seq") == want + 1 and doc.get("prev") != prev:
+                    found.add(
+                        seq,
+                        "deleted",
+                        f"entry {seq} was deleted and the later entries renumbered (the entry now at {seq} says it is {want + 1})",
+                    )
+                    shift -= 1
+                else:
+                    found.add(
+                        seq, "reordered", f"the entry at {seq} says it is entry {doc.get('seq')}: entries were moved"
+                    )
+            elif not gap and prev is not None and doc.get("prev") != prev:
+                found.add(
+                    seq - 1,
+                    "edited",
+                    f"entry {seq} chains to a hash entry {seq - 1} does not have: entry {seq - 1} was changed and its hash recomputed",
+                )
+            elif not isinstance(doc.get("time"), str) or doc["time"] < last_time:
+                found.add(
+                    seq,
+                    "edited",
+                    f"its time {doc.get('time')!r} is before that of the entry before it ({last_time}): it was forged",
+                )
+            elif row.columns is not None:
+                for name, stored in zip(COLUMNS, row.columns, strict=True):
+                    said = doc.get(name)
+                    if stored != (said if isinstance(said, str) or name == "time" else None):
+                        found.add(
+                            seq,
+                            "edited",
+                            f"its {name} column says {stored!r}, the entry says {said!r}: the column was changed",
+                        )
+                        break
+
+        checkpoint = signed.at(seq)
+        if checkpoint is not None and seq not in found.seen:
+            if checkpoint.hash != row.hash:
+                found.add(
+                    last_good + 1,
+                    "rewritten",
+                    f"a checkpoint signed another hash for entry {seq}: entries {last_good + 1}–{seq} were rewritten after they were signed",
+                )
+            else:
+                last_good = seq
+                v.verified_checkpoints += verifier is not None
+        # The time check compares neighbours only, and only clean ones: one forged time is one finding.
+        last_time = doc["time"] if found.added == clean and doc is not None and isinstance(doc.get("time"), str) else ""
+        before_prev, prev = prev, row.hash
+        expected = max(expected, seq + 1)
+        v.head_seq, v.head_hash = seq, row.hash
+        found.forget_before(seq)
+    v.signed_through = last_good
+    last = signed.last_beyond(v.head_seq)
+    if last is not None:
+        first = v.head_seq + 1
+        removed = f"entry {last} was" if first == last else f"entries {first}–{last} were"
+        found.add(
+            first,
+            "truncated",
+            f"the ledger ends at entry {v.head_seq}, but a checkpoint signed entry {last}: {removed} removed",
+        )
+    v.findings.sort(key=lambda f: f.seq)
+    return v
+
+
+def entry_hash_of(body: str) -> str:
+    """The hash of a stored body; a body that is not ASCII (it was edited) hashes to nothing valid."""
+    try:
+        return entry_hash(body)
+    except UnicodeEncodeError:
+        return ""
+
+
+def _parse(body: str) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+class _Signed:
+    """The checkpoints, read in seq order beside the entries; each one's signature checked once."""
+
+    def __init__(
+        self,
+        checkpoints: Iterator[Checkpoint],
+        ledger: str,
+        verifier: Verifier | None,
+        found: _Findings,
+        into: Verification,
+    ) -> None:
+        self.checkpoints = checkpoints
+        self.ledger = ledger
+        self.verifier = verifier
+        self.found = found
+        self.into = into
+        self.next: Checkpoint | None = self._read()
+
+    def at(self, seq: int) -> Checkpoint | None:
+        """The trusted checkpoint of entry `seq`, if there is one (those before it are checked and passed)."""
+        while self.next is not None and self.next.seq <= seq:
+            checkpoint, self.next = self.next, self._read()
+            if self._trusted(checkpoint) and checkpoint.seq == seq:
+                return checkpoint
+        return None
+
+    def last_beyond(self, head: int) -> int | None:
+        """The newest trusted checkpoint after entry `head` (a cut tail), reading all that remain."""
+        last = None
+        while self.next is not None:
+            checkpoint, self.next = self.next, self._read()
+            if checkpoint.seq > head and self._trusted(checkpoint):
+                last = checkpoint.seq
+        return last
+
+    def _read(self) -> Checkpoint | None:
+        checkpoint = next(self.checkpoints, None)
+        if checkpoint is not None:
+            self.into.checkpoints += 1
+        return checkpoint
+
+    def _trusted(self, c: Checkpoint) -> bool:
+        """Whether to rely on a checkpoint: always without a verifier, else when its signature verifies."""
+        if self.verifier is None:
+            return True
+        known = getattr(self.verifier, "__contains__", None)
+        if known is not None and not known(c.key_id):
+            self.found.add(
+                c.seq,
+                "unknown-key",
+                f"the checkpoint at entry {c.seq} is signed by key {c.key_id}, which is not trusted",
+            )
+            return False
+        try:
+            signature = base64.b64decode(c.signature, validate=True)
+        except (binascii.Error, ValueError):
+            signature = b""
+        message = checkpoint_message(self.ledger, c.seq, c.hash, c.time, c.key_id)
+        if signature and self.verifier(c.key_id, message, signature):
+            return True
+        self.found.add(
+            c.seq,
+            "bad-signature",
+            f"the signature of the checkpoint at entry {c.seq} (key {c.key_id}) does not verify",
+        )
+        return False
+
+
+__all__ = ["COLUMNS", "MAX_FINDINGS", "Checkpoint", "Finding", "Row", "Verification", "Verifier", "verify_rows"]
