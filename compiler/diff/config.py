@@ -144,7 +144,8 @@ class ConfigType:
             )
         if problems:
             raise CompileError(problems)
-        return Document("config", path, file, (1, 1), Config(reader.data, value), path)
+        at = locate(file, reader.data, [])  # where the content starts, past leading comments
+        return Document("config", path, file, (at.line, at.column), Config(reader.data, value), path)
 
     def removed(self, old: Document) -> Finding:
         return Finding(

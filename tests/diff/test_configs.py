@@ -276,6 +276,17 @@ def test_a_folder_side_holds_policies_scenarios_and_configuration(
     assert code == 1
 
 
+def test_a_file_removed_or_added_is_located_past_its_leading_comments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_tree(tmp_path / "base", {"flags/checkout.yaml": BASE, "flags/old.yaml": "# retired\n\n" + BASE})
+    write_tree(tmp_path / "head", {"flags/checkout.yaml": BASE, "flags/new.yaml": "# new\n" + BASE})
+    _, out, _ = run(tmp_path, monkeypatch, "--config", "flags/*.yaml", "base", "head", "--format", "json")
+    at = {f["id"]: f["base"] or f["head"] for f in json.loads(out)["findings"]}
+    assert at["config-removed"] == {"file": "base/flags/old.yaml", "line": 3, "column": 1}  # service: checkout
+    assert at["config-added"] == {"file": "head/flags/new.yaml", "line": 2, "column": 1}
+
+
 def git(cwd: Path, *args: str) -> None:
     subprocess.run(
         ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args],

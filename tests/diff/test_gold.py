@@ -1,9 +1,11 @@
 """Gold fixtures: for every check of the catalog, two sides that raise it and the report they give.
 
-`gold/<check id>/` holds `base.bal` and `head.bal` (or `base/` and `head/` folders when the check
-needs several documents) and `expected.json`, the `ballast diff --format json` report, run in that
-folder with relative paths. A new check cannot land without its fixture (see gold/README.md);
-`BALLAST_REGEN_GOLD=1` rewrites every expected.json from the current output (review the git diff).
+`gold/<check id>/` holds the two sides, `base.bal` and `head.bal` (or `base.yaml` and `head.yaml`,
+or `base/` and `head/` folders when the check needs several documents), an optional `args` file
+(more arguments of `ballast diff`, one a line: `--schema`, `flags.schema.json`) and
+`expected.json`, the `ballast diff --format json` report, run in that folder with relative paths.
+A new check cannot land without its fixture (see gold/README.md); `BALLAST_REGEN_GOLD=1` rewrites
+every expected.json from the current output (review the git diff).
 """
 
 from __future__ import annotations
@@ -23,10 +25,24 @@ REGENERATE = os.environ.get("BALLAST_REGEN_GOLD") == "1"
 
 
 def sides(fixture: Path) -> tuple[str, str]:
-    """The two sides of a fixture as relative paths: the folders when there are, else the files."""
+    """The two sides of a fixture as relative paths: the folders when there are, else the files
+    `base.<ext>` and `head.<ext>` (`.bal`, or `.yaml` for a configuration file)."""
     if (fixture / "base").is_dir():
         return "base", "head"
-    return "base.bal", "head.bal"
+    found = [p.name for p in fixture.glob("base.*")]
+    assert len(found) == 1, f"{fixture}: one base side, base/ or base.<ext>, not {found}"
+    base = found[0]
+    head = "head" + base.removeprefix("base")
+    assert (fixture / head).is_file(), f"{fixture}: {base} has no {head}"
+    return base, head
+
+
+def arguments(fixture: Path) -> list[str]:
+    """The more arguments of a fixture's `args` file, one a line (`--schema`, `flags.schema.json`)."""
+    path = fixture / "args"
+    if not path.exists():
+        return []
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def test_every_check_has_a_gold_fixture() -> None:
@@ -42,7 +58,7 @@ def test_every_fixture_is_a_check() -> None:
 def test_gold(check: str, monkeypatch: pytest.MonkeyPatch) -> None:
     fixture = GOLD / check
     monkeypatch.chdir(fixture)
-    code, out, err = run_cli("diff", *sides(fixture), "--format", "json")
+    code, out, err = run_cli("diff", *arguments(fixture), *sides(fixture), "--format", "json")
     assert err == ""
     report = json.loads(out)
     expected_path = fixture / "expected.json"
