@@ -34,7 +34,7 @@ from ballast.dsl.yaml_file import YamlFile
 from ballast.dsl.yaml_positions import Embedded
 from ballast.runtime.errors import CompileError, Diagnostic, Span
 from ballast.runtime.suggest import did_you_mean
-from ballast.runtime.values import parse_duration, parse_timestamp
+from ballast.runtime.values import describe, parse_duration, parse_timestamp
 
 __all__ = ["MISSING", "Node", "Skip", "YamlReader", "describe"]
 
@@ -352,23 +352,6 @@ class Node:
             return str(value)
 
         return self.get(step, read, default)
-
-
-def describe(value: object) -> str:
-    """A YAML value as a problem names it: `the string 'x'`, `the number 3`, `a list`, `nothing`."""
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, int | float):
-        return f"the number {value}"
-    if isinstance(value, str):
-        return f"the string {value!r}"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return type(value).__name__
 
 
 def _g(value: float | None) -> str:

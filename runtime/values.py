@@ -74,3 +74,21 @@ def iso(t: float) -> str:
     """An event time as RFC 3339 text in UTC, as engine events and audit entries print it:
     1700000000.0 → `2023-11-14T22:13:20Z`."""
     return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+
+def describe(value: object) -> str:
+    """A value read from a document (YAML, JSON) as a problem names it: `the string 'x'`,
+    `the number 3`, `a list`, `nothing`."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
