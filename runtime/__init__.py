@@ -99,13 +99,19 @@ def from_checked_bundle(bundle: dict[str, Any], where: str = "bundle") -> Policy
     The IR may still be malformed (a bug of the compiler that wrote it, or an unsigned bundle
     edited with its fingerprint recomputed): whatever building it raises becomes a BundleError.
     """
+    from ballast.runtime.engine import Engine
     from ballast.runtime.policy import PolicySet
 
     try:
-        return PolicySet(bundle["ir"])
-    except BallastError:
+        policy_set = PolicySet(bundle["ir"])
+        if policy_set.threats or any(p.timing_ir["rules"] or p.timing_ir["stream"] for p in policy_set.policies):
+            # what only an Engine builds (timed rules, streams, threats) is built once here, so a
+            # malformed part is refused now rather than by the first Engine of a loaded set
+            Engine(policy_set)
+        return policy_set
+    except BundleError:
         raise
-    except Exception as exc:  # untrusted input: every failure to build is the bundle's
+    except Exception as exc:  # untrusted input: every failure to build is the bundle's (a UsageError too)
         raise BundleError(
             f"{where}: the IR is malformed ({_short(exc)}); recompile with `ballast compile`", reason="malformed-ir"
         ) from None

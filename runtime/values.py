@@ -92,3 +92,17 @@ def describe(value: object) -> str:
     if isinstance(value, list):
         return "a list"
     return type(value).__name__
+
+
+MAX_SPEC_NUMBER = 1000  # the widest width or precision a reason's format spec may ask for
+
+
+def spec_problem(spec: str) -> str:
+    """What is wrong with a reason placeholder's format spec for its size, or "".
+
+    `{x:999999999}` would build a string of a gigabyte for every directive: the compiler refuses
+    it, and so does the runtime when a bundle's IR has one.
+    """
+    if len(spec) > 32 or any(int(n) > MAX_SPEC_NUMBER for n in re.findall(r"\d+", spec)):
+        return f"a width or precision above {MAX_SPEC_NUMBER}"
+    return ""
