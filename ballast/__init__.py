@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ballast.keyring import read_keyring
     from ballast.runtime import Directive, Engine, PolicySet, Problem, Result
     from ballast.runtime.errors import (
         BallastError,
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
         InternalError,
         UsageError,
     )
+    from ballast.runtime.keyring import Keyring
+    from ballast.runtime.signing import verify
 
 __version__ = "0.1.0"
 
@@ -53,6 +56,9 @@ _LAZY = {
     "EvaluationError": "ballast.runtime.errors",
     "InternalError": "ballast.runtime.errors",
     "UsageError": "ballast.runtime.errors",
+    "Keyring": "ballast.runtime.keyring",
+    "read_keyring": "ballast.keyring",
+    "verify": "ballast.runtime.signing",
 }
 
 
@@ -99,11 +105,31 @@ def compile(paths: Sequence[str | Path], *, sources: Mapping[str, str] | None = 
     return compilation.program
 
 
-def load(path: str | Path) -> PolicySet:
-    """Load a compiled bundle; raises BundleError if it is unreadable or was modified."""
+def load(
+    path: str | Path,
+    *,
+    trust: Keyring | str | Path | None = None,
+    allow_unsigned: bool = False,
+    role: str | None = None,
+    now: float | None = None,
+) -> PolicySet:
+    """Load a compiled bundle that the caller's keyring trusts; raises BundleError if it is
+    unreadable, was modified, or is not trusted (`reason` names what failed).
+
+    `trust` is a Keyring or the path of a keyring (YAML, or JSON: a `.json` keyring is read with
+    the standard library only, as the runtime reads it). The bundle's signatures must satisfy it
+    for `role` (the keyring's `default_role` when None), with validity dates checked at `now`
+    (the clock when None). Without `trust`, only `allow_unsigned=True` loads the bundle, unverified,
+    with a warning on the `ballast.runtime.signing` logger: for development. docs/security.md
+    describes what each check stops.
+    """
     from ballast.runtime import load_bundle
 
-    return load_bundle(path)
+    if isinstance(trust, str | Path) and Path(trust).suffix.lower() != ".json":
+        from ballast.keyring import read_keyring
+
+        trust = read_keyring(trust)
+    return load_bundle(path, trust=trust, allow_unsigned=allow_unsigned, role=role, now=now)
 
 
 __all__ = [
@@ -115,6 +141,7 @@ __all__ = [
     "Engine",
     "EvaluationError",
     "InternalError",
+    "Keyring",
     "PolicySet",
     "Problem",
     "Result",
@@ -123,4 +150,6 @@ __all__ = [
     "compile",
     "compile_expression",
     "load",
+    "read_keyring",
+    "verify",
 ]

@@ -28,6 +28,7 @@ from ballast.dsl import ast
 from ballast.dsl.format import format_expr
 from ballast.runtime.errors import ErrorList, Span
 from ballast.runtime.ir import walk
+from ballast.runtime.values import spec_problem
 
 IR = dict[str, Any]
 
@@ -643,6 +644,11 @@ _SAMPLES: dict[str, object] = {"int": 1, "float": 1.5, "string": "x", "bool": Tr
 
 
 def _check_spec(spec: str, typ: T.Type, span: Span, errors: ErrorList) -> None:
+    too_big = spec_problem(spec)  # the runtime refuses a bundle with such a spec: so does the compiler
+    if too_big:
+        hint = "for numbers use :.2f or :d, for strings :>10"
+        errors.error("reason", f"format spec ':{spec}' asks for {too_big}", span, hint)
+        return
     sample = _SAMPLES.get(str(typ), "x" if T.is_stringy(typ) else None)
     if sample is None:
         return

@@ -31,10 +31,8 @@ spans point into the YAML file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from collections.abc import Set as AbstractSet
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
-from datetime import date, datetime
 from types import UnionType
 from typing import Any, TypeVar
 
@@ -43,7 +41,7 @@ from ballast.dsl.yaml_file import YamlFile
 from ballast.dsl.yaml_positions import Embedded, Source
 from ballast.runtime.errors import CompileError, Diagnostic, Span
 from ballast.runtime.suggest import did_you_mean
-from ballast.runtime.values import parse_duration, parse_timestamp
+from ballast.runtime.values import describe, parse_duration, parse_timestamp
 
 __all__ = ["MISSING", "Node", "Skip", "YamlReader", "describe"]
 
@@ -449,37 +447,6 @@ class Node:
             return str(value)
 
         return self.get(step, read, default)
-
-
-def describe(value: object) -> str:
-    """A YAML value as every problem names it: `the string 'x'`, `the number 3`, `a list`, `nothing`.
-
-    The one wording for every YAML document kind: "expected a number, got the string 'x'",
-    "'priority' of rule 'r' must be an integer, got the string 'high'".
-    """
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool) or type(value).__name__ == "ScalarBoolean":  # ruamel: an anchored boolean
-        return f"the boolean {str(bool(value)).lower()}"
-    if isinstance(value, int | float):
-        return f"the number {value}"
-    if isinstance(value, str):
-        return f"the string {value!r}" if len(value) < 40 else "a string"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list | tuple):
-        return "a list"
-    if isinstance(value, datetime):
-        return f"the time {value.isoformat()}"
-    if isinstance(value, date):
-        return f"the date {value.isoformat()}"
-    if hasattr(value, "tag") and hasattr(value, "value"):  # `!custom x`: ruamel keeps unknown tags
-        return f"a value tagged {value.tag}"
-    if isinstance(value, AbstractSet):
-        return "a set"
-    if isinstance(value, bytes):
-        return "binary data"
-    return f"a {type(value).__name__}"
 
 
 def _g(value: float | None) -> str:

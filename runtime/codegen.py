@@ -22,7 +22,17 @@ from typing import Any
 
 from ballast.runtime.functions import FUNCTIONS, index, regex
 from ballast.runtime.interpret import describe_fault, lookup
-from ballast.runtime.ir import IR, can_fault, conjuncts, fields_used, may_be_null, slot_key, unparse, walk
+from ballast.runtime.ir import (
+    IR,
+    can_fault,
+    conjuncts,
+    field_path,
+    fields_used,
+    may_be_null,
+    slot_key,
+    unparse,
+    walk,
+)
 from ballast.runtime.values import format_duration
 
 _BIN = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult, "/": ast.Div, "%": ast.Mod}
@@ -129,7 +139,7 @@ class ExprBuilder:
             return self._field(node)
         if k == "has":
             helper = self.ns.bind("h", "has", _has)
-            return ast.Call(func=_name(helper), args=[_name("ev"), _const(list(node["path"]))], keywords=[])
+            return ast.Call(func=_name(helper), args=[_name("ev"), _const(list(field_path(node)))], keywords=[])
         if k == "let":
             return self.expr(node["e"])
         if k == "not":
@@ -174,7 +184,7 @@ class ExprBuilder:
         return [node]
 
     def _field(self, node: IR) -> ast.expr:
-        path = tuple(node["path"])
+        path = field_path(node)
         if path in self.locals:
             return _name(self.locals[path])
         return field_access(self.ns, path, bool(node.get("opt")))
@@ -413,7 +423,7 @@ def _group(ns: _Namespace, rules: list[IR], group: IR, once: str) -> list[ast.st
             for path in fields_used(node):
                 paths.setdefault(path, False)
     for chain in group["chains"]:
-        paths.setdefault(tuple(chain["path"]), False)
+        paths.setdefault(field_path(chain), False)
     optional_paths = set()
     for residual in residuals.values():
         for node in residual:
@@ -435,7 +445,7 @@ def _group(ns: _Namespace, rules: list[IR], group: IR, once: str) -> list[ast.st
         )
     for chain in group["chains"]:
         loop_body: list[ast.stmt] = []
-        local = locals_[tuple(chain["path"])]
+        local = locals_[field_path(chain)]
         for step in chain["steps"]:
             op = _CMP[step.get("op", chain["op"])]()
             guard = ast.Compare(left=_name(local), ops=[op], comparators=[ast.Constant(value=step["threshold"])])

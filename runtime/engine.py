@@ -82,9 +82,12 @@ class _PolicyEngine:
         )
         self.stream = Stream(ir.get("stream") or {}, policy.name, self.counters)
         self.limits = Limits(self.counters)
-        self.machine = RuleMachine(
-            policy, [TimedRule(policy, r) for r in ir["rules"] if "state" in r], self.limits, self.counters
-        )
+        timed = policy.timed_rules
+        if timed is None or ir is not policy.timing_ir:
+            timed = [TimedRule(policy, r) for r in ir["rules"] if "state" in r]
+            if ir is policy.timing_ir:
+                policy.timed_rules = timed
+        self.machine = RuleMachine(policy, timed, self.limits, self.counters)
         self.table = KeyTable(self.machine.aggregates(), self.stream.lateness)
         self.groupings: list[Grouping] = self.machine.groupings
         self.reads = self.table.reads

@@ -131,7 +131,18 @@ class EvaluationError(BallastError):
 
 
 class BundleError(BallastError):
-    """A bundle that cannot be loaded: unreadable, of an unknown format, or tampered with."""
+    """A bundle that cannot be loaded: unreadable, of an unknown format, tampered with, or not
+    trusted (unsigned, or its signatures do not satisfy the caller's keyring).
+
+    `reason` names what failed with a stable code, for programs (docs/security.md lists them):
+    `unreadable`, `not-json`, `not-a-bundle`, `format`, `fingerprint-mismatch`, `malformed-ir`,
+    `unsigned`, `no-keyring`, `bad-signature`, `unknown-key`, `revoked-key`, `expired-key`,
+    `key-not-yet-valid`, `missing-role`, `too-few-signers`, `not-canonical`.
+    """
+
+    def __init__(self, message: str, *, reason: str = "invalid") -> None:
+        self.reason = reason
+        super().__init__(message)
 
 
 class UsageError(BallastError):

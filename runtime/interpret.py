@@ -14,7 +14,7 @@ from typing import Any
 
 from ballast.runtime.errors import EvaluationError
 from ballast.runtime.functions import FUNCTIONS, index, render
-from ballast.runtime.ir import IR, slot_key, unparse
+from ballast.runtime.ir import IR, field_path, slot_key, unparse
 
 _ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "%": operator.mod}
 _COMPARE = {
@@ -26,6 +26,55 @@ _COMPARE = {
     ">=": operator.ge,
     "in": lambda a, b: a in b,
 }
+
+
+_CHILDREN = {
+    "lit": (),
+    "field": (),
+    "has": (),
+    "agg": (),
+    "let": ("e",),
+    "not": ("e",),
+    "neg": ("e",),
+    "attr": ("e",),
+    "and": ("l", "r"),
+    "or": ("l", "r"),
+    "bin": ("l", "r"),
+    "cmp": ("l", "r"),
+    "cond": ("c", "a", "b"),
+    "index": ("e", "i"),
+    "call": (),
+    "list": (),
+}
+
+
+def check_expression(node: IR) -> None:
+    """Raise ValueError unless every node of an expression has a shape `evaluate` knows.
+
+    For the expressions a loaded bundle interprets (threat sources, reasons and conditions when a
+    directive is explained) rather than compiles: a bundle's IR is read, not trusted, so an
+    unknown kind, operator or function is refused when the bundle is loaded, not met on every
+    event.
+    """
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        k = n.get("k") if isinstance(n, dict) else None
+        if k not in _CHILDREN:
+            raise ValueError(f"unknown IR node kind {str(k)[:40]!r}")
+        if k in ("field", "has", "agg"):
+            field_path(n)
+        if (k == "bin" and n["op"] not in _ARITH) or (k == "cmp" and n["op"] not in _COMPARE):
+            raise ValueError(f"unknown operator {str(n['op'])[:40]!r}")
+        if k == "call" and not (isinstance(n["fn"], str) and n["fn"] in FUNCTIONS and isinstance(n["args"], list)):
+            raise ValueError(f"unknown function {str(n['fn'])[:40]!r}")
+        if k in ("attr", "let") and not isinstance(n["name"], str):
+            raise ValueError("a name in an expression is a string")
+        if k == "list" and not isinstance(n["items"], list):
+            raise ValueError("a list's items are a list")
+        stack.extend(n[c] for c in _CHILDREN[k])
+        stack.extend(n["args"] if k == "call" else n["items"] if k == "list" else ())
+    unparse(node)  # what messages and explanations print: it must not fail later either
 
 
 def evaluate(node: IR, event: Mapping[str, Any], trace: dict[int, Any] | None = None) -> Any:

@@ -57,6 +57,22 @@ def children(node: IR) -> list[IR]:
     return []
 
 
+MAX_PATH = 64  # fields of records nested deeper than events may be (reading.MAX_JSON_DEPTH)
+
+
+def field_path(node: IR) -> tuple[str, ...]:
+    """The path a `field`, `has` or `agg` node (or a plan's threshold chain) reads, checked:
+    1 to MAX_PATH names.
+
+    A bundle's IR is read, not trusted: a path that is a long string, say, would otherwise become
+    a chain of a million subscripts. Raises ValueError (a malformed bundle) for anything else.
+    """
+    path = node["path"]
+    if not isinstance(path, list) or not 0 < len(path) <= MAX_PATH or not all(isinstance(p, str) for p in path):
+        raise ValueError(f"a field path is a list of 1 to {MAX_PATH} names, got {type(path).__name__}")
+    return tuple(path)
+
+
 def walk(node: IR) -> Iterator[IR]:
     stack = [node]
     while stack:
@@ -70,7 +86,7 @@ def fields_used(node: IR) -> list[tuple[str, ...]]:
     seen: dict[tuple[str, ...], None] = {}
     for n in walk(node):
         if n["k"] in ("field", "has"):
-            seen.setdefault(tuple(n["path"]), None)
+            seen.setdefault(field_path(n), None)
     return list(seen)
 
 

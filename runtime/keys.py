@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ballast.runtime.ir import IR
+from ballast.runtime.ir import IR, field_path
 from ballast.runtime.windows import Series, reader
 
 Grouping = tuple[str, ...]
@@ -89,7 +89,7 @@ class KeyTable:
         for g, aggs in aggregates.items():
             retention: dict[tuple[str, ...], float] = {}
             for node in aggs.values():
-                path = tuple(node["path"])
+                path = field_path(node)
                 retention[path] = max(retention.get(path, 0.0), node.get("window", 0.0) + lateness)
             paths = list(retention)
             self.fields[g] = [(i, p, p[0] if len(p) == 1 else None, retention[p]) for i, p in enumerate(paths)]

@@ -23,11 +23,11 @@ from ballast.runtime.codegen import compile_emitters, compile_matcher, timed_rul
 from ballast.runtime.errors import BallastError, UsageError
 from ballast.runtime.events import EngineEvent
 from ballast.runtime.functions import render
-from ballast.runtime.interpret import describe_fault
+from ballast.runtime.interpret import check_expression, describe_fault
 from ballast.runtime.interpret import evaluate as interpret
 from ballast.runtime.ir import IR, unparse
-from ballast.runtime.validate import fast_checker, validate
-from ballast.runtime.values import format_duration, iso
+from ballast.runtime.validate import check_schema, fast_checker, validate
+from ballast.runtime.values import format_duration, iso, spec_problem
 
 IMPACT_ORDER = ("minimal", "low", "moderate", "high", "critical")
 
@@ -172,7 +172,13 @@ class _Rule:
         self.emit: Callable[[Any, list[Any]], None] = _never_compiled
         # The condition and reason template, for reasons and rationales: kept as compact JSON
         # and decoded the first time a directive of this rule is explained (most never are).
-        self._text = json.dumps({"when": ir["when"], "reason": ir.get("reason", [])}, separators=(",", ":"))
+        reason = ir.get("reason", [])
+        check_expression(ir["when"])  # interpreted when a directive is explained: checked once, here
+        for part in reason:
+            if not isinstance(part, str):
+                check_expression(part["e"])
+                _check_spec(part["spec"])
+        self._text = json.dumps({"when": ir["when"], "reason": reason}, separators=(",", ":"))
         self._decoded: tuple[IR, list[Any]] | None = None
 
     @property
@@ -255,6 +261,12 @@ def _mutable(t: Any) -> bool:
     return "enum" not in t
 
 
+def _check_spec(spec: Any) -> None:
+    """A reason placeholder's format spec: None, or a text `values.spec_problem` accepts."""
+    if spec is not None and (not isinstance(spec, str) or spec_problem(spec)):
+        raise ValueError("a reason's format spec is a short text such as .2f")
+
+
 def _never_compiled(ev: Any, out: list[Any]) -> None:
     raise AssertionError("a rule's emitter is set by its policy")
 
@@ -267,10 +279,14 @@ class CompiledPolicy:
         self.file: str = ir.get("file", "<policy>")
         # What an Engine needs to run the rules with time clauses (few; the rest is compiled).
         self.timing_ir: IR = {"stream": ir.get("stream") or {}, "rules": [r for r in ir["rules"] if "state" in r]}
+        # The timed rules compiled by the first Engine of this policy (the loader builds one to
+        # check them): they hold no state, so every later Engine shares them.
+        self.timed_rules: list[Any] | None = None
         self.stateless = len(self.timing_ir["rules"]) < len(ir["rules"])  # some rule is for the matcher
         self.version: str = ir.get("version", "")
         self.input_name: str = ir["input"]["name"]
         self.fields: list[dict[str, Any]] = ir["input"]["fields"]
+        check_schema(self.fields)  # a bundle's IR is read, not trusted
         self.check = fast_checker(self.fields)
         self.match, self.python_source = compile_matcher(ir)
         self.rules = [_Rule(ir, rule) for rule in ir["rules"]]

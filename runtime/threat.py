@@ -32,9 +32,9 @@ from typing import Any
 
 from ballast.runtime.bundle import fingerprint, verify_bundle
 from ballast.runtime.errors import EvaluationError, UsageError
-from ballast.runtime.interpret import evaluate, lookup
+from ballast.runtime.interpret import check_expression, evaluate, lookup
 from ballast.runtime.ir import IR, walk
-from ballast.runtime.validate import validate
+from ballast.runtime.validate import check_schema, validate
 
 THREAT_FORMAT = "ballast-threat/1"
 SNAPSHOT_FORMAT = "ballast-threat-snapshot/1"
@@ -150,6 +150,9 @@ class ThreatEngine:
         self.version: str = ir.get("version", "")
         self.time_field: str | None = ir.get("time")
         self._fields: list[dict[str, Any]] = ir["input"]["fields"]
+        check_schema(self._fields)
+        if self.time_field is not None and self.time_field not in {f["name"] for f in self._fields}:
+            raise UsageError(f"threat {self.name!r}: its time field is not a field of its input")
         self._sources = tuple(_source(s) for s in ir["sources"])
         if not self._sources:
             raise UsageError(f"threat {self.name!r} has no source")
@@ -416,6 +419,9 @@ def _semantic(value: Any) -> Any:
 
 
 def _source(s: Mapping[str, Any]) -> _Source:
+    if not isinstance(s["name"], str):
+        raise UsageError("a threat source's name is a string")
+    check_expression(s["expr"])  # interpreted on every update: checked once, here
     scale = s.get("scale")
     optional = tuple(tuple(n["path"]) for n in walk(s["expr"]) if n["k"] == "field" and n.get("opt"))
     weight = float(s["weight"])

@@ -201,6 +201,54 @@ def _element(value: Any, container: dict[str, Any], kind: str, path: str, proble
     return converted
 
 
+# ---- the schema itself ----
+
+_NAMED_TYPES = frozenset({"float", "int", "string", "bool", "duration", "timestamp", "null", "any", "selector"})
+_MAX_SCHEMA_DEPTH = 64  # records and containers nest no deeper than events may
+
+
+def check_schema(fields: Any, depth: int = 0) -> None:
+    """Raise ValueError unless `fields` is an input schema as the compiler writes it.
+
+    A bundle's IR is read, not trusted: an `enum` that is a string, say, would be matched by
+    substring, and one of a million values would be searched for a "did you mean" on every bad
+    event. Checked once per policy when it is loaded.
+    """
+    if not isinstance(fields, list) or depth > _MAX_SCHEMA_DEPTH:
+        raise ValueError("an input schema is a list of fields")
+    for f in fields:
+        if not isinstance(f, dict) or not isinstance(f.get("name"), str) or "type" not in f:
+            raise ValueError("a field of an input schema has a name and a type")
+        _check_bounds(f)
+        _check_type(f["type"], depth)
+
+
+def _check_type(t: Any, depth: int) -> None:
+    if isinstance(t, str):
+        if t not in _NAMED_TYPES:
+            raise ValueError(f"unknown type {t[:40]!r} in an input schema")
+        return
+    if not isinstance(t, dict):
+        raise ValueError("a type of an input schema is a name or an object")
+    _check_bounds(t)
+    if "enum" in t:
+        if not isinstance(t["enum"], list) or not all(isinstance(v, str) for v in t["enum"]):
+            raise ValueError("an enum's values are a list of strings")
+    elif "list" in t or "map" in t:
+        _check_type(t.get("list", t.get("map")), depth + 1)
+    elif "record" in t:
+        check_schema(t["record"], depth + 1)
+    else:
+        raise ValueError("a type of an input schema is an enum, list, map or record")
+
+
+def _check_bounds(spec: dict[str, Any]) -> None:
+    for bound in ("min", "max"):
+        value = spec.get(bound)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ValueError(f"the {bound} of a field or type is a number")
+
+
 # ---- the fast path ----
 
 

@@ -7,7 +7,9 @@ arithmetic and comparison between them are plain float operations in generated c
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
+from datetime import UTC, date, datetime
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
@@ -74,3 +76,49 @@ def iso(t: float) -> str:
     """An event time as RFC 3339 text in UTC, as engine events and audit entries print it:
     1700000000.0 → `2023-11-14T22:13:20Z`."""
     return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+
+def describe(value: object) -> str:
+    """A value read from a document (YAML, JSON) as every problem names it: `the string 'x'`,
+    `the number 3`, `a list`, `nothing`.
+
+    The one wording for every document kind: "expected a number, got the string 'x'",
+    "'priority' of rule 'r' must be an integer, got the string 'high'".
+    """
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool) or type(value).__name__ == "ScalarBoolean":  # ruamel: an anchored boolean
+        return f"the boolean {str(bool(value)).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the string {value!r}" if len(value) < 40 else "a string"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, datetime):
+        return f"the time {value.isoformat()}"
+    if isinstance(value, date):
+        return f"the date {value.isoformat()}"
+    if hasattr(value, "tag") and hasattr(value, "value"):  # `!custom x`: ruamel keeps unknown tags
+        return f"a value tagged {value.tag}"
+    if isinstance(value, AbstractSet):
+        return "a set"
+    if isinstance(value, bytes):
+        return "binary data"
+    return f"a {type(value).__name__}"
+
+
+MAX_SPEC_NUMBER = 1000  # the widest width or precision a reason's format spec may ask for
+
+
+def spec_problem(spec: str) -> str:
+    """What is wrong with a reason placeholder's format spec for its size, or "".
+
+    `{x:999999999}` would build a string of a gigabyte for every directive: the compiler refuses
+    it, and so does the runtime when a bundle's IR has one.
+    """
+    if len(spec) > 32 or any(int(n) > MAX_SPEC_NUMBER for n in re.findall(r"\d+", spec)):
+        return f"a width or precision above {MAX_SPEC_NUMBER}"
+    return ""

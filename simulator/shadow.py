@@ -50,16 +50,19 @@ READERS: dict[str, Callable[[dict[str, Any]], float | None]] = {
 
 @dataclass(frozen=True)
 class Side:
-    """A policy set as the paths it compiles from (workers compile their own copy)."""
+    """A policy set as the paths it compiles from (workers compile their own copy); a bundle is
+    loaded only if the keyring at `trust` trusts it, or unverified with `allow_unsigned`."""
 
     paths: tuple[str, ...]
+    trust: str | None = None
+    allow_unsigned: bool = False
 
 
 @functools.lru_cache(maxsize=4)
-def compiled(paths: tuple[str, ...]) -> PolicySet:
+def compiled(paths: tuple[str, ...], trust: str | None = None, allow_unsigned: bool = False) -> PolicySet:
     """The policy set of files and directories, or of one bundle (a .json file); cached per process."""
     if len(paths) == 1 and paths[0].endswith(".json"):
-        return ballast.load(paths[0])
+        return ballast.load(paths[0], trust=trust, allow_unsigned=allow_unsigned)
     return ballast.compile(expand_policies(list(paths)))
 
 
@@ -99,7 +102,7 @@ def run_pair(scenario: Scenario, baseline: Side, candidate: Side, seed: int) -> 
 def _run_sides(scenario: Scenario, baseline: Side, candidate: Side, seed: int) -> dict[str, tuple[RunResult, Any]]:
     runs = {}
     for name, side in (("baseline", baseline), ("candidate", candidate)):
-        policies = compiled(side.paths)
+        policies = compiled(side.paths, side.trust, side.allow_unsigned)
         runs[name] = (Simulation(scenario, policies, seed=seed).run(), rule_keys(policies))
     return runs
 
@@ -121,7 +124,8 @@ def shadow(
     """
     seed_list = [scenario.seed + k for k in range(seeds)]
     # compile and check once here: a policy error is reported before any worker starts
-    base_set, cand_set = compiled(baseline.paths), compiled(candidate.paths)
+    base_set = compiled(baseline.paths, baseline.trust, baseline.allow_unsigned)
+    cand_set = compiled(candidate.paths, candidate.trust, candidate.allow_unsigned)
     check_observable(scenario, base_set, "the baseline")
     check_observable(scenario, cand_set, "the candidate")
     pairs: list[dict[str, Any]] = []

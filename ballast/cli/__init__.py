@@ -23,8 +23,9 @@ from collections.abc import Sequence
 from typing import NamedTuple, TextIO
 
 EPILOG = """exit codes: 0 success; 1 the inputs have problems (compile errors, events with
-errors, files fmt would change); 2 the command could not run (bad arguments,
-unreadable files, tampered bundle); 3 internal error."""
+errors, files fmt would change, a bundle verify refuses); 2 the command could
+not run (bad arguments, unreadable files, a bundle refused when loading); 3
+internal error."""
 
 
 class Command(NamedTuple):
@@ -39,6 +40,8 @@ class Command(NamedTuple):
 COMMANDS = (
     Command("check", "ballast.cli.check", "type-check policy files and report every error"),
     Command("compile", "ballast.cli.compile", "compile policies into a bundle"),
+    Command("sign", "ballast.cli.sign", "sign a bundle with a private key"),
+    Command("verify", "ballast.cli.verify", "check a bundle's signatures against a keyring"),
     Command("eval", "ballast.cli.eval", "evaluate events against policies or a bundle"),
     Command("fmt", "ballast.cli.fmt", "format .bal files canonically"),
     Command("diff", "ballast.cli.diff", "what a change to a policy set means: semantic diff with proofs"),
@@ -48,6 +51,7 @@ COMMANDS = (
     Command("shadow", "ballast.cli.shadow", "compare two policy sets on the same simulated worlds"),
     Command("replay", "ballast.cli.replay", "compare two policy sets on recorded telemetry"),
     Command("audit", "ballast.cli.audit", "verify, query and export an audit ledger"),
+    Command("key", "ballast.cli.key", "create signing keys, show them, check a keyring"),
 )
 COMMAND_NAMES = tuple(c.name for c in COMMANDS)
 
@@ -133,11 +137,13 @@ def main(
     if args.command is None:
         parser.print_help(out)
         return EXIT_USAGE
+    from ballast.cli.output import warnings_to
     from ballast.runtime.errors import BallastError, InternalError
 
     try:
         run = importlib.import_module(COMMANDS[COMMAND_NAMES.index(args.command)].module).run
-        return run(args, out, err, stdin or sys.stdin)  # type: ignore[no-any-return]
+        with warnings_to(err):
+            return run(args, out, err, stdin or sys.stdin)  # type: ignore[no-any-return]
     except InternalError as exc:
         err.write(f"ballast: internal error: {exc}\nplease report this with the input that caused it\n")
         return EXIT_INTERNAL

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from ballast.cli.events import open_events
 from ballast.cli.exits import EXIT_OK, EXIT_PROBLEMS
 from ballast.cli.output import print_diagnostics
+from ballast.cli.trust import add_trust_arguments, is_bundle, load_trusted, require_bundle
 from ballast.paths import expand_policies
 from ballast.runtime.errors import CompileError, UsageError
 from ballast.runtime.reading import loads
@@ -59,12 +60,14 @@ def add_arguments(ev: argparse.ArgumentParser) -> None:
         default="json",
         help="json: one line per event (default); text: one line per directive",
     )
+    add_trust_arguments(ev)
 
 
 def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     """Evaluate each line of --events; exit 1 when an event has errors."""
+    require_bundle(args, [args.paths], "the paths name")
     try:
-        program = _load_program(args.paths)
+        program = _load_program(args)
     except CompileError as exc:
         print_diagnostics(exc.diagnostics, "text", err)
         return EXIT_PROBLEMS
@@ -163,15 +166,13 @@ def _open_ledger(path: str, key: str | None) -> Any:
     return Ledger.open(path, signer=signer)
 
 
-def _load_program(paths: list[str]):
-    """A bundle (one .json file) or policy sources."""
-    if len(paths) == 1 and paths[0].endswith(".json"):
-        from ballast.runtime import load_bundle
-
-        return load_bundle(paths[0])
+def _load_program(args: Namespace) -> Any:
+    """A bundle (one .json file) the trust options admit, or policy sources compiled here."""
+    if is_bundle(args.paths):
+        return load_trusted(args.paths[0], args)[0]
     from ballast.compiler.pipeline import compile_paths
 
-    return compile_paths(expand_policies(paths)).program
+    return compile_paths(expand_policies(args.paths)).program
 
 
 def _write_record(record: dict[str, Any], fmt: str, out: TextIO) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 from ballast.runtime.errors import Diagnostic
@@ -31,4 +33,24 @@ def count(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else many or one + 's'}"
 
 
-__all__ = ["count", "print_diagnostics"]
+@contextlib.contextmanager
+def warnings_to(err: TextIO) -> Iterator[None]:
+    """Within the block, what Ballast logs as a warning (an unsigned bundle loaded, say) goes to
+    `err` as `ballast: warning: …` lines, and nowhere else."""
+    import logging  # when a command runs, not at start-up
+
+    handler = logging.StreamHandler(err)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("ballast: warning: %(message)s"))
+    logger = logging.getLogger("ballast")
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+__all__ = ["count", "print_diagnostics", "warnings_to"]

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from ballast.cli.output import print_diagnostics
 from ballast.cli.progress import progress_counter
+from ballast.cli.trust import add_trust_arguments, is_bundle, load_trusted, read_trust, require_bundle
 from ballast.runtime.errors import CompileError, UsageError
 
 EXIT_SAME, EXIT_DIFFERENT, EXIT_BAD_INPUT = 0, 1, 2
@@ -55,6 +56,7 @@ def add_arguments(replay: argparse.ArgumentParser) -> None:
         "--format", choices=("json", "markdown"), default="json", help="json: the report (default); markdown: a summary"
     )
     replay.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of standard output")
+    add_trust_arguments(replay)
 
 
 def rejected_share(text: str) -> float:
@@ -79,8 +81,10 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     """Replay the telemetry through both sets; exit 1 when a rule decided differently or the replay proves nothing."""
     from ballast.simulator.replay import DEFAULT_MAX_REJECTED, replay
 
-    baseline = _load("--baseline", args.baseline, err)
-    candidate = _load("--candidate", args.candidate, err)
+    require_bundle(args, [args.baseline, args.candidate], "--baseline and --candidate name")
+    keyring = read_trust(args.trust)
+    baseline = _load("--baseline", args.baseline, err, args, keyring)
+    candidate = _load("--candidate", args.candidate, err, args, keyring)
     if baseline is None or candidate is None:
         return EXIT_BAD_INPUT
     progress = progress_counter(err, "replay", "lines")  # on a terminal only; never in piped output
@@ -118,21 +122,23 @@ def _counts(report: Mapping[str, Any]) -> str:
     return f"{telemetry['lines']} lines read, {telemetry['evaluated']} evaluated, {telemetry['rejected']} rejected"
 
 
-def _load(option: str, paths: list[str], err: TextIO) -> tuple[Any, dict[str, Any]] | None:
+def _load(
+    option: str, paths: list[str], err: TextIO, args: Namespace, keyring: Any
+) -> tuple[Any, dict[str, Any]] | None:
     """The policy set named by an option and where it came from (paths, fingerprint), or None
-    once its compile errors are printed."""
+    once its compile errors are printed. A bundle must pass the trust options."""
     from ballast.compiler.pipeline import compile_paths
     from ballast.paths import expand_policies
-    from ballast.runtime import from_bundle
-    from ballast.runtime.bundle import read_bundle
+    from ballast.runtime.errors import BundleError
 
     try:
-        if len(paths) == 1 and paths[0].endswith(".json"):
-            bundle = read_bundle(paths[0])
-            policies = from_bundle(bundle, paths[0])
+        if is_bundle(paths):
+            policies, bundle = load_trusted(paths[0], args, keyring)
         else:
             compilation = compile_paths(expand_policies(paths))
             policies, bundle = compilation.program, compilation.bundle
+    except BundleError as exc:
+        raise BundleError(f"{option}: {exc}", reason=exc.reason) from None
     except UsageError as exc:
         raise UsageError(f"{option}: {exc}") from None
     except CompileError as exc:

@@ -19,6 +19,7 @@ from ballast.cli.simulation import (
     observable,
     positive_int,
 )
+from ballast.cli.trust import add_trust_arguments, read_trust, require_bundle
 
 DESCRIPTION = """Run a scenario with a baseline and a candidate policy set on the same seeded worlds
 (common random numbers) and compare: every KPI's difference with a 95% confidence interval over
@@ -44,6 +45,7 @@ def add_arguments(sh: argparse.ArgumentParser) -> None:
         "(criteria: better, better-or-same, not-worse, within:X%%; default: the scenario's `gates:`)",
     )
     common_options(sh)
+    add_trust_arguments(sh)
 
 
 def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
@@ -53,9 +55,11 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     scenario = load_scenario(args.scenario, args, err)
     if scenario is None:
         return EXIT_BAD_INPUT
+    require_bundle(args, [args.baseline, args.candidate], "--baseline and --candidate name")
+    read_trust(args.trust)  # its problems before any policy is read
     sides = []
     for option, paths in (("--baseline", args.baseline), ("--candidate", args.candidate)):
-        side = Side(tuple(paths))
+        side = Side(tuple(paths), args.trust, args.allow_unsigned)
         policies = compile_side(option, side, compiled, err)
         if policies is None or not observable(args.scenario, scenario, policies, option, err):
             return EXIT_BAD_INPUT

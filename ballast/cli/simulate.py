@@ -17,6 +17,7 @@ from ballast.cli.simulation import (
     load_scenario,
     observable,
 )
+from ballast.cli.trust import add_trust_arguments, read_trust, require_bundle
 from ballast.runtime.errors import UsageError
 
 DESCRIPTION = """Run a scenario (catalog/scenarios/*.scenario.yaml) in the simulated mesh with a policy set's
@@ -34,6 +35,7 @@ def add_arguments(sim: argparse.ArgumentParser) -> None:
         "--policy", nargs="+", metavar="PATH", help="policy files, directories or a bundle (default: the scenario's)"
     )
     common_options(sim)
+    add_trust_arguments(sim)
     sim.add_argument(
         "--check", action="store_true", help="check the scenario and its policies, and stop before running"
     )
@@ -53,7 +55,9 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     if not paths:
         raise UsageError(f"{args.scenario}: the scenario names no policies; give them with --policy")
     given = "--policy" if args.policy else "the scenario's policies"
-    policies = compile_side(given, Side(paths), compiled, err)
+    require_bundle(args, [paths], "--policy names" if args.policy else "the scenario names")
+    read_trust(args.trust)  # its problems before any policy is read
+    policies = compile_side(given, Side(paths, args.trust, args.allow_unsigned), compiled, err)
     if policies is None:
         return EXIT_BAD_INPUT
     plan_inputs(policies)  # an input the mesh cannot feed is an error before the run

@@ -90,10 +90,11 @@ def observable(path: str, scenario: Any, policies: Any, given: str, err: TextIO)
     return True
 
 
-def compile_side(option: str, side: Any, compiled: Callable[[tuple[str, ...]], Any], err: TextIO) -> Any:
-    """The policy set of `side` compiled by `compiled`, or None once its compile errors are printed to err."""
+def compile_side(option: str, side: Any, compiled: Callable[..., Any], err: TextIO) -> Any:
+    """The policy set of `side` compiled (or loaded, for a bundle) by `compiled`, or None once its
+    compile errors are printed to err."""
     try:
-        return compiled(side.paths)
+        return compiled(side.paths, side.trust, side.allow_unsigned)
     except UsageError as exc:
         raise UsageError(f"{option}: {exc}") from None
     except CompileError as exc:

@@ -11,8 +11,8 @@ import pytest
 from ballast.cli import main
 
 CLI_MD = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
-# A console block that shows one help text: "$ ballast [COMMAND] --help", then the output.
-HELP_BLOCK = re.compile(r"^```console\n\$ ballast((?: [a-z-]+)?) --help\n(.*?)^```$", re.M | re.S)
+# A console block that shows one help text: "$ ballast [COMMAND [SUBCOMMAND]] --help", then the output.
+HELP_BLOCK = re.compile(r"^```console\n\$ ballast((?: [a-z-]+)*) --help\n(.*?)^```$", re.M | re.S)
 BLOCKS = {command.strip(): text for command, text in HELP_BLOCK.findall(CLI_MD.read_text(encoding="utf-8"))}
 
 

@@ -26,7 +26,7 @@ from ballast.dsl.parser_cache import cache_dir, cache_file, cached_lark
 REPO = Path(__file__).resolve().parents[2]
 # What `ballast --help` must not import: the front-ends' third-party libraries, the simulator's,
 # the compiler, and the runtime's evaluator (code generation, policies).
-HEAVY = ("lark", "ruamel", "jsonschema", "numpy", "simpy", "networkx", "ballast.compiler", "ballast.simulator")
+HEAVY = ("lark", "ruamel", "jsonschema", "numpy", "simpy", "networkx", "nacl", "ballast.compiler", "ballast.simulator")
 HEAVY_RUNTIME = ("ballast.runtime.policy", "ballast.runtime.codegen")
 BROKEN = "policy broken version \"1\" {\n  input telemetry { load: float }\n  rule r { when load > }\n}\n"
 GOOD = BROKEN.replace("when load > }", "when load > 0.5 then pause(targets: \"all\") }")
@@ -89,6 +89,9 @@ def forget_documents(cache: Path) -> None:
         ["test", "--help"],
         ["audit", "--help"],
         ["audit", "verify", "--help"],
+        ["sign", "--help"],
+        ["verify", "--help"],
+        ["key", "new", "--help"],
     ],
     ids=" ".join,
 )
@@ -117,6 +120,9 @@ def test_version_imports_no_command_module_and_not_the_runtime() -> None:
         ["check", "--help"],
         ["eval", "--help"],
         ["test", "--help"],
+        ["key", "--help"],
+        ["key", "check", "--help"],
+        ["key"],
         ["check"],
         ["check", "catalog/motb.bal", "--bogus"],
         ["--bogus"],

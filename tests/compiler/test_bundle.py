@@ -202,7 +202,7 @@ def test_tampered_bundle_is_refused_with_what_and_what_to_do(case: str, bundle_p
     assert tampered != bundle_path.read_bytes()
     bundle_path.write_bytes(tampered)
     with pytest.raises(ballast.BundleError) as caught:
-        ballast.load(bundle_path)
+        ballast.load(bundle_path, allow_unsigned=True)
     message = str(caught.value)
     assert message.startswith(f"{bundle_path}: ")
     assert what in message
@@ -213,7 +213,7 @@ def test_tampered_bundle_is_refused_with_what_and_what_to_do(case: str, bundle_p
 def test_eval_of_a_tampered_bundle_exits_2_without_traceback(case: str, bundle_path: Path) -> None:
     tamper, what = TAMPERING[case]
     bundle_path.write_bytes(tamper(bundle_path.read_bytes()))
-    proc = shell("eval", bundle_path, "--events", EVENTS)
+    proc = shell("eval", bundle_path, "--events", EVENTS, "--allow-unsigned")
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr.startswith(f"ballast: {bundle_path}: ")
@@ -223,19 +223,19 @@ def test_eval_of_a_tampered_bundle_exits_2_without_traceback(case: str, bundle_p
 
 def test_missing_bundle_is_a_bundle_error(tmp_path: Path) -> None:
     with pytest.raises(ballast.BundleError, match="cannot read bundle"):
-        ballast.load(tmp_path / "absent.json")
+        ballast.load(tmp_path / "absent.json", allow_unsigned=True)
 
 
 def test_the_untouched_bundle_loads(bundle_path: Path) -> None:
     # the tampering tests start from this file: it must be fine as written
-    assert ballast.load(bundle_path).rule_count > 0
+    assert ballast.load(bundle_path, allow_unsigned=True).rule_count > 0
 
 
 # ---- same decisions ----
 
 
 def test_loaded_bundle_decides_like_the_compiled_policy_set(bundle_path: Path) -> None:
-    loaded = ballast.load(bundle_path)
+    loaded = ballast.load(bundle_path, allow_unsigned=True)
     compiled = ballast.compile([REPO / MOTB_REL])
     fired = 0
     for line in EVENTS.read_text(encoding="utf-8").splitlines():
@@ -249,7 +249,7 @@ def test_loaded_bundle_decides_like_the_compiled_policy_set(bundle_path: Path) -
 
 
 def test_eval_of_the_bundle_prints_what_eval_of_the_sources_prints(bundle_path: Path) -> None:
-    from_bundle = shell("eval", bundle_path, "--events", EVENTS)
+    from_bundle = shell("eval", bundle_path, "--events", EVENTS, "--allow-unsigned")
     from_sources = shell("eval", MOTB_REL, "--events", EVENTS)
     assert from_bundle.returncode == from_sources.returncode == 1  # the sample ends with two bad events
     assert from_bundle.stdout == from_sources.stdout
@@ -269,6 +269,6 @@ def test_the_manifest_lists_threat_documents_and_a_loaded_bundle_runs_them(tmp_p
     assert code == 0
     bundle = json.loads(out.read_text(encoding="utf-8"))
     assert bundle["manifest"]["threats"] == [{"name": "motb.gtbe", "sources": 3, "version": "1.0.0"}]
-    engine = Engine(ballast.load(out))
+    engine = Engine(ballast.load(out, allow_unsigned=True))
     result = engine.process({"ts": 0, "trp_risk": 83.0}, input="signals")
     assert [e["type"] for e in result.events] == ["ThreatIndexUpdated"]

@@ -32,7 +32,16 @@ REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
 EXAMPLES = DOCS / "examples"
 # Pages whose examples are deterministic and must match; the others may be added one by one.
-CHECKED_PAGES = ("getting-started.md", "compiler.md", "cli.md", "index.md", "diff.md", "ci.md", "ledger.md")
+CHECKED_PAGES = (
+    "getting-started.md",
+    "compiler.md",
+    "cli.md",
+    "index.md",
+    "diff.md",
+    "ci.md",
+    "ledger.md",
+    "security.md",
+)
 FENCE = re.compile(r"^(`{3,})(\w*)\s*$")
 DIRECTIVE = re.compile(r"^<!--\s*(file|not-checked):\s*(.+?)\s*-->$")
 

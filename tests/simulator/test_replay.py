@@ -770,7 +770,7 @@ def test_sets_of_the_same_names_and_versions_show_their_paths_and_fingerprints(t
     bundle = tmp_path / "baseline.json"
     assert main(["compile", str(CATALOG / "motb.bal"), "-o", str(bundle)], stdout=io.StringIO(), stderr=io.StringIO()) == 0
     fingerprint = json.loads(bundle.read_text(encoding="utf-8"))["manifest"]["fingerprint"]["hash"]
-    args = ["replay", "--telemetry", clean_events(tmp_path), "--baseline", bundle, "--candidate", candidate]
+    args = ["replay", "--telemetry", clean_events(tmp_path), "--baseline", bundle, "--candidate", candidate, "--allow-unsigned"]
     report = json.loads(run(*args)[1])
     assert report["baseline"]["policies"] == report["candidate"]["policies"]  # same names, same versions
     assert report["baseline"]["paths"] == [str(bundle)] and report["baseline"]["fingerprint"] == fingerprint
