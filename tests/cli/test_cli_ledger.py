@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import sqlite3
 from pathlib import Path
 
-import nacl.signing
 import pytest
 from support import run_cli
 
@@ -22,15 +20,35 @@ SEED = bytes(range(32))
 run = run_cli
 
 
+def new_key(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """A key pair written by `ballast key new`: (NAME.key, NAME.pub) under tmp_path/keys."""
+    code, out, _ = run("key", "new", "--out", tmp_path / "keys", "--name", name, "--format", "json")
+    assert code == 0
+    info = json.loads(out)
+    return Path(info["private_key_file"]), Path(info["public_key_file"])
+
+
+def key_id_of(key: Path) -> str:
+    return str(json.loads(run("key", "show", key, "--format", "json")[1])["key_id"])
+
+
+def keyring(tmp_path: Path, *keys: tuple[Path, str], roles: str = "LedgerWriter", name: str = "keyring.yaml") -> Path:
+    """A keyring of the keys given as (key file, extra YAML of its entry: roles, dates, revoked)."""
+    lines = ["keyring: test", "roles:"] + [f"  {r}: {{threshold: 1}}" for r in roles.split()]
+    lines += [f"default_role: {roles.split()[-1]}", "keys:"]
+    for key, extra in keys:
+        shown = json.loads(run("key", "show", key, "--format", "json")[1])
+        lines += [f'  - id: "{shown["key_id"]}"', f"    name: {shown['name']}", f"    public_key: {shown['public_key']}"]
+        lines += [f"    {line}" for line in (extra or "roles: [LedgerWriter]").split("; ")]
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def keys(tmp_path: Path) -> tuple[Path, Path]:
-    """A ledger key pair: the private key as base64 text, the public key as base64 text."""
-    key = nacl.signing.SigningKey(SEED)
-    private, public = tmp_path / "ledger.key", tmp_path / "ledger.pub"
-    private.write_text(base64.b64encode(SEED).decode() + "\n")
-    public.write_text(base64.b64encode(bytes(key.verify_key)).decode() + "\n")
-    private.chmod(0o600)
-    return private, public
+    """The ledger writer's key pair, made by `ballast key new`."""
+    return new_key(tmp_path, "writer")
 
 
 @pytest.fixture
@@ -94,7 +112,9 @@ def test_re_running_eval_extends_the_chain(tmp_path: Path, ledger: Path, keys: t
         "verified": 2,
         "signed_through": 2 * first,
         "unsigned_entries": 0,
+        "signers": [{"key_id": key_id_of(keys[1]), "name": "writer", "checkpoints": 2, "last_seq": 2 * first}],
     }
+    assert report["trust"] == {"keyring": str(keys[1]), "role": "LedgerWriter"}
 
 
 def test_verify_says_ok_and_what_the_checkpoints_prove(ledger: Path, keys: tuple[Path, Path]) -> None:
@@ -102,10 +122,12 @@ def test_verify_says_ok_and_what_the_checkpoints_prove(ledger: Path, keys: tuple
     assert (code, err) == (0, "")
     assert out == (
         f"{ledger}: OK: 12 entries (seq 1–12), the hash chain is intact\n"
-        "checkpoints: 1, 1 verified with the key given; signed through entry 12\n"
+        f"checkpoints: 1, 1 verified against {keys[1]} (role LedgerWriter); signed through entry 12\n"
+        f"  signed by writer ({key_id_of(keys[1])}): 1 checkpoint, the newest at entry 12\n"
     )
     code, out, _ = run("audit", "verify", ledger)
-    assert code == 0 and "their signatures NOT checked (give --key PUBLIC_KEY)" in out
+    assert code == 0 and "their signatures NOT checked (give --trust KEYRING)" in out
+    assert f"  claimed by {key_id_of(keys[1])}: 1 checkpoint" in out
 
 
 def test_verify_names_the_first_bad_entry_and_exits_1(ledger: Path, keys: tuple[Path, Path]) -> None:
@@ -123,10 +145,11 @@ def test_verify_names_the_first_bad_entry_and_exits_1(ledger: Path, keys: tuple[
 
 
 def test_a_checkpoint_signed_by_another_key_fails_verification(tmp_path: Path, ledger: Path) -> None:
-    other = tmp_path / "other.pub"
-    other.write_text(base64.b64encode(bytes(nacl.signing.SigningKey(bytes(32)).verify_key)).decode())
+    other = new_key(tmp_path, "other")[1]
     code, out, _ = run("audit", "verify", ledger, "--key", other)
-    assert code == 1 and "unknown-key" in out
+    assert code == 1 and out.splitlines()[1] == (
+        f"  seq 12: unknown-key: the checkpoint at entry 12 does not count: key {key_id_of(ledger.parent / 'keys' / 'writer.pub')} is not in {other}"
+    )
 
 
 def test_an_unsigned_ledger_says_what_it_cannot_prove(tmp_path: Path) -> None:
@@ -231,7 +254,9 @@ def test_query_bad_time_and_verify_bad_key_are_usage_errors(tmp_path: Path, ledg
     junk = tmp_path / "junk.pub"
     junk.write_text("not a key")
     code, _, err = run("audit", "verify", ledger, "--key", junk)
-    assert code == 2 and err == f"ballast: {junk}: not an ed25519 public key: expected 32 bytes, raw or base64\n"
+    assert code == 2 and err == (
+        f"ballast: {junk}: not a Ballast key file (expected the JSON `ballast key new` writes)\n"
+    )
 
 
 def test_an_empty_ledger_is_not_reported_ok(tmp_path: Path) -> None:
