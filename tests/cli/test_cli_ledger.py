@@ -38,7 +38,11 @@ def keyring(tmp_path: Path, *keys: tuple[Path, str], roles: str = "LedgerWriter"
     lines += [f"default_role: {roles.split()[-1]}", "keys:"]
     for key, extra in keys:
         shown = json.loads(run("key", "show", key, "--format", "json")[1])
-        lines += [f'  - id: "{shown["key_id"]}"', f"    name: {shown['name']}", f"    public_key: {shown['public_key']}"]
+        lines += [
+            f'  - id: "{shown["key_id"]}"',
+            f"    name: {shown['name']}",
+            f"    public_key: {shown['public_key']}",
+        ]
         lines += [f"    {line}" for line in (extra or "roles: [LedgerWriter]").split("; ")]
     path = tmp_path / name
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
