@@ -31,10 +31,10 @@ def signer(seed: bytes = SEED, name: str = "") -> PrivateKey:
     return PrivateKey.from_seed(seed, name)
 
 
-def trusted(seed: bytes = SEED, *, roles: tuple[str, ...] = (LEDGER_ROLE,), **dates: Any) -> TrustedKey:
+def trusted(seed: bytes = SEED, *, roles: tuple[str, ...] = (LEDGER_ROLE,), name: str = "", **dates: Any) -> TrustedKey:
     """The keyring entry of a seed's key (`not_before`, `not_after`, `revoked` as keywords)."""
     key = signer(seed)
-    return TrustedKey(key.key_id, key.public_key, frozenset(roles), "", **dates)
+    return TrustedKey(key.key_id, key.public_key, frozenset(roles), name, **dates)
 
 
 def keyring(*keys: TrustedKey, roles: tuple[str, ...] = (LEDGER_ROLE, "Operator")) -> Keyring:
