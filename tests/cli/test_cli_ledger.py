@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import sqlite3
@@ -270,3 +271,99 @@ def test_an_empty_ledger_is_not_reported_ok(tmp_path: Path) -> None:
     Ledger.open(path).close()
     code, out, _ = run("audit", "verify", path)
     assert (code, out) == (1, f"{path}: EMPTY: the ledger holds no entries; nothing was verified\n")
+
+
+# ---- checkpoints against a keyring: `ballast key new`, `eval --audit-key`, `audit verify --trust` ----
+
+
+def test_a_ledger_signed_with_a_key_new_key_verifies_against_a_keyring(tmp_path: Path) -> None:
+    private, public = new_key(tmp_path, "writer")
+    operator = new_key(tmp_path, "alice")[0]
+    ring = keyring(tmp_path, (private, ""), (operator, "roles: [Operator]"), roles="LedgerWriter Operator")
+    path = tmp_path / "audit.sqlite"
+    code, _, err = run("eval", WATCHDOG, "--events", EVENTS, "--audit", path, "--audit-key", private)
+    assert code == 1 and err == ""
+    code, out, err = run("audit", "verify", path, "--trust", ring)
+    assert (code, err) == (0, "")
+    assert out.splitlines()[1:] == [
+        f"checkpoints: 1, 1 verified against {ring} (role LedgerWriter); signed through entry 12",
+        f"  signed by writer ({key_id_of(public)}): 1 checkpoint, the newest at entry 12",
+    ]
+    code, out, _ = run("audit", "verify", path, "--trust", ring, "--format", "json")
+    report = json.loads(out)
+    assert code == 0 and report["trust"] == {"keyring": str(ring), "role": "LedgerWriter"}
+    assert [s["key_id"] for s in report["checkpoints"]["signers"]] == [key_id_of(public)]
+    code, out, _ = run("audit", "verify", path, "--trust", ring, "--role", "Operator")
+    assert code == 1 and "missing-role" in out
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason", "words"),
+    [
+        (None, "unknown-key", "key {id} is not in {ring}"),
+        ('roles: [LedgerWriter]; revoked: "disk stolen"', "revoked-key", "key writer ({id}) is revoked (disk stolen)"),
+        ("roles: [LedgerWriter]; not_after: 2001-01-01T00:00:00Z", "expired-key", "expired at 2001-01-01T00:00:00Z"),
+        ("roles: [Operator]", "missing-role", "may not sign for role LedgerWriter (its roles: Operator)"),
+    ],
+    ids=["lacking", "revoked", "expired", "missing-role"],
+)
+def test_verify_names_the_checkpoint_a_keyring_does_not_trust_and_why(
+    tmp_path: Path, ledger: Path, keys: tuple[Path, Path], entry: str | None, reason: str, words: str
+) -> None:
+    other = new_key(tmp_path, "other")[0]
+    mine = [] if entry is None else [(keys[0], entry)]
+    ring = keyring(tmp_path, *mine, (other, "roles: [LedgerWriter, Operator]"), roles="LedgerWriter Operator")
+    code, out, _ = run("audit", "verify", ledger, "--trust", ring)
+    said = words.format(id=key_id_of(keys[1]), ring=ring)
+    lines = out.splitlines()
+    assert code == 1 and lines[0] == f"{ledger}: UNTRUSTED: the first bad entry is seq 12" and len(lines) == 2
+    assert lines[1].startswith(f"  seq 12: {reason}: the checkpoint at entry 12 does not count: ")
+    assert said in lines[1]
+
+
+def test_verify_at_judges_validity_dates_at_that_time(tmp_path: Path, ledger: Path, keys: tuple[Path, Path]) -> None:
+    ring = keyring(tmp_path, (keys[0], "roles: [LedgerWriter]; not_after: 2100-01-01T00:00:00Z"))
+    assert run("audit", "verify", ledger, "--trust", ring)[0] == 0
+    code, out, _ = run("audit", "verify", ledger, "--trust", ring, "--at", "2100-06-01T00:00:00Z")
+    assert code == 1 and "expired-key" in out
+
+
+def test_an_old_raw_seed_key_is_refused_by_eval_with_what_to_write_instead(tmp_path: Path) -> None:
+    old = tmp_path / "ledger.key"
+    old.write_text(base64.b64encode(SEED).decode() + "\n")
+    old.chmod(0o600)
+    code, out, err = run("eval", WATCHDOG, "--events", EVENTS, "--audit", tmp_path / "a.sqlite", "--audit-key", old)
+    assert (code, out) == (2, "")
+    assert err == f"ballast: {old}: not a Ballast key file (expected the JSON `ballast key new` writes)\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--trust", "{ring}", "--key", "{pub}"], "give --trust KEYRING or --key PUBLIC_KEY, not both"),
+        (["--role", "Operator"], "--role says how to judge checkpoint signatures: give --trust KEYRING too"),
+        (["--at", "2030-01-01T00:00:00Z"], "--at says how to judge checkpoint signatures"),
+        (["--key", "{pub}", "--role", "Operator"], "--role names a role of the --trust keyring"),
+        (["--trust", "{ring}", "--at", "soon"], "--at 'soon': expected an RFC 3339 time"),
+        (["--trust", "{ring}", "--role", "LedgerWritr"], "has no role 'LedgerWritr' for the keys that sign ledger"),
+        (["--trust", "{operators}"], "has no role 'LedgerWriter' for the keys that sign ledger checkpoints"),
+    ],
+)
+def test_verify_trust_option_mistakes_are_usage_errors(
+    tmp_path: Path, ledger: Path, keys: tuple[Path, Path], args: list[str], message: str
+) -> None:
+    ring = keyring(tmp_path, (keys[0], ""))
+    operators = keyring(tmp_path, (keys[0], "roles: [Operator]"), roles="Operator", name="operators.yaml")
+    given = [a.format(ring=ring, pub=keys[1], operators=operators) for a in args]
+    code, out, err = run("audit", "verify", ledger, *given)
+    assert (code, out) == (2, "") and err.startswith("ballast: ") and message in err, err
+    assert err.count("\n") == 1
+
+
+def test_trust_on_an_export_is_refused_it_has_no_checkpoints(
+    tmp_path: Path, ledger: Path, keys: tuple[Path, Path]
+) -> None:
+    export = tmp_path / "siem.jsonl"
+    run("audit", "export", ledger, "--out", export)
+    code, _, err = run("audit", "verify", export, "--trust", keyring(tmp_path, (keys[0], "")))
+    assert code == 2 and "a JSONL export carries no checkpoints, so --trust has no signature to check" in err
