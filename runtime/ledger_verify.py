@@ -102,6 +102,9 @@ class Verification:
     verified_checkpoints: int = 0
     findings: list[Finding] = field(default_factory=list)
     more_findings: int = 0  # found beyond MAX_FINDINGS
+    # Whether a finding (kept or beyond MAX_FINDINGS) shows a change, not only checkpoints whose
+    # keys are not trusted.
+    tampered: bool = False
     # The keys of the checkpoints that matched their entries, by key id, in the order first seen;
     # their signatures were checked only when `signatures_checked`.
     signers: dict[str, CheckpointSigner] = field(default_factory=dict)
@@ -109,11 +112,6 @@ class Verification:
     @property
     def ok(self) -> bool:
         return not self.findings
-
-    @property
-    def tampered(self) -> bool:
-        """Whether a finding shows a change (not only checkpoints whose keys are not trusted)."""
-        return any(f.kind not in UNTRUSTED for f in self.findings) or self.more_findings > 0
 
     @property
     def first_bad(self) -> int | None:
@@ -159,6 +157,7 @@ class _Findings:
             return
         self.seen.add(seq)
         self.added += 1
+        self.into.tampered = self.into.tampered or kind not in UNTRUSTED
         if len(self.into.findings) < MAX_FINDINGS:
             self.into.findings.append(Finding(seq, kind, message))
         else:

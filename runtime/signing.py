@@ -8,7 +8,8 @@ stored next to what they sign, in the bundle's `signatures` list, and are not pa
 
     {"alg": "ed25519", "key_id": "3f9a2c71d0b4e58a", "signed_at": "2025-11-15T10:00:00Z", "sig": "base64…"}
 
-How a signature is judged, in this order (the first that fails names the reason): the entry is
+How a signature is judged, in this order (the first that fails names the reason; from the
+second on, `signature_refusal`, which judges ledger checkpoints too): the entry is
 well formed (`bad-signature`), its key is in the keyring (`unknown-key`), the signature matches
 the content (`bad-signature`), the key is not revoked (`revoked-key`) and the verifier's clock is
 within its validity dates (`expired-key`, `key-not-yet-valid`), and the key holds the role asked

@@ -21,6 +21,7 @@ from ballast.runtime.keyring import Keyring, Role
 from ballast.runtime.ledger import Ledger
 from ballast.runtime.ledger_keys import LEDGER_ROLE, CheckpointTrust, checkpoint_trust
 from ballast.runtime.ledger_read import LedgerReader, verify_ledger
+from ballast.runtime.ledger_verify import MAX_FINDINGS
 
 DAY = 86_400.0
 AFTER = T0 + 30 * DAY  # when the tests verify: a month after the checkpoints were signed
@@ -82,6 +83,17 @@ def test_a_changed_checkpoint_is_tampering_not_distrust(tmp_path: Path) -> None:
     conn.close()
     report = verify(path, trust(trusted(SEED)))
     assert [f.kind for f in report.findings] == ["bad-signature"] and report.tampered
+
+
+def test_untrusted_checkpoints_beyond_the_findings_cap_are_not_called_tampering(tmp_path: Path) -> None:
+    path = make(tmp_path / "l.sqlite", MAX_FINDINGS + 20, every=1)
+    report = verify(path, trust(trusted(SEED, revoked="retired")))
+    assert len(report.findings) == MAX_FINDINGS and report.more_findings == 20 and not report.tampered
+    sql = sqlite3.connect(path)
+    sql.execute("DELETE FROM entries WHERE seq = ?", (MAX_FINDINGS + 10,))
+    sql.commit()
+    sql.close()
+    assert verify(path, trust(trusted(SEED, revoked="retired"))).tampered  # a change past the cap counts
 
 
 def test_the_role_is_ledgerwriter_unless_named_and_must_be_declared_with_threshold_1(tmp_path: Path) -> None:
