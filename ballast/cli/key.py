@@ -10,9 +10,9 @@ from typing import Any, TextIO
 from ballast.cli.exits import EXIT_OK, EXIT_PROBLEMS
 from ballast.runtime.errors import CompileError
 
-DESCRIPTION = """Manage the keys that sign bundles (docs/security.md): `key new` writes a key
-pair, `key show` prints a key file's id and public key, `key check` checks a
-keyring and shows each key's state."""
+DESCRIPTION = """Manage the keys that sign bundles and audit ledger checkpoints
+(docs/security.md): `key new` writes a key pair, `key show` prints a key file's
+id and public key, `key check` checks a keyring and shows each key's state."""
 
 NEW = """Create an Ed25519 key pair: DIR/NAME.key, the private key (mode 0600: keep it
 secret, never commit it), and DIR/NAME.pub, the public key. Existing files are
