@@ -13,6 +13,7 @@ keeping only the last two hashes, so a ledger of any length verifies in constant
 | `rewritten` | the chain is consistent but a checkpoint signed another hash for its entry: the entries since the previous good checkpoint were rewritten, hashes and all | the first entry after the previous good checkpoint |
 | `unknown-key`, `bad-signature`, `revoked-key`, `expired-key`, `key-not-yet-valid`, `missing-role`, `old-key-id` | a checkpoint does not count (the verifier's `refusal`: with a keyring, the rules of signed bundles, runtime/ledger_keys.py) | the checkpoint's entry |
 | `malformed` | a body that is not a JSON object | the entry |
+| `unsigned` | a verifier was given, but the ledger has no checkpoint at all | the first entry |
 
 Only one finding is kept per sequence number (the first), and at most `MAX_FINDINGS`.
 A checkpoint that does not count is not relied on: it proves neither its entry nor a cut tail.
@@ -32,7 +33,9 @@ from ballast.runtime.ledger import GENESIS, checkpoint_message, entry_hash
 MAX_FINDINGS = 100
 # Findings that say a checkpoint's key is not trusted (for the role, at this time), not that
 # anything was changed: a signature that does not match (`bad-signature`) is a change.
-UNTRUSTED = frozenset({"unknown-key", "revoked-key", "expired-key", "key-not-yet-valid", "missing-role", "old-key-id"})
+UNTRUSTED = frozenset(
+    {"unknown-key", "revoked-key", "expired-key", "key-not-yet-valid", "missing-role", "old-key-id", "unsigned"}
+)
 COLUMNS = ("time", "kind", "actor", "subject", "outcome")
 
 
@@ -271,6 +274,14 @@ def verify_rows(
         v.head_seq, v.head_hash = seq, row.hash
         found.forget_before(seq)
     v.signed_through = last_good
+    if verifier is not None and v.entries and not v.checkpoints:
+        # Asked to check signatures, and there are none: as a keyring refuses an unsigned bundle.
+        found.add(
+            v.first_seq,
+            "unsigned",
+            "the ledger has no checkpoints, so no key vouches for any entry: it was written without a key "
+            "(--audit-key), or its checkpoints were deleted",
+        )
     last = signed.last_beyond(v.head_seq)
     if last is not None:
         first = v.head_seq + 1

@@ -166,6 +166,17 @@ def test_an_unsigned_ledger_says_what_it_cannot_prove(tmp_path: Path) -> None:
     )
 
 
+def test_an_unsigned_ledger_fails_verification_against_a_keyring(tmp_path: Path, keys: tuple[Path, Path]) -> None:
+    path = tmp_path / "audit.sqlite"
+    run("eval", WATCHDOG, "--events", EVENTS, "--audit", path)
+    code, out, _ = run("audit", "verify", path, "--trust", keyring(tmp_path, (keys[0], "")))
+    assert code == 1 and out.splitlines() == [
+        f"{path}: UNTRUSTED: the first bad entry is seq 1",
+        "  seq 1: unsigned: the ledger has no checkpoints, so no key vouches for any entry: it was written "
+        "without a key (--audit-key), or its checkpoints were deleted",
+    ]
+
+
 def test_query_answers_who_what_when(ledger: Path) -> None:
     code, out, _ = run("audit", "query", ledger, "--actor", "motb.watchdog/*", "--outcome", "scale")
     lines = out.splitlines()

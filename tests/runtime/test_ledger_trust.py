@@ -96,6 +96,14 @@ def test_untrusted_checkpoints_beyond_the_findings_cap_are_not_called_tampering(
     assert verify(path, trust(trusted(SEED, revoked="retired"))).tampered  # a change past the cap counts
 
 
+def test_a_ledger_without_checkpoints_fails_when_a_keyring_is_given(tmp_path: Path) -> None:
+    path = make(tmp_path / "l.sqlite", 5, seed=None)
+    assert verify(path).ok  # the chain alone: nothing claims to be signed
+    report = verify(path, trust(trusted(SEED)))
+    assert [(f.seq, f.kind) for f in report.findings] == [(1, "unsigned")] and not report.tampered
+    assert "no key vouches for any entry" in report.findings[0].message
+
+
 def test_the_role_is_ledgerwriter_unless_named_and_must_be_declared_with_threshold_1(tmp_path: Path) -> None:
     path = make(tmp_path / "l.sqlite", 10, every=10)
     operators = keyring(trusted(SEED, roles=("Operator",)), roles=("Operator",))
