@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         UsageError,
     )
     from ballast.runtime.keyring import Keyring
+    from ballast.runtime.ledger_verify import Verification as LedgerVerification
     from ballast.runtime.signing import verify
 
 __version__ = "0.1.0"
@@ -125,11 +126,34 @@ def load(
     """
     from ballast.runtime import load_bundle
 
+    return load_bundle(path, trust=_keyring(trust), allow_unsigned=allow_unsigned, role=role, now=now)
+
+
+def verify_ledger(
+    path: str | Path,
+    *,
+    trust: Keyring | str | Path | None = None,
+    role: str | None = None,
+    now: float | None = None,
+) -> LedgerVerification:
+    """Verify an audit ledger: its hash chain, and with `trust` that every checkpoint is signed
+    by a key the keyring trusts for `role` (`LedgerWriter` when None) at `now` (the clock when
+    None). Tampering is reported in the result (`ok`, `first_bad`, `findings`, `signers`), never
+    raised; LedgerError when the file is not a readable ledger, UsageError for a keyring without
+    the role. `trust` is read as `load` reads it. docs/ledger.md describes what is checked.
+    """
+    from ballast.runtime.ledger_read import verify_ledger as verify_ledger_file
+
+    return verify_ledger_file(path, trust=_keyring(trust), role=role, now=now)
+
+
+def _keyring(trust: Keyring | str | Path | None) -> Keyring | str | Path | None:
+    """A keyring path read here unless it is JSON, which the runtime reads with the standard library."""
     if isinstance(trust, str | Path) and Path(trust).suffix.lower() != ".json":
         from ballast.keyring import read_keyring
 
-        trust = read_keyring(trust)
-    return load_bundle(path, trust=trust, allow_unsigned=allow_unsigned, role=role, now=now)
+        return read_keyring(trust)
+    return trust
 
 
 __all__ = [
@@ -152,4 +176,5 @@ __all__ = [
     "load",
     "read_keyring",
     "verify",
+    "verify_ledger",
 ]

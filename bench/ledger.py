@@ -16,7 +16,7 @@ without `sync=True` is timed on the same entries for comparison.
 * batched: `Batch(entries=100, ms=100)` and `Batch(entries=1000, ms=1000)`;
 * verify: a ledger of N entries (1,000,000; 100,000 with --quick) signed every 1000 entries is
   built in batches, then verified (chain, columns, every checkpoint's ed25519 signature) in a
-  fresh process, `LedgerReader.open(path).verify(KeyVerifier)`, timed inside it. That process
+  fresh process, `LedgerReader.open(path).verify(trust)` against a keyring, timed inside it. That process
   then verifies again under tracemalloc and reports the peak of Python's allocations, and its own
   peak resident memory (VmHWM); so does one verifying a tenth of the entries: the two are equal
   when verification streams. Queries on the big ledger (by actor and subject, by
@@ -41,9 +41,11 @@ from pathlib import Path
 from typing import Any
 
 from ballast.runtime.audit import AuditLog
+from ballast.runtime.keyring import Keyring, Role, TrustedKey
 from ballast.runtime.ledger import Batch, Ledger
-from ballast.runtime.ledger_keys import Ed25519Signer, KeyVerifier
+from ballast.runtime.ledger_keys import LEDGER_ROLE, CheckpointTrust
 from ballast.runtime.ledger_read import LedgerReader
+from ballast.runtime.signing import PrivateKey
 from bench.harness import (
     BenchReport,
     cprofile_text,
@@ -62,12 +64,22 @@ ACTORS = [
 ]
 OUTCOMES = ("scale", "pause", "reroute", "downgrade")
 
+
+def writer_trust(seed: bytes) -> CheckpointTrust:
+    """Trust the key of `seed` alone to sign checkpoints (VERIFY_CHILD builds the same)."""
+    key = PrivateKey.from_seed(seed)
+    writer = TrustedKey(key.key_id, key.public_key, frozenset({LEDGER_ROLE}))
+    return CheckpointTrust(Keyring("bench", {LEDGER_ROLE: Role(LEDGER_ROLE)}, (writer,), LEDGER_ROLE))
+
+
 # Runs in a fresh interpreter: verify, and report the time and the peak resident memory; with
 # a second argument, verify again under tracemalloc and report the peak of Python's allocations.
 VERIFY_CHILD = """
 import json, sys, time, tracemalloc
-from ballast.runtime.ledger_keys import Ed25519Signer, KeyVerifier
+from ballast.runtime.keyring import Keyring, Role, TrustedKey
+from ballast.runtime.ledger_keys import LEDGER_ROLE, CheckpointTrust
 from ballast.runtime.ledger_read import LedgerReader
+from ballast.runtime.signing import PrivateKey
 
 def high_water_kb():  # this process's own peak RSS (ru_maxrss would include the parent's, from fork)
     for line in open("/proc/self/status"):
@@ -75,8 +87,9 @@ def high_water_kb():  # this process's own peak RSS (ru_maxrss would include the
             return int(line.split()[1])
     return 0
 
-signer = Ed25519Signer(bytes(range(32)))
-trust = KeyVerifier({signer.key_id: signer.public_key})
+key = PrivateKey.from_seed(bytes(range(32)))
+writer = TrustedKey(key.key_id, key.public_key, frozenset({LEDGER_ROLE}))
+trust = CheckpointTrust(Keyring("bench", {LEDGER_ROLE: Role(LEDGER_ROLE)}, (writer,), LEDGER_ROLE))
 before = high_water_kb()
 t0 = time.perf_counter()
 with LedgerReader.open(sys.argv[1]) as ledger:
@@ -176,7 +189,7 @@ def build(path: Path, count: int) -> float:
     """A signed ledger of `count` entries, appended in large batches; the seconds it took."""
     t0 = time.perf_counter()
     with Ledger.open(
-        path, signer=Ed25519Signer(SEED), checkpoint_every=1000, batch=Batch(entries=10_000, ms=60_000)
+        path, signer=PrivateKey.from_seed(SEED), checkpoint_every=1000, batch=Batch(entries=10_000, ms=60_000)
     ) as ledger:
         chunk = 1000
         for start in range(0, count, chunk):
@@ -214,7 +227,11 @@ def run_bench(settings: Settings, profile: bool) -> Report:
             lambda p: Ledger.open(p.with_suffix(".sqlite")), n, runs, scratch, "durable"
         )
         report.rates["ledger, durable, signed every 1000"] = appends_per_second(
-            lambda p: Ledger.open(p.with_suffix(".sqlite"), signer=Ed25519Signer(SEED)), n, runs, scratch, "signed"
+            lambda p: Ledger.open(p.with_suffix(".sqlite"), signer=PrivateKey.from_seed(SEED)),
+            n,
+            runs,
+            scratch,
+            "signed",
         )
         report.rates["JSONL AuditLog, sync=True (fsync per entry)"] = appends_per_second(
             lambda p: AuditLog.append_to(p.with_suffix(".jsonl"), sync=True), n, runs, scratch, "jsonl-sync"
@@ -251,7 +268,7 @@ def run_bench(settings: Settings, profile: bool) -> Report:
             sink = _Counting()
             report.timings["export"], _ = timed(lambda: reader.export(sink), 3)
             if profile:
-                trust = KeyVerifier({Ed25519Signer(SEED).key_id: Ed25519Signer(SEED).public_key})
+                trust = writer_trust(SEED)
                 report.profile_text = cprofile_text(lambda: reader.verify(trust), 12)
     report.load_after = load_average()
     return report

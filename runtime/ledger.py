@@ -43,8 +43,12 @@ commit returns only once the write-ahead log is on disk.
   A commit that fails in the background is raised by the next call.
 
 The runtime writes to a ledger through `AuditLog(ledger)`; reading, querying, exporting and
-verification are in runtime/ledger_read.py and runtime/ledger_verify.py, ed25519 keys in
-runtime/ledger_keys.py (the only part that needs PyNaCl).
+verification are in runtime/ledger_read.py and runtime/ledger_verify.py. A signer is any
+`Signer`; the keys `ballast key new` writes are read with runtime/keyfiles.py
+(`read_private_key` returns a `PrivateKey`, which signs checkpoints as it signs bundles), and
+which keys a verifier trusts is a keyring role (runtime/ledger_keys.py). Signatures need PyNaCl.
+The checkpoint message starts with `{"format":"ballast-ledger/1"`, a bundle signature's with its
+context line (runtime/signing.py), so a signature made for one never passes for the other.
 """
 
 from __future__ import annotations

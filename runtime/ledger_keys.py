@@ -1,130 +1,113 @@
-"""Ed25519 keys for the ledger's checkpoints, with PyNaCl: a `Signer` from a private key file, a verifier from public keys.
+"""Who may sign a ledger's checkpoints: a role of the keyring, checked as bundle signatures are.
 
-The ledger itself takes any `Signer` (`key_id`, `sign(bytes) -> bytes`) and any verifier
-(`(key_id, data, signature) -> bool`); this module is the small adapter for ed25519 key files,
-until checkpoints are checked against a keyring.
+A ledger has no keys of its own. A checkpoint is signed with a key that `ballast key new` wrote
+(runtime/keyfiles.py `read_private_key`: a `PrivateKey` signs a checkpoint as it signs a bundle),
+it records the key's keyring id (16 hex digits), and verification judges it with the rules of
+signed bundles (runtime/signing.py `signature_refusal`), in the same order and the same words:
+the key is in the keyring, the signature matches, the key is not revoked and the verifier's
+clock is within its validity dates, and the key holds the ledger role, `LedgerWriter` unless the
+caller names another. A checkpoint carries one signature, so that role's threshold must be 1.
 
-Key files:
+The checkpoint's own time is the writer's word, as a bundle's `signed_at` is: recorded, never
+believed. Revocation is judged whatever that time says, so revoking a key un-trusts every
+checkpoint it ever signed (whoever stole it could sign a checkpoint "from last year"), and
+validity dates are judged at the verifier's clock (`now`), which `--at` moves.
 
-* a **private key file** holds the 32-byte ed25519 seed, either raw (a file of exactly 32 bytes)
-  or as base64 text (44 characters; surrounding whitespace is ignored). A 64-byte libsodium
-  secret key (seed followed by public key), raw or base64, is read too. Keep it mode 0600.
-* a **public key file** holds the 32-byte public key, raw or as base64 text.
-
-A key's id is `ed25519:` followed by the first 16 hex digits of the SHA-256 of its 32-byte public
-key, unless one is given.
-
-PyNaCl's exceptions are translated here and nowhere else: a bad key file is a LedgerError, a
-signature that does not verify is False.
+Ledgers written before the ledger shared the keyring's keys name their keys `ed25519:` and 16 hex
+digits; their checkpoints are reported as `old-key-id`, with what to do.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import os
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 
-import nacl.exceptions
-import nacl.signing
+from ballast.runtime.errors import UsageError
+from ballast.runtime.keyfiles import read_public_key
+from ballast.runtime.keyring import Keyring, Role, TrustedKey, resolve_keyring
+from ballast.runtime.signing import signature_refusal
+from ballast.runtime.suggest import did_you_mean
 
-from ballast.runtime.errors import LedgerError
+__all__ = ["LEDGER_ROLE", "OLD_KEY_ID_PREFIX", "CheckpointTrust", "checkpoint_trust", "trust_public_keys"]
 
-
-def key_id_of(public_key: bytes) -> str:
-    """The id of an ed25519 public key (32 bytes): `ed25519:` + 16 hex digits of its SHA-256."""
-    return "ed25519:" + hashlib.sha256(public_key).hexdigest()[:16]
-
-
-def read_key_file(path: str | os.PathLike[str], what: str, sizes: tuple[int, ...]) -> bytes:
-    """The key bytes of a key file, raw or base64; LedgerError naming the file otherwise."""
-    where = os.fspath(path)
-    try:
-        with open(where, "rb") as f:
-            data = f.read(4096)
-    except OSError as exc:
-        raise LedgerError(f"{where}: cannot read the {what}: {exc.strerror or exc}") from None
-    if len(data) in sizes:
-        return data
-    try:
-        decoded = base64.b64decode(data.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        decoded = b""
-    if len(decoded) not in sizes:
-        raise LedgerError(
-            f"{where}: not an ed25519 {what}: expected {' or '.join(map(str, sizes))} bytes, raw or base64"
-        )
-    return decoded
+LEDGER_ROLE = "LedgerWriter"  # the role checkpoint signers hold unless the verifier names another
+OLD_KEY_ID_PREFIX = "ed25519:"  # the key ids of the first ledgers, before they shared the keyring's
 
 
-class Ed25519Signer:
-    """Signs ledger checkpoints with an ed25519 private key."""
+@dataclass(frozen=True, slots=True)
+class CheckpointTrust:
+    """The keys a verifier trusts to sign checkpoints: a keyring, the role they must hold, and the
+    time validity dates are judged at. What `LedgerReader.verify` takes (see `checkpoint_trust`)."""
 
-    def __init__(self, seed: bytes, key_id: str | None = None) -> None:
-        try:
-            self._key = nacl.signing.SigningKey(seed[:32])
-        except (nacl.exceptions.CryptoError, TypeError, ValueError) as exc:
-            raise LedgerError(f"not an ed25519 private key: {exc}") from None
-        self.public_key = bytes(self._key.verify_key)
-        if len(seed) == 64 and seed[32:] != self.public_key:
-            raise LedgerError("not an ed25519 private key: its second half is not the public key of its seed")
-        self.key_id = key_id or key_id_of(self.public_key)
+    keyring: Keyring
+    role: str = LEDGER_ROLE
+    now: float | None = None
 
-    @classmethod
-    def from_file(cls, path: str | os.PathLike[str], key_id: str | None = None) -> Ed25519Signer:
-        """The signer of a private key file (see the module docstring)."""
-        seed = read_key_file(path, "private key", (32, 64))
-        try:
-            return cls(seed, key_id)
-        except LedgerError as exc:
-            raise LedgerError(f"{os.fspath(path)}: {exc}") from None
+    def refusal(self, key_id: str, message: bytes, signature: bytes) -> tuple[str, str] | None:
+        """Why a checkpoint's signature does not count (a reason code and the words), or None."""
+        if key_id.startswith(OLD_KEY_ID_PREFIX):
+            return (
+                "old-key-id",
+                f"its key id {key_id[:40]} is of the format of the first ledgers, which this Ballast no longer "
+                "checks; verify the chain alone (without --trust), and write new ledgers with a key of "
+                f"`ballast key new` (its keyring id is {key_id[len(OLD_KEY_ID_PREFIX) :][:16]})",
+            )
+        now = time.time() if self.now is None else self.now
+        return signature_refusal(self.keyring, key_id, message, signature, role=self.role, now=now)
 
-    def sign(self, data: bytes) -> bytes:
-        """The 64-byte detached signature of `data`."""
-        return bytes(self._key.sign(data).signature)
+    def name(self, key_id: str) -> str:
+        """The keyring's name for a key ('' when it has none or is not in the keyring)."""
+        key = self.keyring.key(key_id)
+        return key.name if key is not None else ""
 
 
-class KeyVerifier:
-    """Checks checkpoint signatures against trusted public keys: a verifier for `LedgerReader.verify`.
+def checkpoint_trust(
+    trust: Keyring | str | Path | CheckpointTrust, *, role: str | None = None, now: float | None = None
+) -> CheckpointTrust:
+    """The CheckpointTrust of a keyring (or a JSON keyring's path) for `role` (LEDGER_ROLE when
+    None), judged at `now` (the clock when None).
 
-    `key_id in verifier` says whether a key is trusted, so verification can tell an unknown key
-    from a bad signature.
+    Raises UsageError when the keyring does not declare the role, or when the role needs more
+    than one signer (a checkpoint carries one signature).
     """
-
-    def __init__(self, keys: Mapping[str, bytes | nacl.signing.VerifyKey]) -> None:
-        self._keys: dict[str, nacl.signing.VerifyKey] = {}
-        for key_id, key in keys.items():
-            try:
-                self._keys[key_id] = key if isinstance(key, nacl.signing.VerifyKey) else nacl.signing.VerifyKey(key)
-            except (nacl.exceptions.CryptoError, TypeError, ValueError) as exc:
-                raise LedgerError(f"key {key_id}: not an ed25519 public key: {exc}") from None
-
-    @classmethod
-    def from_files(cls, paths: Iterable[str | os.PathLike[str]]) -> KeyVerifier:
-        """Trust the public key in each file, under its derived key id."""
-        keys = {}
-        for path in paths:
-            public = read_key_file(path, "public key", (32,))
-            keys[key_id_of(public)] = public
-        return cls(keys)
-
-    def __contains__(self, key_id: object) -> bool:
-        return key_id in self._keys
-
-    @property
-    def key_ids(self) -> list[str]:
-        return sorted(self._keys)
-
-    def __call__(self, key_id: str, data: bytes, signature: bytes) -> bool:
-        key = self._keys.get(key_id)
-        if key is None:
-            return False
-        try:
-            key.verify(data, signature)
-        except (nacl.exceptions.BadSignatureError, nacl.exceptions.CryptoError, TypeError, ValueError):
-            return False
-        return True
+    if isinstance(trust, CheckpointTrust):
+        return trust
+    keyring = resolve_keyring(trust)
+    if keyring is None:
+        raise UsageError("trust must be a Keyring or the path of a keyring file, got None")
+    wanted = LEDGER_ROLE if role is None else role
+    if wanted not in keyring.roles:
+        hint = did_you_mean(wanted, keyring.roles) or f"its roles are: {', '.join(keyring.roles)}"
+        raise UsageError(
+            f"{keyring.source}: the keyring has no role {wanted!r} for the keys that sign ledger checkpoints ({hint}); "
+            f"declare it (roles: {{{LEDGER_ROLE}: {{threshold: 1}}}}) and give it to the writers' keys, "
+            "or name the role they hold (--role, role=)"
+        )
+    threshold = keyring.roles[wanted].threshold
+    if threshold != 1:
+        raise UsageError(
+            f"{keyring.source}: role {wanted} needs {threshold} signers, but a ledger checkpoint carries one "
+            f"signature; give the role that signs checkpoints threshold 1"
+        )
+    return CheckpointTrust(keyring, wanted, now)
 
 
-__all__ = ["Ed25519Signer", "KeyVerifier", "key_id_of", "read_key_file"]
+def trust_public_keys(paths: Iterable[str | os.PathLike[str]], *, now: float | None = None) -> CheckpointTrust:
+    """Trust exactly the public keys of these key files (`ballast key new`'s .pub or .key) to sign
+    checkpoints: a keyring of those keys alone, each holding LEDGER_ROLE, none expiring."""
+    names = [os.fspath(p) for p in paths]
+    if not names:
+        raise UsageError("give at least one public key file")
+    keys: dict[str, TrustedKey] = {}
+    for name in names:
+        public = read_public_key(name)
+        keys.setdefault(
+            public.key_id, TrustedKey(public.key_id, public.public_key, frozenset({LEDGER_ROLE}), public.name)
+        )
+    keyring = Keyring(
+        "public keys", {LEDGER_ROLE: Role(LEDGER_ROLE)}, tuple(keys.values()), LEDGER_ROLE, " and ".join(names)
+    )
+    return CheckpointTrust(keyring, LEDGER_ROLE, now)

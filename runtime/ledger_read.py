@@ -4,7 +4,7 @@
 reads while writers append: each call sees the ledger as it was when the call began).
 
     >>> with LedgerReader.open("audit.sqlite") as ledger:                     # doctest: +SKIP
-    ...     report = ledger.verify(verifier)
+    ...     report = ledger.verify(trust="keyring.json")
     ...     shed_today = list(ledger.query(actor="*/batch_shed_on_load", since="today"))
 
 Query filters are exact, or glob patterns when they hold `*`, `?` or `[` (`actor="motb.orchestration/*"`);
@@ -27,9 +27,11 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TextIO
 
 from ballast.runtime.errors import UsageError
+from ballast.runtime.keyring import Keyring
 from ballast.runtime.ledger import (
     SQLITE_MAGIC,
     Appended,
@@ -39,7 +41,8 @@ from ballast.runtime.ledger import (
     sqlite_errors,
     timestamp,
 )
-from ballast.runtime.ledger_verify import COLUMNS, Checkpoint, Row, Verification, Verifier, verify_rows
+from ballast.runtime.ledger_keys import CheckpointTrust, checkpoint_trust
+from ballast.runtime.ledger_verify import COLUMNS, Checkpoint, Row, Verification, verify_rows
 
 FILTERS = ("kind", "actor", "subject", "outcome")
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)$")
@@ -94,12 +97,27 @@ class LedgerReader:
                 for r in self._conn.execute("SELECT seq, hash, time, key_id, signature FROM checkpoints ORDER BY seq")
             ]
 
-    def verify(self, verifier: Verifier | None = None) -> Verification:
-        """Check the chain, the query columns and (with a verifier) the checkpoint signatures.
+    def verify(
+        self,
+        trust: Keyring | str | Path | CheckpointTrust | None = None,
+        *,
+        role: str | None = None,
+        now: float | None = None,
+    ) -> Verification:
+        """Check the chain, the query columns and (with `trust`) the checkpoint signatures.
+
+        `trust` is a keyring (a `Keyring`, a JSON keyring's path, or a `CheckpointTrust`): each
+        checkpoint must be signed by a key it trusts for `role` (`LedgerWriter` when None), with
+        validity dates judged at `now` (the clock when None); runtime/ledger_keys.py. Without it
+        the checkpoints are matched with their entries but their signatures are not checked.
 
         Reads one consistent snapshot, streaming. Tampering is reported in the result, never
-        raised; LedgerError only when the file cannot be read.
+        raised; LedgerError only when the file cannot be read, UsageError for a keyring without
+        the role.
         """
+        if trust is None and (role is not None or now is not None):
+            raise UsageError("role= and now= say how to judge checkpoint signatures: give the keyring too (trust=…)")
+        verifier = checkpoint_trust(trust, role=role, now=now) if trust is not None else None
         with sqlite_errors(self.path), self._snapshot():
             rows = (
                 Row(r[0], r[1], r[2], r[3:])
@@ -198,6 +216,18 @@ class _ReadTransaction:
             self.conn.execute("COMMIT")
 
 
+def verify_ledger(
+    path: str | os.PathLike[str],
+    *,
+    trust: Keyring | str | Path | CheckpointTrust | None = None,
+    role: str | None = None,
+    now: float | None = None,
+) -> Verification:
+    """Open a ledger read-only and verify it (`LedgerReader.verify`)."""
+    with LedgerReader.open(path) as ledger:
+        return ledger.verify(trust, role=role, now=now)
+
+
 def verify_export(lines: Iterable[str], source: str) -> Verification:
     """Verify the chain of an exported ledger (JSON lines); its first line may be any entry.
 
@@ -266,4 +296,4 @@ def parse_time(value: Any, now: float, what: str = "time") -> str:
     return timestamp(parsed.timestamp())
 
 
-__all__ = ["FILTERS", "LedgerReader", "is_sqlite", "parse_time", "verify_export"]
+__all__ = ["FILTERS", "LedgerReader", "is_sqlite", "parse_time", "verify_export", "verify_ledger"]

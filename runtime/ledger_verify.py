@@ -11,10 +11,12 @@ keeping only the last two hashes, so a ledger of any length verifies in constant
 | `reordered` | an entry sits at a row of another number | the row |
 | `truncated` | a checkpoint signs an entry past the last one | the first missing entry |
 | `rewritten` | the chain is consistent but a checkpoint signed another hash for its entry: the entries since the previous good checkpoint were rewritten, hashes and all | the first entry after the previous good checkpoint |
-| `bad-signature`, `unknown-key` | a checkpoint's signature does not verify, or its key is not trusted | the checkpoint's entry |
+| `unknown-key`, `bad-signature`, `revoked-key`, `expired-key`, `key-not-yet-valid`, `missing-role`, `old-key-id` | a checkpoint does not count (the verifier's `refusal`: with a keyring, the rules of signed bundles, runtime/ledger_keys.py) | the checkpoint's entry |
 | `malformed` | a body that is not a JSON object | the entry |
+| `unsigned` | a verifier was given, but the ledger has no checkpoint at all | the first entry |
 
 Only one finding is kept per sequence number (the first), and at most `MAX_FINDINGS`.
+A checkpoint that does not count is not relied on: it proves neither its entry nor a cut tail.
 """
 
 from __future__ import annotations
@@ -22,17 +24,31 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from ballast.runtime.ledger import GENESIS, checkpoint_message, entry_hash
 
 MAX_FINDINGS = 100
-# (key_id, signed bytes, signature) -> whether it verifies. A verifier that also supports
-# `key_id in verifier` lets a finding say "unknown key" rather than "bad signature".
-Verifier = Callable[[str, bytes, bytes], bool]
+# Findings that say a checkpoint's key is not trusted (for the role, at this time), not that
+# anything was changed: a signature that does not match (`bad-signature`) is a change.
+UNTRUSTED = frozenset(
+    {"unknown-key", "revoked-key", "expired-key", "key-not-yet-valid", "missing-role", "old-key-id", "unsigned"}
+)
 COLUMNS = ("time", "kind", "actor", "subject", "outcome")
+
+
+class Verifier(Protocol):
+    """Judges checkpoint signatures (runtime/ledger_keys.py `CheckpointTrust` with a keyring)."""
+
+    def refusal(self, key_id: str, message: bytes, signature: bytes) -> tuple[str, str] | None:
+        """Why the signature does not count: a finding kind and the words; None when it counts."""
+        ...
+
+    def name(self, key_id: str) -> str:
+        """A name for the key, for people ('' for none)."""
+        ...
 
 
 class Row(NamedTuple):
@@ -52,6 +68,18 @@ class Checkpoint(NamedTuple):
     time: str
     key_id: str
     signature: str
+
+
+class CheckpointSigner(NamedTuple):
+    """A key whose checkpoints matched their entries: how many, and the newest entry it signed."""
+
+    key_id: str
+    name: str
+    checkpoints: int
+    last_seq: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._asdict()
 
 
 class Finding(NamedTuple):
@@ -77,6 +105,12 @@ class Verification:
     verified_checkpoints: int = 0
     findings: list[Finding] = field(default_factory=list)
     more_findings: int = 0  # found beyond MAX_FINDINGS
+    # Whether a finding (kept or beyond MAX_FINDINGS) shows a change, not only checkpoints whose
+    # keys are not trusted.
+    tampered: bool = False
+    # The keys of the checkpoints that matched their entries, by key id, in the order first seen;
+    # their signatures were checked only when `signatures_checked`.
+    signers: dict[str, CheckpointSigner] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -97,6 +131,7 @@ class Verification:
         return {
             "source": self.source,
             "ok": self.ok,
+            "tampered": self.tampered,
             "first_bad_seq": self.first_bad,
             "entries": self.entries,
             "first_seq": self.first_seq,
@@ -107,6 +142,7 @@ class Verification:
                 "verified": self.verified_checkpoints,
                 "signed_through": self.signed_through,
                 "unsigned_entries": self.unsigned,
+                "signers": [s.to_dict() for s in self.signers.values()],
             },
             "findings": [f._asdict() for f in self.findings],
             "more_findings": self.more_findings,
@@ -124,6 +160,7 @@ class _Findings:
             return
         self.seen.add(seq)
         self.added += 1
+        self.into.tampered = self.into.tampered or kind not in UNTRUSTED
         if len(self.into.findings) < MAX_FINDINGS:
             self.into.findings.append(Finding(seq, kind, message))
         else:
@@ -229,6 +266,7 @@ def verify_rows(
             else:
                 last_good = seq
                 v.verified_checkpoints += verifier is not None
+                signed.vouched(checkpoint)
         # The time check compares neighbours only, and only clean ones: one forged time is one finding.
         last_time = doc["time"] if found.added == clean and doc is not None and isinstance(doc.get("time"), str) else ""
         before_prev, prev = prev, row.hash
@@ -236,6 +274,14 @@ def verify_rows(
         v.head_seq, v.head_hash = seq, row.hash
         found.forget_before(seq)
     v.signed_through = last_good
+    if verifier is not None and v.entries and not v.checkpoints:
+        # Asked to check signatures, and there are none: as a keyring refuses an unsigned bundle.
+        found.add(
+            v.first_seq,
+            "unsigned",
+            "the ledger has no checkpoints, so no key vouches for any entry: it was written without a key "
+            "(--audit-key), or its checkpoints were deleted",
+        )
     last = signed.last_beyond(v.head_seq)
     if last is not None:
         first = v.head_seq + 1
@@ -306,31 +352,39 @@ class _Signed:
             self.into.checkpoints += 1
         return checkpoint
 
+    def vouched(self, c: Checkpoint) -> None:
+        """Count a checkpoint that matched its entry for its key."""
+        known = self.into.signers.get(c.key_id)
+        count = known.checkpoints if known is not None else 0
+        name = self.verifier.name(c.key_id) if self.verifier is not None else ""
+        self.into.signers[c.key_id] = CheckpointSigner(c.key_id, name, count + 1, c.seq)
+
     def _trusted(self, c: Checkpoint) -> bool:
-        """Whether to rely on a checkpoint: always without a verifier, else when its signature verifies."""
+        """Whether to rely on a checkpoint: always without a verifier, else when the verifier has
+        no objection to its signature."""
         if self.verifier is None:
             return True
-        known = getattr(self.verifier, "__contains__", None)
-        if known is not None and not known(c.key_id):
-            self.found.add(
-                c.seq,
-                "unknown-key",
-                f"the checkpoint at entry {c.seq} is signed by key {c.key_id}, which is not trusted",
-            )
-            return False
         try:
             signature = base64.b64decode(c.signature, validate=True)
         except (binascii.Error, ValueError):
             signature = b""
         message = checkpoint_message(self.ledger, c.seq, c.hash, c.time, c.key_id)
-        if signature and self.verifier(c.key_id, message, signature):
+        refusal = self.verifier.refusal(c.key_id, message, signature)
+        if refusal is None:
             return True
-        self.found.add(
-            c.seq,
-            "bad-signature",
-            f"the signature of the checkpoint at entry {c.seq} (key {c.key_id}) does not verify",
-        )
+        self.found.add(c.seq, refusal[0], f"the checkpoint at entry {c.seq} does not count: {refusal[1]}")
         return False
 
 
-__all__ = ["COLUMNS", "MAX_FINDINGS", "Checkpoint", "Finding", "Row", "Verification", "Verifier", "verify_rows"]
+__all__ = [
+    "COLUMNS",
+    "MAX_FINDINGS",
+    "UNTRUSTED",
+    "Checkpoint",
+    "CheckpointSigner",
+    "Finding",
+    "Row",
+    "Verification",
+    "Verifier",
+    "verify_rows",
+]

@@ -8,7 +8,8 @@ stored next to what they sign, in the bundle's `signatures` list, and are not pa
 
     {"alg": "ed25519", "key_id": "3f9a2c71d0b4e58a", "signed_at": "2025-11-15T10:00:00Z", "sig": "base64…"}
 
-How a signature is judged, in this order (the first that fails names the reason): the entry is
+How a signature is judged, in this order (the first that fails names the reason; from the
+second on, `signature_refusal`, which judges ledger checkpoints too): the entry is
 well formed (`bad-signature`), its key is in the keyring (`unknown-key`), the signature matches
 the content (`bad-signature`), the key is not revoked (`revoked-key`) and the verifier's clock is
 within its validity dates (`expired-key`, `key-not-yet-valid`), and the key holds the role asked
@@ -56,6 +57,7 @@ __all__ = [
     "content_digest",
     "read_trusted_bundle",
     "sign_bundle",
+    "signature_refusal",
     "signed_message",
     "verify",
     "verify_signatures",
@@ -89,7 +91,7 @@ def _nacl() -> tuple[ModuleType, type[Exception]]:
         import nacl.exceptions
         import nacl.signing
     except ImportError:
-        raise UsageError("signed bundles need PyNaCl: pip install 'ballast[sign]' (or pip install pynacl)") from None
+        raise UsageError("signatures need PyNaCl: pip install 'ballast[sign]' (or pip install pynacl)") from None
     return nacl.signing, nacl.exceptions.CryptoError
 
 
@@ -319,26 +321,42 @@ def _judge(
         return Ignored(
             index, kid, "bad-signature", "malformed entry (key_id, signed_at or sig is not what `ballast sign` writes)"
         )
-    key = keyring.key(kid)
-    if key is None:
-        return Ignored(index, kid, "unknown-key", f"key {kid[:40]} is not in {keyring.source}")
     message = signed_message(context, {**payload, "key_id": kid, "signed_at": entry["signed_at"]})
+    refusal = signature_refusal(keyring, kid, message, sig, role=role, now=now)
+    if refusal is not None:
+        return Ignored(index, kid, *refusal)
+    key = keyring.key(kid)
+    assert key is not None  # signature_refusal found it
+    if kid in counted:
+        return Ignored(index, kid, "bad-signature", f"key {key.label} signed twice; a key counts once")
+    return Signer(kid, key.name, signed_at)
+
+
+def signature_refusal(
+    keyring: Keyring, key_id: str, message: bytes, sig: bytes, *, role: str, now: float
+) -> tuple[str, str] | None:
+    """Why one signature by `key_id` over `message` does not count for `role` at time `now`: a
+    reason of REASONS and the words, or None when it counts.
+
+    The rules every signed thing shares (bundles, ledger checkpoints), in this order: the key is
+    in the keyring, the signature matches, the key is not revoked and `now` is within its
+    validity dates, the key holds the role.
+    """
+    key = keyring.key(key_id)
+    if key is None:
+        return "unknown-key", f"key {key_id[:40]} is not in {keyring.source}"
     if not _valid(key, message, sig):
-        return Ignored(
-            index,
-            kid,
+        return (
             "bad-signature",
             f"the signature by key {key.label} does not match the content: it was changed after signing",
         )
     refusal = key.refusal(now)
     if refusal is not None:
-        return Ignored(index, kid, refusal[0], refusal[1])
+        return refusal
     if role not in key.roles:
         held = ", ".join(sorted(key.roles)) or "none"
-        return Ignored(index, kid, "missing-role", f"key {key.label} may not sign for role {role} (its roles: {held})")
-    if kid in counted:
-        return Ignored(index, kid, "bad-signature", f"key {key.label} signed twice; a key counts once")
-    return Signer(kid, key.name, signed_at)
+        return "missing-role", f"key {key.label} may not sign for role {role} (its roles: {held})"
+    return None
 
 
 def _decode_signature(value: Any) -> bytes | None:

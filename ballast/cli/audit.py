@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from ballast.cli import EPILOG
 from ballast.cli.exits import EXIT_OK, EXIT_PROBLEMS
+from ballast.cli.trust import read_at, read_trust
 from ballast.runtime.errors import UsageError
 
 DESCRIPTION = """Verify, query and export an audit ledger: the SQLite file that `ballast eval
@@ -21,7 +22,9 @@ _SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "check the hash chain and the signed checkpoints",
         """Check that no entry of a ledger was edited, deleted, inserted or moved, and
 that its tail was not cut off, and name the first bad sequence number. With
---key, also check each checkpoint's signature. A JSONL export is verified
+--trust, also check that each checkpoint is signed by a key the keyring trusts
+for the ledger role (LedgerWriter unless --role names another): not revoked,
+within its validity dates at --at (default: now). A JSONL export is verified
 too (its chain only: an export carries no checkpoints).""",
     ),
     "query": (
@@ -57,12 +60,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     verify = commands["verify"]
     verify.add_argument("ledger", metavar="LEDGER", help="the ledger (.sqlite), or a JSONL export of one")
     verify.add_argument(
+        "--trust",
+        metavar="KEYRING",
+        help="check the checkpoint signatures against this keyring (YAML or JSON; docs/security.md)",
+    )
+    verify.add_argument(
+        "--role", metavar="ROLE", help="the role checkpoint signers must hold in the keyring (default: LedgerWriter)"
+    )
+    verify.add_argument(
         "--key",
         action="append",
         metavar="PUBLIC_KEY",
-        help="trust checkpoints signed by the ed25519 public key in this file "
-        "(32 bytes, raw or base64); repeat for several keys",
+        help="instead of --trust, trust only the key of this key file (a .pub of `ballast key new`); repeat for several",
     )
+    verify.add_argument("--at", metavar="TIME", help="judge validity dates at this RFC 3339 time (default: now)")
     verify.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or one JSON object")
     query = commands["query"]
     query.add_argument("ledger", metavar="LEDGER", help="the ledger (.sqlite)")
@@ -99,9 +110,15 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
 def _verify(args: Namespace, out: TextIO) -> int:
     from ballast.runtime.ledger_read import LedgerReader, is_sqlite, verify_export
 
-    verifier = _verifier(args.key) if args.key else None
     path = args.ledger
-    if os.path.isfile(path) and not is_sqlite(path) and _starts_like_json(path):
+    export = os.path.isfile(path) and not is_sqlite(path) and _starts_like_json(path)
+    if export and (args.trust or args.key):
+        raise UsageError(
+            f"{path}: a JSONL export carries no checkpoints, so {'--trust' if args.trust else '--key'} has no "
+            "signature to check; verify the ledger it was exported from"
+        )
+    trust = _checkpoint_trust(args)
+    if export:
         with open(path, encoding="utf-8", errors="replace") as lines:
             try:
                 report = verify_export(lines, path)
@@ -113,19 +130,40 @@ def _verify(args: Namespace, out: TextIO) -> int:
         signed_note = "an export carries no checkpoints: it shows the lines are consistent, not who wrote them"
     else:
         with LedgerReader.open(path) as ledger:
-            report = ledger.verify(verifier)
+            report = ledger.verify(trust)
         signed_note = ""
     if args.format == "json":
-        out.write(json.dumps(report.to_dict(), sort_keys=True) + "\n")
+        checked = {"keyring": trust.keyring.source, "role": trust.role} if trust is not None else None
+        out.write(json.dumps({**report.to_dict(), "trust": checked}, sort_keys=True) + "\n")
     else:
-        out.write(_verify_text(report, signed_note, len(args.key or ())))
+        out.write(_verify_text(report, signed_note, trust))
     return EXIT_OK if report.ok and report.entries else EXIT_PROBLEMS
 
 
-def _verify_text(report: Any, export_note: str, keys: int) -> str:
+def _checkpoint_trust(args: Namespace) -> Any:
+    """The CheckpointTrust of --trust/--role or of --key, judged at --at; None without either."""
+    from ballast.runtime.ledger_keys import checkpoint_trust, trust_public_keys
+
+    if args.trust and args.key:
+        raise UsageError("give --trust KEYRING or --key PUBLIC_KEY, not both: --key is a keyring of its keys alone")
+    if not (args.trust or args.key):
+        for option in ("role", "at"):
+            if getattr(args, option) is not None:
+                raise UsageError(f"--{option} says how to judge checkpoint signatures: give --trust KEYRING too")
+        return None
+    if args.key and args.role is not None:
+        raise UsageError("--role names a role of the --trust keyring; keys given with --key sign as LedgerWriter")
+    now = read_at(args.at)
+    if args.key:
+        return trust_public_keys(args.key, now=now)
+    return checkpoint_trust(read_trust(args.trust), role=args.role, now=now)
+
+
+def _verify_text(report: Any, export_note: str, trust: Any) -> str:
     src = report.source
     if not report.ok:
-        lines = [f"{src}: TAMPERED: the first bad entry is seq {report.first_bad}"]
+        verdict = "TAMPERED" if report.tampered else "UNTRUSTED"
+        lines = [f"{src}: {verdict}: the first bad entry is seq {report.first_bad}"]
         lines += [f"  seq {f.seq}: {f.kind}: {f.message}" for f in report.findings[:20]]
         hidden = len(report.findings) - 20 + report.more_findings
         if hidden > 0:
@@ -142,11 +180,17 @@ def _verify_text(report: Any, export_note: str, keys: int) -> str:
             "checkpoints: none: the ledger is not signed, so a rewritten chain or a cut tail cannot be detected"
         )
     else:
-        if report.signatures_checked:
-            how = f"{report.verified_checkpoints} verified with {'the key' if keys == 1 else f'{keys} keys'} given"
+        if trust is not None:
+            how = f"{report.verified_checkpoints} verified against {trust.keyring.source} (role {trust.role})"
         else:
-            how = "their signatures NOT checked (give --key PUBLIC_KEY)"
+            how = "their signatures NOT checked (give --trust KEYRING)"
         lines.append(f"checkpoints: {report.checkpoints}, {how}; signed through entry {report.signed_through}")
+        for s in report.signers.values():
+            who = f"{s.name} ({s.key_id})" if s.name else s.key_id
+            count = "1 checkpoint" if s.checkpoints == 1 else f"{s.checkpoints} checkpoints"
+            lines.append(
+                f"  {'signed' if trust is not None else 'claimed'} by {who}: {count}, the newest at entry {s.last_seq}"
+            )
         if report.unsigned:
             first = report.signed_through + 1
             tail = f"entry {first} is" if report.unsigned == 1 else f"entries {first}–{report.head_seq} are"
@@ -202,14 +246,6 @@ def _export(args: Namespace, out: TextIO, err: TextIO) -> int:
             raise UsageError(f"cannot write {args.out}: {exc.strerror or exc}") from None
     err.write(f"exported {count} entries to {args.out}\n")
     return EXIT_OK
-
-
-def _verifier(paths: list[str]) -> Any:
-    try:
-        from ballast.runtime.ledger_keys import KeyVerifier
-    except ImportError:
-        raise UsageError("--key needs PyNaCl: pip install 'ballast[sign]'") from None
-    return KeyVerifier.from_files(paths)
 
 
 def _starts_like_json(path: str) -> bool:

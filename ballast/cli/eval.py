@@ -47,7 +47,7 @@ def add_arguments(ev: argparse.ArgumentParser) -> None:
     ev.add_argument(
         "--audit-key",
         metavar="KEY",
-        help="sign the ledger's checkpoints with this ed25519 private key file (a 32-byte seed, raw or base64)",
+        help="sign the ledger's checkpoints with this private key (a .key file of `ballast key new`)",
     )
     ev.add_argument(
         "--input",
@@ -154,15 +154,10 @@ def _audit_format(args: Namespace) -> str:
 
 
 def _open_ledger(path: str, key: str | None) -> Any:
+    from ballast.runtime.keyfiles import read_private_key
     from ballast.runtime.ledger import Ledger
 
-    signer = None
-    if key is not None:
-        try:
-            from ballast.runtime.ledger_keys import Ed25519Signer
-        except ImportError:
-            raise UsageError("--audit-key needs PyNaCl: pip install 'ballast[sign]'") from None
-        signer = Ed25519Signer.from_file(key)
+    signer = read_private_key(key) if key is not None else None
     return Ledger.open(path, signer=signer)
 
 

@@ -8,11 +8,11 @@ from argparse import Namespace
 from typing import Any, TextIO
 
 from ballast.cli.exits import EXIT_OK, EXIT_PROBLEMS
-from ballast.runtime.errors import CompileError, UsageError
+from ballast.runtime.errors import CompileError
 
-DESCRIPTION = """Manage the keys that sign bundles (docs/security.md): `key new` writes a key
-pair, `key show` prints a key file's id and public key, `key check` checks a
-keyring and shows each key's state."""
+DESCRIPTION = """Manage the keys that sign bundles and audit ledger checkpoints
+(docs/security.md): `key new` writes a key pair, `key show` prints a key file's
+id and public key, `key check` checks a keyring and shows each key's state."""
 
 NEW = """Create an Ed25519 key pair: DIR/NAME.key, the private key (mode 0600: keep it
 secret, never commit it), and DIR/NAME.pub, the public key. Existing files are
@@ -90,15 +90,12 @@ def _print_key(key: Any, fmt: str, out: TextIO, extra: dict[str, str]) -> None:
 def _check(args: Namespace, out: TextIO, err: TextIO) -> int:
     import time
 
+    from ballast.cli.trust import read_at
     from ballast.keyring import read_keyring
-    from ballast.runtime.values import iso, parse_timestamp
+    from ballast.runtime.values import iso
 
-    now = time.time()
-    if args.at is not None:
-        moment = parse_timestamp(args.at)
-        if moment is None or not isinstance(args.at, str):
-            raise UsageError(f"--at {args.at!r}: expected an RFC 3339 time such as 2026-01-01T00:00:00Z")
-        now = moment
+    at = read_at(args.at)
+    now = time.time() if at is None else at
     try:
         keyring = read_keyring(args.keyring)
     except CompileError as exc:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ballast.runtime.errors import CompileError, UsageError
 
-__all__ = ["add_trust_arguments", "is_bundle", "load_trusted", "read_trust", "require_bundle"]
+__all__ = ["add_trust_arguments", "is_bundle", "load_trusted", "read_at", "read_trust", "require_bundle"]
 
 
 def add_trust_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +57,18 @@ def read_trust(path: str | None) -> Any:
         return read_keyring(path)
     except CompileError as exc:
         raise UsageError(f"the keyring {path} has problems:\n{exc.render()}") from None
+
+
+def read_at(text: str | None) -> float | None:
+    """The epoch seconds of `--at TIME` (None without it): when validity dates are judged."""
+    if text is None:
+        return None
+    from ballast.runtime.values import parse_timestamp
+
+    moment = parse_timestamp(text)
+    if moment is None:
+        raise UsageError(f"--at {text!r}: expected an RFC 3339 time such as 2026-01-01T00:00:00Z")
+    return moment
 
 
 def load_trusted(path: str, args: argparse.Namespace, keyring: Any = None) -> tuple[Any, dict[str, Any]]:

@@ -8,7 +8,6 @@ from argparse import Namespace
 from typing import Any, TextIO
 
 from ballast.cli.exits import EXIT_OK, EXIT_PROBLEMS
-from ballast.runtime.errors import UsageError
 
 DESCRIPTION = """Check bundles against a keyring exactly as loading them with --trust (or
 ballast.load(path, trust=KEYRING)) does: the format and fingerprint, then the
@@ -31,16 +30,11 @@ def add_arguments(verify: argparse.ArgumentParser) -> None:
 
 def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     """Verify every bundle; exit 1 when one is refused."""
-    from ballast.cli.trust import read_trust
+    from ballast.cli.trust import read_at, read_trust
     from ballast.runtime.errors import BundleError
     from ballast.runtime.signing import read_trusted_bundle
-    from ballast.runtime.values import parse_timestamp
 
-    now = None
-    if args.at is not None:
-        now = parse_timestamp(args.at)
-        if now is None:
-            raise UsageError(f"--at {args.at!r}: expected an RFC 3339 time such as 2026-01-01T00:00:00Z")
+    now = read_at(args.at)
     keyring = read_trust(args.trust)
     role = keyring.role(args.role).name  # an unknown role is a usage error, before any bundle
     results: list[dict[str, Any]] = []

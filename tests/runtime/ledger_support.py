@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ballast.runtime.keyring import Keyring, Role, TrustedKey
 from ballast.runtime.ledger import Ledger
-from ballast.runtime.ledger_keys import Ed25519Signer, KeyVerifier
+from ballast.runtime.ledger_keys import LEDGER_ROLE, CheckpointTrust
 from ballast.runtime.ledger_read import LedgerReader
+from ballast.runtime.signing import PrivateKey
 
 SEED = bytes(range(32))
 OTHER_SEED = bytes(range(1, 33))
@@ -25,13 +27,23 @@ class Clock:
         return self.now
 
 
-def signer(seed: bytes = SEED) -> Ed25519Signer:
-    return Ed25519Signer(seed)
+def signer(seed: bytes = SEED, name: str = "") -> PrivateKey:
+    return PrivateKey.from_seed(seed, name)
 
 
-def verifier(seed: bytes = SEED) -> KeyVerifier:
-    s = signer(seed)
-    return KeyVerifier({s.key_id: s.public_key})
+def trusted(seed: bytes = SEED, *, roles: tuple[str, ...] = (LEDGER_ROLE,), name: str = "", **dates: Any) -> TrustedKey:
+    """The keyring entry of a seed's key (`not_before`, `not_after`, `revoked` as keywords)."""
+    key = signer(seed)
+    return TrustedKey(key.key_id, key.public_key, frozenset(roles), name, **dates)
+
+
+def keyring(*keys: TrustedKey, roles: tuple[str, ...] = (LEDGER_ROLE, "Operator")) -> Keyring:
+    return Keyring("test", {r: Role(r) for r in roles}, keys, roles[-1], "test-keyring")
+
+
+def verifier(seed: bytes = SEED) -> CheckpointTrust:
+    """Trust the key of `seed`, and it alone, to sign checkpoints."""
+    return CheckpointTrust(keyring(trusted(seed)))
 
 
 def decision(i: int, actor: str = "motb.orchestration/batch_shed_on_load", outcome: str = "pause") -> dict[str, Any]:

@@ -11,13 +11,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import nacl.signing
 import pytest
-from ledger_support import OTHER_SEED, SEED, T0, Clock, decision, make, signer, verifier, verify
+from ledger_support import OTHER_SEED, SEED, T0, Clock, decision, keyring, make, signer, trusted, verifier, verify
 
 from ballast.runtime.errors import LedgerError, UsageError
+from ballast.runtime.keyfiles import read_private_key, write_key_pair
+from ballast.runtime.keyring import key_id
 from ballast.runtime.ledger import GENESIS, Batch, Ledger, canonical, entry_hash
-from ballast.runtime.ledger_keys import Ed25519Signer, KeyVerifier, key_id_of
+from ballast.runtime.ledger_keys import CheckpointTrust
 from ballast.runtime.ledger_read import LedgerReader, parse_time, verify_export
 
 
@@ -95,7 +96,7 @@ def test_each_entry_hashes_its_canonical_text_which_holds_seq_time_and_prev(tmp_
             ["UPDATE checkpoints SET time = '2030-01-01T00:00:00.000000Z' WHERE seq = 20"],
             20,
             "bad-signature",
-            "does not verify",
+            "does not match the content: it was changed after signing",
         ),
     ],
     ids=["edited-field", "edited-column", "deleted", "swapped", "truncated", "edited-checkpoint"],
@@ -189,9 +190,7 @@ def test_a_checkpoint_with_a_forged_signature_is_found(tmp_path: Path) -> None:
     path = make(tmp_path / "l.sqlite", 20, every=10, seed=OTHER_SEED)
     # claim the trusted key's id on a checkpoint signed with another key
     sql(path, "UPDATE checkpoints SET key_id = ? WHERE seq = 20", params=(signer(SEED).key_id,))
-    trust = KeyVerifier(
-        {signer(SEED).key_id: signer(SEED).public_key, signer(OTHER_SEED).key_id: signer(OTHER_SEED).public_key}
-    )
+    trust = CheckpointTrust(keyring(trusted(SEED), trusted(OTHER_SEED)))
     report = verify(path, trust)
     assert [(f.seq, f.kind) for f in report.findings] == [(20, "bad-signature")]
 
@@ -406,21 +405,26 @@ def test_a_reader_sees_only_committed_entries_while_a_writer_appends(tmp_path: P
 # ---- keys -----------------------------------------------------------------------------------
 
 
-def test_key_files_are_read_raw_or_base64(tmp_path: Path) -> None:
+def test_a_ballast_key_new_key_file_signs_checkpoints_under_its_keyring_id(tmp_path: Path) -> None:
+    private, _ = write_key_pair(tmp_path / "keys", signer(SEED, "writer"))
+    key = read_private_key(private)
+    path = tmp_path / "l.sqlite"
+    with Ledger.open(path, signer=key, clock=Clock()) as ledger:
+        ledger.append(decision(1))
+    with LedgerReader.open(path) as reader:
+        assert [c.key_id for c in reader.checkpoints()] == [key_id(key.public_key)] == [key.key_id]
+    report = verify(path, verifier(SEED))
+    assert report.ok and report.verified_checkpoints == 1
+
+
+def test_a_raw_seed_key_file_of_the_first_ledgers_is_refused_with_what_to_do(tmp_path: Path) -> None:
     import base64
 
-    key = nacl.signing.SigningKey(SEED)
-    (tmp_path / "raw.key").write_bytes(SEED)
-    (tmp_path / "b64.key").write_text(base64.b64encode(SEED).decode() + "\n")
-    (tmp_path / "sodium.key").write_text(base64.b64encode(SEED + bytes(key.verify_key)).decode())
-    (tmp_path / "pub").write_text(base64.b64encode(bytes(key.verify_key)).decode())
-    (tmp_path / "junk.key").write_text("not a key")
-    ids = {Ed25519Signer.from_file(tmp_path / n).key_id for n in ("raw.key", "b64.key", "sodium.key")}
-    assert ids == {key_id_of(bytes(key.verify_key))} == set(KeyVerifier.from_files([tmp_path / "pub"]).key_ids)
-    with pytest.raises(LedgerError, match=r"junk.key: not an ed25519 private key: expected 32 or 64 bytes"):
-        Ed25519Signer.from_file(tmp_path / "junk.key")
-    with pytest.raises(LedgerError, match="cannot read the public key"):
-        KeyVerifier.from_files([tmp_path / "missing.pub"])
+    old = tmp_path / "ledger.key"
+    old.write_text(base64.b64encode(SEED).decode() + "\n")
+    old.chmod(0o600)
+    with pytest.raises(UsageError, match=r"ledger.key: not a Ballast key file \(expected the JSON `ballast key new`"):
+        read_private_key(old)
 
 
 def test_a_writer_refuses_a_ledger_whose_tail_was_cut_off(tmp_path: Path) -> None:

@@ -19,8 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from ballast.runtime.ledger_keys import Ed25519Signer, KeyVerifier
+from ballast.runtime.keyfiles import write_key_pair
+from ballast.runtime.keyring import Keyring, Role, TrustedKey
+from ballast.runtime.ledger_keys import LEDGER_ROLE, CheckpointTrust
 from ballast.runtime.ledger_read import LedgerReader
+from ballast.runtime.signing import PrivateKey
 
 SEED = bytes(range(32))
 KILLS = 50
@@ -31,12 +34,12 @@ BATCH_ENTRIES = 8
 CHILD = """
 import sys
 from ballast.runtime.ledger import Batch, Ledger
-from ballast.runtime.ledger_keys import Ed25519Signer
+from ballast.runtime.keyfiles import read_private_key
 
 path, key, name, count, batch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 ledger = Ledger.open(
     path,
-    signer=Ed25519Signer.from_file(key),
+    signer=read_private_key(key),
     checkpoint_every=7,
     batch=Batch(entries=batch, ms=60_000) if batch else None,
     timeout=30,
@@ -55,14 +58,13 @@ ledger.close()
 
 @pytest.fixture
 def key(tmp_path: Path) -> Path:
-    path = tmp_path / "ledger.key"
-    path.write_bytes(SEED)
-    return path
+    return write_key_pair(tmp_path, PrivateKey.from_seed(SEED, "ledger"))[0]
 
 
-def trust() -> KeyVerifier:
-    signer = Ed25519Signer(SEED)
-    return KeyVerifier({signer.key_id: signer.public_key})
+def trust() -> CheckpointTrust:
+    key = PrivateKey.from_seed(SEED)
+    entry = TrustedKey(key.key_id, key.public_key, frozenset({LEDGER_ROLE}))
+    return CheckpointTrust(Keyring("crash", {LEDGER_ROLE: Role(LEDGER_ROLE)}, (entry,), LEDGER_ROLE))
 
 
 def start(ledger: Path, key: Path, name: str, count: int = 0, batch: int = 0) -> subprocess.Popen[str]:
