@@ -193,7 +193,7 @@ def _change(old: Document, new: Document, where: str) -> str:
         raise BundleError(
             f"{where}: {new.kind} {new.name}: version {bad!r} cannot be ordered against "
             f"{(new.version if a is None else old.version)!r}; write versions as dotted numbers such as 1.2.0 "
-            "(docs/security.md, \"Signed policy changes and hot reload\")",
+            '(docs/security.md, "Signed policy changes and hot reload")',
             reason="bad-version",
         )
     if a == b:  # 1.2 and 1.2.0: one version written two ways
@@ -208,9 +208,7 @@ def rollback_reason(changes: Sequence[VersionChange]) -> str:
         return "it lowers " + ", ".join(f"{c.kind} {c.name} from {c.old} to {c.new}" for c in lowered)
     rebuilt = [c for c in changes if c.change == REBUILT]
     if rebuilt:
-        return "its content differs at the same version for " + ", ".join(
-            f"{c.kind} {c.name} {c.new}" for c in rebuilt
-        )
+        return "its content differs at the same version for " + ", ".join(f"{c.kind} {c.name} {c.new}" for c in rebuilt)
     if not any(c.change in (ADDED, RAISED) for c in changes):
         removed = [c for c in changes if c.change == REMOVED]
         gone = f" (it only removes {', '.join(f'{c.kind} {c.name}' for c in removed)})" if removed else ""

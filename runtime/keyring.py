@@ -430,12 +430,15 @@ class _Checker:
             path: Path_ = ("document_roles", kind)
             if kind not in kinds:
                 hint = did_you_mean(str(kind), kinds) or f"the kinds of document are: {', '.join(kinds)}"
-                self.error(path, f"unknown kind of document {describe(kind)}", hint, at_key=True)
+                shown = repr(kind) if isinstance(kind, str) else describe(kind)
+                self.error(path, f"unknown kind of document {shown}", hint, at_key=True)
                 continue
             if not isinstance(role, str) or (roles and role not in roles):
-                known = ", ".join(roles)
-                hint = (did_you_mean(role, roles) if isinstance(role, str) else "") or f"declare it under `roles:` ({known})"
-                self.error(path, f"{describe(role) if not isinstance(role, str) else repr(role)} is not a declared role", hint)
+                hint = (did_you_mean(role, roles) if isinstance(role, str) else "") or (
+                    f"declare it under `roles:` ({', '.join(roles)})"
+                )
+                shown = repr(role) if isinstance(role, str) else describe(role)
+                self.error(path, f"{shown} is not a declared role", hint)
                 continue
             out[kind] = role
         return out

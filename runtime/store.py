@@ -284,7 +284,9 @@ class PolicyStore:
         new = BundleRef(fingerprint, versions_now, signers, self._serial + 1)
         base = ChangeOutcome(REJECTED, label, old, new, tuple(roles), actor=actor)
         if running is not None and running.bundle.fingerprint == fingerprint:
-            return Proposal(_replace(base, status=NO_OP, new=BundleRef(fingerprint, versions_now, signers, old.serial)), None)  # type: ignore[union-attr]
+            return Proposal(
+                _replace(base, status=NO_OP, new=BundleRef(fingerprint, versions_now, signers, old.serial)), None
+            )  # type: ignore[union-attr]
         try:
             policies = from_checked_bundle(content, label)
             changes = tuple(compare_documents(documents(running.content) if running else [], documents(content), label))
@@ -295,7 +297,7 @@ class PolicyStore:
         why = rollback_reason(changes) if running is not None else ""
         if why and not allow_rollback:
             error = BundleError(
-                f"{label}: refused: rollback: {why}; the running bundle is {old.label if old else 'none'}. "  # noqa: E501
+                f"{label}: refused: rollback: {why}; the running bundle is {old.label if old else 'none'}. "
                 "Raise the version of what changed and sign it again, or propose it with allow_rollback "
                 "(--allow-rollback), which the ledger records",
                 reason="rollback",
