@@ -163,6 +163,7 @@ def policy_change_entry(outcome: Any, store: str, keyring: str) -> Entry:
         "versions": [c.to_dict() for c in outcome.versions],
         "state": [c.to_dict() for c in outcome.state],
     }
+    who = f"signed by {', '.join(signers)}" if signers else f"no valid signature ({', '.join(claimed) or 'none'})"
     how = "signatures checked against the keyring for the roles of its documents; versions compared"
     return {
         "kind": kind,
@@ -175,7 +176,7 @@ def policy_change_entry(outcome: Any, store: str, keyring: str) -> Entry:
         "latency_ms": None,
         "change": change,
         "narrative": {
-            "who": f"signed by {', '.join(signers)}" if signers else f"no valid signature ({', '.join(claimed) or 'none'})",
+            "who": who,
             "what": f"{kind}: {result}",
             "when": None,
             "where": store,

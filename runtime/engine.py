@@ -431,9 +431,7 @@ class Engine:
         engine._threats = [ThreatEngine.restore(ir, state) for ir, state in zip(policies.threats, threats, strict=True)]
         return engine
 
-    def reload(
-        self, policies: PolicySet, *, commit: Callable[[ReloadReport], None] | None = None
-    ) -> ReloadReport:
+    def reload(self, policies: PolicySet, *, commit: Callable[[ReloadReport], None] | None = None) -> ReloadReport:
         """Run `policies` from now on, keeping the state of every timed rule and threat whose
         state shape did not change (runtime/reload.py says what the shape is) and starting the
         others over; returns what happened to each.

@@ -44,7 +44,8 @@ def keyring(document_roles: dict[str, str] | None = None) -> Keyring:
 
 
 # A stateless rule (`warm`) and a stateful one (`hot`, `for 30s`, per pool). `{threshold}` and
-# `{by}` change decisions without changing the state shape; `{hold}` changes the shape.
+# `{by}` change decisions without changing the state shape (`hot` scales by 10 × `by`, so each
+# directive says which version issued it); `{hold}` changes the shape.
 POLICY = """\
 policy demo version "{version}" {{
   input ev {{
@@ -59,7 +60,7 @@ policy demo version "{version}" {{
   }}
   rule hot {{
     when load > 0.9 for {hold} group by pool
-    then pause(targets: pool)
+    then scale(targets: pool, by: {hot_by})
   }}
 }}
 """
@@ -82,7 +83,7 @@ policy flat version "{version}" {{
 def compiled(
     version: str = "1.0.0", threshold: float = 0.5, by: int = 1, hold: str = "30s", template: str = POLICY
 ) -> dict[str, Any]:
-    source = template.format(version=version, threshold=threshold, by=by, hold=hold)
+    source = template.format(version=version, threshold=threshold, by=by, hot_by=10 * by, hold=hold)
     return compile_paths(["demo.bal"], sources={"demo.bal": source}, source_date_epoch=0).bundle
 
 
