@@ -284,9 +284,8 @@ class PolicyStore:
         new = BundleRef(fingerprint, versions_now, signers, self._serial + 1)
         base = ChangeOutcome(REJECTED, label, old, new, tuple(roles), actor=actor)
         if running is not None and running.bundle.fingerprint == fingerprint:
-            return Proposal(
-                _replace(base, status=NO_OP, new=BundleRef(fingerprint, versions_now, signers, old.serial)), None
-            )  # type: ignore[union-attr]
+            same = BundleRef(fingerprint, versions_now, signers, running.bundle.serial)
+            return Proposal(_replace(base, status=NO_OP, new=same), None)
         try:
             policies = from_checked_bundle(content, label)
             changes = tuple(compare_documents(documents(running.content) if running else [], documents(content), label))
