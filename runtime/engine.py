@@ -169,7 +169,9 @@ class _PolicyEngine:
         self.machine.resolve_stale(grouping, key, now, result)
 
     # ---- snapshot ----
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, *, live: bool = False) -> dict[str, Any]:
+        """The state as JSON; `live` (a hot reload) leaves each history as its Series, which
+        `restore` copies without the JSON round trip."""
         stream, table = self.stream, self.table
         cooldowns, emitted = self.limits.to_json()
         return {
@@ -184,7 +186,7 @@ class _PolicyEngine:
                     "last_seen": key.last_seen if math.isfinite(key.last_seen) else None,
                     "event": key.event,
                     "series": [
-                        [list(path), s.to_json()]
+                        [list(path), s if live else s.to_json()]
                         for (_, path, _, _), s in zip(table.fields[self.groupings[g]], key.series, strict=True)
                         if s is not None
                     ],
@@ -229,7 +231,8 @@ class _PolicyEngine:
                 # a field no aggregate of this policy reads has no history to continue
                 if tuple(path) in where[g]:
                     i, keep = where[g][tuple(path)]
-                    key.series[i] = Series.from_json(samples, keep)
+                    carried = isinstance(samples, Series)
+                    key.series[i] = samples.carried(keep) if carried else Series.from_json(samples, keep)
             key.rules = {rule_at[int(i)]: RuleStatus.from_json(st) for i, st in item["rules"] if int(i) in rule_at}
             table.keys[(g, tuple(item["key"]))] = key
         self.limits.restore(data["cooldowns"], data["emitted"], rule_at)
@@ -450,7 +453,7 @@ class Engine:
             for engine in fresh._engines:
                 old = before.get(engine.policy.name)
                 if old is not None:  # its stream position, histories and kept rules' states carry over
-                    state = old.snapshot()
+                    state = old.snapshot(live=True)
                     state["rule_names"] = [n if (engine.policy.name, n) in kept else None for n in state["rule_names"]]
                     engine.restore(state)
         threats = {t.name: t for t in self._threats}

@@ -4,6 +4,7 @@ another thread reloads."""
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from pathlib import Path
@@ -153,3 +154,36 @@ def test_every_decision_comes_from_exactly_one_version_while_another_thread_relo
     assert reloads == ["committed"] * 32
     assert len(seen) == 4  # both versions of both sets decided some events
     assert stateful.engine is not None and stateful.engine.stats["demo"]["events"] == checked  # none lost
+
+
+WATCHDOG = GTBE.parent / "watchdog.bal"
+
+
+def watchdog_set(version: str) -> PolicySet:
+    sources = {str(p): p.read_text(encoding="utf-8") for p in (GTBE.parent / "lib").glob("*.bal")}
+    text = WATCHDOG.read_text(encoding="utf-8").replace('version "1.0.0"', f'version "{version}"')
+    sources[str(WATCHDOG)] = text
+    return from_checked_bundle(compile_paths([str(WATCHDOG)], sources=sources, source_date_epoch=0).bundle)
+
+
+def without_ids(result: Any) -> dict[str, Any]:
+    """A result as JSON without directive ids (they name the version, which a reload changes)."""
+    out = result.to_dict()
+    for d in out["directives"]:
+        del d["directive_id"]
+    return out
+
+
+def test_a_reload_that_keeps_every_shape_decides_as_if_nothing_happened() -> None:
+    lines = (GTBE.parent / "watchdog-events.jsonl").read_text(encoding="utf-8").splitlines()
+    events = [json.loads(line) for line in lines if line.strip()]
+    steady, reloaded = Engine(watchdog_set("1.0.0")), Engine(watchdog_set("1.0.0"))
+    half = len(events) // 2
+    for event in events[:half]:
+        assert without_ids(steady.process(event)) == without_ids(reloaded.process(event))
+    report = reloaded.reload(watchdog_set("1.0.1"))
+    assert {c.state for c in report.carries} == {"kept"} and len(report.carries) == 9
+    decided = [without_ids(steady.process(event)) for event in events[half:]]
+    assert decided == [without_ids(reloaded.process(event)) for event in events[half:]]
+    assert any(d["directives"] for d in decided)  # the second half decides something
+    assert steady.snapshot()["policies"][0]["keys"] == reloaded.snapshot()["policies"][0]["keys"]
