@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from store_support import ALICE, BOB, CAROL, MALLORY, NOW, compiled, keyring, release, signed
 
 from ballast.compiler.kinds import registry
+from ballast.compiler.pipeline import compile_paths
 from ballast.keyring import parse_keyring
 from ballast.runtime.audit import AuditLog
 from ballast.runtime.bundle import dump_bundle
@@ -186,8 +187,6 @@ GTBE = Path(__file__).resolve().parents[2] / "catalog" / "gtbe.bal"
 
 
 def test_a_bundle_that_drops_the_threat_documents_needs_the_threat_role() -> None:
-    from ballast.compiler.pipeline import compile_paths
-
     both_source = GTBE.read_text(encoding="utf-8")
     with_threat = compile_paths(["gtbe.bal"], sources={"gtbe.bal": both_source}, source_date_epoch=0).bundle
     s = store(document_roles={"policy": "Operator", "threat": "MetaAdmin"})
@@ -196,6 +195,15 @@ def test_a_bundle_that_drops_the_threat_documents_needs_the_threat_role() -> Non
     outcome = s.propose(policy_only)
     assert outcome.roles == ("Operator", "MetaAdmin") and outcome.reason == "missing-role"
     assert outcome.message.endswith("(changing threat documents needs role MetaAdmin in test-keyring)")
+
+
+def test_threat_documents_need_meta_admin_by_default() -> None:
+    source = GTBE.read_text(encoding="utf-8")
+    threat = compile_paths(["gtbe.bal"], sources={"gtbe.bal": source}, source_date_epoch=0).bundle
+    outcome = store().propose(signed(threat, CAROL))  # an Operator key alone
+    assert (outcome.roles, outcome.reason) == (("MetaAdmin",), "missing-role")
+    assert outcome.message.endswith("(changing threat documents needs role MetaAdmin in test-keyring)")
+    assert store().propose(signed(threat, ALICE, BOB)).check().roles == ("MetaAdmin",)
 
 
 def test_the_runtime_knows_every_kind_of_document_the_compiler_writes() -> None:
