@@ -127,6 +127,20 @@ def rate(fn: Callable[[Any], Any], events: list[Any]) -> float:
     return len(events) * 1e9 / plain_pass(fn, events)
 
 
+def throughput_rows(
+    name: str, bare: str, stored: str, bare_rates: list[float], store_rates: list[float]
+) -> list[tuple[str, str]]:
+    """The two medians, their ratio, and the range of the ratio run by run (the noise)."""
+    a, b = statistics.median(bare_rates), statistics.median(store_rates)
+    pairs = sorted(s / p for s, p in zip(store_rates, bare_rates, strict=True))
+    return [
+        (f"{name}: {bare} (events/s)", fmt_rate(a)),
+        (f"{name}: {stored} (events/s)", fmt_rate(b)),
+        (f"{name}: store / bare (throughput ratio)", f"{b / a:.3f}"),
+        (f"{name}: store / bare, run by run (min – max)", f"{pairs[0]:.3f} – {pairs[-1]:.3f}"),
+    ]
+
+
 def stateless(settings: Settings, report: Report) -> None:
     progress("stateless: the catalog set, PolicySet.evaluate against PolicyStore.evaluate")
     signed = Signed("motb.bal")
@@ -142,12 +156,7 @@ def stateless(settings: Settings, report: Report) -> None:
     plain, stored = interleaved(
         settings.runs, lambda: rate(bare.evaluate, stream), lambda: rate(store.evaluate, stream)
     )
-    a, b = statistics.median(plain), statistics.median(stored)
-    report.rows += [
-        ("stateless: PolicySet.evaluate (events/s)", fmt_rate(a)),
-        ("stateless: PolicyStore.evaluate (events/s)", fmt_rate(b)),
-        ("stateless: store / bare (throughput ratio)", f"{b / a:.3f}"),
-    ]
+    report.rows += throughput_rows("stateless", "PolicySet.evaluate", "PolicyStore.evaluate", plain, stored)
     latencies = []
     for patch in range(1, settings.reloads + 1):
         body = signed.release(patch)
@@ -176,12 +185,7 @@ def stateful(settings: Settings, report: Report, profile: bool) -> None:
         order = [(engine.process, bare_rates), (store.process, store_rates)]
         for process, into in order if run % 2 == 0 else order[::-1]:
             into.append(rate(process, events))
-    a, b = statistics.median(bare_rates), statistics.median(store_rates)
-    report.rows += [
-        ("stateful: Engine.process (events/s)", fmt_rate(a)),
-        ("stateful: PolicyStore.process (events/s)", fmt_rate(b)),
-        ("stateful: store / bare (throughput ratio)", f"{b / a:.3f}"),
-    ]
+    report.rows += throughput_rows("stateful", "Engine.process", "PolicyStore.process", bare_rates, store_rates)
     bodies = [signed.release(patch) for patch in range(1, 2 * settings.reloads + 2)]
     latencies = []
     for body in bodies[: settings.reloads]:
