@@ -5,8 +5,10 @@
     python -m bench.reload --markdown   # the table as Markdown (for docs/performance.md)
     python -m bench.reload --profile    # also: where a reload of the stateful store spends its time
 
-Evaluation through the store against the bare objects, in the same process, runs interleaved
-(the order alternates), median of the runs, and their ratio:
+Evaluation through the store against the bare objects, in the same process: the events are cut
+into slices of 500, each slice is run by both (the order alternating), and the report gives the
+medians and the median of the pairs' ratios with its quartiles (short pairs meet the same load on
+a shared machine, so their ratio is steadier than a ratio of long runs):
 
 * stateless: the catalog set (`catalog/motb.bal`, 11 rules) over the catalog events repeated,
   `PolicySet.evaluate` against `PolicyStore.evaluate` (which reads the running set once per
@@ -16,7 +18,7 @@ Evaluation through the store against the bare objects, in the same process, runs
   same Engine behind a lock shared with reloads). Both see the same events in the same order.
 
 Reload latency: `propose` of a newer signed bundle (versions raised, shapes unchanged, so every
-rule keeps its state), median of the runs: for the stateless store (read, verify two
+rule keeps its state), median of the proposals: for the stateless store (read, verify two
 signatures, build the evaluators, swap), for the stateful one (that, plus carrying the state of
 every key into the new Engine, during which events wait), and for the stateful one with a
 durable audit ledger (one more SQLite commit). `Engine.reload` alone is timed too.
@@ -61,19 +63,19 @@ from bench.harness import (
 from bench.stateful import WARMUP_ROUNDS, Fleet
 
 CATALOG = ROOT / "catalog"
-ROUNDS_PER_RUN = 4  # of every pool: 1 minute of event time per run
+SLICE = 500  # events a pair of measurements runs: short, so both meet the same load
 
 
 @dataclass
 class Settings:
-    runs: int
-    stateless_events: int
+    stateless_events: int  # sliced into pairs of SLICE
     keys: int
+    rounds: int  # of every pool after the warm-up, sliced into pairs of SLICE
     reloads: int
 
     @classmethod
     def make(cls, quick: bool) -> Settings:
-        return cls(runs=5, stateless_events=20_000, keys=300, reloads=5) if quick else cls(11, 100_000, 2_000, 11)
+        return cls(10_000, 300, 8, 5) if quick else cls(100_000, 2_000, 12, 11)
 
 
 @dataclass
@@ -110,16 +112,17 @@ class Signed:
         return dump_bundle(bundle)
 
 
-def interleaved(runs: int, a: Callable[[], float], b: Callable[[], float]) -> tuple[list[float], list[float]]:
-    """`runs` measurements of each, alternating which goes first."""
+def paired(pairs: int, a: Callable[[int], float], b: Callable[[int], float]) -> tuple[list[float], list[float]]:
+    """`pairs` measurements of each on the same slice `i`, alternating which goes first, so
+    each pair meets the same load on a shared machine."""
     first, second = [], []
-    for run in range(runs):
-        if run % 2:
-            second.append(b())
-            first.append(a())
+    for i in range(pairs):
+        if i % 2:
+            second.append(b(i))
+            first.append(a(i))
         else:
-            first.append(a())
-            second.append(b())
+            first.append(a(i))
+            second.append(b(i))
     return first, second
 
 
@@ -130,14 +133,14 @@ def rate(fn: Callable[[Any], Any], events: list[Any]) -> float:
 def throughput_rows(
     name: str, bare: str, stored: str, bare_rates: list[float], store_rates: list[float]
 ) -> list[tuple[str, str]]:
-    """The two medians, their ratio, and the range of the ratio run by run (the noise)."""
+    """The two medians, and the median and quartiles of the ratio pair by pair (the noise)."""
     a, b = statistics.median(bare_rates), statistics.median(store_rates)
-    pairs = sorted(s / p for s, p in zip(store_rates, bare_rates, strict=True))
+    ratios = [s / p for s, p in zip(store_rates, bare_rates, strict=True)]
+    q1, mid, q3 = statistics.quantiles(ratios, n=4)
     return [
-        (f"{name}: {bare} (events/s)", fmt_rate(a)),
+        (f"{name}: {bare} (events/s, median of {len(ratios)} slices)", fmt_rate(a)),
         (f"{name}: {stored} (events/s)", fmt_rate(b)),
-        (f"{name}: store / bare (throughput ratio)", f"{b / a:.3f}"),
-        (f"{name}: store / bare, run by run (min – max)", f"{pairs[0]:.3f} – {pairs[-1]:.3f}"),
+        (f"{name}: store / bare, median of the pairs' ratios (quartiles)", f"{mid:.3f} ({q1:.3f} – {q3:.3f})"),
     ]
 
 
@@ -153,8 +156,9 @@ def stateless(settings: Settings, report: Report) -> None:
     assert [r.to_dict() for r in map(bare.evaluate, events)] == [
         {k: v for k, v in store.evaluate(e).to_dict().items() if k != "bundle"} for e in events
     ], "the store must decide as the set it runs"
-    plain, stored = interleaved(
-        settings.runs, lambda: rate(bare.evaluate, stream), lambda: rate(store.evaluate, stream)
+    slices = [stream[i : i + SLICE] for i in range(0, len(stream), SLICE)]
+    plain, stored = paired(
+        len(slices), lambda i: rate(bare.evaluate, slices[i]), lambda i: rate(store.evaluate, slices[i])
     )
     report.rows += throughput_rows("stateless", "PolicySet.evaluate", "PolicyStore.evaluate", plain, stored)
     latencies = []
@@ -179,12 +183,11 @@ def stateful(settings: Settings, report: Report, profile: bool) -> None:
             store.process(event)
         if r % 10 == 9:
             progress(f"  warm-up round {r + 1}/{WARMUP_ROUNDS}")
-    bare_rates, store_rates = [], []
-    for run in range(settings.runs):
-        events = fleet.rounds(ROUNDS_PER_RUN)  # time only moves forward: each run takes new rounds
-        order = [(engine.process, bare_rates), (store.process, store_rates)]
-        for process, into in order if run % 2 == 0 else order[::-1]:
-            into.append(rate(process, events))
+    events = fleet.rounds(settings.rounds)  # time only moves forward: new rounds, sliced, each slice run by both
+    slices = [events[i : i + SLICE] for i in range(0, len(events), SLICE)]
+    bare_rates, store_rates = paired(
+        len(slices), lambda i: rate(engine.process, slices[i]), lambda i: rate(store.process, slices[i])
+    )
     report.rows += throughput_rows("stateful", "Engine.process", "PolicyStore.process", bare_rates, store_rates)
     bodies = [signed.release(patch) for patch in range(1, 2 * settings.reloads + 2)]
     latencies = []
@@ -230,8 +233,9 @@ def run_bench(settings: Settings, profile: bool) -> Report:
     stateful(settings, report, profile)
     report.load_after = load_average()
     report.notes = [
-        f"{settings.runs} interleaved runs per throughput figure; stateless: {settings.stateless_events:,} events "
-        f"per run; stateful: {ROUNDS_PER_RUN} rounds of {settings.keys:,} pools per run, after {WARMUP_ROUNDS} warm-up rounds",
+        f"throughput: pairs of {SLICE}-event slices, each slice run by the bare object and by the store, the "
+        f"order alternating; stateless: {settings.stateless_events:,} events; stateful: {settings.rounds} rounds "
+        f"of {settings.keys:,} pools, after {WARMUP_ROUNDS} warm-up rounds",
         f"reload latency: median of {settings.reloads} proposals, each a newer version of the same file, "
         "signed by 2 keys (threshold 2)",
     ]
@@ -242,8 +246,8 @@ def render(report: Report, markdown: bool) -> str:
     s = report.settings
     head = head_lines(
         "hot reload",
-        s.runs < 11,
-        "store and bare objects measured interleaved in one process; medians of the runs; ratios within the process",
+        s.reloads < 11,
+        "store and bare objects run on the same 500-event slices, alternating, in one process; ratios pair by pair",
         (report.load_before, report.load_after),
     )
     return "\n".join([*report_head(head, report.rows, markdown), "", *report_tail(report, markdown)])
@@ -254,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv,
         "reload",
         __doc__,
-        quick="a fast smoke run (300 pools, 5 runs); rough numbers",
+        quick="a fast smoke run (300 pools, 5 reloads); rough numbers",
         profile="also print a cProfile of one reload of the stateful store",
     )
     started = time.perf_counter()
