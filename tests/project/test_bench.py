@@ -34,4 +34,4 @@ def test_the_reload_benchmark_runs_and_checks_the_store_decides_as_the_set() -> 
     # bench.reload stops unless the store decides as the bare set and every reload keeps the state
     out = run_bench("bench.reload", "--quick", "--markdown")
     assert "**Ballast hot reload benchmark (--quick smoke run: rough numbers)**" in out
-    assert "| stateful: store / bare (throughput ratio) |" in out
+    assert "| stateful: store / bare, median of the pairs' ratios (quartiles) |" in out
