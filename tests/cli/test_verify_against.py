@@ -99,3 +99,12 @@ def test_bad_uses_of_against_are_usage_errors(work: Path) -> None:
     assert code == 2 and "--role does not apply with --against" in err
     code, _, err = run("verify", work / "missing.json", "--trust", ring, "--against", old)
     assert code == 2 and "cannot read bundle: No such file or directory" in err
+
+
+def test_key_check_shows_the_roles_changes_need_when_the_keyring_declares_them(work: Path) -> None:
+    ring = work / "keyring.yaml"
+    code, out, _ = run("key", "check", ring)
+    assert code == 0 and "changes need" not in out  # the default: shown in docs/security.md, not here
+    ring.write_text(ring.read_text(encoding="utf-8") + "document_roles:\n  policy: Operator\n", encoding="utf-8")
+    code, out, _ = run("key", "check", ring)
+    assert code == 0 and out.splitlines()[-1] == "  changes need: policy: Operator, threat: MetaAdmin"
