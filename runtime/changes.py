@@ -45,6 +45,7 @@ __all__ = [
     "BundleRef",
     "Document",
     "VersionChange",
+    "check_documents",
     "compare_documents",
     "documents",
     "kinds_of",
@@ -115,13 +116,40 @@ class VersionChange:
 
 
 def documents(bundle: Mapping[str, Any]) -> list[Document]:
-    """The documents of a (checked) bundle, in IR order."""
+    """The documents of a bundle whose format and fingerprint were checked, in IR order.
+
+    Read before its signatures are (to name it in a refusal), so nothing here trusts the IR's
+    shape: an entry that is not a mapping, or a name or version that is not text, is shown as
+    `?`, and building the evaluators refuses the bundle later.
+    """
+    entries = bundle["ir"]
     out = []
     for key, kind in DOCUMENT_KINDS.items():
-        for entry in bundle["ir"].get(key) or ():
+        listed = entries.get(key)
+        for entry in listed if isinstance(listed, list) else ():
             digest = hashlib.sha256(canonical_bytes(entry)).hexdigest()
-            out.append(Document(kind, str(entry.get("name", "")), str(entry.get("version", "")), digest))
+            fields = entry if isinstance(entry, Mapping) else {}
+            name, version = fields.get("name"), fields.get("version", "")
+            out.append(Document(kind, _text(name), _text(version), digest))
     return out
+
+
+def check_documents(docs: Sequence[Document], where: str = "bundle") -> None:
+    """Raise BundleError (`malformed-ir`) unless every document has a name and a version as text
+    and no two of a kind share a name: what versions are compared by."""
+    seen: set[tuple[str, str]] = set()
+    for d in docs:
+        if d.name == "?" or d.version == "?" or (d.kind, d.name) in seen:
+            problem = "is listed twice" if (d.kind, d.name) in seen else "has no name or version as text"
+            raise BundleError(
+                f"{where}: the IR is malformed ({d.kind} {d.name!r} {problem}); recompile with `ballast compile`",
+                reason="malformed-ir",
+            )
+        seen.add((d.kind, d.name))
+
+
+def _text(value: Any) -> str:
+    return value[:200] if isinstance(value, str) else "?"
 
 
 def kinds_of(bundle: Mapping[str, Any]) -> list[str]:

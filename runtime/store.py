@@ -47,6 +47,7 @@ from ballast.runtime.bundle import parse_bundle, read_bundle_bytes
 from ballast.runtime.changes import (
     BundleRef,
     VersionChange,
+    check_documents,
     compare_documents,
     documents,
     required_roles,
@@ -288,6 +289,7 @@ class PolicyStore:
             return Proposal(_replace(base, status=NO_OP, new=same), None)
         try:
             policies = from_checked_bundle(content, label)
+            check_documents(documents(content), label)
             changes = tuple(compare_documents(documents(running.content) if running else [], documents(content), label))
         except BundleError as exc:
             return Proposal(_replace(base, error=exc), None)

@@ -309,3 +309,49 @@ def test_without_allow_rollback_the_accepted_versions_only_increase(proposals: l
     assert s.current is not None and s.current.bundle.fingerprint == fingerprint(
         release(*model[:1], threshold=model[1])
     )  # type: ignore[index]
+
+
+# ---- untrusted bytes never crash the store ----
+
+
+def refingerprinted(bundle: dict[str, Any]) -> bytes:
+    """An edited bundle with its fingerprint recomputed: what anyone can make without a key."""
+    from ballast.runtime.bundle import fingerprint as ir_fingerprint
+
+    bundle["manifest"]["fingerprint"]["hash"] = ir_fingerprint(bundle["ir"])
+    return dump_bundle(bundle)
+
+
+IR_EDITS = {
+    "policies-not-a-list": lambda ir: ir.update(policies={"a": 1}),
+    "entry-not-a-mapping": lambda ir: ir.update(policies=[1, "x", None]),
+    "name-not-text": lambda ir: ir["policies"][0].update(name=["demo"], version=7),
+    "threats-junk": lambda ir: ir.update(threats=[{"name": "t"}]),
+    "no-rules": lambda ir: ir["policies"][0].pop("rules"),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(IR_EDITS))
+@pytest.mark.parametrize("signers", [(), (ALICE, BOB)])
+def test_an_edited_ir_is_a_refusal_never_a_crash(edit: str, signers: tuple[Any, ...], ledger: Ledger) -> None:
+    s = store(audit=AuditLog(ledger))
+    s.propose(release("1.0.0")).check()
+    bundle = json.loads(json.dumps(compiled("1.1.0")))
+    IR_EDITS[edit](bundle["ir"])
+    outcome = s.propose(signed(json.loads(refingerprinted(bundle)), *signers))
+    assert outcome.status == REJECTED
+    assert outcome.reason == ("unsigned" if not signers else "malformed-ir")
+    assert entries(ledger)[-1]["kind"] == "PolicyChangeRejected"
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(min_value=0), st.integers(0, 255)), min_size=1, max_size=4))
+def test_any_changed_byte_of_a_signed_bundle_is_refused_with_a_reason(flips: list[tuple[int, int]]) -> None:
+    raw = bytearray(release("1.1.0"))
+    for at, value in flips:
+        raw[at % len(raw)] = value
+    s = store()
+    s.propose(release("1.0.0")).check()
+    outcome = s.propose(bytes(raw))  # never raises: a refusal names its reason
+    if bytes(raw) != release("1.1.0"):
+        assert outcome.status == REJECTED and outcome.reason and outcome.message
