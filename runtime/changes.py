@@ -21,7 +21,9 @@ text. A version that is not of this form can only be equal to itself.
 1. no document of both has a lower version in N (a downgrade),
 2. no document of both has the same version in N and another content (a different build passing
    for the same version: an old or a forked one), and
-3. some document is new in N or has a higher version in N.
+3. some document is new in N or has a higher version in N, and
+4. a document absent from C that a store ran before comes back at the highest version it ran
+   (with that content) or above (`returning_reason`).
 
 Anything else is a rollback, refused unless the caller allows it (and the ledger records that it
 did). Removing a document alone is therefore refused too: from the bundles alone it cannot be
@@ -50,6 +52,7 @@ __all__ = [
     "documents",
     "kinds_of",
     "required_roles",
+    "returning_reason",
     "rollback_reason",
     "version_key",
 ]
@@ -132,6 +135,31 @@ def documents(bundle: Mapping[str, Any]) -> list[Document]:
             name, version = fields.get("name"), fields.get("version", "")
             out.append(Document(kind, _text(name), _text(version), digest))
     return out
+
+
+def returning_reason(
+    new: Sequence[Document], running: Sequence[Document], highest: Mapping[tuple[str, str], Document]
+) -> str:
+    """Why documents absent from the running bundle come back older than before, or "".
+
+    `highest` holds, per document, the highest version a store has run: a document removed and
+    added back must come back at that version (the same content) or a higher one, or it would
+    replay what was replaced.
+    """
+    present = {(d.kind, d.name) for d in running}
+    back = []
+    for d in new:
+        before = highest.get((d.kind, d.name))
+        if before is None or (d.kind, d.name) in present:
+            continue
+        if d.version == before.version:
+            older = d.digest != before.digest
+        else:
+            a, b = version_key(before.version), version_key(d.version)
+            older = a is not None and b is not None and (b < a or (b == a and d.digest != before.digest))
+        if older:
+            back.append(f"{d.kind} {d.name} at {d.version}, not above {before.version}, which ran before")
+    return ("it brings back " + ", ".join(back)) if back else ""
 
 
 def check_documents(docs: Sequence[Document], where: str = "bundle") -> None:

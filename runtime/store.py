@@ -46,12 +46,15 @@ from ballast.runtime.audit import AuditLog, policy_change_entry
 from ballast.runtime.bundle import parse_bundle, read_bundle_bytes
 from ballast.runtime.changes import (
     BundleRef,
+    Document,
     VersionChange,
     check_documents,
     compare_documents,
     documents,
     required_roles,
+    returning_reason,
     rollback_reason,
+    version_key,
 )
 from ballast.runtime.engine import Engine
 from ballast.runtime.errors import BundleError, UsageError
@@ -183,6 +186,9 @@ class PolicyStore:
         self._active: Active | None = None
         self._engine: Engine | None = None
         self._serial = 0
+        # per document, the highest version this store has run: one removed and added back may
+        # not return older (runtime/changes.py `returning_reason`)
+        self._highest: dict[tuple[str, str], Document] = {}
         self._changing = threading.Lock()  # one proposal at a time: each is judged against the running set
         self._engine_lock = threading.Lock()  # an Engine event and a reload never overlap
 
@@ -296,6 +302,8 @@ class PolicyStore:
         state = plan_reload(running.policies if running else None, policies).carries
         base = _replace(base, versions=changes, state=state)
         why = rollback_reason(changes) if running is not None else ""
+        if running is not None and not why:
+            why = returning_reason(documents(content), documents(running.content), self._highest)
         if why and not allow_rollback:
             error = BundleError(
                 f"{label}: refused: rollback: {why}; the running bundle is {old.label if old else 'none'}. "
@@ -312,8 +320,7 @@ class PolicyStore:
             return self._record(outcome)
         if not self.stateful:
             outcome = self._record(outcome)  # before the swap: a change that was not recorded never runs
-            self._active = active
-            self._serial = active.bundle.serial
+            self._swap(active)
             return outcome
         recorded: list[ChangeOutcome] = []
 
@@ -327,9 +334,16 @@ class PolicyStore:
                 self._engine = engine
             else:
                 self._engine.reload(active.policies, commit=record)
-            self._active = active
-            self._serial = active.bundle.serial
+            self._swap(active)
         return recorded[0]
+
+    def _swap(self, active: Active) -> None:
+        self._active = active  # the one assignment readers see: atomic
+        self._serial = active.bundle.serial
+        for d in documents(active.content):
+            before = self._highest.get((d.kind, d.name))
+            if before is None or _newer(d, before):
+                self._highest[(d.kind, d.name)] = d
 
     def _record(self, outcome: ChangeOutcome) -> ChangeOutcome:
         if self.audit is None:
@@ -386,6 +400,12 @@ class PolicyStore:
         if self._engine is None:
             raise UsageError("process() and advance() need a stateful store: PolicyStore(…, stateful=True)")
         return self._engine
+
+
+def _newer(d: Document, than: Document) -> bool:
+    """Whether `d`'s version is above `than`'s (a version that cannot be ordered never is)."""
+    a, b = version_key(than.version), version_key(d.version)
+    return a is not None and b is not None and b > a
 
 
 def _replace(outcome: ChangeOutcome, **changes: Any) -> ChangeOutcome:

@@ -355,3 +355,36 @@ def test_any_changed_byte_of_a_signed_bundle_is_refused_with_a_reason(flips: lis
     outcome = s.propose(bytes(raw))  # never raises: a refusal names its reason
     if bytes(raw) != release("1.1.0"):
         assert outcome.status == REJECTED and outcome.reason and outcome.message
+
+
+DEMO = """\
+policy demo version "{v}" {{
+  input ev {{ pool: string  load: float }}
+  rule warm {{ when load > {t} then scale(targets: pool, by: 1) }}
+}}
+"""
+EXTRA = DEMO.replace("policy demo", "policy extra").replace("rule warm", "rule cool")
+
+
+def two(a: str, b: str | None, t: float = 0.5) -> bytes:
+    """demo at version `a` and, unless `b` is None, extra at version `b`; signed by alice and bob."""
+    sources = {"demo.bal": DEMO.format(v=a, t=0.5)}
+    if b is not None:
+        sources["extra.bal"] = EXTRA.format(v=b, t=t)
+    bundle = compile_paths(sorted(sources), sources=sources, source_date_epoch=0).bundle
+    return signed(bundle, ALICE, BOB)
+
+
+def test_a_removal_alone_is_refused_and_a_document_may_not_come_back_older() -> None:
+    s = store()
+    s.propose(two("1.0.0", "2.0.0")).check()
+    alone = s.propose(two("1.0.0", None))
+    assert alone.reason == "rollback" and "it only removes policy extra" in alone.message
+    s.propose(two("1.1.0", None)).check()  # removed, with another document raised
+    back = s.propose(two("1.2.0", "1.0.0"))  # extra returns below the 2.0.0 that ran
+    assert back.reason == "rollback"
+    assert "it brings back policy extra at 1.0.0, not above 2.0.0, which ran before" in back.message
+    assert s.propose(two("1.2.0", "2.0.0", t=0.6)).reason == "rollback"  # 2.0.0 again, other content
+    assert s.propose(two("1.2.0", "2.0.0")).check().status == COMMITTED  # the same 2.0.0 may return
+    assert s.propose(two("1.3.0", None)).check().status == COMMITTED
+    assert s.propose(two("1.4.0", "2.1.0")).check().status == COMMITTED
