@@ -135,6 +135,57 @@ def event_entry(event: Mapping[str, Any]) -> Entry | None:
     return None
 
 
+def policy_change_entry(outcome: Any, store: str, keyring: str) -> Entry:
+    """`PolicyChangeCommitted` (outcome `committed`, `rollback` or `no-op`) or `PolicyChangeRejected`
+    (outcome: the reason code) for a PolicyStore's `ChangeOutcome`.
+
+    The actor is who signed (key names and ids; "unsigned" when no signature counted), the
+    subject the proposed bundle's fingerprint; `change` holds the old and new fingerprints and
+    versions, the roles required, how each document's version changes and what became of each
+    rule's state.
+    """
+    kind = "PolicyChangeRejected" if outcome.status == "rejected" else "PolicyChangeCommitted"
+    new, old = outcome.new, outcome.old
+    signers = [s.label for s in new.signers] if new is not None else []
+    claimed = [f"{label} (did not count)" for label in outcome.claimed]
+    result = outcome.reason or ("rollback" if outcome.rollback else outcome.status)
+    change = {
+        "bundle": outcome.where,
+        "proposed_by": outcome.actor,
+        "keyring": keyring,
+        "roles": list(outcome.roles),
+        "signers": [s.to_dict() for s in new.signers] if new is not None else [],
+        "claimed_signers": list(outcome.claimed),
+        "old": old.to_dict() if old is not None else None,
+        "new": new.to_dict() if new is not None else None,
+        "rollback": outcome.rollback,
+        "reason": outcome.reason or None,
+        "versions": [c.to_dict() for c in outcome.versions],
+        "state": [c.to_dict() for c in outcome.state],
+    }
+    who = f"signed by {', '.join(signers)}" if signers else f"no valid signature ({', '.join(claimed) or 'none'})"
+    how = "signatures checked against the keyring for the roles of its documents; versions compared"
+    return {
+        "kind": kind,
+        "action_id": _action_id(kind, change),
+        "subject": new.fingerprint if new is not None else outcome.where,
+        "actor": ", ".join(signers or claimed) or "unsigned",
+        "scope": store,
+        "outcome": result,
+        "reason": outcome.message,
+        "latency_ms": None,
+        "change": change,
+        "narrative": {
+            "who": who,
+            "what": f"{kind}: {result}",
+            "when": None,
+            "where": store,
+            "why": [outcome.message, *(c.text for c in outcome.versions), *(c.text for c in outcome.state)],
+            "how": how,
+        },
+    }
+
+
 def _entry(
     kind: str,
     event: Mapping[str, Any],

@@ -17,7 +17,7 @@ from typing import Any
 
 from ballast.runtime.errors import BundleError
 from ballast.runtime.ir import FORMAT as IR_FORMAT
-from ballast.runtime.reading import UnreadableInput, read_bytes
+from ballast.runtime.reading import FILE_LIMIT_VARIABLE, UnreadableInput, file_limit, read_bytes
 
 BUNDLE_FORMAT = "ballast-bundle/1"
 BUNDLE_KEYS = ("manifest", "ir", "signatures")
@@ -60,18 +60,32 @@ def read_bundle_bytes(path: str | Path) -> tuple[dict[str, Any], bytes]:
         reason = exc.reason[:1].upper() + exc.reason[1:]  # as the OS says it: "No such file or directory"
         hint = f"; {exc.hint}" if exc.hint and exc.hint != "check the path" else ""
         raise BundleError(f"{path}: cannot read bundle: {reason}{hint}", reason="unreadable") from None
+    return parse_bundle(raw, str(path)), raw
+
+
+def parse_bundle(raw: bytes, where: str = "bundle") -> dict[str, Any]:
+    """A bundle from its bytes (a file's, or a request body's), format and fingerprint checked;
+    raises BundleError saying what is wrong and what to do."""
+    if not isinstance(raw, bytes | bytearray):
+        raise BundleError(f"{where}: a bundle is given as bytes, got {type(raw).__name__}", reason="not-a-bundle")
+    if len(raw) > file_limit():  # a file is held to it when read; a request body is held to it here
+        raise BundleError(
+            f"{where}: cannot read bundle: larger than the limit of {file_limit()} bytes; raise "
+            f"{FILE_LIMIT_VARIABLE} if the bundle is meant to be this big",
+            reason="unreadable",
+        )
     try:
         bundle = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(
-            f"{path}: not a bundle (invalid JSON: {exc}); the file is truncated or damaged: recompile it with `ballast compile`",
+            f"{where}: not a bundle (invalid JSON: {exc}); the file is truncated or damaged: recompile it with `ballast compile`",
             reason="not-json",
         ) from None
     except (RecursionError, ValueError):  # nested too deep, or a number int() refuses
         raise BundleError(
-            f"{path}: not a bundle this runtime can read; recompile it with `ballast compile`", reason="not-json"
+            f"{where}: not a bundle this runtime can read; recompile it with `ballast compile`", reason="not-json"
         ) from None
-    return verify_bundle(bundle, str(path)), raw
+    return verify_bundle(bundle, where)
 
 
 def verify_bundle(bundle: Any, where: str = "bundle") -> dict[str, Any]:

@@ -52,6 +52,7 @@ from ballast.runtime.ir import IR
 from ballast.runtime.keys import Context, Grouping, Key, KeyTable, RuleStatus
 from ballast.runtime.limits import Limits
 from ballast.runtime.policy import CompiledPolicy, PolicySet, Problem, Result
+from ballast.runtime.reload import KEPT, ReloadReport, plan_reload
 from ballast.runtime.rules import RuleMachine, TimedRule
 from ballast.runtime.stream import Stream
 from ballast.runtime.threat import ThreatEngine
@@ -168,7 +169,9 @@ class _PolicyEngine:
         self.machine.resolve_stale(grouping, key, now, result)
 
     # ---- snapshot ----
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, *, live: bool = False) -> dict[str, Any]:
+        """The state as JSON; `live` (a hot reload) leaves each history as its Series, which
+        `restore` copies without the JSON round trip."""
         stream, table = self.stream, self.table
         cooldowns, emitted = self.limits.to_json()
         return {
@@ -183,7 +186,7 @@ class _PolicyEngine:
                     "last_seen": key.last_seen if math.isfinite(key.last_seen) else None,
                     "event": key.event,
                     "series": [
-                        [list(path), s.to_json()]
+                        [list(path), s if live else s.to_json()]
                         for (_, path, _, _), s in zip(table.fields[self.groupings[g]], key.series, strict=True)
                         if s is not None
                     ],
@@ -228,7 +231,8 @@ class _PolicyEngine:
                 # a field no aggregate of this policy reads has no history to continue
                 if tuple(path) in where[g]:
                     i, keep = where[g][tuple(path)]
-                    key.series[i] = Series.from_json(samples, keep)
+                    carried = isinstance(samples, Series)
+                    key.series[i] = samples.carried(keep) if carried else Series.from_json(samples, keep)
             key.rules = {rule_at[int(i)]: RuleStatus.from_json(st) for i, st in item["rules"] if int(i) in rule_at}
             table.keys[(g, tuple(item["key"]))] = key
         self.limits.restore(data["cooldowns"], data["emitted"], rule_at)
@@ -429,6 +433,41 @@ class Engine:
             )
         engine._threats = [ThreatEngine.restore(ir, state) for ir, state in zip(policies.threats, threats, strict=True)]
         return engine
+
+    def reload(self, policies: PolicySet, *, commit: Callable[[ReloadReport], None] | None = None) -> ReloadReport:
+        """Run `policies` from now on, keeping the state of every timed rule and threat whose
+        state shape did not change (runtime/reload.py says what the shape is) and starting the
+        others over; returns what happened to each.
+
+        The new state is built first; `commit(report)`, when given, is called before it replaces
+        the old, and if it raises the engine is unchanged (PolicyStore writes its ledger entry
+        there). Like `process`, not thread-safe: call it between events (PolicyStore holds a lock).
+        """
+        if not isinstance(policies, PolicySet):
+            raise UsageError(f"reload() takes a PolicySet (from ballast.load), got {type(policies).__name__}")
+        report = plan_reload(self.policies, policies)
+        kept = {(c.policy, c.name) for c in report.carries if c.state == KEPT}
+        fresh = Engine(policies)
+        before = {e.policy.name: e for e in self._engines}
+        with _collector_paused():
+            for engine in fresh._engines:
+                old = before.get(engine.policy.name)
+                if old is not None:  # its stream position, histories and kept rules' states carry over
+                    state = old.snapshot(live=True)
+                    state["rule_names"] = [n if (engine.policy.name, n) in kept else None for n in state["rule_names"]]
+                    engine.restore(state)
+        threats = {t.name: t for t in self._threats}
+        carried = []
+        for ir, threat in zip(policies.threats, fresh._threats, strict=True):
+            old_threat = threats.get(threat.name)
+            if ("", threat.name) in kept and old_threat is not None:
+                threat = ThreatEngine.restore(ir, {**old_threat.snapshot(), "fingerprint": threat.fingerprint})
+            carried.append(threat)
+        if commit is not None:
+            commit(report)
+        # the swap: each assignment is atomic, and the caller runs no event meanwhile
+        self.policies, self._engines, self._threats, self._by_input = policies, fresh._engines, carried, {}
+        return report
 
     def _select(self, input: str | None) -> list[_PolicyEngine]:
         if input is None:

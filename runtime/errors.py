@@ -137,7 +137,8 @@ class BundleError(BallastError):
     `reason` names what failed with a stable code, for programs (docs/security.md lists them):
     `unreadable`, `not-json`, `not-a-bundle`, `format`, `fingerprint-mismatch`, `malformed-ir`,
     `unsigned`, `no-keyring`, `bad-signature`, `unknown-key`, `revoked-key`, `expired-key`,
-    `key-not-yet-valid`, `missing-role`, `too-few-signers`, `not-canonical`.
+    `key-not-yet-valid`, `missing-role`, `too-few-signers`, `not-canonical`; and, when a
+    PolicyStore judges a change (runtime/store.py), `rollback` and `bad-version`.
     """
 
     def __init__(self, message: str, *, reason: str = "invalid") -> None:

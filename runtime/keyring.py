@@ -20,6 +20,9 @@ The document (YAML, or JSON, which is YAML too; docs/security.md has the referen
         not_before: 2025-01-01T00:00:00Z   # optional validity dates, checked against the clock
         not_after: 2026-01-01T00:00:00Z
         revoked: "laptop lost"       # optional: true, or the reason
+    document_roles:                  # optional: the role a change to each kind of document needs
+      policy: MetaAdmin              # (default: MetaAdmin when declared, else default_role)
+      threat: MetaAdmin
 
 `check_keyring` checks a loaded document (plain dicts and lists, as `json` or ruamel give them)
 and returns every problem with its path in the document (`keys[1].public_key`). This module
@@ -47,6 +50,8 @@ from ballast.runtime.suggest import did_you_mean
 from ballast.runtime.values import describe, iso, parse_timestamp
 
 __all__ = [
+    "DEFAULT_DOCUMENT_ROLE",
+    "DOCUMENT_KINDS",
     "KEY_ID_DIGITS",
     "PUBLIC_KEY_BYTES",
     "Keyring",
@@ -65,7 +70,13 @@ __all__ = [
 
 KEY_ID_DIGITS = 16  # hex digits of SHA-256(public key): a name to look a key up by, not a secret
 PUBLIC_KEY_BYTES = 32  # an Ed25519 public key
-TOP_KEYS = ("keyring", "roles", "default_role", "keys")
+TOP_KEYS = ("keyring", "roles", "default_role", "keys", "document_roles")
+# The kinds of document a bundle holds, by the IR key their entries are under. The runtime
+# imports no compiler: tests/runtime/test_store.py checks this against the compiler's registry.
+DOCUMENT_KINDS = {"policies": "policy", "threats": "threat"}
+# The role a change to these kinds needs when the keyring names none and declares it: the MOTB
+# administration model gives changes to orchestration and threat policies to MetaAdmin.
+DEFAULT_DOCUMENT_ROLE = "MetaAdmin"
 ROLE_KEYS = ("threshold",)
 KEY_KEYS = ("id", "name", "public_key", "roles", "not_before", "not_after", "revoked")
 _ROLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
@@ -149,6 +160,16 @@ class Keyring:
     keys: tuple[TrustedKey, ...]
     default_role: str
     source: str = "keyring"
+    # kind of document → the role a change to it needs (`document_roles:`); see `document_role`
+    document_roles: Mapping[str, str] = field(default_factory=dict)
+
+    def document_role(self, kind: str) -> str:
+        """The role that signers of a bundle holding documents of `kind` (`policy`, `threat`) must
+        hold: the keyring's `document_roles` entry, else MetaAdmin when the keyring declares it,
+        else the default role. Never read from a bundle."""
+        if kind in self.document_roles:
+            return self.document_roles[kind]
+        return DEFAULT_DOCUMENT_ROLE if DEFAULT_DOCUMENT_ROLE in self.roles else self.default_role
 
     def key(self, key_id: str) -> TrustedKey | None:
         """The key with this id, or None."""
@@ -190,6 +211,7 @@ class Keyring:
             "roles": {name: {"threshold": r.threshold} for name, r in self.roles.items()},
             "default_role": self.default_role,
             "keys": keys,
+            **({"document_roles": dict(self.document_roles)} if self.document_roles else {}),
         }
 
 
@@ -356,11 +378,12 @@ class _Checker:
         roles = self.attempt(lambda: self.roles(root), {})
         default = self.attempt(lambda: self.default_role(root, roles), "")
         keys = self.attempt(lambda: self.keys(root, roles), [])
+        document_roles = self.attempt(lambda: self.document_roles(root, roles), {})
         if not self.problems:  # with a key or role in doubt, counting signers would mislead
             self.reachable(roles, keys)
         if self.problems:
             return None
-        return Keyring(name, roles, tuple(k for k, _ in keys), default, source)
+        return Keyring(name, roles, tuple(k for k, _ in keys), default, source, document_roles)
 
     @staticmethod
     def attempt(read: Any, fallback: Any) -> Any:
@@ -395,6 +418,29 @@ class _Checker:
                 except _Skip:
                     pass
             out[name] = Role(name, threshold)
+        return out
+
+    def document_roles(self, root: Mapping[Any, Any], roles: Mapping[str, Role]) -> dict[str, str]:
+        if root.get("document_roles") is None:
+            return {}
+        body = self.mapping(root["document_roles"], ("document_roles",), "document_roles")
+        kinds = tuple(DOCUMENT_KINDS.values())
+        out = {}
+        for kind, role in body.items():
+            path: Path_ = ("document_roles", kind)
+            if kind not in kinds:
+                hint = did_you_mean(str(kind), kinds) or f"the kinds of document are: {', '.join(kinds)}"
+                shown = repr(kind) if isinstance(kind, str) else describe(kind)
+                self.error(path, f"unknown kind of document {shown}", hint, at_key=True)
+                continue
+            if not isinstance(role, str) or (roles and role not in roles):
+                hint = (did_you_mean(role, roles) if isinstance(role, str) else "") or (
+                    f"declare it under `roles:` ({', '.join(roles)})"
+                )
+                shown = repr(role) if isinstance(role, str) else describe(role)
+                self.error(path, f"{shown} is not a declared role", hint)
+                continue
+            out[kind] = role
         return out
 
     def threshold(self, value: Any, path: Path_) -> int:

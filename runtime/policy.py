@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ballast.runtime.codegen import compile_emitters, compile_matcher, timed_rules_source
 from ballast.runtime.errors import BallastError, UsageError
@@ -28,6 +28,9 @@ from ballast.runtime.interpret import evaluate as interpret
 from ballast.runtime.ir import IR, unparse
 from ballast.runtime.validate import check_schema, fast_checker, validate
 from ballast.runtime.values import format_duration, iso, spec_problem
+
+if TYPE_CHECKING:
+    from ballast.runtime.changes import BundleRef
 
 IMPACT_ORDER = ("minimal", "low", "moderate", "high", "critical")
 
@@ -129,6 +132,9 @@ class Result:
     errors: list[Problem] = field(default_factory=list)
     # What an Engine reports besides directives: rule state changes, telemetry gaps, suppressions.
     events: list[EngineEvent] = field(default_factory=list)
+    # Which bundle decided, when a PolicyStore evaluated the event (None otherwise): one event is
+    # decided by one version, and this names it (runtime/store.py `BundleRef`).
+    bundle: BundleRef | None = None
 
     @property
     def ok(self) -> bool:
@@ -141,6 +147,8 @@ class Result:
         }
         if self.events:
             out["events"] = [e.to_dict() for e in self.events]
+        if self.bundle is not None:
+            out["bundle"] = self.bundle.to_dict()
         return out
 
 

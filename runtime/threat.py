@@ -144,7 +144,7 @@ class ThreatEngine:
         if not isinstance(ir, Mapping) or ir.get("format") != THREAT_FORMAT:
             found = ir.get("format") if isinstance(ir, Mapping) else type(ir).__name__
             raise UsageError(f"not a compiled threat (format {found!r}, expected {THREAT_FORMAT!r})")
-        self._fingerprint = fingerprint(_semantic(ir))
+        self._fingerprint = fingerprint(semantic_ir(ir))
         self.name: str = ir["name"]
         self.input_name: str = ir.get("input", {}).get("name", "")
         self.version: str = ir.get("version", "")
@@ -347,6 +347,11 @@ class ThreatEngine:
         return self.default_dwell
 
     # ---- persistence ----
+    @property
+    def fingerprint(self) -> str:
+        """The fingerprint of what decides (the IR without positions); a snapshot carries it."""
+        return self._fingerprint
+
     def snapshot(self) -> dict[str, Any]:
         """The whole state as JSON values; `ThreatEngine.restore(ir, snapshot)` continues exactly."""
         return {
@@ -408,13 +413,13 @@ def load_threats(ir: Mapping[str, Any]) -> dict[str, ThreatEngine]:
     return {t["name"]: ThreatEngine(t) for t in ir.get("threats", ())}
 
 
-def _semantic(value: Any) -> Any:
+def semantic_ir(value: Any) -> Any:
     """The IR without what does not change decisions (positions, the file name): the snapshot's
     fingerprint, so a snapshot restores into a recompile of the same threat from a moved file."""
     if isinstance(value, Mapping):
-        return {k: _semantic(v) for k, v in value.items() if k not in ("at", "file")}
+        return {k: semantic_ir(v) for k, v in value.items() if k not in ("at", "file")}
     if isinstance(value, list | tuple):
-        return [_semantic(v) for v in value]
+        return [semantic_ir(v) for v in value]
     return value
 
 
@@ -453,4 +458,5 @@ __all__ = [
     "ThreatEngine",
     "ThreatUpdate",
     "load_threats",
+    "semantic_ir",
 ]

@@ -100,6 +100,15 @@ class Series:
             "ewma": [[a, v] for a, v in sorted((self.ewma or {}).items())],
         }
 
+    def carried(self, retention: float) -> Series:
+        """A copy for another Engine (a hot reload): what `from_json(to_json())` gives, without
+        the JSON. The derived `moments` are rebuilt by the first read, as after a restore."""
+        series = Series(retention)
+        series.times = array("d", self.times)
+        series.values = array("d", self.values)
+        series.ewma = dict(self.ewma) if self.ewma else None
+        return series
+
     @classmethod
     def from_json(cls, data: dict[str, Any], retention: float) -> Series:
         series = cls(retention)

@@ -78,7 +78,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     query = commands["query"]
     query.add_argument("ledger", metavar="LEDGER", help="the ledger (.sqlite)")
     query.add_argument(
-        "--kind", metavar="K", help="DirectiveIssued, ThreatIndexUpdated, ModeChanged, TelemetryGap, Stale"
+        "--kind",
+        metavar="K",
+        help="DirectiveIssued, ThreatIndexUpdated, ModeChanged, TelemetryGap, Stale, "
+        "PolicyChangeCommitted, PolicyChangeRejected",
     )
     query.add_argument("--actor", metavar="A", help="who decided: policy/rule, the engine, the threat document")
     query.add_argument("--subject", metavar="S", help="what it was about: the targets, the source, ThreatIndex")

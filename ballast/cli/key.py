@@ -92,6 +92,7 @@ def _check(args: Namespace, out: TextIO, err: TextIO) -> int:
 
     from ballast.cli.trust import read_at
     from ballast.keyring import read_keyring
+    from ballast.runtime.keyring import DOCUMENT_KINDS
     from ballast.runtime.values import iso
 
     at = read_at(args.at)
@@ -117,6 +118,9 @@ def _check(args: Namespace, out: TextIO, err: TextIO) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
         out.write("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + f"  {row[3]}\n")
+    if keyring.document_roles:  # shown when declared; without it every kind needs the default (security.md)
+        needed = ", ".join(f"{kind}: {keyring.document_role(kind)}" for kind in DOCUMENT_KINDS.values())
+        out.write(f"  changes need: {needed}\n")
     short = 0
     for role in keyring.roles.values():
         usable = sum(1 for k in keyring.holders(role.name) if k.refusal(now) is None)

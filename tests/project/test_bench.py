@@ -28,3 +28,10 @@ def test_the_diff_benchmark_runs_on_a_small_set() -> None:
     assert "**Ballast semantic diff benchmark (full run)**" in out
     assert "| `rule-renamed` | 1 | 1 | 1 |" in out
     assert "solver time per compared pair" in out
+
+
+def test_the_reload_benchmark_runs_and_checks_the_store_decides_as_the_set() -> None:
+    # bench.reload stops unless the store decides as the bare set and every reload keeps the state
+    out = run_bench("bench.reload", "--quick", "--markdown")
+    assert "**Ballast hot reload benchmark (--quick smoke run: rough numbers)**" in out
+    assert "| stateful: store / bare, median of the pairs' ratios (quartiles) |" in out
