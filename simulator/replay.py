@@ -99,6 +99,15 @@ def replay(
     return report
 
 
+def explain_engine(
+    telemetry: str | Path, baseline: PolicySet, candidate: PolicySet, *, input: str | None = None, engine: str = "auto"
+) -> str:
+    """Which engine `replay` would run with these arguments, and on the columnar engine which
+    rules run as column operations and why the others do not (`ballast replay --explain-plan`)."""
+    inputs = _schemas(baseline, candidate)
+    return plan_engine(telemetry, baseline, candidate, inputs, input=input, engine=engine).explain()
+
+
 def _reporting(
     records: Iterable[Record | BadLine | Quiet], progress: Callable[[int], None]
 ) -> Iterator[Record | BadLine | Quiet]:
@@ -469,4 +478,13 @@ def _recorded_form(*sets: PolicySet) -> Callable[[str, Mapping[str, Any]], dict[
     return recorded
 
 
-__all__ = ["DEFAULT_MAX_REJECTED", "MAX_PROBLEM_EXAMPLES", "REPORT_FORMAT", "policy_list", "replay", "rule_keys", "share"]
+__all__ = [
+    "DEFAULT_MAX_REJECTED",
+    "MAX_PROBLEM_EXAMPLES",
+    "REPORT_FORMAT",
+    "explain_engine",
+    "policy_list",
+    "replay",
+    "rule_keys",
+    "share",
+]

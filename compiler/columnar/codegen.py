@@ -99,6 +99,8 @@ def finish(value: _Value) -> Callable[[Columns, int], tuple[Any, Any]]:
             unsafe |= mask
         if isinstance(result, pa.Array | pa.ChunkedArray):
             return result, unsafe
+        if isinstance(result, str):  # a constant string: as a column, like a string field
+            return pa.array([result] * rows, type=pa.string()), unsafe
         return np.broadcast_to(np.asarray(result), (rows,)), unsafe
 
     return run
