@@ -46,16 +46,17 @@ BOM = b"\xef\xbb\xbf"
 
 # What pyarrow reads differently from the row reader: a blank line (skipped by both, but then
 # rows and lines no longer match), a carriage return that ends no line (Python's text reader
-# splits lines there), a byte-order mark inside the file. A line that starts with white space
-# is suspect too (cheaper to find than a white-space-only one, and rare in telemetry).
-_WHITE = (9, 10, 13, 32)  # tab, line feed, carriage return, space
+# splits lines there), a byte-order mark inside the file. And what it must never see: a line
+# that is not an object (a top-level `null` crashes pyarrow 26's JSON reader). So every line
+# must start with `{`; one that starts with white space goes to the row reader too (rare).
+_OPEN_BRACE = 0x7B
 
 
 def _suspect(np: Any, data: bytes, bytes_: Any, newlines: Any) -> bool:
     """Whether a piece of whole lines holds something pyarrow reads differently (above);
     `bytes_` is the piece as a numpy uint8 array, `newlines` the positions of its line feeds."""
     starts = bytes_[newlines[newlines + 1 < len(data)] + 1]
-    if data[:1] in (b" ", b"\t", b"\r", b"\n") or np.isin(starts, _WHITE).any():
+    if data[:1] != b"{" or (starts != _OPEN_BRACE).any():
         return True
     carriage_returns = np.count_nonzero(bytes_ == 13)
     if carriage_returns and carriage_returns != np.count_nonzero(bytes_[newlines[newlines > 0] - 1] == 13):
@@ -160,9 +161,15 @@ def _table_chunks(name: str, target: str, fields: Fields, batches: Iterator[Any]
     line = 1
     for table in batches:
         first = line
+        names = table.column_names
+        if len(set(names)) < len(names):
+            twice = next(n for n in names if names.count(n) > 1)
+            raise UsageError(f"{name}: the column {twice!r} appears twice; an event has one value per field")
 
         def events(positions: Sequence[int], table: Any = table) -> list[dict[str, Any]]:
-            rows = table.take(list(positions)).to_pylist()
+            if not len(positions):
+                return []
+            rows = table.take([int(i) for i in positions]).to_pylist()
             return [{k: v for k, v in row.items() if v is not None} for row in rows]
 
         def records(positions: Sequence[int], events: Any = events, first: int = first) -> list[Record | BadLine]:

@@ -291,10 +291,13 @@ class _Compiler:
 
     def _in(self, node: IR) -> _Value:
         right = node["r"]
-        if right["k"] != "list" or not all(i["k"] == "lit" for i in right["items"]):
+        if right["k"] == "lit" and isinstance(right["v"], list):  # folded by the compiler
+            items = right["v"]
+        elif right["k"] == "list" and all(i["k"] == "lit" for i in right["items"]):
+            items = [i["v"] for i in right["items"]]
+        else:
             raise Unsupported("`in` a list that is not written out")
         left = self.value(node["l"])
-        items = [i["v"] for i in right["items"]]
         np = self.np
         if left.kind == "str" and all(type(i) is str for i in items):
             _, pa, pc = require()
