@@ -17,12 +17,14 @@ from ballast.runtime.errors import CompileError, UsageError
 EXIT_SAME, EXIT_DIFFERENT, EXIT_BAD_INPUT = 0, 1, 2
 FINGERPRINT_SHOWN = 12  # hex digits of a set's fingerprint in messages: enough to tell two apart
 
-DESCRIPTION = """Replay recorded telemetry (JSONL, CSV, Parquet or Arrow) through a baseline and a candidate policy
-set, open loop: both see the same events, and their directives are compared rule by rule (how
-often each rule fired, when it first decided differently, on which event). Prints a
-ballast.replay/1 report (docs/replay.md). Exits 0 when every rule decided the same, 1 when some
-rule's decisions differ (like diff) or when the replay proves nothing (no line evaluated, or more
-lines rejected than --max-rejected allows), 2 when the telemetry or the policies cannot be read."""
+DESCRIPTION = """Replay recorded telemetry (JSONL, CSV, Parquet or Arrow IPC) through a baseline and a candidate
+policy set, open loop: both see the same events, and their directives are compared rule by rule
+(how often each rule fired, when it first decided differently, on which event). Prints a
+ballast.replay/1 report (docs/replay.md). Stateless sets run on the columnar engine when
+ballast[columnar] is installed (--engine, --explain-plan); the report is the same on every engine.
+Exits 0 when every rule decided the same, 1 when some rule's decisions differ (like diff) or when
+the replay proves nothing (no line evaluated, or more lines rejected than --max-rejected allows), 2
+when the telemetry or the policies cannot be read."""
 
 
 def add_arguments(replay: argparse.ArgumentParser) -> None:
