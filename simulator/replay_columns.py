@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ballast.runtime.errors import UsageError
 from ballast.runtime.policy import PolicySet
@@ -169,9 +170,10 @@ def column_records(
             lines += len(chunk)
         else:
             batch = chunk.batch
-            quiet = policies[0].quiet(batch)
+            shared: dict[str, Any] = {}
+            quiet = policies[0].quiet(batch, shared)
             for policy in policies[1:]:
-                quiet &= policy.quiet(batch)
+                quiet &= policy.quiet(batch, shared)
             busy = np.flatnonzero(~quiet)
             done = 0
             for position, record in zip(busy.tolist(), chunk.records(busy), strict=True):

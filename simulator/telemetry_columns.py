@@ -148,13 +148,29 @@ def _arrow_batches(name: str, chunk_rows: int) -> Iterator[Any]:
         except pa.ArrowInvalid:
             source.seek(0)
             batches = iter(pa.ipc.open_stream(source))
-        for batch in batches:
-            for start in range(0, batch.num_rows, chunk_rows):
-                yield batch.slice(start, chunk_rows)
+        yield from _rechunked(pa, batches, chunk_rows)
     except pa.ArrowInvalid as exc:
         raise UsageError(f"{name}: cannot read it as Arrow IPC (file or stream format): {exc}") from None
     finally:
         source.close()
+
+
+def _rechunked(pa: Any, batches: Iterator[Any], chunk_rows: int) -> Iterator[Any]:
+    """The batches as tables of `chunk_rows` rows (the last one shorter): a writer's small record
+    batches are joined, so the per-chunk cost is paid per chunk_rows rows, not per batch."""
+    held: list[Any] = []
+    count = 0
+    for batch in batches:
+        held.append(batch)
+        count += batch.num_rows
+        if count >= chunk_rows:
+            table = pa.Table.from_batches(held)
+            for start in range(0, count - count % chunk_rows, chunk_rows):
+                yield table.slice(start, chunk_rows)
+            rest = table.slice(count - count % chunk_rows)
+            held, count = rest.to_batches(), rest.num_rows
+    if count:
+        yield pa.Table.from_batches(held)
 
 
 def _table_chunks(name: str, target: str, fields: Fields, batches: Iterator[Any]) -> Iterator[Chunk]:

@@ -9,6 +9,7 @@ the *quiet* verdict is computed here, vectorised.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from ballast.compiler.columnar.deps import require
 from ballast.compiler.columnar.fallback import Busy, busy_rows, row_rule
 from ballast.compiler.columnar.plan import RulePlan, describe, plan_rules, policy_problem
 from ballast.compiler.columnar.schema import clean_rows
+from ballast.runtime.codegen import node_key
 from ballast.runtime.policy import CompiledPolicy, Result
 
 
@@ -45,6 +47,8 @@ class ColumnarPolicy:
         self.problem = policy_problem(policy)
         self.plans: list[RulePlan] | None = None if self.problem else plan_rules(policy)
         self._fallback: list[Busy] = []
+        self._schema_key = "schema " + json.dumps(policy.fields, sort_keys=True)
+        self._keys = [f"rule {node_key(rule.when)}" for rule in policy.rules]
         if self.plans is not None:
             self._fallback = [row_rule(policy, p.index) for p in self.plans if not p.columnar]
 
@@ -55,16 +59,28 @@ class ColumnarPolicy:
     def explain(self) -> list[str]:
         return describe(self.policy, self.plans, self.problem)
 
-    def quiet(self, batch: Batch) -> Any:
-        """A numpy bool array: the rows on which this policy decides nothing and reports nothing."""
+    def quiet(self, batch: Batch, shared: dict[str, Any] | None = None) -> Any:
+        """A numpy bool array: the rows on which this policy decides nothing and reports nothing.
+
+        `shared` caches, for one batch, what policies compute alike: the schema check of the same
+        fields and the conditions that are the same expression (a candidate that changes one
+        threshold shares every other rule with its baseline), so both sides compute them once.
+        """
         np, _, _ = require()
         if self.plans is None:
             return np.zeros(batch.rows, dtype=bool)
-        quiet = clean_rows(self.policy.fields, batch.columns, batch.present, batch.foreign)
-        for plan in self.plans:
+        shared = {} if shared is None else shared
+        schema = self._schema_key
+        if schema not in shared:
+            shared[schema] = clean_rows(self.policy.fields, batch.columns, batch.present, batch.foreign)
+        quiet = shared[schema].copy()
+        for plan, key in zip(self.plans, self._keys, strict=True):
             if plan.columnar:
-                fires, unsafe = plan.run(batch.columns, batch.rows)
-                quiet &= ~(fires | unsafe)
+                busy = shared.get(key)
+                if busy is None:
+                    fires, unsafe = plan.run(batch.columns, batch.rows)
+                    busy = shared[key] = fires | unsafe
+                quiet &= ~busy
         if self._fallback:
             rows = np.flatnonzero(quiet)
             if len(rows):
