@@ -306,6 +306,8 @@ class _Replay:
                 if type(record) is Quiet:
                     per_input[record.input] += record.count
                     seq += record.count
+                    if record.same:
+                        self._same(record.same)
                 else:
                     self._bad_line(record)  # type: ignore[arg-type]
                 continue
@@ -323,6 +325,17 @@ class _Replay:
                 rb, rc = Result(), Result()
             seq += 1
         self.events = seq
+
+    def _same(self, same: tuple[tuple[tuple[str, str], int], ...]) -> None:
+        """Directives both sets issued alike on events of a Quiet run (the columnar engine's).
+
+        Exact only where each event is an instant of its own, with no clock (no event time): the
+        columnar engine runs only there."""
+        assert not self.time_fields
+        for key, count in same:
+            self.diff.add_same(key, count)
+            self.baseline.decisions += count
+            self.candidate.decisions += count
 
     def finish(self) -> None:
         """What time alone decides by the newest event time; then the last instant is compared."""

@@ -163,6 +163,7 @@ def column_records(
     assert plan.target is not None and plan.engine == "columnar"
     target, policies = plan.target, plan.policies
     fields = policies[0].policy.fields
+    twins = _pair(plan)
     lines = reported = 0
     for chunk in read_columns(telemetry, target, fields, inputs, chunk_rows=chunk_rows or CHUNK_ROWS):
         if not isinstance(chunk, Chunk):
@@ -171,9 +172,13 @@ def column_records(
         else:
             batch = chunk.batch
             shared: dict[str, Any] = {}
-            quiet = policies[0].quiet(batch, shared)
-            for policy in policies[1:]:
-                quiet &= policy.quiet(batch, shared)
+            same: tuple[tuple[tuple[str, str], int], ...] = ()
+            if twins is None:
+                quiet = policies[0].quiet(batch, shared)
+                for policy in policies[1:]:
+                    quiet &= policy.quiet(batch, shared)
+            else:
+                quiet, same = _alike_rows(np, plan, twins, batch, shared)
             busy = np.flatnonzero(~quiet)
             done = 0
             for position, record in zip(busy.tolist(), chunk.records(busy), strict=True):
@@ -182,13 +187,44 @@ def column_records(
                 if record is not None:
                     yield record
                 done = position + 1
-            if batch.rows > done:
-                yield Quiet(target, batch.rows - done)
+            if batch.rows > done or same:
+                yield Quiet(target, batch.rows - done, same)
             lines += batch.rows
         if progress is not None:
             while reported + progress_every <= lines:
                 reported += progress_every
                 progress(reported)
+
+
+def _pair(plan: EnginePlan) -> list[int] | None:
+    """Directives per firing of each rule that emits alike in the baseline's and the candidate's
+    one policy reading the input (`twins.twin_rules`), or None when they cannot be paired."""
+    from ballast.compiler.columnar.twins import twin_rules
+
+    baseline, candidate = plan.sides
+    if len(baseline) != 1 or len(candidate) != 1:
+        return None
+    return twin_rules(baseline[0], candidate[0])
+
+
+def _alike_rows(
+    np: Any, plan: EnginePlan, twins: list[int], batch: Any, shared: dict[str, Any]
+) -> tuple[Any, tuple[tuple[tuple[str, str], int], ...]]:
+    """(rows the row path need not see, directives counted on them): the rows where both
+    policies are quiet, and those where they fire exactly the same twin rules (counted)."""
+    (baseline,), (candidate,) = plan.sides
+    ok_b, fires_b = baseline.verdicts(batch, shared)
+    ok_c, fires_c = candidate.verdicts(batch, shared)
+    alike = ok_b & ok_c
+    for fb, fc, directives in zip(fires_b, fires_c, twins, strict=True):
+        alike &= fb == fc if directives else ~(fb | fc)
+    name = baseline.policy.name
+    same = []
+    for rule, fb, directives in zip(baseline.policy.rules, fires_b, twins, strict=True):
+        fired = int(np.count_nonzero(fb & alike)) if directives else 0
+        if fired:
+            same.append(((name, rule.name), fired * directives))
+    return alike, tuple(same)
 
 
 __all__ = ["ENGINES", "EnginePlan", "column_records", "file_format", "plan_engine"]

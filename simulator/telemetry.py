@@ -55,10 +55,13 @@ class BadLine:
 @dataclass(frozen=True, slots=True)
 class Quiet:
     """`count` consecutive events of `input` on which no policy of either set decides or reports
-    anything: what a column reader hands a replay instead of the events themselves."""
+    anything differently from the other set: what the columnar engine hands a replay instead of
+    the events themselves. `same` holds ((policy, rule), directives) for the directives both sets
+    issued alike on such events (identical on both sides, so only counted)."""
 
     input: str
     count: int
+    same: tuple[tuple[tuple[str, str], int], ...] = ()
 
 
 def read_telemetry(

@@ -59,8 +59,10 @@ class ColumnarPolicy:
     def explain(self) -> list[str]:
         return describe(self.policy, self.plans, self.problem)
 
-    def quiet(self, batch: Batch, shared: dict[str, Any] | None = None) -> Any:
-        """A numpy bool array: the rows on which this policy decides nothing and reports nothing.
+    def verdicts(self, batch: Batch, shared: dict[str, Any] | None = None) -> tuple[Any, list[Any]]:
+        """(ok, fires): `ok` the rows that pass the schema check and on which no compiled rule may
+        fault or compute inexactly; `fires[i]` the rows of `ok` on which rule i fires (None for a
+        rule that falls back). Numpy bool arrays.
 
         `shared` caches, for one batch, what policies compute alike: the schema check of the same
         fields and the conditions that are the same expression (a candidate that changes one
@@ -68,27 +70,45 @@ class ColumnarPolicy:
         """
         np, _, _ = require()
         if self.plans is None:
-            return np.zeros(batch.rows, dtype=bool)
+            return np.zeros(batch.rows, dtype=bool), [None] * len(self.policy.rules)
         shared = {} if shared is None else shared
         schema = self._schema_key
         if schema not in shared:
             shared[schema] = clean_rows(self.policy.fields, batch.columns, batch.present, batch.foreign)
-        quiet = shared[schema].copy()
+        ok = shared[schema].copy()
+        runs: list[Any] = []
         for plan, key in zip(self.plans, self._keys, strict=True):
-            if plan.columnar:
-                busy = shared.get(key)
-                if busy is None:
-                    fires, unsafe = plan.run(batch.columns, batch.rows)
-                    busy = shared[key] = fires | unsafe
-                quiet &= ~busy
+            if not plan.columnar:
+                runs.append(None)
+                continue
+            if key not in shared:
+                shared[key] = plan.run(batch.columns, batch.rows)
+            fires, unsafe = shared[key]
+            ok &= ~unsafe
+            runs.append(fires)
+        return ok, [None if fires is None else fires & ok for fires in runs]
+
+    def quiet(self, batch: Batch, shared: dict[str, Any] | None = None) -> Any:
+        """A numpy bool array: the rows on which this policy decides nothing and reports nothing
+        (`shared` as for `verdicts`)."""
+        ok, fires = self.verdicts(batch, shared)
+        quiet = ok
+        for f in fires:
+            if f is not None:
+                quiet &= ~f
+        return self.without_fallback_hits(batch, quiet)
+
+    def without_fallback_hits(self, batch: Batch, rows: Any) -> Any:
+        """`rows` (a bool array) less the rows on which a rule that falls back fires or faults."""
+        np, _, _ = require()
         if self._fallback:
-            rows = np.flatnonzero(quiet)
-            if len(rows):
+            positions = np.flatnonzero(rows)
+            if len(positions):
                 scratch = Result()  # prepare's problems; none for a clean row, whose data is then the row path's
-                events = [None if e is None else self.policy.prepare(e, scratch) for e in batch.events(rows)]
+                events = [None if e is None else self.policy.prepare(e, scratch) for e in batch.events(positions)]
                 busy = busy_rows(self._fallback, events)
-                quiet[rows[busy]] = False
-        return quiet
+                rows[positions[busy]] = False
+        return rows
 
 
 __all__ = ["Batch", "ColumnarPolicy"]

@@ -63,24 +63,55 @@ POLICY = """policy fleet.capacity version "1.0.0" {
     then pause(targets: name)
   }
 
+  rule scaled {
+    when count > 900 && up
+    then scale(targets: name, by: count)
+  }
+
   rule noted {
     when has(note) && note == "drain"
     then pause(targets: name)
   }
 }
 """
+# A rule left to the row path (`noted`) makes the columnar engine send every row on which any
+# rule fires to the row path; without it, rows on which both sets fire the same rules alike are
+# only counted (compiler.columnar.twins). Both ways are checked.
+NOTED = POLICY.index("  rule noted")
+WITHOUT_NOTED = POLICY[:NOTED].rstrip() + "\n}\n"
 
 
-def policy_set(directory: Path, label: str, load: str, ratio: str) -> ballast.PolicySet:
+def policy_set(directory: Path, label: str, load: str, ratio: str, source: str = POLICY) -> ballast.PolicySet:
     path = directory / f"{label}.bal"
-    path.write_text(POLICY.replace("LOAD", load).replace("RATIO", ratio), encoding="utf-8")
+    path.write_text(source.replace("LOAD", load).replace("RATIO", ratio), encoding="utf-8")
     return ballast.compile([path])
+
+
+def make_sets(source: str) -> tuple[ballast.PolicySet, ballast.PolicySet]:
+    with tempfile.TemporaryDirectory() as tmp:
+        return (
+            policy_set(Path(tmp), "baseline", "0.8", "0.5", source),
+            policy_set(Path(tmp), "candidate", "0.7", "0.6", source),
+        )
 
 
 @pytest.fixture(scope="module")
 def sets() -> tuple[ballast.PolicySet, ballast.PolicySet]:
-    with tempfile.TemporaryDirectory() as tmp:
-        return policy_set(Path(tmp), "baseline", "0.8", "0.5"), policy_set(Path(tmp), "candidate", "0.7", "0.6")
+    return make_sets(POLICY)
+
+
+TWIN_SETS = make_sets(WITHOUT_NOTED)
+
+
+def test_rules_that_emit_alike_are_twins() -> None:
+    from ballast.compiler.columnar import ColumnarPolicy
+    from ballast.compiler.columnar.twins import twin_rules
+
+    baseline, candidate = (ColumnarPolicy(s.policies[0]) for s in TWIN_SETS)
+    # scale by: count is computed per event, so `scaled` is decided row by row
+    assert twin_rules(baseline, candidate) == [1, 1, 1, 1, 0]
+    with_noted = (ColumnarPolicy(s.policies[0]) for s in make_sets(POLICY))
+    assert twin_rules(*with_noted) is None
 
 
 def report_text(report: dict[str, Any]) -> str:
@@ -136,15 +167,21 @@ def write(path: Path, rows: list[str], newline: str) -> Path:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
+    twins=st.booleans(),
     rows=telemetry,
     chunk_rows=st.integers(1, 40),
     split_min=st.integers(1, 8),
     newline=st.sampled_from(["\n", "\r\n"]),
 )
 def test_columnar_and_row_engines_write_the_same_report(
-    sets: tuple[ballast.PolicySet, ballast.PolicySet], rows: list[str], chunk_rows: int, split_min: int, newline: str
+    sets: tuple[ballast.PolicySet, ballast.PolicySet],
+    twins: bool,
+    rows: list[str],
+    chunk_rows: int,
+    split_min: int,
+    newline: str,
 ) -> None:
-    baseline, candidate = sets
+    baseline, candidate = TWIN_SETS if twins else sets
     with tempfile.TemporaryDirectory() as tmp:
         path = write(Path(tmp) / "t.jsonl", rows, newline)
         row = replay(path, baseline, candidate, engine="row")
@@ -161,7 +198,7 @@ def test_the_random_telemetry_makes_rules_fire_and_fault(sets: tuple[ballast.Pol
         path = write(Path(tmp) / "t.jsonl", [json.dumps(event)] * 3, "\n")
         report = replay(path, baseline, candidate, engine="columnar")
     fired = {r["rule"]: (r["baseline"], r["candidate"]) for r in report["rules"]}
-    assert fired == {"hot": (0, 3), "ratio": (0, 0), "huge": (3, 3), "down": (3, 3), "noted": (3, 3)}
+    assert fired == {"hot": (0, 3), "ratio": (0, 0), "huge": (3, 3), "down": (3, 3), "scaled": (0, 0), "noted": (3, 3)}
     assert report["problems"]["examples"][0]["rule"] == "ratio"  # count / 0
 
 
@@ -188,11 +225,12 @@ def as_table(events: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(events)
 
 
+@pytest.mark.parametrize("twins", [False, True])
 @pytest.mark.parametrize("chunk_rows", [1, 7, 1000])
 def test_jsonl_parquet_and_arrow_give_the_same_report(
-    sets: tuple[ballast.PolicySet, ballast.PolicySet], tmp_path: Path, chunk_rows: int
+    sets: tuple[ballast.PolicySet, ballast.PolicySet], tmp_path: Path, chunk_rows: int, twins: bool
 ) -> None:
-    baseline, candidate = sets
+    baseline, candidate = TWIN_SETS if twins else sets
     events = clean_events(300)
     write(tmp_path / "t.jsonl", [json.dumps(e) for e in events], "\n")
     pq.write_table(as_table(events), tmp_path / "t.parquet", row_group_size=64)
@@ -214,15 +252,17 @@ def test_jsonl_parquet_and_arrow_give_the_same_report(
     holes=st.lists(st.tuples(st.integers(0, 39), st.sampled_from(["name", "load", "count", "total", "up"]))),
     chunk_rows=st.integers(1, 16),
     extra=st.booleans(),
+    twins=st.booleans(),
 )
 def test_parquet_with_nulls_and_foreign_columns(
     sets: tuple[ballast.PolicySet, ballast.PolicySet],
+    twins: bool,
     rows: list[dict[str, Any]],
     holes: list[tuple[int, str]],
     chunk_rows: int,
     extra: bool,
 ) -> None:
-    baseline, candidate = sets
+    baseline, candidate = TWIN_SETS if twins else sets
     for i, name in holes:
         if i < len(rows):
             rows[i][name] = None
@@ -253,7 +293,7 @@ def test_explain_plan_names_the_rules_left_to_the_row_path(
     path = write(tmp_path / "t.jsonl", [], "\n")
     text = explain_engine(path, baseline, candidate)
     assert text.startswith("engine: columnar (--engine auto)\ntelemetry: jsonl, every event of the input svc\n")
-    assert "  policy fleet.capacity: 4 of 5 rules columnar\n" in text
+    assert "  policy fleet.capacity: 5 of 6 rules columnar\n" in text
     assert "    noted: row path (has() is evaluated row by row)\n" in text
     csv = tmp_path / "t.csv"
     csv.write_text("name\n", encoding="utf-8")
