@@ -350,3 +350,14 @@ def test_a_file_that_is_not_parquet_is_a_usage_error(
         replay(bad, baseline, candidate)
     with pytest.raises(UsageError, match=r"no such telemetry file"):
         replay(tmp_path / "missing.arrow", baseline, candidate)
+
+
+def test_diff_replays_a_parquet_recording(tmp_path: Path) -> None:
+    (tmp_path / "base.bal").write_text(POLICY.replace("LOAD", "0.8").replace("RATIO", "0.5"), encoding="utf-8")
+    (tmp_path / "head.bal").write_text(POLICY.replace("LOAD", "0.7").replace("RATIO", "0.5"), encoding="utf-8")
+    pq.write_table(as_table(clean_events(200)), tmp_path / "t.parquet")
+    args = ["diff", tmp_path / "base.bal", tmp_path / "head.bal", "--format", "json"]
+    code, out, err = run_cli(*args, "--replay", tmp_path / "t.parquet")
+    assert code == 0, err
+    replayed = json.loads(out)["evidence"]["replay"]
+    assert replayed["evaluated"] == 200 and replayed["rules_changed"] == 1 and replayed["failure"] is None
