@@ -168,7 +168,7 @@ def canonical_json(value: Any) -> str:
 class _Rule:
     """A rule's metadata, its compiled emitter, and what reasons and rationales read."""
 
-    __slots__ = ("_decoded", "_text", "actions", "emit", "impact", "name", "policy", "priority", "version")
+    __slots__ = ("_decoded", "_text", "actions", "emit", "impact", "name", "policy", "priority", "then", "version")
 
     def __init__(self, policy: IR, ir: IR) -> None:
         self.policy: str = policy["name"]
@@ -187,6 +187,9 @@ class _Rule:
                 check_expression(part["e"])
                 _check_spec(part["spec"])
         self._text = json.dumps({"when": ir["when"], "reason": reason}, separators=(",", ":"))
+        # The actions as the IR states them (read by the columnar back-end, which tells rules
+        # that emit alike on two sets); the emitter compiled from them is what runs.
+        self.then: list[IR] = ir["then"]
         self._decoded: tuple[IR, list[Any]] | None = None
 
     @property
@@ -294,6 +297,7 @@ class CompiledPolicy:
         self.version: str = ir.get("version", "")
         self.input_name: str = ir["input"]["name"]
         self.fields: list[dict[str, Any]] = ir["input"]["fields"]
+        self.signatures: dict[str, Any] = ir.get("actions", {})  # each action's parameters, as its emitters read them
         check_schema(self.fields)  # a bundle's IR is read, not trusted
         self.check = fast_checker(self.fields)
         self.match, self.python_source = compile_matcher(ir)

@@ -114,6 +114,15 @@ class DecisionDiff:
                 diff = self._rules[key] = _RuleDiff()
             diff.add(t_s, b, c)
 
+    def add_same(self, key: RuleKey, count: int) -> None:
+        """`count` directives of one rule that both sides issued alike, each at an instant of its
+        own (the columnar engine's bulk count of what `add` would have counted one by one)."""
+        diff = self._rules.get(key)
+        if diff is None:
+            diff = self._rules[key] = _RuleDiff()
+        diff.baseline += count
+        diff.candidate += count
+
     def entries(
         self, *, baseline_rules: Iterable[RuleKey], candidate_rules: Iterable[RuleKey], seed: int | None = None
     ) -> list[dict[str, Any]]:

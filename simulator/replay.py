@@ -33,7 +33,9 @@ from ballast.runtime.errors import UsageError
 from ballast.runtime.policy import CompiledPolicy, PolicySet, Problem, Result
 from ballast.runtime.values import parse_timestamp
 from ballast.simulator.decisions import Decision, DecisionDiff, decisions_of, policy_list, rule_keys
-from ballast.simulator.telemetry import BadLine, Fields, Record, read_telemetry
+from ballast.simulator.replay_columns import column_records, plan_engine
+from ballast.simulator.telemetry import BadLine, Fields, Quiet, Record, read_telemetry
+from ballast.simulator.telemetry_columns import table_records
 
 REPORT_FORMAT = "ballast.replay/1"
 MAX_PROBLEM_EXAMPLES = 10
@@ -53,6 +55,8 @@ def replay(
     max_rejected: float = DEFAULT_MAX_REJECTED,
     origins: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None,
     progress: Callable[[int], None] | None = None,
+    engine: str = "auto",
+    chunk_rows: int | None = None,
 ) -> dict[str, Any]:
     """The `ballast.replay/1` report of `telemetry` run through both policy sets.
 
@@ -61,7 +65,9 @@ def replay(
     replay that evaluated no line). `origins` describes where each set came from, as
     `{"paths": [...], "fingerprint": "..."}`, copied into the report so that two sets of the
     same names and versions can be told apart. `progress(lines)` is called every
-    `PROGRESS_EVERY` lines with the number of lines read so far.
+    `PROGRESS_EVERY` lines (on the columnar engine, every chunk) with the number of lines read
+    so far. `engine` is "auto", "row" or "columnar" (`replay_columns`: the report is the same on
+    both); `chunk_rows` the rows per chunk of the columnar engine.
 
     Raises UsageError for a telemetry file that cannot be read at all, an unknown input or a
     `max_rejected` outside 0 to 1; lines that cannot be read are counted, reported as problems,
@@ -70,9 +76,22 @@ def replay(
     if not 0 <= max_rejected <= 1:
         raise UsageError(f"max_rejected must be a share from 0 to 1, got {max_rejected!r}")
     inputs = _schemas(baseline, candidate)
-    records = read_telemetry(telemetry, inputs, input=input)
+    plan = plan_engine(telemetry, baseline, candidate, inputs, input=input, engine=engine)
+    records: Iterable[Record | BadLine | Quiet]
+    if plan.engine == "columnar":
+        records = column_records(
+            telemetry, plan, inputs, chunk_rows=chunk_rows, progress=progress, progress_every=PROGRESS_EVERY
+        )
+    else:
+        if plan.file_format in ("parquet", "arrow"):
+            assert plan.target is not None  # plan_engine refuses a table without one input
+            records = table_records(telemetry, plan.target, inputs[plan.target])
+        else:
+            records = read_telemetry(telemetry, inputs, input=input)
+        if progress is not None:
+            records = _reporting(records, progress)
     run = _Replay(_Side(baseline), _Side(candidate), inputs, _time_fields(baseline, candidate))
-    run.feed(records if progress is None else _reporting(records, progress))
+    run.feed(iter(records))
     run.finish()
     report = run.report(str(telemetry), origins or ({}, {}))
     report["telemetry"]["max_rejected"] = max_rejected
@@ -80,7 +99,18 @@ def replay(
     return report
 
 
-def _reporting(records: Iterable[Record | BadLine], progress: Callable[[int], None]) -> Iterator[Record | BadLine]:
+def explain_engine(
+    telemetry: str | Path, baseline: PolicySet, candidate: PolicySet, *, input: str | None = None, engine: str = "auto"
+) -> str:
+    """Which engine `replay` would run with these arguments, and on the columnar engine which
+    rules run as column operations and why the others do not (`ballast replay --explain-plan`)."""
+    inputs = _schemas(baseline, candidate)
+    return plan_engine(telemetry, baseline, candidate, inputs, input=input, engine=engine).explain()
+
+
+def _reporting(
+    records: Iterable[Record | BadLine | Quiet], progress: Callable[[int], None]
+) -> Iterator[Record | BadLine | Quiet]:
     """The records, calling `progress` every PROGRESS_EVERY of them (a separate loop, so a
     replay without progress pays nothing for it)."""
     for count, record in enumerate(records, start=1):
@@ -264,15 +294,22 @@ class _Replay:
         self.instant: float | None = None  # t_s of the decisions held below
         self.held: tuple[list[Decision], list[Decision]] = ([], [])
 
-    def feed(self, records: Iterator[Record | BadLine]) -> None:
-        """Evaluate every event in both sets; the hot loop of a replay."""
+    def feed(self, records: Iterator[Record | BadLine | Quiet]) -> None:
+        """Evaluate every event in both sets; the hot loop of a replay. A Quiet run (the columnar
+        engine's) is counted, not evaluated: nothing happens on it in either set."""
         both = {name: _both(self.baseline, self.candidate, name) for name in self.per_input}
         rb, rc = Result(), Result()
         per_input, time_fields = self.per_input, self.time_fields
         seq = 0
         for record in records:
-            if type(record) is BadLine:
-                self._bad_line(record)
+            if type(record) is not tuple:
+                if type(record) is Quiet:
+                    per_input[record.input] += record.count
+                    seq += record.count
+                    if record.same:
+                        self._same(record.same)
+                else:
+                    self._bad_line(record)  # type: ignore[arg-type]
                 continue
             line, name, event = record  # type: ignore[misc]
             per_input[name] += 1
@@ -288,6 +325,17 @@ class _Replay:
                 rb, rc = Result(), Result()
             seq += 1
         self.events = seq
+
+    def _same(self, same: tuple[tuple[tuple[str, str], int], ...]) -> None:
+        """Directives both sets issued alike on events of a Quiet run (the columnar engine's).
+
+        Exact only where each event is an instant of its own, with no clock (no event time): the
+        columnar engine runs only there."""
+        assert not self.time_fields
+        for key, count in same:
+            self.diff.add_same(key, count)
+            self.baseline.decisions += count
+            self.candidate.decisions += count
 
     def finish(self) -> None:
         """What time alone decides by the newest event time; then the last instant is compared."""
@@ -443,4 +491,13 @@ def _recorded_form(*sets: PolicySet) -> Callable[[str, Mapping[str, Any]], dict[
     return recorded
 
 
-__all__ = ["DEFAULT_MAX_REJECTED", "MAX_PROBLEM_EXAMPLES", "REPORT_FORMAT", "policy_list", "replay", "rule_keys", "share"]
+__all__ = [
+    "DEFAULT_MAX_REJECTED",
+    "MAX_PROBLEM_EXAMPLES",
+    "REPORT_FORMAT",
+    "explain_engine",
+    "policy_list",
+    "replay",
+    "rule_keys",
+    "share",
+]

@@ -52,6 +52,18 @@ class BadLine:
         return {"kind": "invalid-line", "line": self.line, "message": str(self)}
 
 
+@dataclass(frozen=True, slots=True)
+class Quiet:
+    """`count` consecutive events of `input` on which no policy of either set decides or reports
+    anything differently from the other set: what the columnar engine hands a replay instead of
+    the events themselves. `same` holds ((policy, rule), directives) for the directives both sets
+    issued alike on such events (identical on both sides, so only counted)."""
+
+    input: str
+    count: int
+    same: tuple[tuple[tuple[str, str], int], ...] = ()
+
+
 def read_telemetry(
     path: str | Path, inputs: Mapping[str, Fields], *, input: str | None = None
 ) -> Iterator[Record | BadLine]:
@@ -101,7 +113,7 @@ def _is_csv(name: str, stream: TextIO) -> bool:
     return head not in ("{", "")
 
 
-def _unreadable(name: str, exc: Exception) -> UsageError:
+def unreadable(name: str, exc: Exception) -> UsageError:
     if isinstance(exc, UnicodeDecodeError):
         return UsageError(f"{name}: not UTF-8 text ({exc.reason}); convert the file to UTF-8")
     return UsageError(f"{name}: cannot read the telemetry: {exc}")  # a truncated or corrupt .gz
@@ -113,48 +125,57 @@ def _unreadable(name: str, exc: Exception) -> UsageError:
 def _jsonl_events(
     name: str, stream: TextIO, target: str | None, inputs: Mapping[str, Fields]
 ) -> Iterator[Record | BadLine]:
-    # raw_decode skips json.loads' two whitespace scans; a line it rejects (blank, indented,
-    # malformed) goes through json.loads, whose message and column are the ones to report.
-    raw_decode = json.JSONDecoder().raw_decode
+    read = line_reader(name, target, inputs)
     with stream:
         try:
             for number, line in enumerate(stream, start=1):
-                try:
-                    value, end = raw_decode(line)
-                    if may_be_deep(line):  # raw_decode knows no depth limit: let `loads` check it
-                        value, end = loads(line), len(line)
-                except (ValueError, RecursionError):  # JSONDecodeError, or too many digits or levels
-                    if not line.strip():
-                        continue
-                    try:
-                        value, end = loads(line), len(line)
-                    except json.JSONDecodeError as exc:
-                        yield BadLine(
-                            name,
-                            number,
-                            f"not JSON at column {exc.colno}: {exc.msg}; each line must be one JSON object",
-                        )
-                        continue
-                rest = line[end:]
-                if rest != "\n" and rest.strip():
-                    column = end + len(rest) - len(rest.lstrip()) + 1
-                    yield BadLine(
-                        name, number, f"extra text after the JSON object at column {column}; put one object per line"
-                    )
-                    continue
-                if type(value) is not dict:
-                    yield BadLine(name, number, f"expected a JSON object, got {_kind(value)}")
-                    continue
-                if target is not None:
-                    yield number, target, value
-                    continue
-                routed = _unwrap(value, inputs)
-                if isinstance(routed, str):
-                    yield BadLine(name, number, routed)
-                else:
-                    yield number, routed[0], routed[1]
+                record = read(number, line)
+                if record is not None:
+                    yield record
         except (UnicodeDecodeError, OSError, EOFError) as exc:
-            raise _unreadable(name, exc) from None
+            raise unreadable(name, exc) from None
+
+
+def line_reader(
+    name: str, target: str | None, inputs: Mapping[str, Fields]
+) -> Callable[[int, str], Record | BadLine | None]:
+    """`read(number, line)`: one JSONL line as a Record, a BadLine, or None for a blank line.
+
+    The one definition of how a line becomes an event, shared by the row reader above and the
+    column readers (`telemetry_columns`), which hand it every line they do not decide themselves.
+    """
+    # raw_decode skips json.loads' two whitespace scans; a line it rejects (blank, indented,
+    # malformed) goes through json.loads, whose message and column are the ones to report.
+    raw_decode = json.JSONDecoder().raw_decode
+
+    def read(number: int, line: str) -> Record | BadLine | None:
+        try:
+            value, end = raw_decode(line)
+            if may_be_deep(line):  # raw_decode knows no depth limit: let `loads` check it
+                value, end = loads(line), len(line)
+        except (ValueError, RecursionError):  # JSONDecodeError, or too many digits or levels
+            if not line.strip():
+                return None
+            try:
+                value, end = loads(line), len(line)
+            except json.JSONDecodeError as exc:
+                return BadLine(
+                    name, number, f"not JSON at column {exc.colno}: {exc.msg}; each line must be one JSON object"
+                )
+        rest = line[end:]
+        if rest != "\n" and rest.strip():
+            column = end + len(rest) - len(rest.lstrip()) + 1
+            return BadLine(name, number, f"extra text after the JSON object at column {column}; put one object per line")
+        if type(value) is not dict:
+            return BadLine(name, number, f"expected a JSON object, got {_kind(value)}")
+        if target is not None:
+            return number, target, value
+        routed = _unwrap(value, inputs)
+        if isinstance(routed, str):
+            return BadLine(name, number, routed)
+        return number, routed[0], routed[1]
+
+    return read
 
 
 def _unwrap(envelope: dict[str, Any], inputs: Mapping[str, Fields]) -> tuple[str, dict[str, Any]] | str:
@@ -196,7 +217,7 @@ def _csv_events(name: str, stream: TextIO, target: str, fields: Fields) -> Itera
         raise UsageError(f"{name}:1: the CSV header cannot be read: {exc}") from None
     except (UnicodeDecodeError, OSError, EOFError) as exc:
         stream.close()
-        raise _unreadable(name, exc) from None
+        raise unreadable(name, exc) from None
     try:
         columns = _columns(name, header or [], target, fields)
     except UsageError:
@@ -219,7 +240,7 @@ def _csv_rows(
                 yield BadLine(name, reader.line_num, f"not CSV: {exc}")
                 continue
             except (UnicodeDecodeError, OSError, EOFError) as exc:
-                raise _unreadable(name, exc) from None
+                raise unreadable(name, exc) from None
             if not row:
                 continue
             if len(row) != width:
@@ -304,4 +325,4 @@ _CONVERTERS: dict[str, tuple[Callable[[str], Any], str]] = {
 }
 
 
-__all__ = ["BadLine", "Record", "read_telemetry"]
+__all__ = ["BadLine", "Quiet", "Record", "line_reader", "read_telemetry", "unreadable"]

@@ -74,7 +74,7 @@ def add_arguments(diff: argparse.ArgumentParser) -> None:
     diff.add_argument(
         "--replay",
         metavar="TELEMETRY",
-        help="replay this recording (JSONL or CSV) through both sides and attach each rule's decision counts",
+        help="replay this recording (JSONL, CSV, Parquet or Arrow) through both sides and attach each rule's decision counts",
     )
     diff.add_argument("--input", metavar="NAME", help="with --replay: send every line to this input")
     diff.add_argument(

@@ -17,18 +17,23 @@ from ballast.runtime.errors import CompileError, UsageError
 EXIT_SAME, EXIT_DIFFERENT, EXIT_BAD_INPUT = 0, 1, 2
 FINGERPRINT_SHOWN = 12  # hex digits of a set's fingerprint in messages: enough to tell two apart
 
-DESCRIPTION = """Replay recorded telemetry (JSONL or CSV) through a baseline and a candidate policy
-set, open loop: both see the same events, and their directives are compared rule by rule (how
-often each rule fired, when it first decided differently, on which event). Prints a
-ballast.replay/1 report (docs/replay.md). Exits 0 when every rule decided the same, 1 when some
-rule's decisions differ (like diff) or when the replay proves nothing (no line evaluated, or more
-lines rejected than --max-rejected allows), 2 when the telemetry or the policies cannot be read."""
+DESCRIPTION = """Replay recorded telemetry (JSONL, CSV, Parquet or Arrow IPC) through a baseline and a candidate
+policy set, open loop: both see the same events, and their directives are compared rule by rule
+(how often each rule fired, when it first decided differently, on which event). Prints a
+ballast.replay/1 report (docs/replay.md). Stateless sets run on the columnar engine when
+ballast[columnar] is installed (--engine, --explain-plan); the report is the same on every engine.
+Exits 0 when every rule decided the same, 1 when some rule's decisions differ (like diff) or when
+the replay proves nothing (no line evaluated, or more lines rejected than --max-rejected allows), 2
+when the telemetry or the policies cannot be read."""
 
 
 def add_arguments(replay: argparse.ArgumentParser) -> None:
     """Declare the arguments of `ballast replay`."""
     replay.add_argument(
-        "--telemetry", required=True, metavar="FILE", help="recorded events: .jsonl or .csv (optionally .gz)"
+        "--telemetry",
+        required=True,
+        metavar="FILE",
+        help="recorded events: .jsonl or .csv (optionally .gz), .parquet, or .arrow/.feather (Arrow IPC)",
     )
     replay.add_argument(
         "--baseline",
@@ -56,6 +61,18 @@ def add_arguments(replay: argparse.ArgumentParser) -> None:
         "--format", choices=("json", "markdown"), default="json", help="json: the report (default); markdown: a summary"
     )
     replay.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of standard output")
+    replay.add_argument(
+        "--engine",
+        choices=("auto", "row", "columnar"),
+        default="auto",
+        help="row: every event through both sets; columnar: whole chunks as column operations, the rest "
+        "row by row (needs ballast[columnar]); auto (default): columnar where it applies. Same report",
+    )
+    replay.add_argument(
+        "--explain-plan",
+        action="store_true",
+        help="print which engine would run and which rules run as columns (and why not), then stop",
+    )
     add_trust_arguments(replay)
 
 
@@ -87,6 +104,11 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     candidate = _load("--candidate", args.candidate, err, args, keyring)
     if baseline is None or candidate is None:
         return EXIT_BAD_INPUT
+    if args.explain_plan:
+        from ballast.simulator.replay import explain_engine
+
+        out.write(explain_engine(args.telemetry, baseline[0], candidate[0], input=args.input, engine=args.engine))
+        return EXIT_SAME
     progress = progress_counter(err, "replay", "lines")  # on a terminal only; never in piped output
     report = replay(
         args.telemetry,
@@ -96,6 +118,7 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
         max_rejected=DEFAULT_MAX_REJECTED if args.max_rejected is None else args.max_rejected,
         origins=(baseline[1], candidate[1]),
         progress=progress,
+        engine=args.engine,
     )
     if progress is not None:
         progress(report["telemetry"]["lines"], final=True)

@@ -1,0 +1,348 @@
+"""The columnar replay benchmark: the row engine against the columnar one, and against hand-written numpy.
+
+    python -m bench.columnar              # full run: 2 h × 100 services × 1 Hz = 720,000 events (a few minutes)
+    python -m bench.columnar --quick      # smoke run: 20 min = 120,000 events; rough numbers
+    python -m bench.columnar --markdown   # the table as Markdown (for docs/performance.md)
+    python -m bench.columnar --profile    # also: where the columnar replay spends its time
+    python -m bench.columnar --hours 24   # another length of telemetry
+
+The issue's targets (issue 12, §4): replay of stateless sets on the columnar path at ≥ 5 M
+events/s from Parquet and ≥ 1 M events/s from JSONL through both sets on one core; a month of
+100 services at 1 Hz (259 M events) in under 2 minutes from Parquet; at most 1.5× the time of
+hand-written numpy for the same rules; memory bounded by the chunk, not by the recording.
+
+Method. The telemetry of `bench.replay` (catalog/motb.bal's input, 100 pools with incidents,
+about 2 directives per 100 events) is generated once, before any timing, as JSONL, and
+converted to Parquet and Arrow IPC. The baseline is catalog/motb.bal, the candidate the same
+with `sla_breach` at 99.9 % (as in `bench.replay`). Each run is `ballast.simulator.replay.replay`
+in process, both sets compiled before timing; the configurations are interleaved inside every
+run and each figure is the median of the runs. Every configuration must produce the same
+report (the benchmark stops if not). The hand-written numpy baseline reads the same Parquet
+file in the same chunks and computes the eleven rules' conditions for both sets with numpy,
+counting fires per rule; its counts must equal the report's. Peak RSS is measured in a child
+process per configuration (VmHWM), for the telemetry and for four times as much, so a
+memory that grows with the recording shows.
+
+This is a benchmark, not a test: it asserts nothing about speed.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ballast
+from bench.harness import (
+    ROOT,
+    BenchReport,
+    cprofile_text,
+    fmt_rate,
+    head_lines,
+    load_average,
+    markdown_table,
+    parse_arguments,
+    progress,
+    report_tail,
+)
+from bench.harness import intro as report_intro
+from bench.replay import CATALOG, SERVICES, make_candidate, write_telemetry
+
+MONTH_EVENTS = 30 * 86_400 * SERVICES  # 259.2 M
+TARGET_PARQUET = 5e6
+TARGET_JSONL = 1e6
+TARGET_MONTH_S = 120.0
+TARGET_OVERHEAD = 1.5
+CONFIGS = (
+    "row engine, JSONL",
+    "columnar, JSONL",
+    "columnar, Arrow IPC",
+    "columnar, Parquet",
+    "hand-written numpy, Parquet",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    quick: bool
+    seconds: int
+    runs: int
+
+
+@dataclass
+class Report(BenchReport):
+    settings: Settings
+    events: int = 0
+    sizes: dict[str, int] = field(default_factory=dict)
+    runs_s: dict[str, list[float]] = field(default_factory=dict)
+    rss_mib: dict[str, tuple[float, float]] = field(default_factory=dict)  # (1×, 4×) telemetry
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+# ---- the telemetry in three formats ----
+
+
+def write_formats(directory: Path, seconds: int, name: str = "t") -> dict[str, Path]:
+    import pyarrow as pa
+    import pyarrow.json as pj
+    import pyarrow.parquet as pq
+
+    jsonl = directory / f"{name}.jsonl"
+    write_telemetry(jsonl, seconds)
+    table = pj.read_json(jsonl)
+    parquet, arrow = directory / f"{name}.parquet", directory / f"{name}.arrow"
+    pq.write_table(table, parquet)
+    with pa.OSFile(str(arrow), "wb") as sink, pa.ipc.new_file(sink, table.schema) as out:
+        out.write_table(table)
+    return {"jsonl": jsonl, "parquet": parquet, "arrow": arrow}
+
+
+# ---- hand-written numpy for the same rules ----
+
+
+def numpy_counts(parquet: Path, chunk_rows: int) -> dict[str, tuple[int, int]]:
+    """Fires per rule of catalog/motb.bal (baseline, candidate), written by hand with numpy."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    counts: dict[str, list[int]] = {}
+
+    def add(rule: str, baseline: Any, candidate: Any) -> None:
+        c = counts.setdefault(rule, [0, 0])
+        c[0] += int(np.count_nonzero(baseline))
+        c[1] += int(np.count_nonzero(candidate))
+
+    with pq.ParquetFile(parquet) as source:
+        for batch in source.iter_batches(batch_size=chunk_rows):
+            col = {name: batch.column(name) for name in batch.schema.names}
+            num = {k: v.to_numpy() for k, v in col.items() if k not in ("agent", "pool", "region", "tier")}
+            tier = col["tier"].to_numpy(zero_copy_only=False)
+            critical, batch_tier = tier == "critical", tier == "batch"
+            load, risk = num["load"], num["risk"]
+            overloaded = (load > 0.8) & (risk > 80)
+            queue = num["htm_queue_depth"]
+            same = [
+                ("downgrade_on_load_risk", overloaded & ~critical),
+                ("protect_critical_under_risk", overloaded & critical),
+                ("latency_breach", (num["latency_p95_ms"] > 250.0) & (load > 0.6)),
+                ("error_budget_burn", num["error_rate"] > 0.01 * 5),
+                ("htm_queue_warning", (queue >= 1000) & (queue < 5000)),
+                ("htm_queue_critical", queue >= 5000),
+                ("trigger_mesh_starved", num["subscriptions"] < 5),
+                ("scheduler_stalled", (num["dispatch_rate"] < 1.0) & (queue > 0)),
+                ("policy_cascade_limit", num["policy_depth"] >= 10),
+                ("batch_shed_on_load", batch_tier & (load > 0.9)),
+            ]
+            for rule, fires in same:
+                add(rule, fires, fires)
+            sla = num["sla_adherence"]
+            add("sla_breach", (sla < 99.95) & ~batch_tier, (sla < 99.9) & ~batch_tier)
+    return {rule: (b, c) for rule, (b, c) in counts.items()}
+
+
+# ---- the runs ----
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    gc.collect()
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def directives_per_rule(report: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """Fires per rule from a replay report (a rule with two actions counts each directive)."""
+    actions = {"htm_queue_critical": 2}
+    return {
+        r["rule"]: (r["baseline"] // actions.get(r["rule"], 1), r["candidate"] // actions.get(r["rule"], 1))
+        for r in report["rules"]
+    }
+
+
+def peak_rss_mib(path: Path, candidate: Path, engine: str) -> float:
+    """Peak RSS of a child process that compiles both sets and replays `path` on `engine`."""
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork and exec, so a child would report
+    # the benchmark's own peak; VmHWM belongs to the child's address space alone.
+    script = (
+        "import sys, ballast\n"
+        "from ballast.simulator.replay import replay\n"
+        "b, c = ballast.compile([sys.argv[1]]), ballast.compile([sys.argv[2]])\n"
+        "replay(sys.argv[3], b, c, engine=sys.argv[4])\n"
+        "print(next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM:')))\n"
+    )
+    args = [sys.executable, "-c", script, str(CATALOG / "motb.bal"), str(candidate), str(path), engine]
+    done = subprocess.run(args, capture_output=True, text=True, check=True, cwd=ROOT)
+    return int(done.stdout.split()[-1]) / 1024
+
+
+def bench(settings: Settings, profile: bool, chunk_rows: int) -> Report:
+    from ballast.simulator.replay import replay
+
+    report = Report(settings, load_before=load_average())
+    with tempfile.TemporaryDirectory(prefix="ballast-columnar-bench-") as tmp:
+        directory = Path(tmp)
+        progress(f"generating {settings.seconds / 3600:g} h × {SERVICES} services × 1 Hz of telemetry")
+        files = write_formats(directory, settings.seconds)
+        report.events = settings.seconds * SERVICES
+        report.sizes = {k: p.stat().st_size for k, p in files.items()}
+        candidate_path = make_candidate(directory)
+        baseline, candidate = ballast.compile([CATALOG / "motb.bal"]), ballast.compile([candidate_path])
+
+        def run_replay(path: Path, engine: str) -> Callable[[], Any]:
+            return lambda: replay(path, baseline, candidate, engine=engine, chunk_rows=chunk_rows)
+
+        runs: dict[str, Callable[[], Any]] = {
+            "row engine, JSONL": run_replay(files["jsonl"], "row"),
+            "columnar, JSONL": run_replay(files["jsonl"], "columnar"),
+            "columnar, Arrow IPC": run_replay(files["arrow"], "columnar"),
+            "columnar, Parquet": run_replay(files["parquet"], "columnar"),
+            "hand-written numpy, Parquet": lambda: numpy_counts(files["parquet"], chunk_rows),
+        }
+        reports: dict[str, str] = {}
+        for run in range(settings.runs):
+            for name, fn in runs.items():
+                seconds, result = timed(fn)
+                report.runs_s.setdefault(name, []).append(seconds)
+                if name.startswith("hand-written"):
+                    report.summary["numpy"] = result
+                else:
+                    result["telemetry"]["file"] = "-"  # the same events whatever the file
+                    reports[name] = json.dumps(result, sort_keys=True)
+                progress(
+                    f"run {run + 1}/{settings.runs} {name}: {seconds:.2f} s ({report.events / seconds:,.0f} events/s)"
+                )
+            if len(set(reports.values())) != 1:
+                raise SystemExit("the configurations wrote different reports")
+        final = json.loads(next(iter(reports.values())))
+        if directives_per_rule(final) != report.summary["numpy"]:
+            raise SystemExit(f"hand-written numpy counts {report.summary['numpy']} differ from the replay's")
+        report.summary["report"] = final
+        progress("peak RSS in child processes (1× and 4× the telemetry)")
+        bigger = write_formats(directory, settings.seconds * 4, name="big")
+        for label, key, engine in (("columnar, Parquet", "parquet", "columnar"), ("row engine, JSONL", "jsonl", "row")):
+            if engine == "row" and settings.quick is False and settings.seconds > 3_600:
+                continue  # the row engine on 4× a long recording takes too long for a benchmark run
+            report.rss_mib[label] = (
+                peak_rss_mib(files[key], candidate_path, engine),
+                peak_rss_mib(bigger[key], candidate_path, engine),
+            )
+        if profile:
+            report.profile_text = "Where the columnar replay of the Parquet file spends its time (cProfile):\n" + (
+                cprofile_text(runs["columnar, Parquet"], 16).strip()
+            )
+    report.load_after = load_average()
+    return report
+
+
+# ---- the table ----
+
+
+def render(report: Report, markdown: bool) -> str:
+    s = report.settings
+    n = report.events
+    median = {name: statistics.median(times) for name, times in report.runs_s.items()}
+    rate = {name: n / seconds for name, seconds in median.items()}
+    row = rate["row engine, JSONL"]
+    numpy_s = median["hand-written numpy, Parquet"]
+    method = (
+        f"`replay()` in process, both sets compiled before timing, the configurations interleaved, median of {s.runs} "
+        "runs; every configuration's report identical"
+    )
+    head = head_lines("columnar", s.quick, method, (report.load_before, report.load_after), quick_note="rough numbers")
+    header = ("configuration", "median s", "events/s", "vs row engine", "vs hand-written numpy")
+    cells = [
+        (
+            name,
+            f"{median[name]:.2f}",
+            fmt_rate(rate[name]),
+            f"{rate[name] / row:.1f}×",
+            f"{median[name] / numpy_s:.2f}×",
+        )
+        for name in CONFIGS
+    ]
+    if markdown:
+        table = markdown_table(header, cells)
+    else:
+        widths = [max(len(str(c[i])) for c in [header, *cells]) for i in range(len(header))]
+        table = ["  " + "  ".join(str(c[i]).ljust(widths[i]) for i in range(len(header))) for c in [header, *cells]]
+    decisions = report.summary["report"]["decisions"]
+    sizes = ", ".join(f"{k} {v / 2**20:,.0f} MiB" for k, v in report.sizes.items())
+    lines = [
+        *report_intro(head, markdown),
+        "",
+        f"{n:,} events ({s.seconds / 3600:g} h × {SERVICES} services × 1 Hz; {sizes}); directives baseline / candidate "
+        f"{decisions['baseline']:,} / {decisions['candidate']:,}, events decided differently {decisions['differing_events']:,}",
+        "",
+        *table,
+        "",
+    ]
+    rss = [(label, f"{one:,.0f} MiB", f"{four:,.0f} MiB") for label, (one, four) in report.rss_mib.items()]
+    rss_header = ("peak RSS (child process)", f"{n:,} events", f"{4 * n:,} events")
+    lines += markdown_table(rss_header, rss) if markdown else [f"  {a}: {b} → {c} at 4×" for a, b, c in rss]
+    parquet, jsonl = rate["columnar, Parquet"], rate["columnar, JSONL"]
+    month_s = MONTH_EVENTS / parquet
+    report.notes = [
+        "telemetry generated once before timing (not timed); the candidate is catalog/motb.bal with `sla_breach` at 99.9%",
+        "the month figure is projected from the Parquet rate measured here, not run at full size",
+        "the hand-written numpy baseline computes the same eleven conditions for both sets and counts fires; it builds "
+        "no directives, checks no schema and writes no report",
+    ]
+    overhead = median["columnar, Parquet"] / numpy_s
+    report.targets = [
+        (
+            "≥ 5 M events/s from Parquet through both sets, one core",
+            f"{fmt_rate(parquet)} events/s",
+            parquet >= TARGET_PARQUET,
+        ),
+        ("≥ 1 M events/s from JSONL", f"{fmt_rate(jsonl)} events/s", jsonl >= TARGET_JSONL),
+        (
+            "30 days × 100 services × 1 Hz (259 M events) from Parquet in < 2 min",
+            f"{month_s:,.0f} s projected",
+            month_s < TARGET_MONTH_S,
+        ),
+        ("columnar ≤ 1.5× hand-written numpy for the same rules", f"{overhead:.1f}×", overhead <= TARGET_OVERHEAD),
+    ]
+    if "columnar, Parquet" in report.rss_mib:
+        one, four = report.rss_mib["columnar, Parquet"]
+        report.targets.append(
+            (
+                "memory bounded by the chunk, not the recording",
+                f"{one:,.0f} MiB → {four:,.0f} MiB at 4× the events",
+                four <= one * 1.25,
+            )
+        )
+    return "\n".join([*lines, "", *report_tail(report, markdown)])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    def options(parser: Any) -> None:
+        parser.add_argument("--hours", type=float, help="hours of telemetry (default 2, or 1/3 with --quick)")
+        parser.add_argument("--chunk-rows", type=int, default=1 << 17, help="rows per chunk (default 131072)")
+
+    args = parse_arguments(
+        argv,
+        "columnar",
+        __doc__,
+        quick="20 minutes of telemetry instead of 2 hours; rough numbers",
+        profile="also profile one columnar replay of the Parquet file",
+        options=options,
+    )
+    hours = args.hours if args.hours is not None else (1 / 3 if args.quick else 2)
+    settings = Settings(args.quick, round(hours * 3600), 3)
+    started = time.perf_counter()
+    report = bench(settings, args.profile, args.chunk_rows)
+    report.elapsed_s = time.perf_counter() - started
+    print(render(report, args.markdown))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

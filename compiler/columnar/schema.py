@@ -1,0 +1,48 @@
+"""The input schema check over columns: which rows `validate` accepts without a problem.
+
+The column readers hand over each field as values plus a `present` mask (null or absent is not
+present) and mark `foreign` the rows they could not type exactly (a cell of another type, an
+unknown field). A row is *clean* when it is not foreign, every required field is present, and
+every present value is in its declared range (and finite, and of its enum): exactly the rows on
+which the row path's schema check reports nothing. The rest go to the row path, which names
+the problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ballast.compiler.columnar.deps import require
+
+
+def clean_rows(
+    fields: list[dict[str, Any]], columns: Mapping[str, Any], present: Mapping[str, Any], foreign: Any
+) -> Any:
+    """A numpy bool array: the rows the schema accepts (see the module docstring)."""
+    np, pa, pc = require()
+    clean = ~foreign
+    for f in fields:
+        name, t = f["name"], f["type"]
+        here = present[name]
+        if not f.get("optional"):
+            clean &= here
+        ok = None
+        values = columns[name]
+        if t == "float":
+            ok = np.isfinite(values)
+        if t in ("float", "int"):
+            low, high = f.get("min"), f.get("max")
+            if low is not None:
+                ok = (values >= low) if ok is None else ok & (values >= low)
+            if high is not None:
+                ok = (values <= high) if ok is None else ok & (values <= high)
+        elif isinstance(t, dict) and "enum" in t:
+            member = pc.is_in(values, value_set=pa.array(t["enum"], type=pa.string())).fill_null(False)
+            ok = member.to_numpy(zero_copy_only=False)
+        if ok is not None:
+            clean &= ~here | ok
+    return clean
+
+
+__all__ = ["clean_rows"]

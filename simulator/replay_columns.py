@@ -1,0 +1,230 @@
+"""Replay on columns: which engine runs a replay, and the stream of events it hands the replay.
+
+`--engine row` reads the telemetry line by line and evaluates every event in both sets (the
+definition). `--engine columnar` reads it in chunks of columns and asks each policy of both sets
+which rows it leaves quiet (`compiler.columnar.ColumnarPolicy`): a run of rows quiet in every
+policy becomes one `Quiet(input, count)`, and every other row goes to the replay as the Record
+the row reader would have made, to be evaluated by the row path. The report is therefore the
+row engine's, byte for byte: the columnar engine only skips, in bulk, the events on which
+nothing happens.
+
+`--engine auto` runs columnar when it can, and row otherwise. It can when numpy and pyarrow are
+installed, neither set has event time or threats (an Engine's state is per event), every event
+is of one input (a CSV file, envelopes and several inputs are read row by row), the policies of
+both sets that read it declare the same fields with column types, and the file is Parquet, Arrow
+IPC or JSONL (`.jsonl`, `.ndjson`, `.json`, optionally `.gz`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ballast.runtime.errors import UsageError
+from ballast.runtime.policy import PolicySet
+from ballast.simulator.telemetry import BadLine, Fields, Quiet, Record
+
+ENGINES = ("auto", "row", "columnar")
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+
+
+@dataclass
+class EnginePlan:
+    """The engine a replay runs on, why, and for the columnar engine what it runs."""
+
+    engine: str  # "row" or "columnar": the one that runs
+    asked: str  # the --engine given
+    file_format: str  # "parquet", "arrow", "jsonl" or "text"
+    target: str | None  # the input every event belongs to, when there is one
+    reason: str = ""  # why the row engine runs (empty when columnar does)
+    policies: list = field(default_factory=list)  # ColumnarPolicy of both sets reading the target
+    sides: tuple[list, list] = ([], [])  # the same, per set, for the explanation
+
+    def explain(self) -> str:
+        """The plan as text, for `ballast replay --explain-plan`."""
+        head = f"engine: {self.engine} (--engine {self.asked})"
+        lines = [head if not self.reason else f"{head}: {self.reason}"]
+        lines.append(
+            f"telemetry: {self.file_format}" + (f", every event of the input {self.target}" if self.target else "")
+        )
+        if self.engine == "columnar":
+            for label, policies in zip(("baseline", "candidate"), self.sides, strict=True):
+                lines.append(f"{label}:")
+                lines += [f"  {line}" for p in policies for line in p.explain()]
+        return "\n".join(lines) + "\n"
+
+
+def file_format(path: str | Path) -> str:
+    from ballast.simulator.telemetry_columns import telemetry_format
+
+    kind = telemetry_format(path)
+    if kind == "text" and str(path).lower().removesuffix(".gz").endswith(JSONL_SUFFIXES):
+        return "jsonl"
+    return kind
+
+
+def plan_engine(
+    telemetry: str | Path,
+    baseline: PolicySet,
+    candidate: PolicySet,
+    inputs: Mapping[str, Fields],
+    *,
+    input: str | None = None,
+    engine: str = "auto",
+) -> EnginePlan:
+    """Which engine runs this replay (module docstring). Raises UsageError for an unknown engine,
+    for `columnar` where it cannot run (saying why), and for a Parquet or Arrow file without
+    numpy and pyarrow or without one input to feed."""
+    from ballast.compiler.columnar import available
+
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    kind = file_format(telemetry)
+    target = input if input is not None else next(iter(inputs)) if len(inputs) == 1 else None
+    plan = EnginePlan("row", engine, kind, target)
+    table = kind in ("parquet", "arrow")
+    if table and target is None:
+        raise UsageError(
+            f"{telemetry}: a {kind.capitalize()} file feeds one input, and the policies read {', '.join(sorted(inputs))}: pass --input NAME"
+        )
+    if table and not available():
+        from ballast.compiler.columnar import require
+
+        require(f"reading {kind.capitalize()} telemetry")
+    if engine == "row":
+        plan.reason = "asked for"
+        return plan
+    plan.reason = _why_not_columnar(plan, baseline, candidate, inputs)
+    if plan.reason and engine == "columnar":
+        raise UsageError(f"--engine columnar cannot run this replay: {plan.reason}; use --engine auto or row")
+    if not plan.reason:
+        plan.engine = "columnar"
+    return plan
+
+
+def _why_not_columnar(plan: EnginePlan, baseline: PolicySet, candidate: PolicySet, inputs: Mapping[str, Fields]) -> str:
+    from ballast.compiler.columnar import available, require
+
+    if not available():
+        if plan.asked == "columnar":
+            require()  # the UsageError naming the extra
+        return "numpy and pyarrow are not installed (pip install 'ballast[columnar]')"
+    if plan.file_format == "text":
+        return "CSV, and files named neither .jsonl, .ndjson nor .json, are read row by row"
+    if plan.target is None:
+        return "the policies read several inputs: JSONL envelopes are read row by row (pass --input NAME)"
+    for label, side in (("baseline", baseline), ("candidate", candidate)):
+        if side.threats:
+            return f"the {label} has threat documents, which an Engine runs event by event"
+        timed = [p.name for p in side.policies if p.timing_ir["stream"].get("time")]
+        if timed:
+            return f"the {label} policy {timed[0]} has event time: an Engine runs it event by event"
+    from ballast.compiler.columnar import ColumnarPolicy
+
+    sides = tuple([ColumnarPolicy(p) for p in s.policies if p.input_name == plan.target] for s in (baseline, candidate))
+    readers = sides[0] + sides[1]
+    if not readers:
+        return f"no policy reads the input {plan.target}"
+    for p in readers:
+        if not p.eligible:
+            return f"policy {p.policy.name}: {p.problem}"
+    shapes = {_shape(p.policy.fields) for p in readers}
+    if len(shapes) > 1:
+        return f"the policies reading {plan.target} declare different fields: each event is checked row by row"
+    plan.policies = readers
+    plan.sides = (sides[0], sides[1])
+    return ""
+
+
+def _shape(fields: Fields) -> frozenset[tuple[str, str]]:
+    from ballast.compiler.columnar.codegen import kind_of
+
+    return frozenset((f["name"], str(kind_of(f["type"]))) for f in fields)
+
+
+def column_records(
+    telemetry: str | Path,
+    plan: EnginePlan,
+    inputs: Mapping[str, Fields],
+    *,
+    chunk_rows: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    progress_every: int = 1 << 16,
+) -> Iterator[Record | BadLine | Quiet]:
+    """The replay's event stream on the columnar engine: Quiet runs, and the rest as Records
+    and BadLines of the row reader, in file order. After each chunk, `progress(n)` is called
+    for each multiple n of `progress_every` lines the chunk reached, as the row engine does."""
+    from ballast.compiler.columnar import require
+    from ballast.simulator.telemetry_columns import CHUNK_ROWS, Chunk, read_columns
+
+    np, _, _ = require()
+    assert plan.target is not None and plan.engine == "columnar"
+    target, policies = plan.target, plan.policies
+    fields = policies[0].policy.fields
+    twins = _pair(plan)
+    lines = reported = 0
+    for chunk in read_columns(telemetry, target, fields, inputs, chunk_rows=chunk_rows or CHUNK_ROWS):
+        if not isinstance(chunk, Chunk):
+            yield from chunk
+            lines += len(chunk)
+        else:
+            batch = chunk.batch
+            shared: dict[str, Any] = {}
+            same: tuple[tuple[tuple[str, str], int], ...] = ()
+            if twins is None:
+                quiet = policies[0].quiet(batch, shared)
+                for policy in policies[1:]:
+                    quiet &= policy.quiet(batch, shared)
+            else:
+                quiet, same = _alike_rows(np, plan, twins, batch, shared)
+            busy = np.flatnonzero(~quiet)
+            done = 0
+            for position, record in zip(busy.tolist(), chunk.records(busy), strict=True):
+                if position > done:
+                    yield Quiet(target, position - done)
+                if record is not None:
+                    yield record
+                done = position + 1
+            if batch.rows > done or same:
+                yield Quiet(target, batch.rows - done, same)
+            lines += batch.rows
+        if progress is not None:
+            while reported + progress_every <= lines:
+                reported += progress_every
+                progress(reported)
+
+
+def _pair(plan: EnginePlan) -> list[int] | None:
+    """Directives per firing of each rule that emits alike in the baseline's and the candidate's
+    one policy reading the input (`twins.twin_rules`), or None when they cannot be paired."""
+    from ballast.compiler.columnar.twins import twin_rules
+
+    baseline, candidate = plan.sides
+    if len(baseline) != 1 or len(candidate) != 1:
+        return None
+    return twin_rules(baseline[0], candidate[0])
+
+
+def _alike_rows(
+    np: Any, plan: EnginePlan, twins: list[int], batch: Any, shared: dict[str, Any]
+) -> tuple[Any, tuple[tuple[tuple[str, str], int], ...]]:
+    """(rows the row path need not see, directives counted on them): the rows where both
+    policies are quiet, and those where they fire exactly the same twin rules (counted)."""
+    (baseline,), (candidate,) = plan.sides
+    ok_b, fires_b = baseline.verdicts(batch, shared)
+    ok_c, fires_c = candidate.verdicts(batch, shared)
+    alike = ok_b & ok_c
+    for fb, fc, directives in zip(fires_b, fires_c, twins, strict=True):
+        alike &= fb == fc if directives else ~(fb | fc)
+    name = baseline.policy.name
+    same = []
+    for rule, fb, directives in zip(baseline.policy.rules, fires_b, twins, strict=True):
+        fired = int(np.count_nonzero(fb & alike)) if directives else 0
+        if fired:
+            same.append(((name, rule.name), fired * directives))
+    return alike, tuple(same)
+
+
+__all__ = ["ENGINES", "EnginePlan", "column_records", "file_format", "plan_engine"]

@@ -1,0 +1,376 @@
+"""Recorded telemetry read as columns: Parquet, Arrow IPC, and JSONL through pyarrow, in chunks.
+
+The column counterpart of `telemetry` (the row reader). It yields, in file order, either a
+`Chunk` (rows typed into columns, for the columnar engine to decide which are quiet) or a list
+of the row reader's own Records and BadLines (rows it leaves to the row path). Memory is
+bounded by the chunk (`chunk_rows` rows, or about as many JSONL lines), never by the file.
+
+JSONL. Each chunk of whole lines is parsed by pyarrow's JSON reader with the input schema as an
+explicit schema and unknown fields refused. Where that is not provably what the row reader
+would read line by line, the chunk is split in halves, down to `SPLIT_MIN` lines, and those
+lines are read by the row reader itself (`telemetry.line_reader`): a parse error, a value of
+another type than its field's, an unknown field, two objects on a line, blank lines, a lone
+carriage return or a byte-order mark inside the file. So a malformed line costs speed, never
+exactness: it is reported exactly as the row path reports it. The rows of a chunk pyarrow did
+read are handed back to the row reader, from their original text, whenever a policy may decide
+on them.
+
+Parquet and Arrow IPC (file or stream format). Batches of `chunk_rows` rows; a row is the event
+of its non-null columns (a null is an absent field), its "line" is its 1-based row number.
+Integer columns are read as int, floating columns as float (an integer column for a float
+field too), string, large string and dictionary columns as string; a column of any other type,
+or one no field declares, makes the rows where it holds a value go to the row path, whose
+schema check names the problem.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from ballast.compiler.columnar import Batch, require
+from ballast.compiler.columnar.codegen import kind_of
+from ballast.runtime.errors import UsageError
+from ballast.simulator.telemetry import BadLine, Fields, Record, line_reader, unreadable
+
+CHUNK_ROWS = 1 << 17  # rows per chunk: numpy's per-call cost amortised, a few tens of MiB of columns
+JSONL_BYTES_PER_ROW = 256  # a JSONL chunk is read as chunk_rows × this many bytes, cut at a line end
+SPLIT_MIN = 64  # a JSONL piece pyarrow refuses is halved down to this many lines, then read line by line
+PARQUET_SUFFIXES = (".parquet", ".pq")
+ARROW_SUFFIXES = (".arrow", ".arrows", ".feather", ".ipc")
+BOM = b"\xef\xbb\xbf"
+
+# What pyarrow reads differently from the row reader: a blank line (skipped by both, but then
+# rows and lines no longer match), a carriage return that ends no line (Python's text reader
+# splits lines there), a byte-order mark inside the file. And what it must never see: a line
+# that is not an object (a top-level `null` crashes pyarrow 26's JSON reader). So every line
+# must start with `{`; one that starts with white space goes to the row reader too (rare).
+_OPEN_BRACE = 0x7B
+
+
+def _suspect(np: Any, data: bytes, bytes_: Any, newlines: Any) -> bool:
+    """Whether a piece of whole lines holds something pyarrow reads differently (above);
+    `bytes_` is the piece as a numpy uint8 array, `newlines` the positions of its line feeds."""
+    starts = bytes_[newlines[newlines + 1 < len(data)] + 1]
+    if data[:1] != b"{" or (starts != _OPEN_BRACE).any():
+        return True
+    carriage_returns = np.count_nonzero(bytes_ == 13)
+    if carriage_returns and carriage_returns != np.count_nonzero(bytes_[newlines[newlines > 0] - 1] == 13):
+        return True
+    return BOM in data
+
+
+@dataclass
+class Chunk:
+    """Rows of `input` as columns (`batch`), and `records(positions)`: those rows as the row
+    reader reads them (Records, or BadLines), for the rows the row path must decide."""
+
+    input: str
+    batch: Batch
+    records: Callable[[Sequence[int]], list[Record | BadLine | None]]
+
+
+Rows = list[Record | BadLine]  # rows the column reader leaves to the row path, already read
+
+
+def telemetry_format(path: str | Path) -> str:
+    """ "parquet", "arrow", or "text" (JSONL or CSV, for the row reader to tell apart) by the name."""
+    name = str(path).lower().removesuffix(".gz")
+    if name.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    if name.endswith(ARROW_SUFFIXES):
+        return "arrow"
+    return "text"
+
+
+def read_columns(
+    path: str | Path, target: str, fields: Fields, inputs: Mapping[str, Fields], *, chunk_rows: int = CHUNK_ROWS
+) -> Iterator[Chunk | Rows]:
+    """The telemetry as Chunks and Rows, in file order; every event is of the input `target`.
+
+    Raises UsageError for a file that cannot be read at all (missing, not Parquet, not Arrow),
+    or, for JSONL, not UTF-8 where the row reader would say so.
+    """
+    require("reading telemetry as columns")
+    if chunk_rows < 1:
+        raise UsageError(f"the chunk size is a number of rows, at least 1; got {chunk_rows}")
+    name = str(path)
+    kind = telemetry_format(name)
+    if kind == "parquet":
+        return _table_chunks(name, target, fields, _parquet_batches(name, chunk_rows))
+    if kind == "arrow":
+        return _table_chunks(name, target, fields, _arrow_batches(name, chunk_rows))
+    return _JsonlReader(name, target, fields, inputs).chunks(chunk_rows * JSONL_BYTES_PER_ROW)
+
+
+def table_records(path: str | Path, target: str, fields: Fields, *, chunk_rows: int = CHUNK_ROWS) -> Iterator[Record]:
+    """Every row of a Parquet or Arrow file as a Record, for the row engine."""
+    for chunk in read_columns(path, target, fields, {target: fields}, chunk_rows=chunk_rows):
+        assert isinstance(chunk, Chunk)  # tables are never left to the row reader
+        yield from chunk.records(range(chunk.batch.rows))  # type: ignore[misc]
+
+
+# ---- Parquet and Arrow IPC ----
+
+
+def _parquet_batches(name: str, chunk_rows: int) -> Iterator[Any]:
+    import pyarrow.parquet as pq
+
+    try:
+        source = pq.ParquetFile(name)
+    except FileNotFoundError:
+        raise UsageError(f"{name}: no such telemetry file") from None
+    except Exception as exc:  # pyarrow's ArrowInvalid and OSError: not a Parquet file
+        raise UsageError(f"{name}: cannot read it as Parquet: {exc}") from None
+    with source:
+        try:
+            yield from source.iter_batches(batch_size=chunk_rows)
+        except Exception as exc:
+            raise UsageError(f"{name}: cannot read it as Parquet: {exc}") from None
+
+
+def _arrow_batches(name: str, chunk_rows: int) -> Iterator[Any]:
+    _, pa, _ = require()
+    try:
+        source = pa.memory_map(name)
+    except FileNotFoundError:
+        raise UsageError(f"{name}: no such telemetry file") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read the telemetry {name}: {exc}") from None
+    try:
+        try:
+            reader: Any = pa.ipc.open_file(source)
+            batches: Iterator[Any] = (reader.get_batch(i) for i in range(reader.num_record_batches))
+        except pa.ArrowInvalid:
+            source.seek(0)
+            batches = iter(pa.ipc.open_stream(source))
+        yield from _rechunked(pa, batches, chunk_rows)
+    except pa.ArrowInvalid as exc:
+        raise UsageError(f"{name}: cannot read it as Arrow IPC (file or stream format): {exc}") from None
+    finally:
+        source.close()
+
+
+def _rechunked(pa: Any, batches: Iterator[Any], chunk_rows: int) -> Iterator[Any]:
+    """The batches as tables of `chunk_rows` rows (the last one shorter): a writer's small record
+    batches are joined, so the per-chunk cost is paid per chunk_rows rows, not per batch."""
+    held: list[Any] = []
+    count = 0
+    for batch in batches:
+        held.append(batch)
+        count += batch.num_rows
+        if count >= chunk_rows:
+            table = pa.Table.from_batches(held)
+            for start in range(0, count - count % chunk_rows, chunk_rows):
+                yield table.slice(start, chunk_rows)
+            rest = table.slice(count - count % chunk_rows)
+            held, count = rest.to_batches(), rest.num_rows
+    if count:
+        yield pa.Table.from_batches(held)
+
+
+def _table_chunks(name: str, target: str, fields: Fields, batches: Iterator[Any]) -> Iterator[Chunk]:
+    line = 1
+    for table in batches:
+        first = line
+        names = table.column_names
+        if len(set(names)) < len(names):
+            twice = next(n for n in names if names.count(n) > 1)
+            raise UsageError(f"{name}: the column {twice!r} appears twice; an event has one value per field")
+
+        def events(positions: Sequence[int], table: Any = table) -> list[dict[str, Any]]:
+            if not len(positions):
+                return []
+            rows = table.take([int(i) for i in positions]).to_pylist()
+            return [{k: v for k, v in row.items() if v is not None} for row in rows]
+
+        def records(positions: Sequence[int], events: Any = events, first: int = first) -> list[Record | BadLine]:
+            return [(first + int(i), target, event) for i, event in zip(positions, events(positions), strict=True)]
+
+        yield Chunk(target, typed_batch(table, fields, events), records)
+        line += table.num_rows
+
+
+def typed_batch(table: Any, fields: Fields, events: Callable[[Sequence[int]], list[dict[str, Any]]]) -> Batch:
+    """A Batch of an Arrow table or record batch, typed by the input schema (module docstring)."""
+    np, pa, _ = require()
+    rows = table.num_rows
+    foreign = np.zeros(rows, dtype=bool)
+    columns: dict[str, Any] = {}
+    present: dict[str, Any] = {}
+    declared = {f["name"]: f for f in fields}
+    for column_name in table.column_names:
+        if column_name not in declared:  # an unknown field, where it holds a value
+            foreign |= _valid(np, table.column(column_name))
+    for f in fields:
+        name, kind = f["name"], kind_of(f["type"])
+        array = table.column(name) if name in table.column_names else pa.nulls(rows)
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        typed = _typed(pa, array, kind)
+        here = _valid(np, array)
+        if typed is None:  # a column of another type: the row path names the problem
+            foreign |= here
+            typed = pa.nulls(rows, type=_ARROW[kind](pa))
+        present[name] = here
+        if kind == "str":
+            columns[name] = typed
+        else:
+            columns[name] = typed.fill_null(False if kind == "bool" else 0).to_numpy(zero_copy_only=False)
+    return Batch(rows, columns, present, foreign, events)
+
+
+_ARROW = {
+    "int": lambda pa: pa.int64(),
+    "float": lambda pa: pa.float64(),
+    "bool": lambda pa: pa.bool_(),
+    "str": lambda pa: pa.string(),
+}
+
+
+def _valid(np: Any, array: Any) -> Any:
+    if array.null_count == 0:
+        return np.ones(len(array), dtype=bool)
+    return array.is_valid().to_numpy(zero_copy_only=False)
+
+
+def _typed(pa: Any, array: Any, kind: str) -> Any:
+    """The array as the kind's Arrow type, or None when its type does not hold that kind exactly."""
+    t = array.type
+    if pa.types.is_null(t):
+        return pa.nulls(len(array), type=_ARROW[kind](pa))
+    if pa.types.is_dictionary(t):
+        array = array.dictionary_decode()
+        t = array.type
+    fits = {
+        "int": pa.types.is_integer(t),
+        "float": pa.types.is_floating(t) or pa.types.is_integer(t),
+        "bool": pa.types.is_boolean(t),
+        "str": pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t),
+    }[kind]
+    if not fits:
+        return None
+    try:
+        return array.cast(_ARROW[kind](pa))  # a safe cast: a value that would change fails it
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
+# ---- JSONL ----
+
+
+def _open_binary(name: str) -> BinaryIO:
+    try:
+        if name.endswith(".gz"):
+            return gzip.open(name, "rb")  # type: ignore[return-value]
+        return open(name, "rb")
+    except FileNotFoundError:
+        raise UsageError(f"{name}: no such telemetry file") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read the telemetry {name}: {exc.strerror or exc}") from None
+
+
+class _JsonlReader:
+    """JSONL in chunks of whole lines; `line` is the number of the next line to read."""
+
+    def __init__(self, name: str, target: str, fields: Fields, inputs: Mapping[str, Fields]) -> None:
+        np, pa, _ = require()
+        import pyarrow.json as pj
+
+        self.np, self.pa, self.pj = np, pa, pj
+        self.name, self.target, self.fields = name, target, fields
+        self.read_line = line_reader(name, target, inputs)
+        schema = pa.schema([(f["name"], _ARROW[kind_of(f["type"]) or "str"](pa)) for f in fields])
+        self.parse_options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
+        self.line = 1
+
+    def chunks(self, chunk_bytes: int) -> Iterator[Chunk | Rows]:
+        with _open_binary(self.name) as stream:
+            carry = b""
+            start = True
+            while True:
+                try:
+                    block = stream.read(chunk_bytes)
+                except (OSError, EOFError) as exc:  # a truncated or corrupt .gz
+                    raise unreadable(self.name, exc) from None
+                if start:
+                    block = block.removeprefix(BOM)  # as the row reader's utf-8-sig does
+                    start = False
+                if not block:
+                    if carry:
+                        yield from self._piece(carry)
+                    return
+                data = carry + block
+                cut = data.rfind(b"\n") + 1
+                carry = data[cut:]
+                if cut:
+                    yield from self._piece(data[:cut])
+
+    def _piece(self, data: bytes) -> Iterator[Chunk | Rows]:
+        np = self.np
+        bytes_ = np.frombuffer(data, dtype=np.uint8)
+        newlines = np.flatnonzero(bytes_ == 10)
+        lines = len(newlines) + (not data.endswith(b"\n"))
+        table = None
+        if not _suspect(np, data, bytes_, newlines):
+            table = self._parse(data)
+        if table is not None and table.num_rows == lines:
+            yield self._chunk(data, newlines, table)
+            self.line += lines
+            return
+        if lines > SPLIT_MIN:
+            middle = data.find(b"\n", len(data) // 2) + 1
+            if 0 < middle < len(data):
+                yield from self._piece(data[:middle])
+                yield from self._piece(data[middle:])
+                return
+        yield self._rows(data)
+
+    def _parse(self, data: bytes) -> Any:
+        options = self.pj.ReadOptions(use_threads=False, block_size=len(data) + 1)
+        try:
+            return self.pj.read_json(self.pa.BufferReader(data), read_options=options, parse_options=self.parse_options)
+        except (self.pa.ArrowInvalid, UnicodeDecodeError):
+            return None
+
+    def _rows(self, data: bytes) -> Rows:
+        """A piece read line by line by the row reader, as the row path would read it."""
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise unreadable(self.name, exc) from None
+        out: Rows = []
+        read = self.read_line
+        for number, line in enumerate(io.StringIO(text, newline=""), start=self.line):
+            record = read(number, line)
+            if record is not None:
+                out.append(record)
+            self.line = number + 1
+        return out
+
+    def _chunk(self, data: bytes, newlines: Any, table: Any) -> Chunk:
+        np = self.np
+        ends = newlines + 1
+        starts = np.concatenate(([0], ends))[: table.num_rows]
+        ends = np.concatenate((ends, [len(data)]))[: table.num_rows]
+        first, read = self.line, self.read_line
+
+        def text(i: int) -> str:
+            return data[starts[i] : ends[i]].decode("utf-8")
+
+        def records(positions: Sequence[int]) -> list[Record | BadLine | None]:
+            # pyarrow read every line of the piece as an object: none is blank, so none is None
+            return [read(first + int(i), text(int(i))) for i in positions]
+
+        def events(positions: Sequence[int]) -> list[dict[str, Any] | None]:
+            got = (read(first + int(i), text(int(i))) for i in positions)
+            return [r[2] if isinstance(r, tuple) else None for r in got]
+
+        return Chunk(self.target, typed_batch(table, self.fields, events), records)
+
+
+__all__ = ["CHUNK_ROWS", "Chunk", "Rows", "read_columns", "table_records", "telemetry_format", "typed_batch"]
