@@ -196,27 +196,39 @@ class _Rule:
         return self._decoded
 
     def render_reason(self, event: Mapping[str, Any]) -> str:
-        out = []
-        for part in self.reason:
-            if isinstance(part, str):
-                out.append(part)
-                continue
-            try:
-                value = interpret(part["e"], event)
-                out.append(format(value, part["spec"]) if part["spec"] else render_typed(value, part.get("t", "")))
-            except (BallastError, ValueError, TypeError):
-                out.append("{" + part["text"] + "}")
-        return "".join(out)
+        return render_reason(self.reason, event)
 
     def rationale(self, event: Mapping[str, Any]) -> list[dict[str, Any]]:
-        trace: dict[int, Any] = {}
+        return rationale(self.when, event)
+
+
+def render_reason(parts: list[Any], event: Mapping[str, Any]) -> str:
+    """A reason template (text and `{value:spec}` parts) rendered for a validated event; a part
+    that cannot be computed stays as written."""
+    out = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+            continue
         try:
-            interpret(self.when, event, trace)
-        except BallastError:
-            return []
-        checks: list[dict[str, Any]] = []
-        _collect(self.when, trace, True, checks)
-        return checks
+            value = interpret(part["e"], event)
+            out.append(format(value, part["spec"]) if part["spec"] else render_typed(value, part.get("t", "")))
+        except (BallastError, ValueError, TypeError):
+            out.append("{" + part["text"] + "}")
+    return "".join(out)
+
+
+def rationale(when: IR, event: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The checks that made a condition true for a validated event: each leaf that decided it,
+    its value and the inputs it read (empty when the condition faults)."""
+    trace: dict[int, Any] = {}
+    try:
+        interpret(when, event, trace)
+    except BallastError:
+        return []
+    checks: list[dict[str, Any]] = []
+    _collect(when, trace, True, checks)
+    return checks
 
 
 def _collect(node: IR, trace: dict[int, Any], wanted: bool, out: list[dict[str, Any]]) -> None:
@@ -359,6 +371,7 @@ class PolicySet:
     def __init__(self, ir: IR, *, keep_ir: bool = False) -> None:
         self.policies = [CompiledPolicy(p) for p in ir["policies"]]
         self.threats: list[IR] = list(ir.get("threats", ()))  # run by an Engine (ballast.runtime.threat)
+        self.safety: list[IR] = list(ir.get("safety", ()))  # run by ballast.runtime.safety.SafetyCatalog
         # The compiled code no longer needs the IR; the compiler keeps it for its tools.
         self.ir: IR | None = ir if keep_ir else None
         # The compiler's warnings when the set was compiled in this process (a bundle has none).

@@ -150,7 +150,7 @@ def resolve_policy(compilation: Compilation, document: ast.Document, errors: Err
     merge(compilation, model, document, errors, chain=[document.file])
     _check_rules(model, errors)
     _check_stream(model, errors)
-    _check_names(model, errors)
+    check_names(model, errors)
     return model
 
 
@@ -545,7 +545,7 @@ def _check_call(call: ast.ActionCall, model: PolicyModel, errors: ErrorList) -> 
             )
 
 
-def _check_names(model: PolicyModel, errors: ErrorList) -> None:
+def check_names(model: PolicyModel, errors: ErrorList) -> None:
     """Every `Name` in every expression is a field, constant or condition; lets do not cycle."""
     known = set(model.names())
     candidates = model.names()
