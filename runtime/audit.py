@@ -77,7 +77,7 @@ def event_entry(event: Mapping[str, Any]) -> Entry | None:
     kind = event.get("type")
     if kind == "TelemetryGap":
         reason = f"source {event['source']} skipped {event['missing']} sequence number(s) after {event['after']}"
-        return _entry(
+        return audit_entry(
             "TelemetryGap",
             event,
             str(event["source"]),
@@ -90,7 +90,7 @@ def event_entry(event: Mapping[str, Any]) -> Entry | None:
         )
     if kind == "Stale":
         subject = ",".join(str(v) for v in event["key"].values()) or event["policy"]
-        return _entry(
+        return audit_entry(
             "Stale",
             event,
             subject,
@@ -107,7 +107,7 @@ def event_entry(event: Mapping[str, Any]) -> Entry | None:
             for c in event.get("rationale", [])
         ]
         reason = f"ThreatIndex {event['index']} ({event['mode']})"
-        return _entry(
+        return audit_entry(
             "ThreatIndexUpdated",
             event,
             "ThreatIndex",
@@ -121,7 +121,7 @@ def event_entry(event: Mapping[str, Any]) -> Entry | None:
         )
     if kind == "ModeChanged":
         reason = f"mode {event['previous_mode']} → {event['mode']} at ThreatIndex {event['index']}"
-        return _entry(
+        return audit_entry(
             "ModeChanged",
             event,
             "ResponseMode",
@@ -135,7 +135,7 @@ def event_entry(event: Mapping[str, Any]) -> Entry | None:
     return None
 
 
-def _entry(
+def audit_entry(
     kind: str,
     event: Mapping[str, Any],
     subject: str,

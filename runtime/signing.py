@@ -54,9 +54,11 @@ __all__ = [
     "Verification",
     "check_trust",
     "content_digest",
+    "decode_signature",
     "read_trusted_bundle",
     "sign_bundle",
     "signed_message",
+    "valid_signature",
     "verify",
     "verify_signatures",
 ]
@@ -314,7 +316,7 @@ def _judge(
             f"unsupported algorithm {str(entry['alg'])[:40]!r} (this runtime verifies {ALG})",
         )
     signed_at = parse_timestamp(entry["signed_at"]) if isinstance(entry["signed_at"], str) else None
-    sig = _decode_signature(entry["sig"])
+    sig = decode_signature(entry["sig"])
     if not kid or signed_at is None or sig is None:
         return Ignored(
             index, kid, "bad-signature", "malformed entry (key_id, signed_at or sig is not what `ballast sign` writes)"
@@ -323,7 +325,7 @@ def _judge(
     if key is None:
         return Ignored(index, kid, "unknown-key", f"key {kid[:40]} is not in {keyring.source}")
     message = signed_message(context, {**payload, "key_id": kid, "signed_at": entry["signed_at"]})
-    if not _valid(key, message, sig):
+    if not valid_signature(key, message, sig):
         return Ignored(
             index,
             kid,
@@ -341,7 +343,8 @@ def _judge(
     return Signer(kid, key.name, signed_at)
 
 
-def _decode_signature(value: Any) -> bytes | None:
+def decode_signature(value: Any) -> bytes | None:
+    """The 64 bytes of a signature written in canonical base64, or None for anything else."""
     if not isinstance(value, str):
         return None
     try:
@@ -353,7 +356,8 @@ def _decode_signature(value: Any) -> bytes | None:
     return sig if len(sig) == SIGNATURE_BYTES and base64.b64encode(sig).decode("ascii") == value else None
 
 
-def _valid(key: TrustedKey, message: bytes, sig: bytes) -> bool:
+def valid_signature(key: TrustedKey, message: bytes, sig: bytes) -> bool:
+    """Whether `sig` is `key`'s Ed25519 signature of `message` (PyNaCl is imported here)."""
     signing, crypto_error = _nacl()
     try:
         signing.VerifyKey(key.public_key).verify(message, sig)
