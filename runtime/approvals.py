@@ -414,7 +414,7 @@ class Gate:
             blocked = any(m.startswith("block") for m in missing)
             self._refuse(
                 "blocked" if blocked else "unmet",
-                "refused: " + "; ".join(missing),
+                "controls not met: " + "; ".join(missing),
                 assessment,
                 requester,
                 now,
