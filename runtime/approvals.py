@@ -42,6 +42,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from ballast.runtime.approval_store import (
@@ -215,10 +216,9 @@ class Gate:
             except StoreUnavailable as exc:
                 ticket, decision = None, "blocked"
                 blocking.append(f"{exc}: actions that need controls are blocked until it is back")
-        result = Preflight(assessment, decision, required, tuple(blocking), now, expires, hold_until, ticket, simulate)
         outcome = "simulated" if simulate else decision
-        entry = self._entry(
-            "SafetyPreflight", assessment, assessment.requester, outcome, now, result.to_dict()["required"]
+        entry = partial(
+            self._entry, "SafetyPreflight", assessment, assessment.requester, outcome, now, required.describe()
         )
         if not self._record(entry):
             if needs and not simulate:
@@ -309,8 +309,14 @@ class Gate:
             )
         except StoreUnavailable as exc:
             self._refuse("store-unavailable", f"{exc}: nothing was recorded", assessment, who, now)
-        entry = self._entry(
-            "SafetyConfirmed", assessment, who, kind, now, [f"{kind} by {who}", *(f"waives {c}" for c in waived)]
+        entry = partial(
+            self._entry,
+            "SafetyConfirmed",
+            assessment,
+            who,
+            kind,
+            now,
+            [f"{kind} by {who}", *(f"waives {c}" for c in waived)],
         )
         if not self._record(entry):
             self._refuse(
@@ -404,7 +410,9 @@ class Gate:
                     now,
                     missing=assessment.requirements().describe(),
                 )
-            entry = self._entry("SafetyExecuted", assessment, requester, "executed", now, ["no control required"])
+            entry = partial(
+                self._entry, "SafetyExecuted", assessment, requester, "executed", now, ["no control required"]
+            )
             notes = () if self._record(entry) else ("the audit ledger is unavailable: not recorded",)
             return Execution(assessment, now, notes=notes)
         ticket = self._ticket(token, assessment, now, requester, "execute")
@@ -429,7 +437,7 @@ class Gate:
                 "replayed", "this ticket was executed already: run a new preflight", assessment, requester, now
             )
         why = [f"{c.kind} by {c.by}" for c in confirmations]
-        entry = self._entry("SafetyExecuted", assessment, requester, "executed", now, why)
+        entry = partial(self._entry, "SafetyExecuted", assessment, requester, "executed", now, why)
         if not self._record(entry):
             self._refuse(
                 "ledger-unavailable",
@@ -518,12 +526,13 @@ class Gate:
             why=why,
         )
 
-    def _record(self, entry: dict[str, Any]) -> bool:
-        """Write `entry` to the ledger; False when it is configured and cannot be written."""
+    def _record(self, entry: Callable[[], dict[str, Any]]) -> bool:
+        """Write the entry `entry()` builds to the ledger (built only when there is one: reasons
+        cost time); False when a ledger is configured and cannot be written."""
         if self.ledger is None:
             return True
         try:
-            self.ledger.write(entry)
+            self.ledger.write(entry())
         except (BallastError, OSError):
             return False
         return True
@@ -533,5 +542,5 @@ class Gate:
     ) -> Any:
         """Log the refusal (best effort: a refusal stands even when the ledger is down) and raise it."""
         missing = list(missing)
-        self._record(self._entry("SafetyRefused", assessment, who, reason, now, [message, *missing]))
+        self._record(partial(self._entry, "SafetyRefused", assessment, who, reason, now, [message, *missing]))
         raise Refused(reason, message, missing)

@@ -264,8 +264,6 @@ def copy_containers(value: Any) -> Any:
     return value
 
 
-
-
 def _mutable(t: Any) -> bool:
     """Whether values of a schema type may hold containers the host could change later."""
     if isinstance(t, str):
@@ -311,7 +309,6 @@ class CompiledPolicy:
         self._plain_order = all(self._rank[i] == i for i in self._rank)
         # events of a flat schema hold only immutable values: a shallow copy freezes them
         self.nested = any(_mutable(f["type"]) for f in self.fields)
-
 
     def freeze(self, data: dict[str, Any]) -> dict[str, Any]:
         """A copy of a checked event that later changes to the host's dict (or to a record or

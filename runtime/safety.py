@@ -63,19 +63,59 @@ def describe_control(control: Mapping[str, Any]) -> str:
     return str(kind)
 
 
-@dataclass(frozen=True, slots=True)
 class Fired:
-    """One class the action falls in, with why."""
+    """One class the action falls in, with why.
 
-    name: str
-    risk: str
-    enforce: str
-    mode: str
-    controls: tuple[Mapping[str, Any], ...]
-    reason: str
-    rationale: tuple[Mapping[str, Any], ...]
-    at: tuple[int, ...] = ()
-    fault: str = ""  # the condition faulted: assumed to apply
+    The reason and the rationale are computed when first read (as a directive's are): a
+    preflight decides with the class's name, risk, enforcement and controls alone, and a caller
+    that shows why pays for that alone. They are pure functions of (class, descriptor).
+    """
+
+    __slots__ = (
+        "_data",
+        "_entry",
+        "_rationale",
+        "_reason",
+        "at",
+        "controls",
+        "enforce",
+        "fault",
+        "mode",
+        "name",
+        "risk",
+    )
+
+    def __init__(self, entry: IR, data: Mapping[str, Any], fault: str = "") -> None:
+        self.name: str = entry["name"]
+        self.risk: str = entry["risk"]
+        self.enforce: str = entry["enforce"]
+        self.mode: str = entry["mode"]
+        self.controls: tuple[Mapping[str, Any], ...] = tuple(entry["controls"])
+        self.at: tuple[int, ...] = tuple(entry.get("at", ()))
+        self.fault = fault  # the condition faulted: assumed to apply
+        self._entry = entry
+        self._data = data
+        self._reason: str | None = None
+        self._rationale: tuple[Mapping[str, Any], ...] | None = None
+
+    @property
+    def reason(self) -> str:
+        """The class's reason template rendered for the descriptor."""
+        if self._reason is None:
+            self._reason = (
+                f"assumed to apply: {self.fault}" if self.fault else render_reason(self._entry["reason"], self._data)
+            )
+        return self._reason
+
+    @property
+    def rationale(self) -> tuple[Mapping[str, Any], ...]:
+        """The checks that made the condition true, with the values they read."""
+        if self._rationale is None:
+            self._rationale = () if self.fault else tuple(rationale(self._entry["when"], self._data))
+        return self._rationale
+
+    def __repr__(self) -> str:
+        return f"Fired({self.name!r}, risk={self.risk!r}, enforce={self.enforce!r}, mode={self.mode!r})"
 
     @property
     def enforced(self) -> bool:
@@ -248,29 +288,14 @@ class SafetyCatalog:
         faults: list[tuple[int, BaseException]] = []
         self._match(data, hits.append, faults.append)
         faulted = {index: describe_fault(exc) for index, exc in faults}
-        fired = []
-        for index in sorted({*hits, *faulted}):
-            entry = self.classes[index]
-            fault = faulted.get(index, "")
-            fired.append(
-                Fired(
-                    name=entry["name"],
-                    risk=entry["risk"],
-                    enforce=entry["enforce"],
-                    mode=entry["mode"],
-                    controls=tuple(entry["controls"]),
-                    reason=render_reason(entry["reason"], data) if not fault else f"assumed to apply: {fault}",
-                    rationale=tuple(rationale(entry["when"], data)) if not fault else (),
-                    at=tuple(entry.get("at", ())),
-                    fault=fault,
-                )
-            )
+        classes = self.classes
+        fired = tuple(Fired(classes[i], data, faulted.get(i, "")) for i in sorted({*hits, *faulted}))
         requester = data.get(REQUESTER_FIELD)
         return Assessment(
             catalog=self.name,
             action=data,
             action_hash=digest,
             requester=requester if isinstance(requester, str) else "",
-            fired=tuple(fired),
+            fired=fired,
             approval_seconds=self.approval_seconds,
         )
