@@ -23,6 +23,7 @@ every descriptor, and stops otherwise.
 
 from __future__ import annotations
 
+import argparse
 import gc
 import random
 import statistics
@@ -128,16 +129,20 @@ class Measures:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    def options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--descriptors", type=int, help="descriptors per pass (default 10,000; --quick 2,000)")
+        parser.add_argument("--runs", type=int, help="runs to take the median of (default 7; --quick 3)")
+
     args = parse_arguments(
-        argv, "preflight", __doc__ or "", "a few seconds, rough numbers", "where a preflight spends its time"
+        argv, "preflight", __doc__ or "", "a few seconds, rough numbers", "where a preflight spends its time", options
     )
     started = time.perf_counter()
     load_before = load_average()
     catalog_ir = ballast.compile(["bench.bal"], sources={"bench.bal": catalog_text()}).safety[0]
     catalog = SafetyCatalog(catalog_ir)
     gate = Gate(catalog, MemoryApprovalStore(), clock=lambda: 1_800_000_000.0)
-    stream = descriptors(2_000 if args.quick else 10_000)
-    runs = 3 if args.quick else 7
+    stream = descriptors(args.descriptors or (2_000 if args.quick else 10_000))
+    runs = args.runs or (3 if args.quick else 7)
     progress(f"checking the matcher against the interpreter on {len(stream)} descriptors")
     matched = 0
     for action in stream:

@@ -28,3 +28,10 @@ def test_the_diff_benchmark_runs_on_a_small_set() -> None:
     assert "**Ballast semantic diff benchmark (full run)**" in out
     assert "| `rule-renamed` | 1 | 1 | 1 |" in out
     assert "solver time per compared pair" in out
+
+
+def test_the_preflight_benchmark_runs_on_a_small_stream() -> None:
+    # bench.preflight stops unless the matcher fires exactly the interpreter's classes
+    out = run_bench("bench.preflight", "--descriptors", "100", "--runs", "1", "--markdown")
+    assert "**Ballast preflight benchmark (full run)**" in out
+    assert "the matcher fired exactly the interpreter's classes for every descriptor" in out
