@@ -305,6 +305,11 @@ class Rule:
     limit: tuple[int, Duration] | None = None  # `at most 10 per 1m`
     limit_span: Span | None = None
     repeat: Duration | None = None  # `repeat every 5m`: re-issue while firing
+    # Graded enforcement (runtime/enforcement.py): "" when not written (hard, deny).
+    enforce: str = ""
+    enforce_span: Span | None = None
+    mode: str = ""
+    mode_span: Span | None = None
 
     @property
     def stateful(self) -> bool:

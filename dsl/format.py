@@ -138,7 +138,7 @@ def _call(call: ast.ActionCall) -> str:
 
 _CLAUSE_ORDER = (
     "description", "group", "when", "enter", "exit", "for", "keep", "then", "repeat", "cooldown", "limit",
-    "priority", "impact", "reason", "justification", "labels",
+    "priority", "impact", "enforce", "mode", "reason", "justification", "labels",
 )
 
 
@@ -161,6 +161,8 @@ def _rule(rule: ast.Rule) -> list[Line]:
         "repeat": f"repeat every {rule.repeat.text}" if rule.repeat else None,
         "cooldown": f"cooldown {rule.cooldown.text}" if rule.cooldown else None,
         "limit": f"at most {rule.limit[0]} per {rule.limit[1].text}" if rule.limit else None,
+        "enforce": f"enforce {rule.enforce}" if rule.enforce else None,
+        "mode": f"mode {rule.mode}" if rule.mode else None,
     }
     lines: list[Line] = [(0, f"rule {rule.name} {{", rule.span.line)]
     for key in _CLAUSE_ORDER:

@@ -416,7 +416,7 @@ class _Builder(Transformer):
                 repeated.append((key, span))
                 continue
             fields[key] = value
-            if key in ("impact", "priority", "group", "limit"):
+            if key in ("impact", "priority", "group", "limit", "enforce", "mode"):
                 fields[key + "_span"] = span
         justification = fields.get("justification")  # an ast.StringValue: the text and where it is
         return ast.Rule(
@@ -443,6 +443,10 @@ class _Builder(Transformer):
             repeat=fields.get("repeat"),
             limit=fields.get("limit"),
             limit_span=fields.get("limit_span"),
+            enforce=fields.get("enforce", ""),
+            enforce_span=fields.get("enforce_span"),
+            mode=fields.get("mode", ""),
+            mode_span=fields.get("mode_span"),
             repeated=tuple(repeated),
             clause_lines=tuple(clause_lines),
         )

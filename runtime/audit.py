@@ -72,6 +72,16 @@ def directive_entry(directive: Any, when: str | None, latency_ms: float | None =
     }
 
 
+def held_entry(directive: Any, when: str | None) -> Entry:
+    """`DirectiveHeld` for a directive a `warn` or `dryrun` rule computed and did not issue: what
+    it would have done, counted in the trail (runtime/enforcement.py)."""
+    entry = directive_entry(directive, when)
+    entry["kind"] = "DirectiveHeld"
+    entry["outcome"] = f"held ({directive.mode}): would have issued {directive.action}"
+    entry["narrative"] = {**entry["narrative"], "what": f"DirectiveHeld: {entry['outcome']}"}
+    return entry
+
+
 def event_entry(event: Mapping[str, Any]) -> Entry | None:
     """An audit entry for an Engine or ThreatEngine event record; None for kinds not audited."""
     kind = event.get("type")
@@ -235,6 +245,8 @@ class AuditLog:
         """Every directive and audited event of an Engine `Result`, in order, flushed once."""
         for directive in result.directives:
             self._put(directive_entry(directive, when, latency_ms(directive) if latency_ms else None))
+        for directive in getattr(result, "held", ()):
+            self._put(held_entry(directive, when))
         for event in _events(result):
             entry = event_entry(event)
             if entry is not None:

@@ -20,6 +20,7 @@ from functools import partial
 from typing import Any
 
 from ballast.runtime.codegen import compile_emitters, compile_matcher, timed_rules_source
+from ballast.runtime.enforcement import DEFAULT_ENFORCE, DEFAULT_MODE, ENFORCE_LEVELS, MODES, hold_back
 from ballast.runtime.errors import BallastError, UsageError
 from ballast.runtime.events import EngineEvent
 from ballast.runtime.functions import render
@@ -72,6 +73,8 @@ class Directive:
     rule = property(lambda self: self._rule.name, doc="The rule's name.")
     priority = property(lambda self: self._rule.priority, doc="The rule's priority (higher first).")
     impact = property(lambda self: self._rule.impact, doc="minimal, low, moderate, high or critical.")
+    enforce = property(lambda self: self._rule.enforce, doc="hard, soft or advisory (runtime/enforcement.py).")
+    mode = property(lambda self: self._rule.mode, doc="deny (issued), warn or dryrun (held back).")
     event = property(
         lambda self: self._event,
         doc="The event the rule decided on, as the policy read it (checked, typed; an Engine adds `@` slots).",
@@ -99,7 +102,7 @@ class Directive:
         return self._rule.rationale(self._event)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "directive_id": self.directive_id,
             "policy": self.policy,
             "rule": self.rule,
@@ -111,6 +114,12 @@ class Directive:
             "reason": self.reason,
             "rationale": self.rationale,
         }
+        # Only when not the defaults, so the output of rules without them stays as it was.
+        if self._rule.enforce != DEFAULT_ENFORCE:
+            out["enforce"] = self._rule.enforce
+        if self._rule.mode != DEFAULT_MODE:
+            out["mode"] = self._rule.mode
+        return out
 
     def __repr__(self) -> str:
         return f"Directive({self.policy}/{self.rule}: {self.action} {self.targets} {self.params})"
@@ -129,6 +138,8 @@ class Result:
     errors: list[Problem] = field(default_factory=list)
     # What an Engine reports besides directives: rule state changes, telemetry gaps, suppressions.
     events: list[EngineEvent] = field(default_factory=list)
+    # The directives of `warn` and `dryrun` rules: computed, not issued (runtime/enforcement.py).
+    held: list[Directive] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -141,6 +152,8 @@ class Result:
         }
         if self.events:
             out["events"] = [e.to_dict() for e in self.events]
+        if self.held:
+            out["held"] = [d.to_dict() for d in self.held]
         return out
 
 
@@ -160,7 +173,19 @@ def canonical_json(value: Any) -> str:
 class _Rule:
     """A rule's metadata, its compiled emitter, and what reasons and rationales read."""
 
-    __slots__ = ("_decoded", "_text", "actions", "emit", "impact", "name", "policy", "priority", "version")
+    __slots__ = (
+        "_decoded",
+        "_text",
+        "actions",
+        "emit",
+        "enforce",
+        "impact",
+        "mode",
+        "name",
+        "policy",
+        "priority",
+        "version",
+    )
 
     def __init__(self, policy: IR, ir: IR) -> None:
         self.policy: str = policy["name"]
@@ -168,6 +193,10 @@ class _Rule:
         self.name: str = ir["name"]
         self.priority: int = ir.get("priority", 0)
         self.impact: str = ir.get("impact", "moderate")
+        self.enforce: str = ir.get("enforce", DEFAULT_ENFORCE)
+        self.mode: str = ir.get("mode", DEFAULT_MODE)
+        if self.enforce not in ENFORCE_LEVELS or self.mode not in MODES:  # a bundle's IR is read, not trusted
+            raise ValueError(f"rule {self.name!r}: unknown enforce {self.enforce!r} or mode {self.mode!r}")
         self.actions: list[str] = [a["action"] for a in ir["then"]]
         self.emit: Callable[[Any, list[Any]], None] = _never_compiled
         # The condition and reason template, for reasons and rationales: kept as compact JSON
@@ -373,6 +402,8 @@ class PolicySet:
         self.ir: IR | None = ir if keep_ir else None
         # The compiler's warnings when the set was compiled in this process (a bundle has none).
         self.warnings: list[Any] = []
+        # Some rule is `warn` or `dryrun`: its directives are held back after each evaluation.
+        self.graded = any(rule.mode != DEFAULT_MODE for p in self.policies for rule in p.rules)
 
     @property
     def inputs(self) -> list[str]:
@@ -404,6 +435,8 @@ class PolicySet:
                 )
         if len(self.policies) > 1 and result.directives:
             result.directives.sort(key=lambda d: -d.priority)
+        if self.graded:
+            hold_back(result)
         return result
 
     def python_source(self) -> str:

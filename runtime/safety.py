@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ballast.runtime.codegen import compile_matcher
+from ballast.runtime.enforcement import DEFAULT_ENFORCE, DEFAULT_MODE, ENFORCE_LEVELS, MODES
 from ballast.runtime.errors import UsageError
 from ballast.runtime.interpret import check_expression, describe_fault
 from ballast.runtime.ir import IR
@@ -33,12 +34,28 @@ from ballast.runtime.policy import canonical_json, rationale, render_reason
 from ballast.runtime.validate import check_schema, fast_checker, validate
 from ballast.runtime.values import format_duration
 
+__all__ = [
+    "CONTROLS",
+    "DEFAULT_APPROVAL_SECONDS",
+    "DEFAULT_ENFORCE",
+    "DEFAULT_MODE",
+    "ENFORCE_LEVELS",
+    "MODES",
+    "REQUESTER_FIELD",
+    "RISK_LEVELS",
+    "SAFETY_FORMAT",
+    "Assessment",
+    "Fired",
+    "Requirements",
+    "SafetyCatalog",
+    "action_hash",
+    "describe_control",
+    "merge_requirements",
+]
+
 SAFETY_FORMAT = "ballast.safety/1"
 RISK_LEVELS = ("none", "low", "medium", "high", "critical")  # in rising order
-ENFORCE_LEVELS = ("advisory", "soft", "hard")
-MODES = ("dryrun", "warn", "deny")
 CONTROLS = ("dual_control", "justification", "hold", "approvers", "block")
-DEFAULT_ENFORCE, DEFAULT_MODE = "hard", "deny"
 DEFAULT_APPROVAL_SECONDS = 900.0  # approvals expire after 15 minutes unless the catalog says otherwise
 REQUESTER_FIELD = "actor"  # the descriptor field naming who asks: they may not approve their own action
 

@@ -23,7 +23,7 @@ from ballast.compiler import types as T
 from ballast.compiler.checker import Checker
 from ballast.compiler.kinds import NotSupportedYet
 from ballast.compiler.passes.optimize import fold, plan
-from ballast.compiler.passes.resolve import PolicyModel, check_names, merge, suggest
+from ballast.compiler.passes.resolve import PolicyModel, check_enforcement, check_names, merge, suggest
 from ballast.compiler.spans import at
 from ballast.dsl import ast
 from ballast.dsl.format import format_document
@@ -32,8 +32,6 @@ from ballast.runtime.safety import (
     DEFAULT_APPROVAL_SECONDS,
     DEFAULT_ENFORCE,
     DEFAULT_MODE,
-    ENFORCE_LEVELS,
-    MODES,
     REQUESTER_FIELD,
     RISK_LEVELS,
     SAFETY_FORMAT,
@@ -155,20 +153,7 @@ def _check_class(cls: ast.SafetyClass, approvals: float, errors: ErrorList) -> N
             cls.risk_span or name_span,
             suggest(cls.risk, list(DECLARED_RISKS)) or f"write one of {', '.join(DECLARED_RISKS)}",
         )
-    if cls.enforce and cls.enforce not in ENFORCE_LEVELS:
-        errors.error(
-            "enforce",
-            f"unknown enforcement level '{cls.enforce}'",
-            cls.enforce_span or name_span,
-            suggest(cls.enforce, list(ENFORCE_LEVELS)) or f"write one of {', '.join(ENFORCE_LEVELS)}",
-        )
-    if cls.mode and cls.mode not in MODES:
-        errors.error(
-            "mode",
-            f"unknown mode '{cls.mode}'",
-            cls.mode_span or name_span,
-            suggest(cls.mode, list(MODES)) or f"write one of {', '.join(MODES)}",
-        )
+    check_enforcement(cls.enforce, cls.enforce_span, cls.mode, cls.mode_span, name_span, errors)
     if not cls.controls:
         errors.error(
             "missing",
