@@ -1,6 +1,6 @@
 """The preflight benchmark: a 200-class safety catalog, one action descriptor at a time.
 
-    python -m bench.preflight              # full run (about 30 s)
+    python -m bench.preflight              # full run (about 5 minutes; the interpreter baseline is most of it)
     python -m bench.preflight --quick      # smoke run (a few seconds; numbers are rough)
     python -m bench.preflight --markdown   # the table as Markdown (for docs/performance.md)
     python -m bench.preflight --profile    # also: where a preflight spends its time (cProfile)
