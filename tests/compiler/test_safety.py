@@ -95,3 +95,64 @@ def test_the_shipped_catalog_compiles_formats_and_bundles() -> None:
     with open(path, encoding="utf-8") as f:
         text = f.read()
     assert format_document(parse_document(text, path)) == text
+
+
+def test_the_yaml_form_decides_as_the_bal_form() -> None:
+    import itertools
+
+    bal = SafetyCatalog(compile_paths(["catalog/safety/workflows.bal"]).ir["safety"][0])
+    yaml = SafetyCatalog(compile_paths(["catalog/safety/workflows.yaml"]).ir["safety"][0])
+    shared = {c["name"] for c in yaml.classes}
+    assert shared == {"mass_delete", "fleet_delete", "cross_tenant_copy", "policy_override"}
+    for operation, volume, scope, target in itertools.product(
+        ("delete", "copy", "policy_override", "read"),
+        (5, 5000),
+        ("record", "tenant", "fleet"),
+        (None, "acme", "globex"),
+    ):
+        action = {
+            "actor": "alice",
+            "roles": [],
+            "operation": operation,
+            "tenant": "acme",
+            "sensitivity": "internal",
+            "volume": volume,
+            "scope": scope,
+            "environment": "prod",
+            **({"target_tenant": target} if target else {}),
+        }
+        want = [(f.name, f.reason, f.rationale) for f in bal.assess(action).fired if f.name in shared]
+        assert [(f.name, f.reason, f.rationale) for f in yaml.assess(action).fired] == want
+
+
+def test_yaml_mistakes_are_reported_where_they_are() -> None:
+    text = """safety: s
+version: "1"
+input:
+  action: {actor: string, volume: int}
+clases: []
+classes:
+  - name: a
+    when: volume > 1
+    risk: high
+    require: [dual, {hold: soon}, {approvers: {role: dba}}]
+    mod: warn
+"""
+    with pytest.raises(CompileError) as caught:
+        compile_paths(["s.yaml"], sources={"s.yaml": text})
+    assert [f"{d.span.line}:{d.span.column} {d.message}" for d in caught.value.diagnostics] == [
+        "5:1 unknown key 'clases' in a safety catalog",
+        "10:15 unknown control 'dual'",
+        "10:28 'soon' is not a duration",
+        "10:47 missing required key 'count'",
+        "11:5 unknown key 'mod' in a class",
+    ]
+    assert caught.value.diagnostics[0].hint == "did you mean 'classes'?"
+
+
+def test_a_yaml_catalog_meets_the_same_checks() -> None:
+    text = 'safety: s\nversion: "1"\ninput:\n  action: {actor: string}\nclasses:\n  - {name: a, when: "true", risk: hihg, require: [block]}\n'
+    with pytest.raises(CompileError) as caught:
+        compile_paths(["s.yaml"], sources={"s.yaml": text})
+    (d,) = caught.value.diagnostics
+    assert (d.code, d.span.line, d.span.column, d.hint) == ("risk", 6, 35, "did you mean 'high'?")
