@@ -27,7 +27,7 @@ from typing import Any
 
 from ballast.runtime.codegen import compile_matcher
 from ballast.runtime.enforcement import DEFAULT_ENFORCE, DEFAULT_MODE, ENFORCE_LEVELS, MODES
-from ballast.runtime.errors import UsageError
+from ballast.runtime.errors import BallastError, UsageError
 from ballast.runtime.interpret import check_expression, describe_fault
 from ballast.runtime.ir import IR
 from ballast.runtime.policy import canonical_json, rationale, render_reason
@@ -262,10 +262,20 @@ class SafetyCatalog:
     """One compiled safety document, ready to assess action descriptors."""
 
     def __init__(self, ir: IR) -> None:
+        """Build the catalog from its IR; raises UsageError for IR that is not a safety catalog's
+        (a bundle's IR is read, not trusted)."""
         if not isinstance(ir, dict) or ir.get("kind") != "safety":
             raise UsageError("not a compiled safety catalog (IR of kind 'safety')")
         if ir.get("format") != SAFETY_FORMAT:
             raise UsageError(f"safety catalog format {ir.get('format')!r} is not {SAFETY_FORMAT!r}")
+        try:
+            self._build(ir)
+        except UsageError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, BallastError) as exc:
+            raise UsageError(f"malformed safety catalog {ir.get('name')!r}: {exc!r}") from None
+
+    def _build(self, ir: IR) -> None:
         self.name: str = ir["name"]
         self.version: str = ir.get("version", "")
         self.file: str = ir.get("file", "<safety>")

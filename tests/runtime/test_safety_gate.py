@@ -473,3 +473,22 @@ def test_no_sequence_executes_an_action_whose_controls_are_not_met(
         except Refused as refused:
             assert h.refused(refused.reason), "a refusal was not logged"
     assert len([e for e in h.entries if e["kind"] == "SafetyExecuted"]) == int(executed)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda ir: ir.pop("classes"),
+        lambda ir: ir["classes"][0].update(when={"k": "nonsense"}),
+        lambda ir: ir["classes"][0].update(risk="apocalyptic"),
+        lambda ir: ir["classes"][0]["controls"].append({"kind": "pray"}),
+        lambda ir: ir["input"].update(fields="actor"),
+    ],
+)
+def test_malformed_catalog_ir_is_a_usage_error(catalog: SafetyCatalog, damage: Any) -> None:
+    import copy
+
+    ir = copy.deepcopy(ballast.compile([CATALOG]).safety[0])
+    damage(ir)
+    with pytest.raises(ballast.UsageError, match="safety"):
+        SafetyCatalog(ir)
