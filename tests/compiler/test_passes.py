@@ -356,11 +356,10 @@ def test_every_kind_runs_each_stage_on_the_catalog() -> None:
         for entry in entries:
             assert kind.load(entry) is not None
             assert kind.manifest(entry)["name"] == entry["name"]
-            if kind.name == "safety":  # not written yet: it says so
-                with pytest.raises(kinds.NotSupportedYet, match="not supported yet"):
-                    kind.diff(entry, entry, timeout_ms=1000)
-                continue
             assert kind.diff(entry, entry, timeout_ms=1000) == []  # a document against itself: no finding
+            if kind.name == "safety":  # a change: its detectors are not written yet, and it says so
+                with pytest.raises(kinds.NotSupportedYet, match="not supported yet"):
+                    kind.diff(entry, {**entry, "classes": entry["classes"][1:]}, timeout_ms=1000)
     for path in KIND_CATALOG:
         with open(path, encoding="utf-8") as f:
             document = parse_document(f.read(), path)
