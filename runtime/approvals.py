@@ -43,7 +43,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, NoReturn
 
 from ballast.runtime.approval_store import (
     ApprovalStore,
@@ -539,7 +539,7 @@ class Gate:
 
     def _refuse(
         self, reason: str, message: str, assessment: Assessment, who: str, now: float, missing: Iterable[str] = ()
-    ) -> Any:
+    ) -> NoReturn:
         """Log the refusal (best effort: a refusal stands even when the ledger is down) and raise it."""
         missing = list(missing)
         self._record(partial(self._entry, "SafetyRefused", assessment, who, reason, now, [message, *missing]))
