@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -492,3 +494,26 @@ def test_malformed_catalog_ir_is_a_usage_error(catalog: SafetyCatalog, damage: A
     damage(ir)
     with pytest.raises(ballast.UsageError, match="safety"):
         SafetyCatalog(ir)
+
+
+# ---- the scenario fixtures shipped with the catalog ----
+
+SCENARIOS = sorted(Path(CATALOG).parent.joinpath("scenarios").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_catalog_scenarios_get_the_controls_they_say(h: Harness, path: Path) -> None:
+    scenario = json.loads(path.read_text(encoding="utf-8"))
+    result = h.gate.preflight(scenario["action"], simulate=True)
+    got = {
+        "decision": result.decision,
+        "risk": result.assessment.risk,
+        "required": result.required.describe(),
+        "classes": [f.name for f in result.assessment.fired],
+    }
+    assert got == scenario["want"], scenario["note"]
+
+
+def test_there_are_risky_and_safe_scenarios() -> None:
+    decisions = {json.loads(p.read_text(encoding="utf-8"))["want"]["decision"] for p in SCENARIOS}
+    assert decisions == {"allow", "needs-controls", "blocked"}
