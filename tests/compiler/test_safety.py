@@ -101,7 +101,7 @@ def test_the_yaml_form_decides_as_the_bal_form() -> None:
     import itertools
 
     bal = SafetyCatalog(compile_paths(["catalog/safety/workflows.bal"]).ir["safety"][0])
-    yaml = SafetyCatalog(compile_paths(["catalog/safety/workflows-lite.yaml"]).ir["safety"][0])
+    yaml = SafetyCatalog(compile_paths(["docs/examples/safety-lite.yaml"]).ir["safety"][0])
     shared = {c["name"] for c in yaml.classes}
     assert shared == {"mass_delete", "fleet_delete", "cross_tenant_copy", "policy_override"}
     for operation, volume, scope, target in itertools.product(
