@@ -117,6 +117,10 @@ class Checker:
         }
         if rule.justification:  # unwritten (or empty): omitted, so bundles of older policies stay byte-identical
             out["justification"] = rule.justification
+        if rule.enforce:  # the same: written only when the rule writes it
+            out["enforce"] = rule.enforce
+        if rule.mode:
+            out["mode"] = rule.mode
         state = self.state(rule)
         if state:
             out["state"] = state

@@ -305,6 +305,11 @@ class Rule:
     limit: tuple[int, Duration] | None = None  # `at most 10 per 1m`
     limit_span: Span | None = None
     repeat: Duration | None = None  # `repeat every 5m`: re-issue while firing
+    # Graded enforcement (runtime/enforcement.py): "" when not written (hard, deny).
+    enforce: str = ""
+    enforce_span: Span | None = None
+    mode: str = ""
+    mode_span: Span | None = None
 
     @property
     def stateful(self) -> bool:
@@ -396,14 +401,76 @@ class Governor:
     values: tuple[tuple[str, Span], ...] = ()
 
 
-Item = Import | Input | TypeAlias | Const | Let | ActionDecl | Rule | Stream | Source | Smooth | Mode | Governor
+# ---- safety catalogs ----
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """One control a safety class requires: `dual_control`, `justification`, `hold 10m`,
+    `approvers role "dba" count 2` or `block`."""
+
+    kind: str  # "dual_control" | "justification" | "hold" | "approvers" | "block"
+    span: Span
+    hold: Duration | None = None
+    role: StringValue | None = None
+    count: int | None = None
+    count_span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyClass:
+    """A class of high-risk action in a safety catalog: `class mass_delete { when … risk high … }`."""
+
+    name: str
+    span: Span
+    name_span: Span | None = None
+    when: Expr | None = None
+    risk: str = ""
+    risk_span: Span | None = None
+    controls: tuple[Control, ...] = ()
+    enforce: str = ""  # "" when not written: hard
+    enforce_span: Span | None = None
+    mode: str = ""  # "" when not written: deny
+    mode_span: Span | None = None
+    reason: StringValue | None = None
+    description: str = ""
+    justification: str = ""
+    justification_span: Span | None = None
+    # The clauses written more than once (`require` may be), reported by the resolver.
+    repeated: tuple[tuple[str, Span], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Approvals:
+    """`approvals expire after 15m`: how long a preflight's approvals stay valid."""
+
+    expire: Duration
+    span: Span
+
+
+Item = (
+    Import
+    | Input
+    | TypeAlias
+    | Const
+    | Let
+    | ActionDecl
+    | Rule
+    | Stream
+    | Source
+    | Smooth
+    | Mode
+    | Governor
+    | SafetyClass
+    | Approvals
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Document:
     """One file: a `policy` (evaluated) or a `module` (imported by policies)."""
 
-    kind: str  # "policy" | "module"
+    kind: str  # "policy" | "module" | "threat" | "safety"
     name: str
     span: Span
     file: str

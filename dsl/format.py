@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from ballast.dsl import ast
 from ballast.dsl.format_base import Line, format_expr, format_type, quote
+from ballast.dsl.format_safety import safety_item
 from ballast.dsl.format_threat import threat_item
 
 
@@ -36,7 +37,7 @@ def format_document(document: ast.Document) -> str:
     previous: type | None = None
     for item in document.items:
         kind = type(item)
-        spaced = kind in (ast.Rule, ast.Input, ast.ActionDecl, ast.RecordType)
+        spaced = kind in (ast.Rule, ast.Input, ast.ActionDecl, ast.RecordType, ast.SafetyClass)
         if (previous is None and len(lines) > 1) or (previous is not None and (kind is not previous or spaced)):
             lines.append((0, "", None))
         lines.extend((depth + 1, text, src) for depth, text, src in _item(item))
@@ -106,6 +107,8 @@ def _item(item: ast.Item) -> list[Line]:
             return _rule(item)
         case ast.Source() | ast.Smooth() | ast.Mode() | ast.Governor() | ast.Stream():
             return threat_item(item)
+        case ast.SafetyClass() | ast.Approvals():
+            return safety_item(item)
     raise TypeError(item)
 
 
@@ -135,7 +138,7 @@ def _call(call: ast.ActionCall) -> str:
 
 _CLAUSE_ORDER = (
     "description", "group", "when", "enter", "exit", "for", "keep", "then", "repeat", "cooldown", "limit",
-    "priority", "impact", "reason", "justification", "labels",
+    "priority", "impact", "enforce", "mode", "reason", "justification", "labels",
 )
 
 
@@ -158,6 +161,8 @@ def _rule(rule: ast.Rule) -> list[Line]:
         "repeat": f"repeat every {rule.repeat.text}" if rule.repeat else None,
         "cooldown": f"cooldown {rule.cooldown.text}" if rule.cooldown else None,
         "limit": f"at most {rule.limit[0]} per {rule.limit[1].text}" if rule.limit else None,
+        "enforce": f"enforce {rule.enforce}" if rule.enforce else None,
+        "mode": f"mode {rule.mode}" if rule.mode else None,
     }
     lines: list[Line] = [(0, f"rule {rule.name} {{", rule.span.line)]
     for key in _CLAUSE_ORDER:

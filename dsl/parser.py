@@ -301,6 +301,10 @@ class _Builder(Transformer):
         name, version, *items = children
         return self._document("threat", name, self._string(version), items, meta)
 
+    def safety(self, meta, children):
+        name, version, *items = children
+        return self._document("safety", name, self._string(version), items, meta)
+
     def module(self, meta, children):
         name, *items = children
         return self._document("module", name, None, items, meta)
@@ -412,7 +416,7 @@ class _Builder(Transformer):
                 repeated.append((key, span))
                 continue
             fields[key] = value
-            if key in ("impact", "priority", "group", "limit"):
+            if key in ("impact", "priority", "group", "limit", "enforce", "mode"):
                 fields[key + "_span"] = span
         justification = fields.get("justification")  # an ast.StringValue: the text and where it is
         return ast.Rule(
@@ -439,6 +443,10 @@ class _Builder(Transformer):
             repeat=fields.get("repeat"),
             limit=fields.get("limit"),
             limit_span=fields.get("limit_span"),
+            enforce=fields.get("enforce", ""),
+            enforce_span=fields.get("enforce_span"),
+            mode=fields.get("mode", ""),
+            mode_span=fields.get("mode_span"),
             repeated=tuple(repeated),
             clause_lines=tuple(clause_lines),
         )
@@ -572,6 +580,75 @@ class _Builder(Transformer):
     def governor_dwell(self, meta, children):
         dwell = self._duration(children[0])
         return ("dwell", dwell, self._span(meta), dwell.span)
+
+    # ---- safety ----
+    def safety_class(self, meta, children):
+        name, *clauses = children
+        fields: dict[str, object] = {}
+        controls: list[ast.Control] = []
+        repeated = []
+        for key, value, span in clauses:
+            if key == "require":  # several `require` clauses add up
+                controls.extend(value)
+                continue
+            if key in fields:
+                repeated.append((key, span))
+                continue
+            fields[key] = value
+            fields[key + "_span"] = span
+        reason = fields.get("reason")
+        justification = fields.get("justification")
+        return ast.SafetyClass(
+            name=str(name),
+            span=self._span(meta),
+            name_span=self._tok_span(name),
+            when=fields.get("when"),
+            risk=fields.get("risk", ""),
+            risk_span=fields.get("risk_span"),
+            controls=tuple(controls),
+            enforce=fields.get("enforce", ""),
+            enforce_span=fields.get("enforce_span"),
+            mode=fields.get("mode", ""),
+            mode_span=fields.get("mode_span"),
+            reason=reason,
+            description=fields.get("description", ""),
+            justification=justification.value if justification else "",
+            justification_span=justification.span if justification else None,
+            repeated=tuple(repeated),
+        )
+
+    def risk_clause(self, meta, children):
+        return ("risk", str(children[0]), self._tok_span(children[0]))
+
+    def enforce_clause(self, meta, children):
+        return ("enforce", str(children[0]), self._tok_span(children[0]))
+
+    def enforcement_mode(self, meta, children):
+        return ("mode", str(children[0]), self._tok_span(children[0]))
+
+    def require_clause(self, meta, children):
+        return ("require", tuple(children), self._span(meta))
+
+    def control_dual(self, meta, children):
+        return ast.Control("dual_control", self._span(meta))
+
+    def control_justification(self, meta, children):
+        return ast.Control("justification", self._span(meta))
+
+    def control_hold(self, meta, children):
+        return ast.Control("hold", self._span(meta), hold=self._duration(children[0]))
+
+    def control_approvers(self, meta, children):
+        role, count = children
+        return ast.Control(
+            "approvers", self._span(meta), role=self._string(role), count=int(count), count_span=self._tok_span(count)
+        )
+
+    def control_block(self, meta, children):
+        return ast.Control("block", self._span(meta))
+
+    def approvals_decl(self, meta, children):
+        return ast.Approvals(self._duration(children[0]), self._span(meta))
 
     def when_clause(self, meta, children):
         return ("when", children[0], self._span(meta))

@@ -70,6 +70,9 @@ This module is the entry point; each step of reading a file is a module of its o
 - `yaml_policy`, `yaml_rules`, `yaml_values`: the AST of the document, of its rules with their
   time clauses, and of the values inside them, read from the validated document's `Node`s.
 
+A document with a `safety:` key is a safety catalog, read by `yaml_safety` (its own keys,
+checked with the positioned reader rather than the policy schema).
+
 No third-party exception leaves the front-end: it raises `SyntaxProblem` carrying every diagnostic.
 """
 
@@ -79,6 +82,7 @@ from ballast.dsl import ast
 from ballast.dsl.parser import SyntaxProblem
 from ballast.dsl.yaml_policy import read_document
 from ballast.dsl.yaml_reader import YamlReader
+from ballast.dsl.yaml_safety import read_safety
 from ballast.dsl.yaml_schema import policy_schema, validate_document
 from ballast.runtime.errors import sort_diagnostics
 
@@ -91,6 +95,11 @@ def parse_yaml_document(text: str, file: str) -> ast.Document:
     if not reader.loaded:  # not YAML: why, and the repeated keys found before it
         raise SyntaxProblem(*reader.problems)
     root = reader.root()
+    if root.is_mapping and "safety" in root:  # a safety catalog: checked by its own reader
+        document = read_safety(root)
+        if reader.problems:
+            raise SyntaxProblem(*sort_diagnostics(reader.problems))
+        return document
     validate_document(root)
     document = read_document(root)
     if reader.problems or document is None:

@@ -34,8 +34,30 @@ def read_document(root: Node) -> ast.Document | None:
     version = None
     if kind == "policy" and root.has("version", str):
         version = string_value(root, "version")
+    items = read_declarations(root, DECLARATION_KEYS)
+    return ast.Document(
+        kind=kind,
+        name=root[kind],
+        span=root.value_span(kind),
+        file=root.reader.file,
+        version=version,
+        owner=text_of(root, "owner"),
+        description=text_of(root, "description"),
+        labels=labels(root, "labels"),
+        items=tuple(items),
+    )
+
+
+DECLARATION_KEYS = ("imports", "input", "types", "const", "let", "actions", "rules", "stream")
+
+
+def read_declarations(root: Node, keys: tuple[str, ...]) -> list[ast.Item]:
+    """The declarations under the top-level `keys` of a document, in written order (safety
+    catalogs read `input`, `types`, `const` and `let` with it too)."""
     items: list[ast.Item] = []
     for key in root:
+        if key not in keys:
+            continue
         value = root.child(key)
         if key == "imports" and value.is_sequence:
             items.extend(ast.Import(string_value(value, i), value.value_span(i)) for i in value if value.has(i, str))
@@ -65,17 +87,7 @@ def read_document(root: Node) -> ast.Document | None:
             items.extend(r for i in value if (r := read_rule(value, i)) is not None)
         elif key == "stream" and value.is_mapping:
             items.append(_stream(root))
-    return ast.Document(
-        kind=kind,
-        name=root[kind],
-        span=root.value_span(kind),
-        file=root.reader.file,
-        version=version,
-        owner=text_of(root, "owner"),
-        description=text_of(root, "description"),
-        labels=labels(root, "labels"),
-        items=tuple(items),
-    )
+    return items
 
 
 def _constant(mapping: Node, name: object) -> ast.Const | None:

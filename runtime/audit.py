@@ -72,12 +72,22 @@ def directive_entry(directive: Any, when: str | None, latency_ms: float | None =
     }
 
 
+def held_entry(directive: Any, when: str | None) -> Entry:
+    """`DirectiveHeld` for a directive a `warn` or `dryrun` rule computed and did not issue: what
+    it would have done, counted in the trail (runtime/enforcement.py)."""
+    entry = directive_entry(directive, when)
+    entry["kind"] = "DirectiveHeld"
+    entry["outcome"] = f"held ({directive.mode}): would have issued {directive.action}"
+    entry["narrative"] = {**entry["narrative"], "what": f"DirectiveHeld: {entry['outcome']}"}
+    return entry
+
+
 def event_entry(event: Mapping[str, Any]) -> Entry | None:
     """An audit entry for an Engine or ThreatEngine event record; None for kinds not audited."""
     kind = event.get("type")
     if kind == "TelemetryGap":
         reason = f"source {event['source']} skipped {event['missing']} sequence number(s) after {event['after']}"
-        return _entry(
+        return audit_entry(
             "TelemetryGap",
             event,
             str(event["source"]),
@@ -90,7 +100,7 @@ def event_entry(event: Mapping[str, Any]) -> Entry | None:
         )
     if kind == "Stale":
         subject = ",".join(str(v) for v in event["key"].values()) or event["policy"]
-        return _entry(
+        return audit_entry(
             "Stale",
             event,
             subject,
@@ -107,7 +117,7 @@ def event_entry(event: Mapping[str, Any]) -> Entry | None:
             for c in event.get("rationale", [])
         ]
         reason = f"ThreatIndex {event['index']} ({event['mode']})"
-        return _entry(
+        return audit_entry(
             "ThreatIndexUpdated",
             event,
             "ThreatIndex",
@@ -121,7 +131,7 @@ def event_entry(event: Mapping[str, Any]) -> Entry | None:
         )
     if kind == "ModeChanged":
         reason = f"mode {event['previous_mode']} → {event['mode']} at ThreatIndex {event['index']}"
-        return _entry(
+        return audit_entry(
             "ModeChanged",
             event,
             "ResponseMode",
@@ -186,7 +196,7 @@ def policy_change_entry(outcome: Any, store: str, keyring: str) -> Entry:
     }
 
 
-def _entry(
+def audit_entry(
     kind: str,
     event: Mapping[str, Any],
     subject: str,
@@ -286,6 +296,8 @@ class AuditLog:
         """Every directive and audited event of an Engine `Result`, in order, flushed once."""
         for directive in result.directives:
             self._put(directive_entry(directive, when, latency_ms(directive) if latency_ms else None))
+        for directive in getattr(result, "held", ()):
+            self._put(held_entry(directive, when))
         for event in _events(result):
             entry = event_entry(event)
             if entry is not None:

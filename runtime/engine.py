@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ballast.runtime.audit import AuditLog
+from ballast.runtime.enforcement import hold_back
 from ballast.runtime.errors import EvaluationError, UsageError
 from ballast.runtime.events import Coalesced, Dropped, ModeChanged, Stale, ThreatIndexUpdated
 from ballast.runtime.flow import DirectiveQueue
@@ -345,7 +346,7 @@ class Engine:
 
     def _deliver(self, result: Result, latency_ms: float) -> None:
         """Record the breach-to-directive latency; feed the queue and the audit log."""
-        if not result.directives and not result.events:
+        if not result.directives and not result.events and not result.held:
             return
         times = [e.newest for e in self._engines if math.isfinite(e.newest)]
         now = max(times) if times else 0.0  # policies without event time: the queue's clock stands still
@@ -544,6 +545,8 @@ def _update_threat(threat: ThreatEngine, event: Any, result: Result) -> None:
 def _order(result: Result) -> None:
     if len(result.directives) > 1:
         result.directives.sort(key=lambda d: -d.priority)
+    if result.directives:
+        hold_back(result)  # warn and dryrun rules: computed, reported apart, not issued
 
 
 __all__ = ["SNAPSHOT_FORMAT", "Engine", "describe_fault", "iso"]

@@ -20,6 +20,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ballast.runtime.codegen import compile_emitters, compile_matcher, timed_rules_source
+from ballast.runtime.enforcement import DEFAULT_ENFORCE, DEFAULT_MODE, ENFORCE_LEVELS, MODES, hold_back
 from ballast.runtime.errors import BallastError, UsageError
 from ballast.runtime.events import EngineEvent
 from ballast.runtime.functions import render
@@ -75,6 +76,8 @@ class Directive:
     rule = property(lambda self: self._rule.name, doc="The rule's name.")
     priority = property(lambda self: self._rule.priority, doc="The rule's priority (higher first).")
     impact = property(lambda self: self._rule.impact, doc="minimal, low, moderate, high or critical.")
+    enforce = property(lambda self: self._rule.enforce, doc="hard, soft or advisory (runtime/enforcement.py).")
+    mode = property(lambda self: self._rule.mode, doc="deny (issued), warn or dryrun (held back).")
     event = property(
         lambda self: self._event,
         doc="The event the rule decided on, as the policy read it (checked, typed; an Engine adds `@` slots).",
@@ -102,7 +105,7 @@ class Directive:
         return self._rule.rationale(self._event)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "directive_id": self.directive_id,
             "policy": self.policy,
             "rule": self.rule,
@@ -114,6 +117,12 @@ class Directive:
             "reason": self.reason,
             "rationale": self.rationale,
         }
+        # Only when not the defaults, so the output of rules without them stays as it was.
+        if self._rule.enforce != DEFAULT_ENFORCE:
+            out["enforce"] = self._rule.enforce
+        if self._rule.mode != DEFAULT_MODE:
+            out["mode"] = self._rule.mode
+        return out
 
     def __repr__(self) -> str:
         return f"Directive({self.policy}/{self.rule}: {self.action} {self.targets} {self.params})"
@@ -135,6 +144,8 @@ class Result:
     # Which bundle decided, when a PolicyStore evaluated the event (None otherwise): one event is
     # decided by one version, and this names it (runtime/store.py `BundleRef`).
     bundle: BundleRef | None = None
+    # The directives of `warn` and `dryrun` rules: computed, not issued (runtime/enforcement.py).
+    held: list[Directive] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -147,6 +158,8 @@ class Result:
         }
         if self.events:
             out["events"] = [e.to_dict() for e in self.events]
+        if self.held:
+            out["held"] = [d.to_dict() for d in self.held]
         if self.bundle is not None:
             out["bundle"] = self.bundle.to_dict()
         return out
@@ -168,7 +181,20 @@ def canonical_json(value: Any) -> str:
 class _Rule:
     """A rule's metadata, its compiled emitter, and what reasons and rationales read."""
 
-    __slots__ = ("_decoded", "_text", "actions", "emit", "impact", "name", "policy", "priority", "then", "version")
+    __slots__ = (
+        "_decoded",
+        "_text",
+        "actions",
+        "emit",
+        "enforce",
+        "impact",
+        "mode",
+        "name",
+        "policy",
+        "priority",
+        "then",
+        "version",
+    )
 
     def __init__(self, policy: IR, ir: IR) -> None:
         self.policy: str = policy["name"]
@@ -176,6 +202,10 @@ class _Rule:
         self.name: str = ir["name"]
         self.priority: int = ir.get("priority", 0)
         self.impact: str = ir.get("impact", "moderate")
+        self.enforce: str = ir.get("enforce", DEFAULT_ENFORCE)
+        self.mode: str = ir.get("mode", DEFAULT_MODE)
+        if self.enforce not in ENFORCE_LEVELS or self.mode not in MODES:  # a bundle's IR is read, not trusted
+            raise ValueError(f"rule {self.name!r}: unknown enforce {self.enforce!r} or mode {self.mode!r}")
         self.actions: list[str] = [a["action"] for a in ir["then"]]
         self.emit: Callable[[Any, list[Any]], None] = _never_compiled
         # The condition and reason template, for reasons and rationales: kept as compact JSON
@@ -207,27 +237,39 @@ class _Rule:
         return self._decoded
 
     def render_reason(self, event: Mapping[str, Any]) -> str:
-        out = []
-        for part in self.reason:
-            if isinstance(part, str):
-                out.append(part)
-                continue
-            try:
-                value = interpret(part["e"], event)
-                out.append(format(value, part["spec"]) if part["spec"] else render_typed(value, part.get("t", "")))
-            except (BallastError, ValueError, TypeError):
-                out.append("{" + part["text"] + "}")
-        return "".join(out)
+        return render_reason(self.reason, event)
 
     def rationale(self, event: Mapping[str, Any]) -> list[dict[str, Any]]:
-        trace: dict[int, Any] = {}
+        return rationale(self.when, event)
+
+
+def render_reason(parts: list[Any], event: Mapping[str, Any]) -> str:
+    """A reason template (text and `{value:spec}` parts) rendered for a validated event; a part
+    that cannot be computed stays as written."""
+    out = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+            continue
         try:
-            interpret(self.when, event, trace)
-        except BallastError:
-            return []
-        checks: list[dict[str, Any]] = []
-        _collect(self.when, trace, True, checks)
-        return checks
+            value = interpret(part["e"], event)
+            out.append(format(value, part["spec"]) if part["spec"] else render_typed(value, part.get("t", "")))
+        except (BallastError, ValueError, TypeError):
+            out.append("{" + part["text"] + "}")
+    return "".join(out)
+
+
+def rationale(when: IR, event: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The checks that made a condition true for a validated event: each leaf that decided it,
+    its value and the inputs it read (empty when the condition faults)."""
+    trace: dict[int, Any] = {}
+    try:
+        interpret(when, event, trace)
+    except BallastError:
+        return []
+    checks: list[dict[str, Any]] = []
+    _collect(when, trace, True, checks)
+    return checks
 
 
 def _collect(node: IR, trace: dict[int, Any], wanted: bool, out: list[dict[str, Any]]) -> None:
@@ -261,8 +303,6 @@ def copy_containers(value: Any) -> Any:
     if type(value) is list:
         return [copy_containers(v) for v in value]
     return value
-
-
 
 
 def _mutable(t: Any) -> bool:
@@ -311,7 +351,6 @@ class CompiledPolicy:
         self._plain_order = all(self._rank[i] == i for i in self._rank)
         # events of a flat schema hold only immutable values: a shallow copy freezes them
         self.nested = any(_mutable(f["type"]) for f in self.fields)
-
 
     def freeze(self, data: dict[str, Any]) -> dict[str, Any]:
         """A copy of a checked event that later changes to the host's dict (or to a record or
@@ -371,10 +410,13 @@ class PolicySet:
     def __init__(self, ir: IR, *, keep_ir: bool = False) -> None:
         self.policies = [CompiledPolicy(p) for p in ir["policies"]]
         self.threats: list[IR] = list(ir.get("threats", ()))  # run by an Engine (ballast.runtime.threat)
+        self.safety: list[IR] = list(ir.get("safety", ()))  # run by ballast.runtime.safety.SafetyCatalog
         # The compiled code no longer needs the IR; the compiler keeps it for its tools.
         self.ir: IR | None = ir if keep_ir else None
         # The compiler's warnings when the set was compiled in this process (a bundle has none).
         self.warnings: list[Any] = []
+        # Some rule is `warn` or `dryrun`: its directives are held back after each evaluation.
+        self.graded = any(rule.mode != DEFAULT_MODE for p in self.policies for rule in p.rules)
 
     @property
     def inputs(self) -> list[str]:
@@ -406,6 +448,8 @@ class PolicySet:
                 )
         if len(self.policies) > 1 and result.directives:
             result.directives.sort(key=lambda d: -d.priority)
+        if self.graded:
+            hold_back(result)
         return result
 
     def python_source(self) -> str:

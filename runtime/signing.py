@@ -55,10 +55,12 @@ __all__ = [
     "Verification",
     "check_trust",
     "content_digest",
+    "decode_signature",
     "read_trusted_bundle",
     "sign_bundle",
     "signature_refusal",
     "signed_message",
+    "valid_signature",
     "verify",
     "verify_signatures",
 ]
@@ -316,7 +318,7 @@ def _judge(
             f"unsupported algorithm {str(entry['alg'])[:40]!r} (this runtime verifies {ALG})",
         )
     signed_at = parse_timestamp(entry["signed_at"]) if isinstance(entry["signed_at"], str) else None
-    sig = _decode_signature(entry["sig"])
+    sig = decode_signature(entry["sig"])
     if not kid or signed_at is None or sig is None:
         return Ignored(
             index, kid, "bad-signature", "malformed entry (key_id, signed_at or sig is not what `ballast sign` writes)"
@@ -345,7 +347,7 @@ def signature_refusal(
     key = keyring.key(key_id)
     if key is None:
         return "unknown-key", f"key {key_id[:40]} is not in {keyring.source}"
-    if not _valid(key, message, sig):
+    if not valid_signature(key, message, sig):
         return (
             "bad-signature",
             f"the signature by key {key.label} does not match the content: it was changed after signing",
@@ -359,7 +361,8 @@ def signature_refusal(
     return None
 
 
-def _decode_signature(value: Any) -> bytes | None:
+def decode_signature(value: Any) -> bytes | None:
+    """The 64 bytes of a signature written in canonical base64, or None for anything else."""
     if not isinstance(value, str):
         return None
     try:
@@ -371,7 +374,8 @@ def _decode_signature(value: Any) -> bytes | None:
     return sig if len(sig) == SIGNATURE_BYTES and base64.b64encode(sig).decode("ascii") == value else None
 
 
-def _valid(key: TrustedKey, message: bytes, sig: bytes) -> bool:
+def valid_signature(key: TrustedKey, message: bytes, sig: bytes) -> bool:
+    """Whether `sig` is `key`'s Ed25519 signature of `message` (PyNaCl is imported here)."""
     signing, crypto_error = _nacl()
     try:
         signing.VerifyKey(key.public_key).verify(message, sig)

@@ -154,7 +154,9 @@ def _value(value: Any, t: TypeJSON, path: str, problems: list[FieldProblem]) -> 
             if moment is not None:
                 return moment
             if isinstance(value, int | float | str) and not isinstance(value, bool) and _looks_like_time(value):
-                return wrong("a time must lie between 1900-01-01 and 9000-01-01 (epoch seconds -2208988800 to 221845392000)")
+                return wrong(
+                    "a time must lie between 1900-01-01 and 9000-01-01 (epoch seconds -2208988800 to 221845392000)"
+                )
             return wrong("send an RFC 3339 time such as 2026-01-31T12:00:00Z or epoch seconds")
         if t in ("any", "selector"):
             return value
@@ -272,6 +274,15 @@ def _same(a: Any, b: Any) -> bool:
 _SIMPLE = {"float": float, "int": int, "string": str, "bool": bool}
 
 
+def _list_of(element: type) -> Callable[[Any], bool]:
+    """A check that a value is a list whose items are all exactly of type `element`."""
+
+    def check(value: Any) -> bool:
+        return type(value) is list and all(type(x) is element for x in value)
+
+    return check
+
+
 def fast_checker(fields: list[dict[str, Any]]) -> Callable[[Any], bool]:
     """A generated `check(ev) -> bool`: True only if `validate` would accept `ev` unchanged."""
     namespace: dict[str, Any] = {
@@ -353,6 +364,11 @@ def fast_checker(fields: list[dict[str, Any]]) -> Callable[[Any], bool]:
                     ),
                 ],
             )
+        elif isinstance(t, dict) and t.keys() == {"list"} and t["list"] in ("string", "int", "bool"):
+            # A list of plain values (`roles: list<string>`), the common case of an action
+            # descriptor: checked in place rather than rebuilt and compared by `_exact`.
+            namespace[f"_list{i}"] = _list_of(_SIMPLE[t["list"]])
+            check = ast.Call(func=ast.Name(f"_list{i}", ast.Load()), args=[walrus], keywords=[])
         elif isinstance(t, dict) and "enum" in t:
             namespace[f"_enum{i}"] = frozenset(t["enum"])
             check = ast.Compare(left=walrus, ops=[ast.In()], comparators=[ast.Name(f"_enum{i}", ast.Load())])

@@ -193,6 +193,8 @@ class Simulation:
                         self.tracker.problems(result.errors, now)
                     for directive in result.directives:
                         self._directive(directive, now, events[index])
+                    for directive in result.held:  # warn and dryrun rules: counted, never actuated
+                        self.tracker.held[f"{directive.mode} {directive.policy}/{directive.rule}"] += 1
             self._threat_effects()
             self.tracker.tick(now, columns, totals, fleet, self.engine, self)
             condition = self.tracker.stop_reached(now)

@@ -10,6 +10,7 @@ it or in the five minutes before it.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -115,6 +116,8 @@ class Tracker:
         self.max_depth = 0
         self.directives: list[dict[str, Any]] = []
         self.by_action: dict[str, int] = {}
+        # What warn and dryrun rules would have issued, by "mode policy/rule" (runtime/enforcement.py).
+        self.held: Counter[str] = Counter()
         self.unactuated = 0
         self.latencies: list[float] = []
         self.problem_count = 0
@@ -318,6 +321,8 @@ class Tracker:
                 "directives": len(self.directives),
                 "directives_by_action": dict(sorted(self.by_action.items())),
                 "unactuated_directives": self.unactuated,
+                # only when some rule is warn or dryrun, so other reports stay as they were
+                **({"held_directives": dict(sorted(self.held.items()))} if self.held else {}),
                 "event_problems": self.problem_count,
                 "lockdowns": len(self.lockdowns),
                 "false_lockdowns": self.false_lockdowns,

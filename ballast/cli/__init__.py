@@ -52,6 +52,10 @@ COMMANDS = (
     Command("replay", "ballast.cli.replay", "compare two policy sets on recorded telemetry"),
     Command("audit", "ballast.cli.audit", "verify, query and export an audit ledger"),
     Command("key", "ballast.cli.key", "create signing keys, show them, check a keyring"),
+    # Safety catalogs (issue 14): the three steps of a guarded action.
+    Command("preflight", "ballast.cli.preflight", "what a safety catalog requires of an action; book its ticket"),
+    Command("confirm", "ballast.cli.confirm", "record an approval, justification or override on a ticket"),
+    Command("execute", "ballast.cli.execute", "let an action through once its controls are met"),
 )
 COMMAND_NAMES = tuple(c.name for c in COMMANDS)
 

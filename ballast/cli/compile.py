@@ -86,9 +86,10 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
         except OSError as exc:
             raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
         manifest = compilation.bundle["manifest"]
-        err.write(
-            f"wrote {args.output}: {count(sum(p['rules'] for p in manifest['policies']), 'rule')}, sha256 {manifest['fingerprint']['hash'][:16]}…\n"
-        )
+        what = count(sum(p["rules"] for p in manifest["policies"]), "rule")
+        if manifest.get("safety"):  # a bundle with safety catalogs counts their classes too
+            what += ", " + count(sum(c["classes"] for c in manifest["safety"]), "safety class", "safety classes")
+        err.write(f"wrote {args.output}: {what}, sha256 {manifest['fingerprint']['hash'][:16]}…\n")
     return EXIT_OK
 
 

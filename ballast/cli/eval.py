@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 from argparse import Namespace
+from collections import Counter
 from typing import Any, TextIO
 
 from ballast.cli.events import open_events
@@ -13,6 +14,7 @@ from ballast.cli.exits import EXIT_OK, EXIT_PROBLEMS
 from ballast.cli.output import print_diagnostics
 from ballast.cli.trust import add_trust_arguments, is_bundle, load_trusted, require_bundle
 from ballast.paths import expand_policies
+from ballast.runtime.enforcement import held_counts
 from ballast.runtime.errors import CompileError, UsageError
 from ballast.runtime.reading import loads
 
@@ -75,6 +77,7 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
         raise UsageError(f"--input {args.input}: no policy reads that input; inputs are {', '.join(program.inputs)}")
     stream = open_events(args.events, stdin)
     problems = 0
+    held: Counter[tuple[str, str, str]] = Counter()  # what warn and dryrun rules held back
     evaluate = program.evaluate
     audit = ledger = None
     for option in ("audit_sync", "audit_format", "audit_key"):
@@ -129,6 +132,8 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
                 raise UsageError(f"{exc}; stopped at line {number} of {args.events}, which was not reported") from None
             if result.errors:
                 problems += 1
+            if result.held:
+                held.update(held_counts(result.held))
             _write_record({"line": number, **result.to_dict()}, args.format, out)
         failed = False
     except UnicodeDecodeError as exc:
@@ -143,6 +148,8 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
             finally:
                 if ledger is not None:
                     ledger.close()  # signs the head when a key was given
+    for (mode, policy, rule), n in sorted(held.items()):
+        err.write(f"ballast: {mode}: rule {policy}/{rule} held back {n} directive{'s' if n != 1 else ''}\n")
     return EXIT_PROBLEMS if problems else EXIT_OK
 
 
@@ -187,6 +194,10 @@ def _write_record(record: dict[str, Any], fmt: str, out: TextIO) -> None:
             continue
         detail = ", ".join(f"{k}={v}" for k, v in e.items() if k not in ("type", "policy"))
         out.write(f"line {record['line']}: {e['type']}: {detail}\n")
+    for d in record.get("held", []):
+        out.write(
+            f"line {record['line']}: held ({d['mode']}): {d['action']} {', '.join(d['targets'])} [{d['policy']}/{d['rule']}] {d['reason']}\n"
+        )
     for e in record["errors"]:
         where = "/".join(x for x in (e.get("policy", ""), e.get("rule", "")) if x)
         hint = f" (hint: {e['hint']})" if e.get("hint") else ""

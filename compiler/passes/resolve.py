@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from ballast.compiler import types as T
 from ballast.compiler.passes.parse import load_document
 from ballast.dsl import ast
+from ballast.runtime.enforcement import ENFORCE_LEVELS, MODES
 from ballast.runtime.errors import ErrorList, Span
 from ballast.runtime.suggest import did_you_mean
 
@@ -150,7 +151,7 @@ def resolve_policy(compilation: Compilation, document: ast.Document, errors: Err
     merge(compilation, model, document, errors, chain=[document.file])
     _check_rules(model, errors)
     _check_stream(model, errors)
-    _check_names(model, errors)
+    check_names(model, errors)
     return model
 
 
@@ -400,6 +401,23 @@ def _action(item: ast.ActionDecl, model: PolicyModel, errors: ErrorList) -> Acti
     return ActionSig(item.name, tuple(params), False, item.span)
 
 
+def check_enforcement(
+    enforce: str, enforce_span: Span | None, mode: str, mode_span: Span | None, span: Span, errors: ErrorList
+) -> None:
+    """`enforce` and `mode` name known levels (rules and safety classes write them alike)."""
+    if enforce and enforce not in ENFORCE_LEVELS:
+        errors.error(
+            "enforce",
+            f"unknown enforcement level '{enforce}'",
+            enforce_span or span,
+            suggest(enforce, list(ENFORCE_LEVELS)) or f"write one of {', '.join(ENFORCE_LEVELS)}",
+        )
+    if mode and mode not in MODES:
+        errors.error(
+            "mode", f"unknown mode '{mode}'", mode_span or span, suggest(mode, list(MODES)) or f"write one of {', '.join(MODES)}"
+        )
+
+
 def _check_rules(model: PolicyModel, errors: ErrorList) -> None:
     seen: dict[str, Span] = {}
     for rule in model.rules:
@@ -424,6 +442,7 @@ def _check_rules(model: PolicyModel, errors: ErrorList) -> None:
             )
         if rule.when is None and rule.enter is None:
             errors.error("missing", f"rule '{rule.name}' has no 'when' condition", rule.span, "add `when <condition>`")
+        check_enforcement(rule.enforce, rule.enforce_span, rule.mode, rule.mode_span, rule.span, errors)
         _check_time_clauses(rule, model, errors)
         if not rule.then:
             errors.error(
@@ -545,7 +564,7 @@ def _check_call(call: ast.ActionCall, model: PolicyModel, errors: ErrorList) -> 
             )
 
 
-def _check_names(model: PolicyModel, errors: ErrorList) -> None:
+def check_names(model: PolicyModel, errors: ErrorList) -> None:
     """Every `Name` in every expression is a field, constant or condition; lets do not cycle."""
     known = set(model.names())
     candidates = model.names()

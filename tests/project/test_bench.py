@@ -35,3 +35,10 @@ def test_the_reload_benchmark_runs_and_checks_the_store_decides_as_the_set() -> 
     out = run_bench("bench.reload", "--quick", "--markdown")
     assert "**Ballast hot reload benchmark (--quick smoke run: rough numbers)**" in out
     assert "| stateful: store / bare, median of the pairs' ratios (quartiles) |" in out
+
+
+def test_the_preflight_benchmark_runs_on_a_small_stream() -> None:
+    # bench.preflight stops unless the matcher fires exactly the interpreter's classes
+    out = run_bench("bench.preflight", "--descriptors", "100", "--runs", "1", "--markdown")
+    assert "**Ballast preflight benchmark (full run)**" in out
+    assert "the matcher fired exactly the interpreter's classes for every descriptor" in out

@@ -450,3 +450,18 @@ def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
     assert "simulate [" in terminal.getvalue() and "100%" in terminal.getvalue()
     code, _, err = run(["simulate", str(path), "--policy", MOTB, "--format", "json"])
     assert code == 0 and err == ""
+
+
+def test_a_dryrun_rule_is_counted_and_never_actuated() -> None:
+    """Graded enforcement in the simulated mesh: the rule's directives are held back, counted."""
+    scenario = load_scenario(SCENARIOS / "load-risk-spike.scenario.yaml")
+    motb = next(p for p in scenario.policies if p.endswith("motb.bal"))
+    text = Path(motb).read_text(encoding="utf-8")
+    trial = text.replace("  rule downgrade_on_load_risk {\n", "  rule downgrade_on_load_risk {\n    mode dryrun\n", 1)
+    assert trial != text
+    program = ballast.compile(list(scenario.policies), sources={motb: trial})
+    report = Simulation(scenario, program).run().report
+    assert not [d for d in report["directives"] if d["rule"] == "downgrade_on_load_risk"]
+    held = report["kpis"]["held_directives"]
+    (key,) = held
+    assert key == "dryrun motb.orchestration/downgrade_on_load_risk" and held[key] > 0
