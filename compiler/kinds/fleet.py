@@ -124,7 +124,9 @@ def _cluster(item: ast.Cluster, errors: ErrorList) -> IR | None:
             "env",
             f"cluster '{item.id}' has env '{env}': envs are {', '.join(ENVS)}",
             settings["env"].value_span,
-            did_you_mean(env, ENVS) or "the prod rules of rollouts read this name: spell it exactly",
+            did_you_mean(env, ENVS)
+            or next((f"did you mean '{e}'?" for e in ENVS if env.startswith(e)), "")
+            or "the prod rules of rollouts read this name: spell it exactly",
         )
     version = string_of(settings, "control_plane")
     if version and not SEMVER.match(version):

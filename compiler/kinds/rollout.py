@@ -131,6 +131,7 @@ class RolloutModel:
     gates: dict[str, tuple[ast.Gate, dict[str, ast.Setting]]] = field(default_factory=dict)
     waves: list[tuple[ast.Wave, dict[str, ast.Setting]]] = field(default_factory=list)
     fleet: FleetModel | None = None
+    complete: bool = True  # resolved without errors: only then are the safety rules worth checking
 
 
 def _model(document: ast.Document, name: str, record: T.RecordT) -> PolicyModel:
@@ -141,6 +142,7 @@ def _model(document: ast.Document, name: str, record: T.RecordT) -> PolicyModel:
 
 
 def resolve_rollout(compilation: Compilation, document: ast.Document, errors: ErrorList) -> RolloutModel:
+    before = len(errors.items)
     settings = read_settings(document.of(ast.Setting), ROLLOUT_SETTINGS, f"rollout '{document.name}'", errors)
     rollout = RolloutModel(
         document,
@@ -161,7 +163,7 @@ def resolve_rollout(compilation: Compilation, document: ast.Document, errors: Er
         ("profile", "the profile it runs from"),
         ("ceiling", "its blast-radius ceiling per group"),
     ):
-        if required not in settings:
+        if not any(s.name == required for s in document.of(ast.Setting)):  # (one written wrongly is reported)
             errors.error(
                 "missing",
                 f"rollout '{document.name}' names no {required} ({why})",
@@ -193,6 +195,7 @@ def resolve_rollout(compilation: Compilation, document: ast.Document, errors: Er
         errors.error(
             "missing", f"rollout '{document.name}' has no wave", head(document), "add `wave canary { max_update 1 }`"
         )
+    rollout.complete = not any(d.severity == "error" for d in errors.items[before:])
     return rollout
 
 
@@ -304,7 +307,7 @@ def lower_rollout(rollout: RolloutModel, errors: ErrorList) -> IR | None:
         "gates": gates,
         "waves": waves,
     }
-    if errors.has_errors or rollout.fleet is None:
+    if errors.has_errors or rollout.fleet is None or not rollout.complete:
         return entry
     _assign(rollout, entry, errors)
     return entry
