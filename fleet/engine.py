@@ -451,11 +451,13 @@ class _Step:
 
 
 def _audit_entry(run_id: str, plan: str, cluster_id: str, kind: str, detail: str, at: float) -> dict[str, Any]:
-    """One step as an audit entry: the run id is the action id, the cluster the subject."""
+    """One step as an audit entry: the run id is the action id (a ledger suffixes it with the
+    entry's sequence number, as it does every action id), the cluster the subject."""
     subject = cluster_id or run_id
     return {
         "kind": f"Fleet{kind}",
         "action_id": run_id,
+        "run_id": run_id,
         "cluster_id": cluster_id,
         "subject": subject,
         "actor": "ballast fleet",
