@@ -430,6 +430,19 @@ class ActionRun:
             self._pending_audit.append(_audit_entry(self.run_id, self.plan.name, cluster_id, kind, detail, now))
 
 
+def pause_run(store: RunStore, run_id: str, at: float, reason: str = "paused by a person") -> None:
+    """Pause a run from another process: only the store is needed (no adapter, no clock)."""
+    state = store.run(run_id)["state"]
+    if state != "running":
+        raise UsageError(f"cannot pause run '{run_id}': it is {state} (only a running run can be)")
+    with store.transaction() as db:
+        store.set_state(db, run_id, "paused", reason)
+        for c in store.clusters(run_id):
+            if c.state == "running":
+                store.update_cluster(db, run_id, c.cluster_id, state="paused")
+        store.log(db, run_id, at, "", "RunPaused", reason)
+
+
 class _Step:
     """A transaction of the store; the audit entries it recorded are written once it commits."""
 

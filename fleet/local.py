@@ -207,3 +207,25 @@ def make_cluster(
     if bundle is not None:
         _write_atomically(where / "bundle.json", bundle)
     return where
+
+
+# One healthy sample, as the demos and tests write them (docs/rollouts.md).
+HEALTHY = {
+    "error_budget_burn": 0.3,
+    "p95_latency_ms": 120.0,
+    "error_rate": 0.001,
+    "directive_rate": 2.0,
+    "rule_faults": 0,
+    "requests": 1000,
+}
+
+
+def write_healthy_telemetry(where: Path, start: float, end: float, every: float = 30.0, **metrics: Any) -> None:
+    """Append samples every `every` seconds from `start` to `end` to a cluster's telemetry.jsonl."""
+    lines = []
+    t = start
+    while t <= end:
+        lines.append(json.dumps({"t": t, **HEALTHY, **metrics}, sort_keys=True))
+        t += every
+    with open(where / "telemetry.jsonl", "a", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")

@@ -52,6 +52,7 @@ COMMANDS = (
     Command("replay", "ballast.cli.replay", "compare two policy sets on recorded telemetry"),
     Command("audit", "ballast.cli.audit", "verify, query and export an audit ledger"),
     Command("key", "ballast.cli.key", "create signing keys, show them, check a keyring"),
+    Command("fleet", "ballast.cli.fleet", "plan, apply and steer a staged rollout over a fleet"),
 )
 COMMAND_NAMES = tuple(c.name for c in COMMANDS)
 
