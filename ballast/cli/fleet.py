@@ -213,10 +213,12 @@ def _plan(args: Namespace, out: TextIO) -> int:
 
 
 def _plan_text(report: dict[str, Any]) -> str:
+    """Waves and clusters, then the diff once per bundle the targets run (most run the same)."""
     lines = [
         f"rollout {report['plan']} {report['version']} over fleet {report['fleet']}: bundle {report['bundle'][:12]}",
         f"ceiling {report['ceiling']} per group, rollback {report['rollback']}",
     ]
+    diffs: dict[str, tuple[list[str], list[dict[str, Any]]]] = {}
     for wave in report["waves"]:
         gates = ", ".join(wave["gates"]) or "none"
         lines.append(
@@ -224,16 +226,20 @@ def _plan_text(report: dict[str, Any]) -> str:
             f"max_unavailable {wave['max_unavailable']}, bake {wave['bake_seconds']:g}s, gates {gates}"
         )
         for c in wave["clusters"]:
+            current = c["current"][:12] if c["current"] not in ("", "unreachable") else c["current"] or "none"
             changes = f"{len(c['findings'])} finding(s)"
             if c["guard_loosened"]:
                 changes += f", {len(c['guard_loosened'])} guard-loosened"
-            current = c["current"][:12] if c["current"] not in ("", "unreachable") else c["current"] or "none"
             lines.append(f"  {c['cluster']:<14} group {c['group']:<10} runs {current:<12} {changes}")
-            lines.extend(
-                f"    {f['level']} {f['id']}: {f['message']}" for f in c["findings"] if f["level"] != "cosmetic"
-            )
             if c["note"]:
                 lines.append(f"    {c['note']}")
+            if c["findings"]:
+                diffs.setdefault(current, ([], c["findings"]))[0].append(c["cluster"])
+    for current, (clusters, findings) in diffs.items():
+        lines.append(f"diff from bundle {current} (run by {len(clusters)} cluster(s)) to {report['bundle'][:12]}:")
+        for f in findings:
+            tags = "".join(f" [{t}]" for t in f["tags"])
+            lines.append(f"  {f['level']:<10} {f['id']}{tags}: {f['message']}")
     if report["refused"]:
         lines.extend(f"refused: {reason}" for reason in report["refused"])
     else:

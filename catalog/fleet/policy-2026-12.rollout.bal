@@ -10,6 +10,7 @@ rollout mesh.policy_2026_12 version "1.0.0" {
   allow ["eu-west-1", "eu-west-2", "eu-west-3", "us-east-1", "us-east-2", "us-east-3", "ap-south-1", "ap-south-2", "ap-south-3"]
   ceiling 50%  # at most half of a region's clusters run an unproven bundle at once
   rollback "on-deviation"
+  justification "CHG-2412: shedding at load 0.8 paged on-call for healthy pools; 0.85 and a 2m cooldown per the incident review"
 
   gate health {
     pass when error_budget_burn < 1.0 && p95_latency_ms < 250.0 && rule_faults == 0

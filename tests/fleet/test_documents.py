@@ -104,7 +104,7 @@ def test_the_yaml_catalog_compiles_and_matches_the_schema() -> None:
     schema = json.loads((REPO / "dsl" / "fleet.schema.json").read_text(encoding="utf-8"))
     for path in sorted(CATALOG.glob("*.yaml")):
         jsonschema.Draft202012Validator(schema).validate(YAML(typ="safe").load(path.read_text(encoding="utf-8")))
-    compile_paths([str(CATALOG / "edge.fleet.yaml"), str(CATALOG / "eu-west.rollout.yaml")], stop_after="optimize")
+    compile_paths([str(CATALOG / "eu-west.fleet.yaml"), str(CATALOG / "eu-west.rollout.yaml")], stop_after="optimize")
 
 
 def test_the_schema_and_the_yaml_reader_take_the_same_keys() -> None:

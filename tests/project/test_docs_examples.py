@@ -41,6 +41,7 @@ CHECKED_PAGES = (
     "ci.md",
     "ledger.md",
     "security.md",
+    "rollouts.md",
 )
 FENCE = re.compile(r"^(`{3,})(\w*)\s*$")
 DIRECTIVE = re.compile(r"^<!--\s*(file|not-checked):\s*(.+?)\s*-->$")
