@@ -230,3 +230,33 @@ def test_every_step_is_in_the_audit_ledger_keyed_by_run_and_cluster(world: World
 
 def test_bundles_of_the_world_differ() -> None:  # the tests above would prove nothing otherwise
     assert bundle("watchdog.bal") != bundle("motb.bal")
+
+
+class _Died(BaseException):
+    """The process dies: no handler of the engine may catch it."""
+
+
+def test_a_push_that_landed_just_before_the_process_died_is_not_written_again(world: World) -> None:
+    """The worst moment to die: the cluster has the bundle, the store does not know yet."""
+    world.healthy_everywhere()
+    real_push = world.adapter.push
+
+    def push_then_die(cluster_id: str, bundle: bytes) -> bool:
+        real_push(cluster_id, bundle)
+        if cluster_id == "us-east-1":
+            raise _Died
+        return True
+
+    world.adapter.push = push_then_die  # type: ignore[method-assign]
+    run = world.start()
+    with pytest.raises(_Died):
+        run.run()
+    assert (
+        world.pushes("us-east-1") == ["push"]
+        and not next(c for c in run.clusters() if c.cluster_id == "us-east-1").pushed
+    )
+    world.adapter.push = real_push  # type: ignore[method-assign]
+    assert world.reopen().run() == "succeeded"
+    assert all(world.pushes(cid) == ["push"] for cid in PROD)
+    repeated = [s for s in world.store.steps("r1") if s[1] == "us-east-1" and s[2] == "Pushed"]
+    assert [s[3] for s in repeated] == ["was running it already"]
