@@ -23,7 +23,8 @@ blast-radius ceilings (docs/rollouts.md). `plan` shows what would happen, with
 the semantic diff of each cluster's bundle, and changes nothing; `apply` runs
 it; `status`, `pause`, `resume`, `abort` and `rollback` steer a run kept in
 --state; `drift` compares what clusters run with the fleet document;
-`init-local` sets up local cluster directories for demos and tests."""
+`init-local` sets up local cluster directories for demos and tests; `rehearse`
+runs the plan in the simulator first."""
 
 PLAN = """Show what applying PLAN would do: its waves, the clusters of each, and the
 semantic diff from the bundle each cluster runs to BUNDLE. Writes nothing.
@@ -45,6 +46,13 @@ unreachable) with its reason. Exit 1 when anything drifted."""
 INIT_LOCAL = """Create one directory per cluster of the fleet under --clusters: its inventory
 as the fleet document says, BUNDLE as the bundle it runs, and healthy
 telemetry every 30 s for --hours from --start (for demos and tests)."""
+
+REHEARSE = """Rehearse PLAN in the simulator: the same engine and gate code against
+synthetic telemetry, once per seed, under scenario S (healthy, bad-bundle-region,
+bad-bundle-late, noisy-metric, slow-cluster, silent-cluster). Reports time to
+promote, time to detect and roll back, the false-abort rate, the clusters
+exposed to a bad bundle, and a sweep of the gates' thresholds. The same seeds
+give a byte-identical report."""
 
 CLOCKS = ("wall", "manual")
 
@@ -112,6 +120,22 @@ def add_arguments(fleet: argparse.ArgumentParser) -> None:
     drift.add_argument("--clusters", required=True, metavar="DIR", help="the local clusters, one directory each")
     drift.add_argument("--ledger", metavar="LEDGER", help="append a DriftDetected entry per drift to this ledger")
     fmt(drift)
+    rehearse = sub.add_parser("rehearse", help="rehearse a rollout in the simulator", description=REHEARSE, **common)
+    rehearse.add_argument("plan", metavar="PLAN", help="the rollout document (.bal or .yaml)")
+    rehearse.add_argument("--fleet", required=True, metavar="FLEET", help="the fleet document it selects from")
+    rehearse.add_argument("--scenario", required=True, metavar="S", help="what goes wrong (see above)")
+    rehearse.add_argument("--seeds", type=int, default=20, metavar="N", help="how many seeds (default: 20)")
+    rehearse.add_argument("--first-seed", type=int, default=0, metavar="N", help="the first seed (default: 0)")
+    rehearse.add_argument(
+        "--sweep",
+        default="0.5,0.75,1,1.5,2",
+        metavar="F,…",
+        help="factors to scale the gates' thresholds by (default: 0.5,0.75,1,1.5,2)",
+    )
+    rehearse.add_argument(
+        "--format", choices=("markdown", "json"), default="markdown", help="report format (default: markdown)"
+    )
+    rehearse.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of standard output")
     init = sub.add_parser("init-local", help="set up local cluster directories", description=INIT_LOCAL, **common)
     init.add_argument("--fleet", required=True, metavar="FLEET", help="the fleet document")
     init.add_argument("--bundle", required=True, metavar="BUNDLE", help="the bundle every cluster starts with")
@@ -132,6 +156,8 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
             return _drift(args, out)
         if command == "init-local":
             return _init_local(args, out)
+        if command == "rehearse":
+            return _rehearse(args, out)
     except CompileError as exc:
         from ballast.cli.output import print_diagnostics
 
@@ -350,6 +376,31 @@ def _drift(args: Namespace, out: TextIO) -> int:
         count = len({d.cluster_id for d in drifts})
         out.write(f"{len(drifts)} drift(s) on {count} cluster(s)\n" if drifts else "ok: no drift\n")
     return EXIT_PROBLEMS if drifts else EXIT_OK
+
+
+def _rehearse(args: Namespace, out: TextIO) -> int:
+    try:
+        from ballast.simulator.rehearsal import rehearse, render_markdown
+    except ImportError as exc:
+        raise UsageError(f"rehearsing needs the simulator: pip install 'ballast[sim]' ({exc})") from None
+    try:
+        sweep = [float(f) for f in args.sweep.split(",") if f.strip()]
+    except ValueError:
+        raise UsageError(f"--sweep {args.sweep}: write factors separated by commas, e.g. 0.5,1,2") from None
+    if any(f <= 0 for f in sweep):
+        raise UsageError(f"--sweep {args.sweep}: factors must be positive")
+    fleet_ir, plan_ir = _documents(args.fleet, args.plan)
+    assert plan_ir is not None  # _documents was given the plan
+    report = rehearse(plan_ir, fleet_ir, args.scenario, args.seeds, first_seed=args.first_seed, sweep=sweep)
+    text = json.dumps(report, indent=2, sort_keys=True) + "\n" if args.format == "json" else render_markdown(report)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"{args.output}: cannot write the report: {exc.strerror or exc}") from None
+    else:
+        out.write(text)
+    return EXIT_OK
 
 
 def _never_loads(path: Path) -> Any:

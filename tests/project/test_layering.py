@@ -50,7 +50,7 @@ LAYERS = (
     ),
     Layer(
         "ballast.fleet",
-        ("ballast.cli", "ballast.policytest"),
+        ("ballast.cli", "ballast.policytest", "ballast.simulator"),
         why="the rollout engine is a library the CLI calls; the simulator may drive it, not the reverse",
     ),
     Layer("ballast.simulator", ("ballast.cli", "ballast.policytest"), why="the simulator never imports the CLI"),
