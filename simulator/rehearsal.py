@@ -310,20 +310,21 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             f"| {_shown(row['time_to_promote_mean'])} | {_shown(row['time_to_detect_mean'])} | {_shown(row['exposed_mean'])} |"
         )
     first = report["runs"][0]
-    lines += ["", f"## Waves over time (seed {first['seed']}: {first['outcome']})", "", "```"]
+    # An indented block, not a fence: the report is pasted into pages and comments that fence it.
+    lines += ["", f"## Waves over time (seed {first['seed']}: {first['outcome']})", ""]
     spans = [w for w in first["waves"] if w["start"] is not None]
     horizon = max((w["end"] or w["start"] for w in spans), default=0.0) or 1.0
     width = 60
     for w in first["waves"]:
         if w["start"] is None:
-            lines.append(f"{w['wave']:<10} | (never started)")
+            lines.append(f"    {w['wave']:<10} | (never started)")
             continue
         a = int(w["start"] / horizon * width)
         b = max(a + 1, int((w["end"] if w["end"] is not None else horizon) / horizon * width))
         lines.append(
-            f"{w['wave']:<10} |{' ' * a}{'#' * (b - a)}{' ' * (width - b)}| {w['start']:g}s → {_shown(w['end'])}s"
+            f"    {w['wave']:<10} |{' ' * a}{'#' * (b - a)}{' ' * (width - b)}| {w['start']:g}s → {_shown(w['end'])}s"
         )
-    lines += ["```", ""]
+    lines.append("")
     return "\n".join(lines)
 
 

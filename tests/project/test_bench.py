@@ -28,3 +28,9 @@ def test_the_diff_benchmark_runs_on_a_small_set() -> None:
     assert "**Ballast semantic diff benchmark (full run)**" in out
     assert "| `rule-renamed` | 1 | 1 | 1 |" in out
     assert "solver time per compared pair" in out
+
+
+def test_the_fleet_rehearsal_benchmark_runs_on_a_small_fleet() -> None:
+    # bench.fleet stops unless every seed ends with the bad bundle caught and rolled back
+    out = run_bench("bench.fleet", "--clusters", "150", "--seeds", "1", "--markdown")
+    assert "| 150 clusters |" in out and "target" in out
