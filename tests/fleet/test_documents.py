@@ -11,7 +11,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import FLEET, PLAN, cluster, compile_pair, fleet, plan, refused
+from fleet_documents import FLEET, PLAN, cluster, compile_pair, fleet, plan, refused
 from ruamel.yaml import YAML
 
 from ballast.compiler.pipeline import compile_paths

@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from world import World
+from fleet_world import World
 
 from ballast.compiler.pipeline import compile_paths
 from ballast.fleet.drift import detect_drift, semver_delta

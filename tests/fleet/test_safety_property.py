@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from conftest import cluster, compile_pair, fleet, plan
+from fleet_documents import cluster, compile_pair, fleet, plan
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

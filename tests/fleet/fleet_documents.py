@@ -1,4 +1,5 @@
-"""Fleet and rollout documents built from parts, so each test states only what it varies."""
+"""Fleet and rollout documents built from parts, so each test states only what it varies (a helper
+module, not a conftest: `tests/conftest.py` has that name)."""
 
 from __future__ import annotations
 

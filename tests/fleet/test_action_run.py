@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from world import World, bundle
+from fleet_world import World, bundle
 
 from ballast.fleet.engine import RetryPolicy
 from ballast.fleet.local import trusted_loader
