@@ -5,8 +5,8 @@
                            sets the cluster up: a test, `make`-style demos)
         bundle.json        the bundle the cluster runs
         previous.json      the bundle it ran before (what a rollback puts back)
-        pushes.jsonl       one line per bundle written (push or rollback): the persisted counter
-                           that proves nothing was pushed twice
+        pushes.jsonl       one line per push completed (the bundle written and loaded) and per
+                           rollback: the persisted counter that proves nothing was pushed twice
         telemetry.jsonl    {"t": …, "error_budget_burn": …, …} samples, written by the test or demo
         faults.json        injected failures: {"fail_pushes": 2} fails the next two pushes,
                            {"unreachable": true} fails every call until removed
@@ -14,7 +14,9 @@
 Pushing writes the bundle atomically (a temporary file, then `os.replace`), then has the
 cluster's runtime load it (`BundleLoader`, by default `ballast.load(path, trust=KEYRING)`): a
 bundle the keyring does not trust is refused and the previous one put back, so a cluster never
-keeps running an untrusted bundle. The loader is a seam: the PolicyStore (runtime/store.py, in
+keeps running an untrusted bundle. A push interrupted between the write and the load (the
+process killed) is finished by the next push of the same bundle: loaded and counted, not written
+again. The loader is a seam: the PolicyStore (runtime/store.py, in
 progress) will take its place.
 """
 
@@ -83,22 +85,36 @@ class LocalAdapter:
         where = self._reachable(cluster_id)
         current = self._read(where / "bundle.json")
         if current == bundle:
-            return False  # already running it: a repeated push after a crash writes nothing
+            if self._confirmed(where, bundle):
+                return False  # already running it: a repeated push after a crash writes nothing
+            # The process died between writing the bundle and the runtime loading it: finish that
+            # push (the trust checks, then the count), without writing the bundle again.
+            self._load_or_restore(where, cluster_id, self._read(where / "previous.json"))
+            self._count(where, "push", bundle)
+            return False
         self._injected_failure(where, cluster_id)
         if current is not None:
             _write_atomically(where / "previous.json", current)
         _write_atomically(where / "bundle.json", bundle)
+        self._load_or_restore(where, cluster_id, current)
+        self._count(where, "push", bundle)
+        return True
+
+    def _load_or_restore(self, where: Path, cluster_id: str, previous: bytes | None) -> None:
+        """The cluster's runtime loads its bundle; if it refuses it, it keeps what it ran."""
         try:
             self.loader(where / "bundle.json")
         except BallastError as exc:
-            # The runtime refused it (untrusted, tampered, unreadable): it keeps what it ran.
-            if current is not None:
-                _write_atomically(where / "bundle.json", current)
+            if previous is not None:
+                _write_atomically(where / "bundle.json", previous)
             else:
                 (where / "bundle.json").unlink(missing_ok=True)
             raise PushFailed(f"cluster '{cluster_id}' refused the bundle: {exc}") from None
-        self._count(where, "push", bundle)
-        return True
+
+    def _confirmed(self, where: Path, bundle: bytes) -> bool:
+        """Whether the last bundle counted for the cluster is this one (its push completed)."""
+        counted = self.pushes(where.name)
+        return bool(counted) and counted[-1] == {"kind": "push", "bundle": digest(bundle)}
 
     def rollback(self, cluster_id: str, bundle: bytes) -> bool:
         where = self._reachable(cluster_id)

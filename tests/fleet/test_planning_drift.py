@@ -61,8 +61,12 @@ def test_plan_lists_each_wave_and_cluster_with_its_diff_and_mutates_nothing(worl
     assert all(world.pushes(p.name) == [] for p in world.root.iterdir())
 
 
+def unjustified(world: World) -> Plan:
+    return Plan.from_ir(dict(world.plan, justification=""))
+
+
 def test_a_loosened_guard_without_justification_refuses_the_run(world: World) -> None:
-    rollout = plan_rollout(Plan.from_ir(world.plan), Fleet.from_ir(world.fleet), world.new, world.adapter)
+    rollout = plan_rollout(unjustified(world), Fleet.from_ir(world.fleet), world.new, world.adapter)
     [reason] = rollout.refused
     assert "the bundle loosens guards" in reason and "against what 9 cluster(s) run" in reason
     with pytest.raises(RolloutRefused, match="no justification"):
@@ -73,12 +77,12 @@ def test_a_justification_in_the_rollout_or_on_the_rule_allows_it(world: World) -
     justified_plan = Plan.from_ir(dict(world.plan, justification="CHG-77: load shedding too eager"))
     assert plan_rollout(justified_plan, Fleet.from_ir(world.fleet), world.new, world.adapter).refused == []
     on_rule = guard_bundle(0.9, "1.1.0", 'justification "CHG-78"')
-    assert plan_rollout(Plan.from_ir(world.plan), Fleet.from_ir(world.fleet), on_rule, world.adapter).refused == []
+    assert plan_rollout(unjustified(world), Fleet.from_ir(world.fleet), on_rule, world.adapter).refused == []
 
 
 def test_a_tightened_guard_needs_no_justification(world: World) -> None:
     tighter = guard_bundle(0.7, "1.1.0")
-    assert plan_rollout(Plan.from_ir(world.plan), Fleet.from_ir(world.fleet), tighter, world.adapter).refused == []
+    assert plan_rollout(unjustified(world), Fleet.from_ir(world.fleet), tighter, world.adapter).refused == []
 
 
 def test_plan_refuses_a_bundle_that_is_not_one(world: World) -> None:
