@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from ballast.compiler import types as T
 from ballast.compiler.checker import Checker
 from ballast.compiler.kinds import NotSupportedYet
-from ballast.compiler.kinds.fleet import FleetModel
+from ballast.compiler.kinds.fleet import FleetModel, without_positions
 from ballast.compiler.passes.optimize import fold
 from ballast.compiler.passes.resolve import PolicyModel, suggest
 from ballast.compiler.settings import SettingSpec, head, read_settings, string_of, words_of
@@ -469,8 +469,8 @@ class RolloutKind:
         return format_document(document)
 
     def diff(self, old: IR, new: IR, *, timeout_ms: int, solver_seconds: list[float] | None = None) -> list[Any]:
-        if old == new:
-            return []  # the same rollout: a definite answer, no finding
+        if without_positions(old) == without_positions(new):
+            return []  # the same rollout, laid out differently at most: a definite answer, no finding
         raise NotSupportedYet(
             f"diffing changes to rollout '{new['name']}' is not supported yet: `ballast fleet plan` diffs the bundle it ships"
         )
