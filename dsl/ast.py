@@ -440,11 +440,96 @@ class SafetyClass:
     repeated: tuple[tuple[str, Span], ...] = ()
 
 
+# ---- fleets and rollouts ----
+
+
+@dataclass(frozen=True, slots=True)
+class Percent:
+    """`25%` as written in a setting."""
+
+    value: float
+    text: str
+
+
+# A setting's value: a string, a number, a duration, a percentage, a list of words, a map.
+SettingValue = str | float | Duration | Percent | tuple[str, ...] | tuple[Label, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """`name value` in a fleet or rollout block: `region "eu-west"`, `bake 10m`, `max_update 25%`.
+
+    `kind` says which form was written ("string", "number", "duration", "percent", "list", "map"),
+    so the kind that reads the setting can say what it expected instead."""
+
+    name: str
+    kind: str
+    value: SettingValue
+    span: Span
+    name_span: Span
+    value_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """`cluster "eu-west-1" { region "eu-west" env "prod" … }` in a fleet."""
+
+    id: str
+    span: Span
+    id_span: Span
+    settings: tuple[Setting, ...] = ()
+    owner: str = ""
+    owner_span: Span | None = None
+    labels: tuple[Label, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Select:
+    """`select <condition over a cluster>`, in a rollout or one of its waves."""
+
+    condition: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """`gate health { pass when … fail when … interval 1m count 5 … }` in a rollout."""
+
+    name: str
+    span: Span
+    name_span: Span
+    passes: Expr | None = None
+    fails: Expr | None = None
+    settings: tuple[Setting, ...] = ()
+    # The `pass when` / `fail when` clauses written more than once, for the resolver.
+    repeated: tuple[tuple[str, Span], ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Approvals:
     """`approvals expire after 15m`: how long a preflight's approvals stay valid."""
 
     expire: Duration
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Wave:
+    """`wave canary { select … max_update 1 bake 10m gates [health] }` in a rollout."""
+
+    name: str
+    span: Span
+    name_span: Span
+    select: Select | None = None
+    settings: tuple[Setting, ...] = ()
+    repeated: tuple[tuple[str, Span], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Justification:
+    """A rollout's `justification "…"`: why loosened guards in its bundle are acceptable."""
+
+    text: StringValue
     span: Span
 
 
@@ -463,14 +548,21 @@ Item = (
     | Governor
     | SafetyClass
     | Approvals
+    | Cluster
+    | Select
+    | Gate
+    | Wave
+    | Setting
+    | Justification
 )
 
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """One file: a `policy` (evaluated) or a `module` (imported by policies)."""
+    """One file: a `policy` (evaluated), a `module` (imported by policies), a `threat`, a `fleet`
+    or a `rollout`."""
 
-    kind: str  # "policy" | "module" | "threat" | "safety"
+    kind: str  # "policy" | "module" | "threat" | "safety" | "fleet" | "rollout"
     name: str
     span: Span
     file: str

@@ -35,6 +35,16 @@ _FRONT_END = (
     "ballast.dsl.problems",
     "ballast.runtime.errors",
     "ballast.runtime.values",
+    # The YAML front-end: YAML documents are cached too (their expressions need the parser).
+    "ballast.dsl.yaml_front",
+    "ballast.dsl.yaml_fleet",
+    "ballast.dsl.yaml_policy",
+    "ballast.dsl.yaml_rules",
+    "ballast.dsl.yaml_values",
+    "ballast.dsl.yaml_reader",
+    "ballast.dsl.yaml_schema",
+    "ballast.dsl.yaml_positions",
+    "ballast.dsl.yaml_file",
     "lark",  # its __init__ names its version: an upgraded Lark may build other trees
 )
 

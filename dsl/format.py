@@ -6,7 +6,8 @@ formatter never rewrites `and` into `&&`: the author chose the words). Formattin
 `fmt(fmt(x)) == fmt(x)`, which the tests check for every catalog file.
 
 Expressions and types are formatted by `ballast.dsl.format_base`, threat declarations and
-`stream` blocks by `ballast.dsl.format_threat`; both return `format_base.Line`s.
+`stream` blocks by `ballast.dsl.format_threat`, fleet and rollout declarations by
+`ballast.dsl.format_fleet`; all return `format_base.Line`s.
 
 Comments are attached by line: a comment alone on its line stays before the declaration that
 follows it; a comment at the end of a line stays at the end of that declaration's line.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from ballast.dsl import ast
 from ballast.dsl.format_base import Line, format_expr, format_type, quote
+from ballast.dsl.format_fleet import fleet_item
 from ballast.dsl.format_safety import safety_item
 from ballast.dsl.format_threat import threat_item
 
@@ -37,7 +39,9 @@ def format_document(document: ast.Document) -> str:
     previous: type | None = None
     for item in document.items:
         kind = type(item)
-        spaced = kind in (ast.Rule, ast.Input, ast.ActionDecl, ast.RecordType, ast.SafetyClass)
+        spaced = kind in (ast.Rule, ast.Input, ast.ActionDecl, ast.RecordType, ast.SafetyClass, ast.Cluster, ast.Gate, ast.Wave)
+        if kind in (ast.Select, ast.Justification):
+            kind = ast.Setting  # a rollout's settings, selector and justification are one paragraph
         if (previous is None and len(lines) > 1) or (previous is not None and (kind is not previous or spaced)):
             lines.append((0, "", None))
         lines.extend((depth + 1, text, src) for depth, text, src in _item(item))
@@ -109,6 +113,8 @@ def _item(item: ast.Item) -> list[Line]:
             return threat_item(item)
         case ast.SafetyClass() | ast.Approvals():
             return safety_item(item)
+        case ast.Cluster() | ast.Select() | ast.Gate() | ast.Wave() | ast.Setting() | ast.Justification():
+            return fleet_item(item)
     raise TypeError(item)
 
 

@@ -305,6 +305,18 @@ class _Builder(Transformer):
         name, version, *items = children
         return self._document("safety", name, self._string(version), items, meta)
 
+    def fleet(self, meta, children):
+        name, version, *items = children
+        return self._document("fleet", name, self._string(version), items, meta)
+
+    def rollout(self, meta, children):
+        name, version, *items = children
+        items = [
+            ast.Justification(item[1], item[2]) if isinstance(item, tuple) and item[0] == "justification" else item
+            for item in items
+        ]
+        return self._document("rollout", name, self._string(version), items, meta)
+
     def module(self, meta, children):
         name, *items = children
         return self._document("module", name, None, items, meta)
@@ -517,6 +529,103 @@ class _Builder(Transformer):
 
     def stream_stale(self, meta, children):
         return ("stale", self._duration(children[0]), self._span(meta), self._keyword(meta, "stale"))
+
+    # ---- fleets and rollouts ----
+    def cluster_decl(self, meta, children):
+        id_, *items = children
+        owner, owner_span, labels = "", None, ()
+        settings = []
+        for item in items:
+            if isinstance(item, tuple) and item[0] == "owner":
+                owner, owner_span = item[1], item[2]
+            elif isinstance(item, tuple) and item[0] == "labels":
+                labels = item[1]
+            else:
+                settings.append(item)
+        return ast.Cluster(
+            unquote(id_), self._span(meta), self._string(id_).span, tuple(settings), owner, owner_span, labels
+        )
+
+    def select_clause(self, meta, children):
+        return ast.Select(children[0], self._span(meta))
+
+    def gate_decl(self, meta, children):
+        name, *items = children
+        clauses: dict[str, ast.Expr] = {}
+        repeated = []
+        settings = []
+        for item in items:
+            if isinstance(item, tuple):
+                word, expr, span = item
+                if word in clauses:
+                    repeated.append((word, span))
+                clauses.setdefault(word, expr)
+            else:
+                settings.append(item)
+        return ast.Gate(
+            str(name),
+            self._span(meta),
+            self._tok_span(name),
+            clauses.get("pass"),
+            clauses.get("fail"),
+            tuple(settings),
+            tuple(repeated),
+        )
+
+    def gate_pass(self, meta, children):
+        return ("pass", children[0], self._span(meta))
+
+    def gate_fail(self, meta, children):
+        return ("fail", children[0], self._span(meta))
+
+    def wave_decl(self, meta, children):
+        name, *items = children
+        selects = [item for item in items if isinstance(item, ast.Select)]
+        return ast.Wave(
+            str(name),
+            self._span(meta),
+            self._tok_span(name),
+            selects[0] if selects else None,
+            tuple(item for item in items if isinstance(item, ast.Setting)),
+            tuple(("select", s.span) for s in selects[1:]),
+        )
+
+    def setting(self, meta, children):
+        name, (kind, value, value_span) = children
+        return ast.Setting(str(name), kind, value, self._span(meta), self._tok_span(name), value_span)
+
+    def setting_string(self, meta, children):
+        text = self._string(children[0])
+        return ("string", text.value, text.span)
+
+    def setting_number(self, meta, children):
+        sign, number = children
+        return ("number", float(("-" if sign else "") + str(number)), self._span(meta))
+
+    def setting_duration(self, meta, children):
+        duration = self._duration(children[0])
+        return ("duration", duration, duration.span)
+
+    def setting_percent(self, meta, children):
+        text = str(children[0])
+        return ("percent", ast.Percent(float(text[:-1]), text), self._tok_span(children[0]))
+
+    def setting_list(self, meta, children):
+        return ("list", tuple(c for c in children if c is not None), self._span(meta))
+
+    def word_string(self, meta, children):
+        return unquote(children[0])
+
+    def word_name(self, meta, children):
+        return str(children[0])
+
+    def setting_map(self, meta, children):
+        return ("map", tuple(c for c in children if c is not None), self._span(meta))
+
+    def setting_pair(self, meta, children):
+        key, *value = children  # a STRING, or [SIGN] NUMBER
+        text = unquote(value[0]) if len(value) == 1 else ("-" if value[0] else "") + str(value[1])
+        return ast.Label(str(key), text, self._span(meta))
 
     # ---- threat ----
     def source_decl(self, meta, children):

@@ -68,7 +68,9 @@ This module is the entry point; each step of reading a file is a module of its o
 - `yaml_schema`: validation against `policy.schema.json` (jsonschema is translated there), each
   error at the `line:col` of its node;
 - `yaml_policy`, `yaml_rules`, `yaml_values`: the AST of the document, of its rules with their
-  time clauses, and of the values inside them, read from the validated document's `Node`s.
+  time clauses, and of the values inside them, read from the validated document's `Node`s;
+- `yaml_fleet`: fleet and rollout documents (`fleet:` / `rollout:` as the first key), whose
+  settings the fleet and rollout kinds check as they check the `.bal` form.
 
 A document with a `safety:` key is a safety catalog, read by `yaml_safety` (its own keys,
 checked with the positioned reader rather than the policy schema).
@@ -80,6 +82,7 @@ from __future__ import annotations
 
 from ballast.dsl import ast
 from ballast.dsl.parser import SyntaxProblem
+from ballast.dsl.yaml_fleet import fleet_kind_of, read_fleet_document
 from ballast.dsl.yaml_policy import read_document
 from ballast.dsl.yaml_reader import YamlReader
 from ballast.dsl.yaml_safety import read_safety
@@ -95,8 +98,10 @@ def parse_yaml_document(text: str, file: str) -> ast.Document:
     if not reader.loaded:  # not YAML: why, and the repeated keys found before it
         raise SyntaxProblem(*reader.problems)
     root = reader.root()
-    if root.is_mapping and "safety" in root:  # a safety catalog: checked by its own reader
-        document = read_safety(root)
+    fleet_kind = fleet_kind_of(root)
+    if fleet_kind is not None or (root.is_mapping and "safety" in root):
+        # safety catalogs (yaml_safety), fleets and rollouts (yaml_fleet): their readers check the keys
+        document = read_fleet_document(root, fleet_kind) if fleet_kind is not None else read_safety(root)
         if reader.problems:
             raise SyntaxProblem(*sort_diagnostics(reader.problems))
         return document

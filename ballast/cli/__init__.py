@@ -56,6 +56,7 @@ COMMANDS = (
     Command("preflight", "ballast.cli.preflight", "what a safety catalog requires of an action; book its ticket"),
     Command("confirm", "ballast.cli.confirm", "record an approval, justification or override on a ticket"),
     Command("execute", "ballast.cli.execute", "let an action through once its controls are met"),
+    Command("fleet", "ballast.cli.fleet", "plan, apply and steer a staged rollout over a fleet"),
 )
 COMMAND_NAMES = tuple(c.name for c in COMMANDS)
 

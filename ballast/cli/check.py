@@ -41,6 +41,8 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     if args.format == "text" and not compilation.diagnostics:
         modules = f", {count(summary['modules'], 'module')}" if summary["modules"] else ""
         modules += f", {count(summary['threats'], 'threat')}" if summary["threats"] else ""
+        modules += f", {count(summary['fleets'], 'fleet')}" if summary["fleets"] else ""
+        modules += f", {count(summary['rollouts'], 'rollout')}" if summary["rollouts"] else ""
         out.write(
             f"ok: {count(summary['policies'], 'policy', 'policies')}, {count(summary['rules'], 'rule')}{modules}\n"
         )
@@ -65,6 +67,8 @@ def check_summary(diagnostics: list[Diagnostic], documents: list[Any]) -> dict[s
         "rules": sum(len(p.of(ast.Rule)) for p in policies),
         "modules": sum(1 for d in documents if d.kind == "module"),
         "threats": sum(1 for d in documents if d.kind == "threat"),
+        "fleets": sum(1 for d in documents if d.kind == "fleet"),
+        "rollouts": sum(1 for d in documents if d.kind == "rollout"),
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from argparse import Namespace
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ballast.cli.exits import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 
@@ -92,7 +92,7 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     import gc
 
     from ballast.cli.output import print_diagnostics
-    from ballast.compiler.diff import diff_ir, place, sort_findings
+    from ballast.compiler.diff import diff_ir, place, sort_findings, unjustified
     from ballast.compiler.diff.documents import Options, active, diff_documents
     from ballast.compiler.diff.render import render
     from ballast.compiler.diff.report import Report, apply_ignores, apply_overrides, read_entries, since
@@ -154,7 +154,7 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
         notes,
     )
     if args.require_justification:
-        report.missing_justification = _unjustified(report, head.ir)
+        report.missing_justification = unjustified(report.findings, head.ir)
     if args.shadow or args.replay:
         report.evidence = _evidence(args, base, head, report)
     text = render(report, args.format, args.fail_on)
@@ -209,24 +209,6 @@ def _evidence(args: Namespace, base: Side, head: Side, report: Report) -> dict[s
                     f"--replay {args.replay}: no event was evaluated: {failure.get('reason', '')}; {failure.get('hint', '')}"
                 )
     return attach(report.findings, reports)
-
-
-def _unjustified(report: Report, head_ir: dict[str, Any]) -> list[str]:
-    """The keys of guard-loosened findings on rules that carry no justification in the head."""
-    from ballast.compiler.diff.findings import GUARD_LOOSENED
-
-    justified = {
-        (policy["name"], rule["name"])
-        for policy in head_ir.get("policies", [])
-        for rule in policy["rules"]
-        if rule.get("justification")
-    }
-    rules = {(policy["name"], rule["name"]) for policy in head_ir.get("policies", []) for rule in policy["rules"]}
-    return [
-        f.key
-        for f in report.findings
-        if GUARD_LOOSENED in f.tags and (f.document, f.subject) in rules and (f.document, f.subject) not in justified
-    ]
 
 
 __all__ = ["DESCRIPTION", "add_arguments", "run"]

@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ballast.compiler.diff.findings import DEFAULT_TIMEOUT_MS, Finding, Position, position, severity_rank
+from ballast.compiler.diff.findings import (
+    DEFAULT_TIMEOUT_MS,
+    GUARD_LOOSENED,
+    Finding,
+    Position,
+    position,
+    severity_rank,
+)
 from ballast.compiler.kinds import DocumentKind, registry
 
 IR = dict[str, Any]
@@ -77,3 +84,20 @@ def place(findings: list[Finding], base: Locate, head: Locate) -> None:
 def sort_findings(findings: list[Finding]) -> list[Finding]:
     """Most severe first; then by document, subject and check: the same order on every run."""
     return sorted(findings, key=lambda f: (severity_rank(f.level), f.kind, f.document, f.subject, f.id, f.message))
+
+
+def unjustified(findings: list[Finding], head_ir: IR) -> list[str]:
+    """The keys of guard-loosened findings on rules that carry no `justification` in the head
+    (`ballast diff --require-justification`, and `ballast fleet plan` for a rollout's bundle)."""
+    justified = {
+        (policy["name"], rule["name"])
+        for policy in head_ir.get("policies", [])
+        for rule in policy["rules"]
+        if rule.get("justification")
+    }
+    rules = {(policy["name"], rule["name"]) for policy in head_ir.get("policies", []) for rule in policy["rules"]}
+    return [
+        f.key
+        for f in findings
+        if GUARD_LOOSENED in f.tags and (f.document, f.subject) in rules and (f.document, f.subject) not in justified
+    ]

@@ -47,23 +47,24 @@ def load_document(compilation: Compilation, path: str, at: Span | None):
         compilation.diagnostics.append(bundle)
         return None
     try:
-        if path.endswith(YAML_SUFFIXES):
-            from ballast.dsl.yaml_front import parse_yaml_document
-
-            return parse_yaml_document(text, path)
-        return _parse_bal(text, path, cached=from_disk)
+        return _parse(text, path, cached=from_disk)
     except SyntaxProblem as problem:
         compilation.diagnostics.extend(problem.diagnostics)
         return None
 
 
-def _parse_bal(text: str, path: str, *, cached: bool):
+def _parse(text: str, path: str, *, cached: bool):
     # An unchanged file is loaded as parsed by an earlier run: no lark import, no parsing.
     document = document_cache.load(path, text) if cached else None
     if document is None:
-        from ballast.dsl.parser import parse_document
+        if path.endswith(YAML_SUFFIXES):
+            from ballast.dsl.yaml_front import parse_yaml_document
 
-        document = parse_document(text, path)
+            document = parse_yaml_document(text, path)
+        else:
+            from ballast.dsl.parser import parse_document
+
+            document = parse_document(text, path)
         if cached:
             document_cache.save(path, text, document)
     return document

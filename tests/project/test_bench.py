@@ -42,3 +42,9 @@ def test_the_preflight_benchmark_runs_on_a_small_stream() -> None:
     out = run_bench("bench.preflight", "--descriptors", "100", "--runs", "1", "--markdown")
     assert "**Ballast preflight benchmark (full run)**" in out
     assert "the matcher fired exactly the interpreter's classes for every descriptor" in out
+
+
+def test_the_fleet_rehearsal_benchmark_runs_on_a_small_fleet() -> None:
+    # bench.fleet stops unless every seed ends with the bad bundle caught and rolled back
+    out = run_bench("bench.fleet", "--clusters", "150", "--seeds", "1", "--markdown")
+    assert "| 150 clusters |" in out and "target" in out

@@ -42,6 +42,7 @@ CHECKED_PAGES = (
     "ledger.md",
     "security.md",
     "governance.md",
+    "rollouts.md",
 )
 FENCE = re.compile(r"^(`{3,})(\w*)\s*$")
 DIRECTIVE = re.compile(r"^<!--\s*(file|not-checked):\s*(.+?)\s*-->$")
