@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ballast.runtime.audit import AuditLog
+from ballast.runtime.batch import TrustedEvents
 from ballast.runtime.errors import EvaluationError, UsageError
 from ballast.runtime.events import Coalesced, Dropped, ModeChanged, Stale, ThreatIndexUpdated
 from ballast.runtime.flow import DirectiveQueue
@@ -106,11 +107,12 @@ class _PolicyEngine:
         return self.table.keys
 
     # ---- events ----
-    def process(self, event: Any, result: Result) -> None:
+    def process(self, event: Any, result: Result, checked: bool = False) -> None:
+        """Evaluate one event; `checked`: it is known to pass the schema unchanged (a trusted batch)."""
         if self.deferred:
             self._flush_deferred(result)
         policy = self.policy
-        data = policy.prepare(event, result)
+        data = event if checked else policy.prepare(event, result)
         if data is None:
             return
         self.counters["events"] += 1
@@ -280,14 +282,24 @@ class Engine:
         """Decisions for a batch of events, in order: exactly what `process` gives for each, but
         only for the events that produced something (directives, errors or engine events), as
         `(index in the batch, result)`. For hosts that read telemetry in batches (a bus poll, a
-        simulator tick): the per-call work is done once per batch."""
+        simulator tick): the per-call work is done once per batch.
+
+        Every event is checked against its policy's input schema, unless `events` is a
+        `TrustedEvents` batch whose column summaries prove the whole batch valid for that schema
+        (`ballast.runtime.batch`): the decisions are the same either way."""
         engines, threats = self._select(input), self._threats_of(input)
+        # A trusted batch is checked once per policy schema; what it cannot prove is checked per event.
+        checked = (
+            [events.satisfies(e.policy.fields, e.policy.check) for e in engines]
+            if isinstance(events, TrustedEvents)
+            else None
+        )
         clock = time.perf_counter
         out: list[tuple[int, Result]] = []
         result = Result()
         for index, event in enumerate(events):
             started = clock()
-            self._evaluate(event, engines, threats, result)
+            self._evaluate(event, engines, threats, result, checked)
             if result.directives or result.errors or result.events:
                 _order(result)
                 self._deliver(result, (clock() - started) * 1000)
@@ -296,10 +308,17 @@ class Engine:
         return out
 
     @staticmethod
-    def _evaluate(event: Any, engines: list[_PolicyEngine], threats: list[ThreatEngine], result: Result) -> None:
-        for engine in engines:
+    def _evaluate(
+        event: Any,
+        engines: list[_PolicyEngine],
+        threats: list[ThreatEngine],
+        result: Result,
+        checked: list[bool] | None = None,
+    ) -> None:
+        """`checked[i]`: the event is known to pass the schema of `engines[i]` (a proven trusted batch)."""
+        for i, engine in enumerate(engines):
             try:
-                engine.process(event, result)
+                engine.process(event, result, checked[i] if checked is not None else False)
             except Exception as exc:  # a Ballast bug must not take its host down: report it
                 result.errors.append(
                     Problem(
