@@ -59,7 +59,9 @@ from ballast.runtime.threat import ThreatEngine
 from ballast.runtime.values import iso
 from ballast.runtime.windows import Series
 
-SNAPSHOT_FORMAT = "ballast-engine-state/1"
+SNAPSHOT_FORMAT = "ballast-engine-state/2"
+# Formats `Engine.restore` reads: version 1 kept each sample as a [time, value] pair.
+_READABLE_FORMATS = ("ballast-engine-state/1", SNAPSHOT_FORMAT)
 _IDLE_CHECK_EVERY = 1024  # events between sweeps for idle keys, and between prunings of ids and cooldowns
 
 
@@ -431,7 +433,7 @@ class Engine:
     @classmethod
     def restore(cls, policies: PolicySet, snapshot: Mapping[str, Any]) -> Engine:
         """An engine that makes exactly the decisions the snapshotted one would have made."""
-        if not isinstance(snapshot, Mapping) or snapshot.get("format") != SNAPSHOT_FORMAT:
+        if not isinstance(snapshot, Mapping) or snapshot.get("format") not in _READABLE_FORMATS:
             raise UsageError(f"not an engine snapshot (expected format {SNAPSHOT_FORMAT!r})")
         engine = cls(policies)
         names = [e.policy.name for e in engine._engines]
@@ -481,14 +483,15 @@ def _observe_decide(
 def _observe_conditions(
     machine: RuleMachine, number: int, observer: Callable[[int, int, Mapping[str, Any]], None]
 ) -> Callable[[], None]:
-    original = machine._active
-
-    def active(rule: TimedRule, state: RuleStatus, aug: Context) -> bool:
+    def watch(rule: TimedRule, aug: Context) -> None:
         observer(number, rule.index, aug)
-        return original(rule, state, aug)
 
-    machine._active = active  # type: ignore[method-assign]
-    return lambda: delattr(machine, "_active")
+    machine.watch = watch
+
+    def restore() -> None:
+        machine.watch = None
+
+    return restore
 
 
 @contextlib.contextmanager

@@ -138,7 +138,8 @@ def test_running_sums_equal_sums_built_afresh_after_any_history(
         elif op == "late":
             series.add(newest - a, b, newest)
             model.add(newest - a, b, newest)
-        assert series.to_json()["samples"] == [[t, v] for t, v in model.samples]  # what a snapshot keeps
+        kept = series.to_json()  # what a snapshot keeps
+        assert list(zip(kept["times"], kept["values"], strict=True)) == model.samples
         if ewma and series.times:
             assert aggregate({"fn": "ewma", "alpha": 0.3}, series, newest) == model.read_ewma()
         # as the Engine does: every window read at the newest time after each sample; `read`
