@@ -102,7 +102,7 @@ class KeyTable:
 
     def get(self, g_index: int, grouping: Grouping, data: Mapping[str, Any]) -> Key:
         """The event's key in a grouping, created empty on its first event."""
-        values = tuple([data[f] for f in grouping])
+        values = tuple(map(data.__getitem__, grouping))  # no Python frame, unlike a comprehension
         key = self.keys.get((g_index, values))
         if key is None:
             key = self.keys[(g_index, values)] = Key(len(self.fields[grouping]))
