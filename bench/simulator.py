@@ -72,6 +72,7 @@ SCENARIOS = ROOT / "catalog" / "scenarios"
 KERNEL_SCENARIO = SCENARIOS / "load-risk-spike.scenario.yaml"
 KERNEL_POOLS = 100
 TARGET_S = 60.0  # a day of 1,000 services at 10 s telemetry in under a minute
+ISSUE_12_TARGET_S = 25.0  # issue 12: the same day in under 25 s
 
 DAY = """\
 scenario: bench.day-1000
@@ -473,12 +474,13 @@ def bench_day(report: Report, settings: Settings, profile: bool) -> None:
         f"the instrumented run took {counted.total_ns / 1e9:.1f} s; at its {engine_us:.2f} µs per event the Engine "
         f"alone accounts for about {engine_s:.0f} s of the median {wall:.1f} s",
     ]
-    what = f"a day of 1,000 services at 10 s telemetry (8.64 M events) in ≤ {TARGET_S:.0f} s"
-    if settings.quick:
-        estimate = wall * 24 / settings.day_hours
-        report.targets.append((what, f"{estimate:.0f} s (estimated: the 1 h run × 24)", estimate <= TARGET_S))
-    else:
-        report.targets.append((what, f"{wall:.1f} s wall (median of {settings.day_runs})", wall <= TARGET_S))
+    for target in (TARGET_S, ISSUE_12_TARGET_S):
+        what = f"a day of 1,000 services at 10 s telemetry (8.64 M events) in ≤ {target:.0f} s"
+        if settings.quick:
+            estimate = wall * 24 / settings.day_hours
+            report.targets.append((what, f"{estimate:.0f} s (estimated: the 1 h run × 24)", estimate <= target))
+        else:
+            report.targets.append((what, f"{wall:.1f} s wall (median of {settings.day_runs})", wall <= target))
     if profile:
         progress("day: profile (one hour)")
         report.profile_text = profile_day(day_scenario(1), policies)

@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ballast.runtime.audit import AuditLog
+from ballast.runtime.batch import TrustedEvents
 from ballast.runtime.enforcement import hold_back
 from ballast.runtime.errors import EvaluationError, UsageError
 from ballast.runtime.events import Coalesced, Dropped, ModeChanged, Stale, ThreatIndexUpdated
@@ -60,7 +61,9 @@ from ballast.runtime.threat import ThreatEngine
 from ballast.runtime.values import iso
 from ballast.runtime.windows import Series
 
-SNAPSHOT_FORMAT = "ballast-engine-state/1"
+SNAPSHOT_FORMAT = "ballast-engine-state/2"
+# Formats `Engine.restore` reads: version 1 kept each sample as a [time, value] pair.
+_READABLE_FORMATS = ("ballast-engine-state/1", SNAPSHOT_FORMAT)
 _IDLE_CHECK_EVERY = 1024  # events between sweeps for idle keys, and between prunings of ids and cooldowns
 
 
@@ -108,11 +111,12 @@ class _PolicyEngine:
         return self.table.keys
 
     # ---- events ----
-    def process(self, event: Any, result: Result) -> None:
+    def process(self, event: Any, result: Result, checked: bool = False) -> None:
+        """Evaluate one event; `checked`: it is known to pass the schema unchanged (a trusted batch)."""
         if self.deferred:
             self._flush_deferred(result)
         policy = self.policy
-        data = policy.prepare(event, result)
+        data = event if checked else policy.prepare(event, result)
         if data is None:
             return
         self.counters["events"] += 1
@@ -126,16 +130,19 @@ class _PolicyEngine:
         if self.stateless:
             policy.decide(data, result)
         table, machine, newest = self.table, self.machine, stream.newest
+        reads, stale_after = table.reads, stream.stale_after
         frozen: dict[str, Any] | None = None  # keys keep a copy: the host may reuse or change its dict
         for g_index, g in enumerate(self.groupings):
             key = table.get(g_index, g, data)
-            self._check_stale(g, key, newest, result)  # silent since before this event?
+            # silent since before this event? (the test of _check_stale, here: it runs per event)
+            if not key.stale and newest - key.last_seen > stale_after:
+                self._check_stale(g, key, newest, result)
             table.record(g, key, data, t, newest)
             if t >= key.last_seen:
                 if frozen is None:
                     frozen = policy.freeze(data)
                 table.seen(key, frozen, t)
-            machine.step(g, key, table.reads[g], newest, result, from_event=True)
+            machine.step(g, key, reads[g], newest, result, from_event=True)
         if self.counters["events"] % _IDLE_CHECK_EVERY == 0:
             self._expire()
         # tested here, not in the callees: two calls per event would cost more than the rare pruning
@@ -276,23 +283,45 @@ class Engine:
         """Decisions for one event; never raises for a bad, late or duplicate event."""
         started = time.perf_counter()
         result = Result()
-        self._evaluate(event, self._select(input), self._threats_of(input), result)
-        _order(result)
-        self._deliver(result, (time.perf_counter() - started) * 1000)
+        if input is None:  # the usual call: every policy and threat
+            self._evaluate(event, self._engines, self._threats, result)
+        else:
+            self._evaluate(event, self._select(input), self._threats_of(input), result)
+        if result.directives or result.events:  # else there is nothing to order or deliver
+            _order(result)
+            self._deliver(result, (time.perf_counter() - started) * 1000)
         return result
 
     def process_many(self, events: Iterable[Any], input: str | None = None) -> list[tuple[int, Result]]:
         """Decisions for a batch of events, in order: exactly what `process` gives for each, but
         only for the events that produced something (directives, errors or engine events), as
         `(index in the batch, result)`. For hosts that read telemetry in batches (a bus poll, a
-        simulator tick): the per-call work is done once per batch."""
+        simulator tick): the per-call work is done once per batch.
+
+        Every event is checked against its policy's input schema, unless `events` is a
+        `TrustedEvents` batch whose column summaries prove the whole batch valid for that schema
+        (`ballast.runtime.batch`): the decisions are the same either way."""
         engines, threats = self._select(input), self._threats_of(input)
+        # A trusted batch is checked once per policy schema; what it cannot prove is checked per event.
+        checked = (
+            [events.satisfies(e.policy.fields, e.policy.check) for e in engines]
+            if isinstance(events, TrustedEvents)
+            else [False] * len(engines)
+        )
+        # _evaluate, inlined: a tick of the simulator is a thousand events
+        steps = [(engine, engine.process, proven) for engine, proven in zip(engines, checked, strict=True)]
         clock = time.perf_counter
         out: list[tuple[int, Result]] = []
         result = Result()
         for index, event in enumerate(events):
             started = clock()
-            self._evaluate(event, engines, threats, result)
+            for engine, process, proven in steps:
+                try:
+                    process(event, result, proven)
+                except Exception as exc:  # a Ballast bug must not take its host down: report it
+                    result.errors.append(_internal_error(engine, exc))
+            for threat in threats:
+                _update_threat(threat, event, result)
             if result.directives or result.errors or result.events:
                 _order(result)
                 self._deliver(result, (clock() - started) * 1000)
@@ -306,14 +335,7 @@ class Engine:
             try:
                 engine.process(event, result)
             except Exception as exc:  # a Ballast bug must not take its host down: report it
-                result.errors.append(
-                    Problem(
-                        "internal",
-                        engine.policy.name,
-                        f"internal error: {exc!r}",
-                        hint="please report this event and bundle",
-                    )
-                )
+                result.errors.append(_internal_error(engine, exc))
         for threat in threats:
             _update_threat(threat, event, result)
 
@@ -417,7 +439,7 @@ class Engine:
     @classmethod
     def restore(cls, policies: PolicySet, snapshot: Mapping[str, Any]) -> Engine:
         """An engine that makes exactly the decisions the snapshotted one would have made."""
-        if not isinstance(snapshot, Mapping) or snapshot.get("format") != SNAPSHOT_FORMAT:
+        if not isinstance(snapshot, Mapping) or snapshot.get("format") not in _READABLE_FORMATS:
             raise UsageError(f"not an engine snapshot (expected format {SNAPSHOT_FORMAT!r})")
         engine = cls(policies)
         names = [e.policy.name for e in engine._engines]
@@ -502,14 +524,15 @@ def _observe_decide(
 def _observe_conditions(
     machine: RuleMachine, number: int, observer: Callable[[int, int, Mapping[str, Any]], None]
 ) -> Callable[[], None]:
-    original = machine._active
-
-    def active(rule: TimedRule, state: RuleStatus, aug: Context) -> bool:
+    def watch(rule: TimedRule, aug: Context) -> None:
         observer(number, rule.index, aug)
-        return original(rule, state, aug)
 
-    machine._active = active  # type: ignore[method-assign]
-    return lambda: delattr(machine, "_active")
+    machine.watch = watch
+
+    def restore() -> None:
+        machine.watch = None
+
+    return restore
 
 
 @contextlib.contextmanager
@@ -523,6 +546,11 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _internal_error(engine: _PolicyEngine, exc: Exception) -> Problem:
+    """What an exception from inside a policy's evaluation (a bug in Ballast) becomes."""
+    return Problem("internal", engine.policy.name, f"internal error: {exc!r}", hint="please report this event and bundle")
 
 
 def _update_threat(threat: ThreatEngine, event: Any, result: Result) -> None:

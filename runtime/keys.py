@@ -10,17 +10,18 @@ its aggregates, computed on first read.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ballast.runtime.ir import IR, field_path
-from ballast.runtime.windows import Series, reader
+from ballast.runtime.windows import Series, slot_reader
 
 Grouping = tuple[str, ...]
 # A field some aggregate reads: (index in `Key.series`, path, top-level name or None, retention).
 Field = tuple[int, tuple[str, ...], str | None, float]
-# How `Context` computes a slot: the index of its field's series and the aggregate as a function.
-Read = tuple[int, Callable[[Series | None, float], Any]]
+# How `Context` computes a slot: a function of (the key's series by field index, now).
+Read = Callable[[list[Series | None], float], Any]
 
 
 class RuleStatus:
@@ -93,7 +94,7 @@ class KeyTable:
                 retention[path] = max(retention.get(path, 0.0), node.get("window", 0.0) + lateness)
             paths = list(retention)
             self.fields[g] = [(i, p, p[0] if len(p) == 1 else None, retention[p]) for i, p in enumerate(paths)]
-            self.reads[g] = {slot: (paths.index(tuple(n["path"])), reader(n)) for slot, n in aggs.items()}
+            self.reads[g] = {slot: slot_reader(n, paths.index(tuple(n["path"]))) for slot, n in aggs.items()}
         self.keys: dict[tuple[int, tuple[Any, ...]], Key] = {}  # by (grouping index, values)
         # No key was last seen before this: an idle sweep with an older horizon finds nothing,
         # so it can skip visiting every key.
@@ -101,7 +102,7 @@ class KeyTable:
 
     def get(self, g_index: int, grouping: Grouping, data: Mapping[str, Any]) -> Key:
         """The event's key in a grouping, created empty on its first event."""
-        values = tuple([data[f] for f in grouping])
+        values = tuple(map(data.__getitem__, grouping))  # no Python frame, unlike a comprehension
         key = self.keys.get((g_index, values))
         if key is None:
             key = self.keys[(g_index, values)] = Key(len(self.fields[grouping]))
@@ -118,7 +119,21 @@ class KeyTable:
             series = history[index]
             if series is None:
                 series = history[index] = Series(retention)
-            series.add(t, float(value), newest)
+            times = series.times
+            if series.ewma or (times and t < times[-1]):  # a late sample, or an ewma to update
+                series.add(t, float(value), newest)
+                continue
+            # Series.add inlined for a sample in time order: this runs for every field of every event
+            values = series.values
+            times.append(t)
+            values.append(float(value))
+            horizon = newest - retention
+            if times[0] < horizon:
+                cut = bisect_left(times, horizon)
+                del times[:cut]
+                del values[:cut]
+                if series.moments is not None:
+                    series.shift(cut)
 
     def seen(self, key: Key, event: dict[str, Any], t: float) -> None:
         """`event` (a copy the host cannot change) is the key's newest, seen at `t`."""
@@ -165,8 +180,7 @@ class Context(dict):  # type: ignore[type-arg]
         read = self._reads.get(slot)
         if read is None:
             raise KeyError(slot)
-        index, compute = read
-        value = compute(self._series[index], self._now)
+        value = read(self._series, self._now)
         if value is None:
             self.read_no_data = True
         self[slot] = value

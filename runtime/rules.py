@@ -18,7 +18,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ballast.runtime.codegen import compile_expression_function
@@ -80,6 +80,8 @@ class RuleMachine:
         self.by_grouping = {g: [r for r in timed if r.group_by == g] for g in self.groupings}
         self.limits = limits
         self.counters = counters
+        # Called with (rule, context) before each evaluation of a rule's condition (`Engine.observing`).
+        self.watch: Callable[[TimedRule, Context], None] | None = None
 
     def aggregates(self) -> dict[Grouping, dict[str, IR]]:
         """Per grouping (sorted), the aggregates its rules read, by slot."""
@@ -101,38 +103,36 @@ class RuleMachine:
         if not from_event and not any(r.edge or r.uses_absent for r in rules):
             return
         aug = Context(key.event, reads, key.series, now)
+        states, stale, watch = key.rules, key.stale, self.watch
         for rule in rules:
             if not from_event and not (rule.edge or rule.uses_absent):
                 continue
-            if key.stale and not rule.uses_absent:  # its last event no longer counts
+            if stale and not rule.uses_absent:  # its last event no longer counts
                 continue
-            state = key.rules.get(rule.index)
+            state = states.get(rule.index)
             if state is None:
-                state = key.rules[rule.index] = RuleStatus()
+                state = states[rule.index] = RuleStatus()
+            if watch is not None:
+                watch(rule, aug)
+            # Whether the condition holds (with hysteresis: entered and not yet exited). Inlined:
+            # this runs for every rule of every event.
+            entering = not state.active or not rule.hysteresis
             try:
-                active = self._active(rule, state, aug)
+                holds = (rule.enter if entering else rule.exit)(aug) is True  # type: ignore[misc]
             except EvaluationError as exc:
-                self.policy.report_fault(result, rule.index, exc, "the rule's state did not change for this event")
-                continue
+                if not aug.read_no_data:
+                    self.policy.report_fault(result, rule.index, exc, "the rule's state did not change for this event")
+                    continue
+                # An aggregate the condition read had no samples: no evidence either way.
+                self.counters["no_data"] += 1
+                active = False if not rule.hysteresis else state.active
+            else:
+                active = state.active = holds if entering else not holds
             if not rule.edge:
                 if active:
                     self.emit(rule, aug, now, result)
             elif active or state.firing or state.since is not None:  # else inactive and idle: nothing moves
                 self._transition(rule, state, active, aug, now, result)
-
-    def _active(self, rule: TimedRule, state: RuleStatus, aug: Context) -> bool:
-        entering = not state.active or not rule.hysteresis
-        condition = rule.enter if entering else rule.exit
-        try:
-            holds = condition(aug) is True  # type: ignore[misc]
-        except EvaluationError:
-            # An aggregate the condition read had no samples: no evidence either way.
-            if not aug.read_no_data:
-                raise
-            self.counters["no_data"] += 1
-            return False if not rule.hysteresis else state.active
-        state.active = holds if entering else not holds
-        return state.active
 
     def _transition(
         self, rule: TimedRule, state: RuleStatus, active: bool, aug: Context, now: float, result: Result

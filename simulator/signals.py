@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ballast.runtime.batch import Column, TrustedEvents
 from ballast.runtime.errors import UsageError
 from ballast.runtime.policy import PolicySet
 from ballast.simulator.model import COLUMNS
@@ -112,8 +113,16 @@ def _signal(field_name: str, per_pool: bool) -> str | None:
     return field_name if field_name in FLEET_SIGNALS else None
 
 
-def event_builder(plan: InputPlan, names: list[str], classes: list[str], regions: list[str]) -> Callable[..., list[dict[str, Any]]]:
-    """A function (columns, fleet, time, seq) → this tick's events of the input."""
+def event_builder(
+    plan: InputPlan, names: list[str], classes: list[str], regions: list[str]
+) -> Callable[..., TrustedEvents]:
+    """A function (columns, fleet, time, seq) → this tick's events of the input.
+
+    The events are a `TrustedEvents` batch: the simulator built them itself, and says what each
+    field holds (a numpy column's dtype and range, the pool names), so the Engine checks the
+    schema once per tick instead of once per event (and event by event whenever a value is out
+    of range, NaN or of another type).
+    """
     constants = {
         "@name": names,
         "@class": classes,
@@ -122,12 +131,14 @@ def event_builder(plan: InputPlan, names: list[str], classes: list[str], regions
         "@source": [f"sim-{n}" for n in names],
     }
     fields = plan.fields
+    producer = f"the simulator (input {plan.name})"
 
     if not plan.per_pool:
 
-        def fleet_events(columns: Mapping[str, list[Any]], fleet: dict[str, Any], time: float, seq: int) -> list[dict[str, Any]]:
+        def fleet_events(columns: Mapping[str, list[Any]], fleet: dict[str, Any], time: float, seq: int) -> TrustedEvents:
             specials = {"@time": time, "@seq": seq, "@source": "sim-fleet"}
-            return [{f: specials[s] if s in specials else fleet[s] for f, s in fields}]
+            event = {f: specials[s] if s in specials else fleet[s] for f, s in fields}
+            return TrustedEvents([event], {f: Column.of([v]) for f, v in event.items()}, producer=producer)
 
         return fleet_events
 
@@ -136,14 +147,39 @@ def event_builder(plan: InputPlan, names: list[str], classes: list[str], regions
     listed = [s for _, s in fields if s in constants or s in COLUMNS]
     shared = [s for _, s in fields if s not in constants and s not in COLUMNS]
     make = _rows(plan.name, [(f, s in constants or s in COLUMNS) for f, s in fields])
+    constant_columns = {s: Column.of(values) for s, values in constants.items()}
 
-    def pool_events(columns: Mapping[str, list[Any]], fleet: dict[str, Any], time: float, seq: int) -> list[dict[str, Any]]:
+    def pool_events(columns: Mapping[str, list[Any]], fleet: dict[str, Any], time: float, seq: int) -> TrustedEvents:
         specials = {"@time": time, "@seq": seq}
         lists = [constants[s] if s in constants else columns[s] for s in listed]
         values = [specials[s] if s in specials else fleet[s] for s in shared]
-        return make(*lists, *values)
+        summaries = {
+            f: constant_columns[s]
+            if s in constants
+            else _column(columns, s)
+            if s in COLUMNS
+            else Column.of([specials[s] if s in specials else fleet[s]])
+            for f, s in fields
+        }
+        return TrustedEvents(make(*lists, *values), summaries, producer=producer)
 
     return pool_events
+
+
+def _column(columns: Mapping[str, list[Any]], signal: str) -> Column | None:
+    """What every pool's value of a column is: proven by the numpy array's dtype (its `tolist()`
+    gives Python floats or ints) and its minimum and maximum (NaN when a value is NaN)."""
+    arrays = getattr(columns, "arrays", None)
+    if arrays is None:
+        return Column.of(columns[signal])
+    array = arrays[signal]
+    if not array.size:
+        return None
+    if array.dtype.kind == "f":
+        return Column(float, float(array.min()), float(array.max()))
+    if array.dtype.kind in "iu":
+        return Column(int, int(array.min()), int(array.max()))
+    return Column.of(columns[signal])
 
 
 def _rows(input_name: str, fields: list[tuple[str, bool]]) -> Callable[..., list[dict[str, Any]]]:

@@ -664,6 +664,30 @@ def test_snapshot_restore_continues_exactly(ops: list[tuple[Any, ...]], data: st
     assert run(fresh, stream[:cut]) == before
 
 
+def as_version_1(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """A snapshot as version 1 wrote it: each sample a [time, value] pair."""
+    old = json.loads(json.dumps(snapshot))
+    old["format"] = "ballast-engine-state/1"
+    for policy in old["policies"]:
+        for key in policy["keys"]:
+            for _, series in key["series"]:
+                series["samples"] = [[t, v] for t, v in zip(series.pop("times"), series.pop("values"), strict=True)]
+    return old
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(op_strategy, min_size=1, max_size=80), st.data())
+def test_a_version_1_snapshot_restores_to_the_same_engine(ops: list[tuple[Any, ...]], data: st.DataObject) -> None:
+    stream = materialize(ops)
+    cut = data.draw(st.integers(0, len(stream)), label="cut")
+    original = Engine(SNAPSHOT_POLICY)
+    run(original, stream[:cut])
+    snapshot = json.loads(json.dumps(original.snapshot()))
+    restored = Engine.restore(SNAPSHOT_POLICY, as_version_1(snapshot))
+    assert restored.snapshot() == snapshot
+    assert run(original, stream[cut:]) == run(restored, stream[cut:])
+
+
 def test_restore_refuses_other_data_and_other_policies() -> None:
     e = Engine(SNAPSHOT_POLICY)
     with pytest.raises(UsageError, match="not an engine snapshot"):

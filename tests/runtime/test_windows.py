@@ -19,7 +19,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import same_value
 
-from ballast.runtime.windows import DRIFT_SIGMAS, OSCILLATION_SHARE, SPIKE_Z, Moments, Series, aggregate, classify
+from ballast.runtime.windows import (
+    DRIFT_SIGMAS,
+    OSCILLATION_SHARE,
+    SPIKE_Z,
+    Moments,
+    Series,
+    aggregate,
+    classify,
+    slot_reader,
+)
 
 T0 = 1_700_000_000.0
 LATENESS = 30.0
@@ -138,7 +147,8 @@ def test_running_sums_equal_sums_built_afresh_after_any_history(
         elif op == "late":
             series.add(newest - a, b, newest)
             model.add(newest - a, b, newest)
-        assert series.to_json()["samples"] == [[t, v] for t, v in model.samples]  # what a snapshot keeps
+        kept = series.to_json()  # what a snapshot keeps
+        assert list(zip(kept["times"], kept["values"], strict=True)) == model.samples
         if ewma and series.times:
             assert aggregate({"fn": "ewma", "alpha": 0.3}, series, newest) == model.read_ewma()
         # as the Engine does: every window read at the newest time after each sample; `read`
@@ -239,3 +249,51 @@ def test_anomaly_tells_flapping_from_noise() -> None:
     assert kinds.count("none") >= 970
     flapping = [100 + (10 if i % 2 else -10) + rng.gauss(0, 1) for i in range(40)]
     assert classify(times, flapping)["kind"] == "oscillation"
+
+
+def by_definition(fn: str, samples: list[tuple[float, float]], now: float, length: float, p: float) -> Any:
+    """The window aggregates the Engine reads most, as the definition says, from the samples."""
+    window = [v for t, v in samples if now - length < t <= now]
+    if fn == "count":
+        return len(window)
+    if not window:
+        return None
+    if fn == "avg":
+        return math.fsum(window) / len(window)
+    if fn == "percentile":
+        ordered = sorted(window)
+        if len(ordered) == 1:  # the one sample itself (as its own interpolation, -0.0 would become 0.0)
+            return ordered[0]
+        rank = p / 100 * (len(ordered) - 1)
+        low = math.floor(rank)
+        high = min(low + 1, len(ordered) - 1)
+        return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+    return {"min": min, "max": max}[fn](window)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops, st.sampled_from([30.0, 60.0, 150.0]), st.sampled_from([0, 5, 50, 95, 100]))
+def test_slot_readers_give_the_definition_exactly(
+    operations: list[tuple[str, float, float]], length: float, p: int
+) -> None:
+    """The Engine's per-kind readers (the window found inline) against the definition, bit for bit."""
+    series, model = Series(max(WINDOWS) + LATENESS), Model(max(WINDOWS) + LATENESS)
+    newest = T0
+    readers = {
+        fn: slot_reader({"fn": fn, "window": length, "p": p, "path": ["x"]}, 1)
+        for fn in ("min", "max", "avg", "count", "percentile")
+    }
+    for op, a, b in operations:
+        if op == "add":
+            newest += a
+            series.add(newest, b, newest)
+            model.add(newest, b, newest)
+        elif op == "late":
+            series.add(newest - a, b, newest)
+            model.add(newest - a, b, newest)
+        for now in (newest, newest + 20.0):  # at the newest time, and later (as `advance` reads)
+            for fn, read in readers.items():
+                got = read([None, series], now)
+                want = by_definition(fn, model.samples, now, length, p)
+                assert same_value(got, want), (fn, now, got, want)
+    assert readers["count"]([None, None], newest) == 0 and readers["min"]([None, None], newest) is None
