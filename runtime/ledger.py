@@ -312,7 +312,7 @@ class Ledger:
                 exists = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
                 # Checked before anything is changed: never touch a database that is not a ledger.
                 ident = ledger_id(conn, where) if exists else ""
-                conn.execute("PRAGMA journal_mode=WAL")  # a no-op, taking no lock, on a ledger
+                _switch_to_wal(conn, timeout)  # a no-op, taking no lock, on a ledger
                 conn.execute("PRAGMA synchronous=FULL")
                 if not exists:
                     ident = _initialise(conn, where, clock)
@@ -608,6 +608,26 @@ def _require_sqlite(path: str) -> None:
             f"{path}: not a SQLite database, so not a Ballast ledger; "
             "a JSONL audit trail is appended with `--audit-format jsonl`, a ledger needs a new file"
         )
+
+
+def _switch_to_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Put the database in WAL mode, waiting up to `timeout` for other connections.
+
+    SQLite answers a journal-mode change that meets another connection's lock with "database is
+    locked" at once, without its busy handler: two writers creating one ledger at the same moment
+    would see the second fail although the lock is held for milliseconds. So retry here.
+    """
+    deadline = time.monotonic() + timeout
+    pause = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 def _initialise(conn: sqlite3.Connection, path: str, clock: Callable[[], float]) -> str:
