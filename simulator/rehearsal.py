@@ -14,7 +14,8 @@ cluster whose first pushes time out, a cluster that never reports.
 
 The report: per seed the outcome, the time to promote (start to success), the time to detect a
 bad bundle and roll it back (from the first push of the bad bundle to the run's failure and to
-its rollback), the clusters exposed to the bad bundle before the abort, and the waves over time;
+its rollback), the clusters exposed to the bad bundle before the abort, the waves over time and
+the run's turning points (`events`: the gate failure that aborts it, a pause, the rollback);
 over the seeds the false-abort rate (runs that failed when nothing was wrong) and means; and a
 sweep: the same seeds with every float threshold of the gates scaled by each factor, showing how
 those figures move, so a team tunes its gates before the real rollout.
@@ -41,7 +42,12 @@ from ballast.simulator.render.rehearsal import REHEARSAL as REHEARSAL_FORMAT
 NEW, OLD = b"new-bundle", b"old-bundle"
 DEFAULT_SWEEP = (0.5, 0.75, 1.0, 1.5, 2.0)
 # The engine's steps that end or turn a run, as a report's `events[].kind`.
-OUTCOME_STEPS = {"RunFailed": "failed", "RunPaused": "paused", "RunRolledBack": "rolled_back", "RunSucceeded": "succeeded"}
+OUTCOME_STEPS = {
+    "RunFailed": "failed",
+    "RunPaused": "paused",
+    "RunRolledBack": "rolled_back",
+    "RunSucceeded": "succeeded",
+}
 
 
 @dataclass(frozen=True)
@@ -191,7 +197,9 @@ def rehearse_once(
     for at, _cluster, kind, detail in steps:
         if kind in OUTCOME_STEPS:
             open_waves = [w["wave"] for w in waves if w["start"] is not None and w["start"] <= at]
-            events.append({"t": at, "kind": OUTCOME_STEPS[kind], "wave": open_waves[-1] if open_waves else None, "detail": detail})
+            events.append(
+                {"t": at, "kind": OUTCOME_STEPS[kind], "wave": open_waves[-1] if open_waves else None, "detail": detail}
+            )
     return {
         "seed": seed,
         "outcome": state,
