@@ -14,7 +14,8 @@ cluster whose first pushes time out, a cluster that never reports.
 
 The report: per seed the outcome, the time to promote (start to success), the time to detect a
 bad bundle and roll it back (from the first push of the bad bundle to the run's failure and to
-its rollback), the clusters exposed to the bad bundle before the abort, and the waves over time;
+its rollback), the clusters exposed to the bad bundle before the abort, the waves over time and
+the run's turning points (`events`: the gate failure that aborts it, a pause, the rollback);
 over the seeds the false-abort rate (runs that failed when nothing was wrong) and means; and a
 sweep: the same seeds with every float threshold of the gates scaled by each factor, showing how
 those figures move, so a team tunes its gates before the real rollout.
@@ -36,10 +37,17 @@ from ballast.fleet.engine import ActionRun, RetryPolicy
 from ballast.fleet.store import RunStore
 from ballast.runtime.errors import UsageError
 from ballast.runtime.fleet import Fleet, Plan
+from ballast.simulator.render.rehearsal import REHEARSAL as REHEARSAL_FORMAT
 
-REHEARSAL_FORMAT = "ballast-rehearsal/1"
 NEW, OLD = b"new-bundle", b"old-bundle"
 DEFAULT_SWEEP = (0.5, 0.75, 1.0, 1.5, 2.0)
+# The engine's steps that end or turn a run, as a report's `events[].kind`.
+OUTCOME_STEPS = {
+    "RunFailed": "failed",
+    "RunPaused": "paused",
+    "RunRolledBack": "rolled_back",
+    "RunSucceeded": "succeeded",
+}
 
 
 @dataclass(frozen=True)
@@ -183,6 +191,15 @@ def rehearse_once(
         waves.append({"wave": name, "start": min(started, default=None), "end": max(done, default=None)})
     reason = run.reason if state != "succeeded" else ""
     store.close()
+    # The run's turning points, each placed in the wave that was open (waves run one after another),
+    # so the HTML chart marks where the gate failed, the run paused, or the rollback finished.
+    events = []
+    for at, _cluster, kind, detail in steps:
+        if kind in OUTCOME_STEPS:
+            open_waves = [w["wave"] for w in waves if w["start"] is not None and w["start"] <= at]
+            events.append(
+                {"t": at, "kind": OUTCOME_STEPS[kind], "wave": open_waves[-1] if open_waves else None, "detail": detail}
+            )
     return {
         "seed": seed,
         "outcome": state,
@@ -194,6 +211,7 @@ def rehearse_once(
         "false_abort": state in ("failed", "rolled_back") and not scenario.faulty,
         "missed": state == "succeeded" and scenario.faulty,
         "waves": waves,
+        "events": events,
     }
 
 

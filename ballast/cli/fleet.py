@@ -51,7 +51,8 @@ REHEARSE = """Rehearse PLAN in the simulator: the same engine and gate code agai
 synthetic telemetry, once per seed, under scenario S (healthy, bad-bundle-region,
 bad-bundle-late, noisy-metric, slow-cluster, silent-cluster). Reports time to
 promote, time to detect and roll back, the false-abort rate, the clusters
-exposed to a bad bundle, and a sweep of the gates' thresholds. The same seeds
+exposed to a bad bundle, and a sweep of the gates' thresholds; --format html
+draws the first seed's waves over time and the sweep as charts. The same seeds
 give a byte-identical report."""
 
 CLOCKS = ("wall", "manual")
@@ -133,7 +134,7 @@ def add_arguments(fleet: argparse.ArgumentParser) -> None:
         help="factors to scale the gates' thresholds by (default: 0.5,0.75,1,1.5,2)",
     )
     rehearse.add_argument(
-        "--format", choices=("markdown", "json"), default="markdown", help="report format (default: markdown)"
+        "--format", choices=("markdown", "json", "html"), default="markdown", help="report format (default: markdown)"
     )
     rehearse.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of standard output")
     init = sub.add_parser("init-local", help="set up local cluster directories", description=INIT_LOCAL, **common)
@@ -392,7 +393,14 @@ def _rehearse(args: Namespace, out: TextIO) -> int:
     fleet_ir, plan_ir = _documents(args.fleet, args.plan)
     assert plan_ir is not None  # _documents was given the plan
     report = rehearse(plan_ir, fleet_ir, args.scenario, args.seeds, first_seed=args.first_seed, sweep=sweep)
-    text = json.dumps(report, indent=2, sort_keys=True) + "\n" if args.format == "json" else render_markdown(report)
+    if args.format == "json":
+        text = json.dumps(report, indent=2, sort_keys=True) + "\n"
+    elif args.format == "html":
+        from ballast.simulator.render.html import render_html
+
+        text = render_html(report)
+    else:
+        text = render_markdown(report)
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")

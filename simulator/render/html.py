@@ -14,9 +14,15 @@ from typing import Any
 from ballast.simulator.render import charts
 from ballast.simulator.render.charts import BASELINE_COLOR, CANDIDATE_COLOR, Run
 from ballast.simulator.render.document import Code, Details, Document, Table
-from ballast.simulator.render.summary import REPLAY, SHADOW, SIMULATION, summarize
+from ballast.simulator.render.rehearsal_charts import sweep_chart, waves_chart
+from ballast.simulator.render.summary import REHEARSAL, REPLAY, SHADOW, SIMULATION, summarize
 
-KINDS = {SIMULATION: "Simulation report", SHADOW: "Shadow comparison", REPLAY: "Replay comparison"}
+KINDS = {
+    SIMULATION: "Simulation report",
+    SHADOW: "Shadow comparison",
+    REPLAY: "Replay comparison",
+    REHEARSAL: "Rollout rehearsal",
+}
 
 # A page is a list of blocks: ("table", key), ("details", key), ("heading", text), ("chart", svg),
 # ("note", text).
@@ -254,10 +260,27 @@ def _replay(report: Mapping[str, Any]) -> list[Block]:
     ]
 
 
+def _rehearsal(report: Mapping[str, Any]) -> list[Block]:
+    runs = report.get("runs") or []
+    # The first seed's waves, as in the Markdown: one run drawn in full; the table has the others.
+    waves: list[Block] = [("chart", waves_chart(runs[0]))] if runs else [("note", "No run: no seed was rehearsed.")]
+    return [
+        ("table", "figures"),
+        ("heading", "Waves over time"),
+        *waves,
+        ("heading", "Threshold sweep"),
+        ("chart", sweep_chart(report.get("sweep") or [])),
+        ("table", "sweep"),
+        ("heading", "Seeds"),
+        ("table", "runs"),
+    ]
+
+
 LAYOUTS: dict[str, Callable[[Mapping[str, Any]], list[Block]]] = {
     SIMULATION: _simulation,
     SHADOW: _shadow,
     REPLAY: _replay,
+    REHEARSAL: _rehearsal,
 }
 
 

@@ -1,5 +1,7 @@
 """Turn a report dict (`ballast.simulation/1`, `ballast.shadow/1`, `ballast.replay/1`) into a `Document`.
 
+A rollout rehearsal (`ballast-rehearsal/1`) has its own module, `rehearsal`, registered here.
+
 Reports are read as the schema in docs/reports.md describes them; a report of another format is
 a `UsageError`, so a renderer never guesses at a shape it does not know.
 """
@@ -24,6 +26,7 @@ from ballast.simulator.render.numbers import (
     number,
     plural,
 )
+from ballast.simulator.render.rehearsal import REHEARSAL, summarize_rehearsal
 from ballast.simulator.render.rules import changed, divergence_details, rule_table
 
 SIMULATION, SHADOW, REPLAY = "ballast.simulation/1", "ballast.shadow/1", "ballast.replay/1"
@@ -489,4 +492,5 @@ BUILDERS: dict[str, Callable[[Mapping[str, Any]], Document]] = {
     SIMULATION: _simulation,
     SHADOW: _shadow,
     REPLAY: _replay,
+    REHEARSAL: summarize_rehearsal,
 }

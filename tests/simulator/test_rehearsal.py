@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from pathlib import Path
 
 from support import run_cli as run
@@ -82,3 +83,33 @@ def test_bad_arguments_are_usage_errors() -> None:
     assert code == 2 and "unknown scenario 'meteor'" in err
     code, _, err = run("fleet", "rehearse", PLAN, "--fleet", FLEET, "--scenario", "healthy", "--sweep", "1,x")
     assert code == 2 and "--sweep 1,x" in err
+
+
+def test_the_html_report_is_byte_identical_and_draws_a_row_per_wave(tmp_path: Path) -> None:
+    late = ["--scenario", "bad-bundle-late", "--seeds", "2", "--sweep", "1,2"]
+    argv = ["fleet", "rehearse", PLAN, "--fleet", FLEET, *late]
+    pages = []
+    for name in ("a.html", "b.html"):
+        assert run(*argv, "--format", "html", "-o", tmp_path / name)[0] == 0
+        pages.append((tmp_path / name).read_bytes())
+    assert pages[0] == pages[1]
+    page = pages[0].decode()
+    assert run(*argv, "--format", "html")[1] == page  # standard output has the same page
+    assert page.startswith("<!DOCTYPE html>") and "http" not in page and "<script" not in page
+    assert re.findall(r'<svg data-chart="([^"]+)"', page) == ["waves", "threshold-sweep"]
+    waves = re.search(r'<svg data-chart="waves".*?</svg>', page, flags=re.S)[0]
+    names = [w["name"] for w in documents()[1]["waves"]]
+    assert re.findall(r"<title>wave ([a-z]+): ", waves) == names  # one bar per wave, in the plan's order
+    assert "gate failed: abort at " in waves and "rolled back at " in waves  # the late region's gate caught it
+    sweep = re.search(r'<svg data-chart="threshold-sweep".*?</svg>', page, flags=re.S)[0]
+    assert sweep.count("<title>×1: clusters exposed (mean) ") == sweep.count("<title>×2: clusters exposed (mean) ") == 1
+
+
+def test_the_html_report_marks_waves_that_never_started() -> None:
+    code, page, _ = run(
+        "fleet", "rehearse", PLAN, "--fleet", FLEET, "--scenario", "bad-bundle-region", "--seeds", "1", "--sweep", "1",
+        "--format", "html",
+    )  # fmt: skip
+    waves = re.search(r'<svg data-chart="waves".*?</svg>', page, flags=re.S)[0]
+    assert code == 0 and re.findall(r"<title>wave ([a-z]+): ", waves) == ["canary"]
+    assert waves.count(">never started</text>") == 2  # caught at the canary: regional and global never ran

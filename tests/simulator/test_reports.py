@@ -16,7 +16,7 @@ import pytest
 
 import ballast.simulator.render
 from ballast.runtime.errors import UsageError
-from ballast.simulator.render import charts, numbers, render_html, render_markdown, svg
+from ballast.simulator.render import charts, numbers, rehearsal_charts, render_html, render_markdown, svg
 
 EVIL = "<script>alert('x')</script> & | pipes"
 
@@ -274,15 +274,78 @@ def replay_report(rules: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     }
 
 
+def rehearsal_run(seed: int, outcome: str = "rolled_back") -> dict[str, Any]:
+    return {
+        "seed": seed,
+        "outcome": outcome,
+        "reason": "wave global: gate health failed" if outcome != "succeeded" else "",
+        "time_to_promote": None if outcome != "succeeded" else 6120.0,
+        "time_to_detect": 1920.0 if outcome != "succeeded" else None,
+        "time_to_roll_back": 1920.0 if outcome == "rolled_back" else None,
+        "exposed": 1 if outcome != "succeeded" else 0,
+        "false_abort": False,
+        "missed": outcome == "succeeded",
+        "waves": [
+            {"wave": "canary", "start": 0.0, "end": 4080.0},
+            {"wave": "regional", "start": 780.0, "end": 4080.0},
+            {"wave": "global", "start": 2160.0, "end": 4080.0},
+            {"wave": EVIL, "start": None, "end": None},
+        ],
+        "events": [
+            {"t": 4080.0, "kind": "failed", "wave": "global", "detail": "wave global: gate health failed"},
+            {"t": 4080.0, "kind": "rolled_back", "wave": "global", "detail": "rolled back: 1 cluster"},
+        ]
+        if outcome != "succeeded"
+        else [{"t": 6120.0, "kind": "succeeded", "wave": "global", "detail": "every target runs the bundle"}],
+    }
+
+
+def rehearsal_summary(factor: float | None = None, exposed: float = 1.0, false_aborts: float = 0.0) -> dict[str, Any]:
+    return {
+        **({"factor": factor} if factor is not None else {}),
+        "runs": 3,
+        "succeeded": 0,
+        "paused": 0,
+        "false_abort_rate": false_aborts,
+        "missed_rate": 0.0,
+        "time_to_promote_mean": None,
+        "time_to_detect_mean": 1920.0,
+        "time_to_roll_back_mean": 1920.0,
+        "exposed_mean": exposed,
+        "exposed_max": 1,
+    }
+
+
+def rehearsal_report() -> dict[str, Any]:
+    return {
+        "format": "ballast-rehearsal/1",
+        "plan": "mesh.policy_2026_12",
+        "fleet": "mesh.edge",
+        "clusters": 12,
+        "targets": 9,
+        "scenario": {"name": "bad-bundle-late", "description": "the last region burns", "faulty": True},
+        "seeds": [0, 1, 2],
+        "summary": rehearsal_summary(),
+        "runs": [rehearsal_run(0), rehearsal_run(1), rehearsal_run(2)],
+        "sweep": [
+            rehearsal_summary(0.5, exposed=0.0, false_aborts=0.25),
+            rehearsal_summary(1.0),
+            rehearsal_summary(2.0, exposed=2.0),
+        ],
+    }
+
+
 ALL_REPORTS = {
     "simulation": simulation_report,
     "shadow": shadow_report,
     "replay": replay_report,
+    "rehearsal": rehearsal_report,
 }
 EXPECTED_CHARTS = {
     "simulation": {"threat-index", "directives", "latency", "fleet-kpis"},
     "shadow": {"threat-index", "directives", "latency", "fleet-kpis", "kpi-diff", "rule-diff"},
     "replay": {"rule-diff"},
+    "rehearsal": {"waves", "threshold-sweep"},
 }
 
 
@@ -630,8 +693,7 @@ def png_pixels(data: bytes) -> tuple[int, int, set[bytes]]:
     return width, height, colours
 
 
-@pytest.mark.browser
-def test_the_page_renders_in_headless_chromium(tmp_path):
+def require_chromium() -> str:
     browser = find_chromium()
     if browser is None:
         if os.environ.get("BALLAST_SKIP_BROWSER") == "1":
@@ -640,9 +702,15 @@ def test_the_page_renders_in_headless_chromium(tmp_path):
             "Chromium is not installed: run `make test`, which installs it "
             "(or set BALLAST_SKIP_BROWSER=1 to skip this test)"
         )
-    page = tmp_path / "shadow.html"
-    page.write_text(render_html(shadow_report()), encoding="utf-8")
-    png = tmp_path / "shadow.png"
+    return browser
+
+
+def render_in_chromium(tmp_path: Path, kind: str, report: dict[str, Any], colour: str) -> str:
+    """Screenshot the page of `report` and check it is drawn (with `colour` in it); return its DOM."""
+    browser = require_chromium()
+    page = tmp_path / f"{kind}.html"
+    page.write_text(render_html(report), encoding="utf-8")
+    png = tmp_path / f"{kind}.png"
     shot = chromium(browser, tmp_path / "profile-shot", f"--screenshot={png}", page.as_uri())
     assert png.is_file(), f"no screenshot: {shot.stderr[-2000:]}"
     data = png.read_bytes()
@@ -650,12 +718,29 @@ def test_the_page_renders_in_headless_chromium(tmp_path):
     assert (width, height) == (1280, 2400)
     assert len(data) > 20_000, "a screenshot this small is a blank page"
     assert len(colours) > 50, "the screenshot is (almost) one colour"
-    assert bytes.fromhex(charts.CANDIDATE_COLOR[1:]) in colours, "the candidate's lines and bars are not drawn"
+    assert bytes.fromhex(colour[1:]) in colours, f"{colour} is not drawn"
     dom = chromium(browser, tmp_path / "profile-dom", "--dump-dom", page.as_uri())
     assert dom.returncode == 0, dom.stderr[-2000:]
-    assert chart_names(dom.stdout) == EXPECTED_CHARTS["shadow"]
     if os.environ.get("BALLAST_KEEP_SCREENSHOT"):
         shutil.copy(png, os.environ["BALLAST_KEEP_SCREENSHOT"])
+    return dom.stdout
+
+
+@pytest.mark.browser
+def test_the_page_renders_in_headless_chromium(tmp_path):
+    # the candidate's lines and bars
+    dom = render_in_chromium(tmp_path, "shadow", shadow_report(), charts.CANDIDATE_COLOR)
+    assert chart_names(dom) == EXPECTED_CHARTS["shadow"]
+
+
+@pytest.mark.browser
+def test_the_rehearsal_page_renders_in_headless_chromium(tmp_path):
+    # the waves' bars
+    dom = render_in_chromium(tmp_path, "rehearsal", rehearsal_report(), rehearsal_charts.WAVE_COLOR)
+    assert chart_names(dom) == EXPECTED_CHARTS["rehearsal"]
+    waves = re.search(r'<svg[^>]*data-chart="waves".*?</svg>', dom, flags=re.S)[0]
+    assert waves.count("<title>wave ") == 3 and "never started" in waves  # a row per wave, the fourth never ran
+    assert "gate failed: abort at 1h08m00s" in waves and "rolled back at 1h08m00s" in waves
 
 
 def test_faults_over_the_same_window_share_one_span_and_label():
@@ -682,3 +767,19 @@ def test_a_long_rule_diff_is_capped_for_a_comment():
     assert text.count("| motb.orchestration/r") == 50
     assert "… and 70 more changed rules in the JSON report. 0 rules unchanged." in text
     assert len(text) < 65536  # GitHub's limit for a comment
+
+
+def test_the_sweep_chart_draws_each_factor_on_both_panels():
+    chart = rehearsal_charts.sweep_chart(rehearsal_report()["sweep"])
+    for factor in ("×0.5", "×1", "×2"):
+        assert f">{factor}</text>" in chart  # an axis label per factor
+        for series in ("clusters exposed (mean)", "false-abort rate", "missed rate"):
+            assert chart.count(f"<title>{factor}: {series} ") == 1
+    assert "<title>×0.5: false-abort rate 25 %</title>" in chart
+    assert "<title>×2: clusters exposed (mean) 2</title>" in chart
+    assert rehearsal_charts.sweep_chart([]).count("No sweep") == 1
+
+
+def test_a_rehearsal_that_promoted_marks_the_promotion_and_no_abort():
+    chart = rehearsal_charts.waves_chart(rehearsal_run(0, "succeeded"))
+    assert "promoted at 1h42m00s" in chart and "gate failed" not in chart
