@@ -19,7 +19,9 @@ the alignment is the largest weight among the declared priorities whose signal t
 `mission_context` sets. An intent that names its own tier (`tier`, `autonomy_tier`) different
 from the document's is a bypass attempt: refused and logged.
 
-A vote counts when its voter is declared, it is the voter's first vote on the intent, it is cast
+A ballot is bound to the intent it opened for (`Intent.digest`): the same id routed with another
+type, actor, payload or mission context is refused, so votes cannot be carried over to an intent
+nobody voted on. A vote counts when its voter is declared, it is the voter's first vote on the intent, it is cast
 by the ballot's deadline (counted from the ballot's opening, the intent's first routing) and its
 choice is `approve` or `reject`. A vote from a voter not declared is *forged* (the router does
 not authenticate voters: whoever can write to the vote store can vote under a declared name; see
@@ -32,6 +34,7 @@ narrative; tier 4 entries carry the intent's payload and every vote.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -134,6 +137,13 @@ class Intent:
     payload: Mapping[str, Any] = field(default_factory=dict)
     mission_context: Mapping[str, Any] = field(default_factory=dict)
     claimed_tier: Any = None
+
+    def digest(self) -> str:
+        """The SHA-256 of what the intent asks (type, actor, payload, mission context): a ballot's votes
+        hold for this exact intent."""
+        material = [self.type, self.actor, self.payload, self.mission_context]
+        text = json.dumps(material, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
 
     @classmethod
     def from_json(cls, data: Any) -> Intent:
@@ -280,7 +290,13 @@ class Router:
             reasoning.append("refused: the governance document declares no vote")
             return False, None
         try:
-            opened = self.store.open_ballot(intent.id, now)
+            opened, digest = self.store.open_ballot(intent.id, now, intent.digest())
+            if digest != intent.digest():
+                reasoning.append(
+                    f"refused: intent '{intent.id}' differs from the one its ballot opened for "
+                    "(its votes do not carry over: give a changed intent a new id)"
+                )
+                return False, None
             result = tally(self.store.votes(intent.id), ballot, opened)
         except BallastError as exc:
             reasoning.append(f"refused: {exc}")
@@ -311,9 +327,9 @@ class Router:
         return reason is None, reason or "counted"
 
     def _entry(self, intent: Intent, routing: Routing, votes: Tally | None, now: float) -> dict[str, Any]:
-        outcome = "approved" if routing.approved else ("pending" if routing.requires_vote else "refused")
-        if routing.approved is False and any(r.startswith("refused") for r in routing.reasoning):
-            outcome = "refused"
+        last = routing.reasoning[-1]
+        pending = last.startswith("waiting:") and "(ballot open" in last
+        outcome = "approved" if routing.approved else ("pending" if pending else "refused")
         event: dict[str, Any] = {"intent": intent.id, "type": intent.type, "tier": routing.tier, "at": now}
         why = list(routing.reasoning)
         if routing.tier == 4:  # heavy logging: the payload and every vote, counted or not

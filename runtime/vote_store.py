@@ -1,6 +1,7 @@
 """Where ballots and votes of the intent router live (`ballast.runtime.governance`).
 
-A *ballot* opens when an intent of a voting tier is first routed; its deadline counts from then.
+A *ballot* opens when an intent of a voting tier is first routed; its deadline counts from then,
+and it is bound to the digest of the intent as first routed (the votes are for that intent only).
 A *vote* is one cast choice on a ballot: voter, choice, time. Every vote cast is recorded, in the
 order it was cast, whether it counts or not: the router recounts from the record at each routing
 (`ballast.runtime.governance.tally`), so a row written past the router still has to pass its rules.
@@ -35,7 +36,7 @@ class Vote:
 class VoteStore(Protocol):
     """Ballots and votes (see the module docstring)."""
 
-    def open_ballot(self, intent: str, at: float) -> float: ...
+    def open_ballot(self, intent: str, at: float, digest: str) -> tuple[float, str]: ...
 
     def opened_at(self, intent: str) -> float | None: ...
 
@@ -48,17 +49,18 @@ class MemoryVoteStore:
     """A `VoteStore` in memory."""
 
     def __init__(self) -> None:
-        self.ballots: dict[str, float] = {}
+        self.ballots: dict[str, tuple[float, str]] = {}
         self.cast_votes: dict[str, list[Vote]] = {}
         self._lock = threading.Lock()
 
-    def open_ballot(self, intent: str, at: float) -> float:
-        """Open the intent's ballot at `at` unless it is open; the time it opened."""
+    def open_ballot(self, intent: str, at: float, digest: str) -> tuple[float, str]:
+        """Open the intent's ballot at `at` for `digest` unless it is open; when it opened, for what."""
         with self._lock:
-            return self.ballots.setdefault(intent, at)
+            return self.ballots.setdefault(intent, (at, digest))
 
     def opened_at(self, intent: str) -> float | None:
-        return self.ballots.get(intent)
+        ballot = self.ballots.get(intent)
+        return ballot[0] if ballot else None
 
     def cast(self, vote: Vote) -> None:
         with self._lock:
@@ -69,7 +71,7 @@ class MemoryVoteStore:
 
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS ballots (intent TEXT PRIMARY KEY, opened_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS ballots (intent TEXT PRIMARY KEY, opened_at REAL NOT NULL, digest TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS votes (
     intent TEXT NOT NULL, voter TEXT NOT NULL, choice TEXT NOT NULL, at REAL NOT NULL
 );
@@ -97,11 +99,11 @@ class SqliteVoteStore:
         with self._errors():
             self._conn.close()
 
-    def open_ballot(self, intent: str, at: float) -> float:
+    def open_ballot(self, intent: str, at: float, digest: str) -> tuple[float, str]:
         with self._errors():
-            self._conn.execute("INSERT OR IGNORE INTO ballots VALUES (?, ?)", (intent, at))
-            row = self._conn.execute("SELECT opened_at FROM ballots WHERE intent = ?", (intent,)).fetchone()
-        return float(row[0])
+            self._conn.execute("INSERT OR IGNORE INTO ballots VALUES (?, ?, ?)", (intent, at, digest))
+            row = self._conn.execute("SELECT opened_at, digest FROM ballots WHERE intent = ?", (intent,)).fetchone()
+        return float(row[0]), str(row[1])
 
     def opened_at(self, intent: str) -> float | None:
         with self._errors():

@@ -204,3 +204,50 @@ def test_no_high_tier_intent_is_approved_without_a_quorum_of_valid_votes(kind: s
     routing = r.route(intent(kind))
     yes = sum(c == "approve" for c in counted.values())
     assert routing.approved == (len(counted) >= 2 and yes > len(counted) - yes)
+
+
+def test_votes_do_not_carry_over_to_a_changed_intent() -> None:
+    r, entries, _ = router()
+    r.route(intent("optimize_system", payload={"scope": "one cluster"}))
+    r.vote("i-1", "architect", "approve")
+    r.vote("i-1", "sre-lead", "approve")
+    swapped = r.route(intent("critical_incident", payload={"scope": "the fleet"}))
+    assert not swapped.approved and swapped.reasoning[-1].startswith("refused: intent 'i-1' differs")
+    assert r.route(intent("optimize_system", payload={"scope": "one cluster"})).approved
+    assert [e["outcome"] for e in entries if e["kind"] == "route"] == ["pending", "refused", "approved"]
+
+
+def test_a_majority_against_refuses() -> None:
+    r, entries, _ = router()
+    r.route(intent("self_improve"))
+    for voter, choice in (("architect", "reject"), ("sre-lead", "reject"), ("risk-officer", "approve")):
+        r.vote("i-1", voter, choice)
+    routing = r.route(intent("self_improve"))
+    assert not routing.approved and routing.reasoning[-1] == "the majority rejects"
+    assert entries[-1]["outcome"] == "refused"
+
+
+def test_a_ballot_past_its_deadline_without_quorum_is_refused() -> None:
+    r, entries, clock = router()
+    r.route(intent("self_improve"))
+    clock.now += 601
+    routing = r.route(intent("self_improve"))
+    assert routing.reasoning[-1] == "waiting: 0 of 2 votes needed (ballot closed)"
+    assert entries[-1]["outcome"] == "refused"
+
+
+def test_a_tier_may_require_a_minimum_alignment(tmp_path: Path) -> None:
+    path = tmp_path / "g.bal"
+    path.write_text(
+        'governance g version "1" {\n'
+        '  tier 1 { intents ["deploy_model"] min_alignment 70% }\n'
+        '  priority revenue { weight 0.8 signal "revenue_impact" }\n'
+        '  priority learning { weight 0.6 signal "learning_impact" }\n'
+        "}\n"
+    )
+    g = Governance.from_ir(compile_paths([str(path)], stop_after="optimize").ir["governance"][0])
+    r = Router(g)
+    low = r.route(intent("deploy_model", mission_context={"learning_impact": True}))
+    assert not low.approved and low.reasoning[-1] == "refused: alignment 60% is below this tier's minimum 70%"
+    both = r.route(intent("deploy_model", mission_context={"learning_impact": True, "revenue_impact": True}))
+    assert both.approved and both.alignment == 0.8
