@@ -88,3 +88,28 @@ def test_a_document_without_tiers_is_refused(tmp_path: Path) -> None:
 def test_a_syntax_error_is_positioned(tmp_path: Path) -> None:
     found = errors(tmp_path, "  tier three { }\n")
     assert found and found[0].startswith("2:8 ")
+
+
+def test_the_yaml_form_is_the_same_governance() -> None:
+    bal = compile_paths([str(ROUTER)], stop_after="optimize").ir["governance"][0]
+    yaml = compile_paths([str(ROUTER.with_suffix(".yaml"))], stop_after="optimize").ir["governance"][0]
+    assert Governance.from_ir(yaml) == Governance.from_ir(bal)
+
+
+def test_yaml_mistakes_are_reported_where_they_are(tmp_path: Path) -> None:
+    path = tmp_path / "g.yaml"
+    path.write_text('governance: g\nversion: "1"\ntiers:\n  two: {intents: [b]}\nextra: 1\n')
+    with pytest.raises(CompileError) as caught:
+        compile_paths([str(path)], stop_after="optimize")
+    assert [f"{d.span.line}:{d.span.column} {d.message}" for d in caught.value.diagnostics] == [
+        "4:3 tier 'two' is not a number",
+        "5:1 unknown key 'extra' in a governance document",
+    ]
+    path.write_text('governance: g\nversion: "1"\ntiers:\n  7: {intents: [a]}\n  3: {intents: [c], rooted_to: x}\n')
+    with pytest.raises(CompileError) as caught:
+        compile_paths([str(path)], stop_after="optimize")
+    assert [f"{d.span.line}:{d.span.column} {d.code} {d.message}" for d in caught.value.diagnostics] == [
+        "4:3 range tier 7 does not exist",
+        "5:3 missing tier 3 lists intents but the document declares no vote",
+        "5:21 name tier 3 has no setting 'rooted_to'",
+    ]
