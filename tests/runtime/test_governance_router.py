@@ -17,7 +17,7 @@ from ballast.compiler.pipeline import compile_paths
 from ballast.runtime.audit import AuditLog
 from ballast.runtime.errors import UsageError
 from ballast.runtime.governance import Governance, Router
-from ballast.runtime.vote_store import SqliteVoteStore
+from ballast.runtime.vote_store import SqliteVoteStore, Vote
 
 REPO = Path(__file__).resolve().parents[2]
 GOVERNANCE = Governance.from_ir(
@@ -184,6 +184,7 @@ VOTE = st.tuples(
     st.sampled_from((*VOTERS, "mallory", "eve")),
     st.sampled_from(("approve", "reject", "abstain")),
     st.floats(min_value=-5, max_value=700),
+    st.booleans(),  # written straight into the store, past `Router.vote`
 )
 
 
@@ -193,9 +194,12 @@ def test_no_high_tier_intent_is_approved_without_a_quorum_of_valid_votes(kind: s
     r, _, clock = router()
     r.route(intent(kind))
     valid: dict[str, str] = {}
-    for voter, choice, delay in votes:
+    for voter, choice, delay, direct in votes:
         clock.now = T0 + delay
-        r.vote("i-1", voter, choice)
+        if direct:
+            r.store.cast(Vote("i-1", voter, choice, clock.now))
+        else:
+            r.vote("i-1", voter, choice)
         # The reference: a declared voter's first in-time vote for a real choice counts (a
         # malformed choice is no vote, so it does not use the voter's turn).
         if voter in VOTERS and delay <= 600 and voter not in valid and choice != "abstain":
