@@ -340,7 +340,7 @@ class Router:
             for vote, reason in votes.discarded if votes else ():
                 why.append(f"vote not counted: {vote.voter} {vote.choice} at {iso(vote.at)}: {reason}")
         return audit_entry(
-            "route",
+            "IntentRouted",
             event,
             subject=intent.id,
             actor=intent.actor,
@@ -354,7 +354,7 @@ class Router:
 
     def _vote_entry(self, vote: Vote, reason: str | None) -> dict[str, Any]:
         return audit_entry(
-            "vote",
+            "IntentVote",
             {"intent": vote.intent, "voter": vote.voter, "choice": vote.choice, "at": vote.at},
             subject=vote.intent,
             actor=vote.voter,

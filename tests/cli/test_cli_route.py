@@ -39,11 +39,11 @@ def test_a_vote_across_runs_approves_the_intent_and_the_trail_has_every_step(tmp
     assert code == 0 and json.loads(out)["approved"] is True
     entries = [json.loads(line) for line in trail.read_text().splitlines()]
     assert [(e["kind"], e["outcome"]) for e in entries] == [
-        ("route", "pending"),
-        ("vote", "not counted"),
-        ("vote", "counted"),
-        ("vote", "counted"),
-        ("route", "approved"),
+        ("IntentRouted", "pending"),
+        ("IntentVote", "not counted"),
+        ("IntentVote", "counted"),
+        ("IntentVote", "counted"),
+        ("IntentRouted", "approved"),
     ]
 
 

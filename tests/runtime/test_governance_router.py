@@ -68,10 +68,10 @@ def test_the_seed_example_waits_for_its_vote_then_is_approved() -> None:
     second = r.route(intent("extend_grace", mission_context={"revenue_impact": True}))
     assert second.approved and second.reasoning[-1] == "the majority approves"
     assert [(e["kind"], e["outcome"]) for e in entries] == [
-        ("route", "pending"),
-        ("vote", "counted"),
-        ("vote", "counted"),
-        ("route", "approved"),
+        ("IntentRouted", "pending"),
+        ("IntentVote", "counted"),
+        ("IntentVote", "counted"),
+        ("IntentRouted", "approved"),
     ]
     assert entries[-1]["narrative"]["who"] == "grace_architect"
     assert entries[-1]["narrative"]["how"] == "routed to unified_logic_hub by governance mesh.router"
@@ -133,7 +133,7 @@ def test_bypass_votes_do_not_count_and_are_logged(voter: str, delay: float, reas
     routing = r.route(intent("emergency_recovery", payload={"cluster": "eu-1"}))
     assert not routing.approved and routing.tier == 4
     assert "waiting: 1 of 2 votes needed" in routing.reasoning[-1]
-    logged = [e for e in entries if e["kind"] == "vote" and e["outcome"] == "not counted"]
+    logged = [e for e in entries if e["kind"] == "IntentVote" and e["outcome"] == "not counted"]
     assert [e["reason"] for e in logged] == [reason]
     heavy = entries[-1]["narrative"]["why"]  # tier 4: the payload and every vote
     assert 'payload: {"cluster": "eu-1"}' in heavy
@@ -218,7 +218,7 @@ def test_votes_do_not_carry_over_to_a_changed_intent() -> None:
     swapped = r.route(intent("critical_incident", payload={"scope": "the fleet"}))
     assert not swapped.approved and swapped.reasoning[-1].startswith("refused: intent 'i-1' differs")
     assert r.route(intent("optimize_system", payload={"scope": "one cluster"})).approved
-    assert [e["outcome"] for e in entries if e["kind"] == "route"] == ["pending", "refused", "approved"]
+    assert [e["outcome"] for e in entries if e["kind"] == "IntentRouted"] == ["pending", "refused", "approved"]
 
 
 def test_a_majority_against_refuses() -> None:
