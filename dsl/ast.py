@@ -484,6 +484,18 @@ class Cluster:
 
 
 @dataclass(frozen=True, slots=True)
+class GovernanceBlock:
+    """`tier 3 { … }`, `priority resilience { … }` or `vote { … }` in a governance document:
+    `keyword` says which, `label` is the tier number or the priority's name ("" for a vote)."""
+
+    keyword: str
+    label: str
+    span: Span
+    label_span: Span
+    settings: tuple[Setting, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Select:
     """`select <condition over a cluster>`, in a rollout or one of its waves."""
 
@@ -546,6 +558,7 @@ Item = (
     | Smooth
     | Mode
     | Governor
+    | GovernanceBlock
     | SafetyClass
     | Approvals
     | Cluster
@@ -562,7 +575,7 @@ class Document:
     """One file: a `policy` (evaluated), a `module` (imported by policies), a `threat`, a `fleet`
     or a `rollout`."""
 
-    kind: str  # "policy" | "module" | "threat" | "safety" | "fleet" | "rollout"
+    kind: str  # "policy" | "module" | "threat" | "safety" | "fleet" | "rollout" | "governance"
     name: str
     span: Span
     file: str

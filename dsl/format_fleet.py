@@ -34,7 +34,7 @@ from ballast.dsl.format_threat import number
 
 
 def fleet_item(item: ast.Item) -> list[Line]:
-    """The formatted lines of a Cluster, Select, Gate, Wave, Setting or Justification."""
+    """The formatted lines of a Cluster, Select, Gate, Wave, Setting, Justification or GovernanceBlock."""
     line = item.span.line
     match item:
         case ast.Setting():
@@ -62,6 +62,9 @@ def fleet_item(item: ast.Item) -> list[Line]:
                 inner.append((f"fail when {format_expr(item.fails)}", item.fails.span.line))
             inner += [(setting(s), s.span.line) for s in item.settings]
             return _block(f"gate {item.name}", inner, item.span)
+        case ast.GovernanceBlock():
+            inner = [(setting(s), s.span.line) for s in item.settings]
+            return _block(f"{item.keyword} {item.label}".rstrip(), inner, item.span)
     raise TypeError(item)
 
 

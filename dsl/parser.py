@@ -309,6 +309,10 @@ class _Builder(Transformer):
         name, version, *items = children
         return self._document("fleet", name, self._string(version), items, meta)
 
+    def governance(self, meta, children):
+        name, version, *items = children
+        return self._document("governance", name, self._string(version), items, meta)
+
     def rollout(self, meta, children):
         name, version, *items = children
         items = [
@@ -545,6 +549,19 @@ class _Builder(Transformer):
         return ast.Cluster(
             unquote(id_), self._span(meta), self._string(id_).span, tuple(settings), owner, owner_span, labels
         )
+
+    # ---- governance ----
+    def tier_decl(self, meta, children):
+        number, *settings = children
+        return ast.GovernanceBlock("tier", str(number), self._span(meta), self._tok_span(number), tuple(settings))
+
+    def priority_decl(self, meta, children):
+        name, *settings = children
+        return ast.GovernanceBlock("priority", str(name), self._span(meta), self._tok_span(name), tuple(settings))
+
+    def vote_decl(self, meta, children):
+        span = self._span(meta)
+        return ast.GovernanceBlock("vote", "", span, self._keyword(meta, "vote"), tuple(children))
 
     def select_clause(self, meta, children):
         return ast.Select(children[0], self._span(meta))

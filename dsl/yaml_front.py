@@ -69,6 +69,7 @@ This module is the entry point; each step of reading a file is a module of its o
   error at the `line:col` of its node;
 - `yaml_policy`, `yaml_rules`, `yaml_values`: the AST of the document, of its rules with their
   time clauses, and of the values inside them, read from the validated document's `Node`s;
+- `yaml_governance`: governance documents (`governance:` as the first key).
 - `yaml_fleet`: fleet and rollout documents (`fleet:` / `rollout:` as the first key), whose
   settings the fleet and rollout kinds check as they check the `.bal` form.
 
@@ -83,6 +84,7 @@ from __future__ import annotations
 from ballast.dsl import ast
 from ballast.dsl.parser import SyntaxProblem
 from ballast.dsl.yaml_fleet import fleet_kind_of, read_fleet_document
+from ballast.dsl.yaml_governance import is_governance, read_governance
 from ballast.dsl.yaml_policy import read_document
 from ballast.dsl.yaml_reader import YamlReader
 from ballast.dsl.yaml_safety import read_safety
@@ -98,6 +100,11 @@ def parse_yaml_document(text: str, file: str) -> ast.Document:
     if not reader.loaded:  # not YAML: why, and the repeated keys found before it
         raise SyntaxProblem(*reader.problems)
     root = reader.root()
+    if is_governance(root):  # its reader checks the keys; the governance kind checks the settings
+        document = read_governance(root)
+        if reader.problems:
+            raise SyntaxProblem(*sort_diagnostics(reader.problems))
+        return document
     fleet_kind = fleet_kind_of(root)
     if fleet_kind is not None or (root.is_mapping and "safety" in root):
         # safety catalogs (yaml_safety), fleets and rollouts (yaml_fleet): their readers check the keys

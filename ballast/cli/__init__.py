@@ -56,6 +56,9 @@ COMMANDS = (
     Command("preflight", "ballast.cli.preflight", "what a safety catalog requires of an action; book its ticket"),
     Command("confirm", "ballast.cli.confirm", "record an approval, justification or override on a ticket"),
     Command("execute", "ballast.cli.execute", "let an action through once its controls are met"),
+    # Autonomy tiers (issue 14 §2): route an intent, vote on the high tiers.
+    Command("route", "ballast.cli.route", "route an intent through a governance document's autonomy tiers"),
+    Command("vote", "ballast.cli.vote", "cast a vote on the ballot of a tier 3 or 4 intent"),
     Command("fleet", "ballast.cli.fleet", "plan, apply and steer a staged rollout over a fleet"),
 )
 COMMAND_NAMES = tuple(c.name for c in COMMANDS)

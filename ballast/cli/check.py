@@ -43,6 +43,7 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
         modules += f", {count(summary['threats'], 'threat')}" if summary["threats"] else ""
         modules += f", {count(summary['fleets'], 'fleet')}" if summary["fleets"] else ""
         modules += f", {count(summary['rollouts'], 'rollout')}" if summary["rollouts"] else ""
+        modules += f", {count(summary['governance'], 'governance document')}" if summary["governance"] else ""
         out.write(
             f"ok: {count(summary['policies'], 'policy', 'policies')}, {count(summary['rules'], 'rule')}{modules}\n"
         )
@@ -69,6 +70,7 @@ def check_summary(diagnostics: list[Diagnostic], documents: list[Any]) -> dict[s
         "threats": sum(1 for d in documents if d.kind == "threat"),
         "fleets": sum(1 for d in documents if d.kind == "fleet"),
         "rollouts": sum(1 for d in documents if d.kind == "rollout"),
+        "governance": sum(1 for d in documents if d.kind == "governance"),
     }
 
 

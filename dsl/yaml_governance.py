@@ -1,0 +1,76 @@
+"""The YAML form of governance documents, read into the same AST as their `.bal` form.
+
+    governance: mesh.router
+    version: "2026.12"
+    tiers:
+      0: {intents: [modify_governance], routed_to: human_review}
+      3: {intents: [self_improve, extend_grace], min_alignment: 50%}
+    priorities:
+      revenue: {weight: 0.8, signal: revenue_impact}
+    vote: {voters: [architect, sre-lead, risk-officer], quorum: 2, deadline: 10m, ties: reject}
+
+Each block's settings become the `ast.Setting`s the `.bal` form gives (`yaml_fleet` reads them),
+so the governance kind checks names, forms and ranges alike for both forms, at the YAML
+`line:col`. Keys are checked here, unknown ones with did-you-mean.
+"""
+
+from __future__ import annotations
+
+from ballast.dsl import ast
+from ballast.dsl.yaml_fleet import _setting
+from ballast.dsl.yaml_reader import Node
+from ballast.dsl.yaml_values import labels, string_value, text_of
+
+GOVERNANCE_KEYS = ("governance", "version", "owner", "description", "labels", "tiers", "priorities", "vote")
+
+
+def is_governance(root: Node) -> bool:
+    """Whether the document's first key is `governance:`."""
+    return root.is_mapping and root.has("governance", str) and next(iter(root), None) == "governance"
+
+
+def read_governance(root: Node) -> ast.Document:
+    """The document; every problem goes to the reader."""
+    root.keys(GOVERNANCE_KEYS, "a governance document")
+    if not root.has("version", str):
+        root.reader.report(
+            f"governance '{root['governance']}' has no version (a string)",
+            root.key_span("governance"),
+            'add `version: "1"`',
+        )
+    items: list[ast.Item] = []
+    for section, keyword in (("tiers", "tier"), ("priorities", "priority")):
+        if section not in root:
+            continue
+        if not root.has(section, dict):
+            root.error(section, f"`{section}:` must be a mapping", "tiers: {2: {intents: [query_knowledge]}}")
+            continue
+        blocks = root.child(section)
+        for label in blocks:
+            if keyword == "tier" and not str(label).isdigit():
+                blocks.error(label, f"tier '{label}' is not a number", "tiers are 0 (human approval) to 4 (emergency)")
+                continue
+            items.extend(_block(blocks, label, keyword, str(label)))
+    if "vote" in root:
+        items.extend(_block(root, "vote", "vote", ""))
+    return ast.Document(
+        kind="governance",
+        name=root["governance"],
+        span=root.value_span("governance"),
+        file=root.reader.file,
+        version=string_value(root, "version") if root.has("version", str) else None,
+        owner=text_of(root, "owner"),
+        description=text_of(root, "description"),
+        labels=labels(root, "labels"),
+        items=tuple(items),
+    )
+
+
+def _block(parent: Node, key: object, keyword: str, label: str) -> list[ast.Item]:
+    if not parent.has(key, dict):
+        parent.error(key, f"{keyword} '{key}' must be a mapping of settings", "intents: [query_knowledge]")
+        return []
+    body = parent.child(key)
+    settings = tuple(s for name in body if (s := _setting(body, name)))
+    span = parent.key_span(key)
+    return [ast.GovernanceBlock(keyword, label, span, span, settings)]
