@@ -73,7 +73,14 @@ PUBLIC_KEY_BYTES = 32  # an Ed25519 public key
 TOP_KEYS = ("keyring", "roles", "default_role", "keys", "document_roles")
 # The kinds of document a bundle holds, by the IR key their entries are under. The runtime
 # imports no compiler: tests/runtime/test_store.py checks this against the compiler's registry.
-DOCUMENT_KINDS = {"policies": "policy", "threats": "threat", "safety": "safety", "fleets": "fleet", "rollouts": "rollout"}
+DOCUMENT_KINDS = {
+    "policies": "policy",
+    "threats": "threat",
+    "safety": "safety",
+    "fleets": "fleet",
+    "rollouts": "rollout",
+    "governance": "governance",
+}
 # The role a change to these kinds needs when the keyring names none and declares it: the MOTB
 # administration model gives changes to orchestration and threat policies to MetaAdmin.
 DEFAULT_DOCUMENT_ROLE = "MetaAdmin"
