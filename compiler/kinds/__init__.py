@@ -51,6 +51,23 @@ class NotSupportedYet(UsageError):
     """A stage the document kind does not have yet (it says which)."""
 
 
+def without_positions(ir: Any) -> Any:
+    """An IR entry without what only says where it was written (`at`, `file`)."""
+    if isinstance(ir, dict):
+        return {k: without_positions(v) for k, v in ir.items() if k not in ("at", "file")}
+    if isinstance(ir, list):
+        return [without_positions(v) for v in ir]
+    return ir
+
+
+def unchanged_or_unsupported(old: IR, new: IR, message: str) -> list[Any]:
+    """The diff of a kind that has no change detectors yet: no finding when only the layout
+    changed (a definite answer), NotSupportedYet with `message` for any other change."""
+    if without_positions(old) == without_positions(new):
+        return []
+    raise NotSupportedYet(message)
+
+
 class DocumentKind(Protocol):
     """What one kind of document brings to each stage; see the table in the module docstring."""
 

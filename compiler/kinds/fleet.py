@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ballast.compiler.kinds import NotSupportedYet
+from ballast.compiler.kinds import NotSupportedYet, unchanged_or_unsupported
 from ballast.compiler.settings import SettingSpec, head, read_settings, string_of, words_of
 from ballast.compiler.spans import at
 from ballast.dsl import ast
@@ -158,15 +158,6 @@ def _cluster(item: ast.Cluster, errors: ErrorList) -> IR | None:
     }
 
 
-def without_positions(ir: Any) -> Any:
-    """An IR entry without what only says where it was written (`at`, `file`)."""
-    if isinstance(ir, dict):
-        return {k: without_positions(v) for k, v in ir.items() if k not in ("at", "file")}
-    if isinstance(ir, list):
-        return [without_positions(v) for v in ir]
-    return ir
-
-
 def lower_fleet(model: FleetModel) -> IR:
     document = model.document
     return {
@@ -212,10 +203,10 @@ class FleetKind:
         return format_document(document)
 
     def diff(self, old: IR, new: IR, *, timeout_ms: int, solver_seconds: list[float] | None = None) -> list[Any]:
-        if without_positions(old) == without_positions(new):
-            return []  # the same fleet, laid out differently at most: a definite answer, no finding
-        raise NotSupportedYet(
-            f"diffing changes to fleet '{new['name']}' is not supported yet: `ballast fleet drift` compares a fleet with what runs"
+        return unchanged_or_unsupported(
+            old,
+            new,
+            f"diffing changes to fleet '{new['name']}' is not supported yet: `ballast fleet drift` compares a fleet with what runs",
         )
 
     def explain(self, entry: IR) -> list[str]:

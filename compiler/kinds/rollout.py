@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 from ballast.compiler import types as T
 from ballast.compiler.checker import Checker
-from ballast.compiler.kinds import NotSupportedYet
-from ballast.compiler.kinds.fleet import FleetModel, without_positions
+from ballast.compiler.kinds import NotSupportedYet, unchanged_or_unsupported
+from ballast.compiler.kinds.fleet import FleetModel
 from ballast.compiler.passes.optimize import fold
 from ballast.compiler.passes.resolve import PolicyModel, suggest
 from ballast.compiler.settings import SettingSpec, head, read_settings, string_of, words_of
@@ -469,10 +469,10 @@ class RolloutKind:
         return format_document(document)
 
     def diff(self, old: IR, new: IR, *, timeout_ms: int, solver_seconds: list[float] | None = None) -> list[Any]:
-        if without_positions(old) == without_positions(new):
-            return []  # the same rollout, laid out differently at most: a definite answer, no finding
-        raise NotSupportedYet(
-            f"diffing changes to rollout '{new['name']}' is not supported yet: `ballast fleet plan` diffs the bundle it ships"
+        return unchanged_or_unsupported(
+            old,
+            new,
+            f"diffing changes to rollout '{new['name']}' is not supported yet: `ballast fleet plan` diffs the bundle it ships",
         )
 
     def explain(self, entry: IR) -> list[str]:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ballast.compiler import types as T
 from ballast.compiler.checker import Checker
-from ballast.compiler.kinds import NotSupportedYet
+from ballast.compiler.kinds import NotSupportedYet, unchanged_or_unsupported
 from ballast.compiler.passes.optimize import fold, plan
 from ballast.compiler.passes.resolve import PolicyModel, check_enforcement, check_names, merge, suggest
 from ballast.compiler.spans import at
@@ -268,15 +268,6 @@ def _control(control: ast.Control) -> IR:
     return out
 
 
-def _without_positions(value: Any) -> Any:
-    """The IR without its source positions (`at`, `file`): what decides."""
-    if isinstance(value, dict):
-        return {k: _without_positions(v) for k, v in value.items() if k not in ("at", "file")}
-    if isinstance(value, list):
-        return [_without_positions(v) for v in value]
-    return value
-
-
 # ---- the kind ----
 
 
@@ -314,11 +305,11 @@ class SafetyKind:
         return format_document(document)
 
     def diff(self, old: IR, new: IR, *, timeout_ms: int, solver_seconds: list[float] | None = None) -> list[Any]:
-        # Only "nothing changed" is known for sure (the same IR but for positions); anything
-        # else would need the catalog's own detectors, which are not written yet: say so.
-        if _without_positions(old) == _without_positions(new):
-            return []
-        raise NotSupportedYet(f"the semantic diff of safety catalogs is not supported yet: '{new['name']}' changed")
+        # Only "nothing changed" is known for sure; anything else needs the catalog's own
+        # detectors, which are not written yet: say so.
+        return unchanged_or_unsupported(
+            old, new, f"the semantic diff of safety catalogs is not supported yet: '{new['name']}' changed"
+        )
 
     def explain(self, entry: IR) -> list[str]:
         raise NotSupportedYet(
