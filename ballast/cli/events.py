@@ -9,21 +9,22 @@ from ballast.runtime.errors import UsageError
 from ballast.runtime.reading import EventLines, UnreadableInput, loads, read_text
 
 
-def read_event_argument(value: str) -> Any:
-    """`--event JSON` or `--event @FILE`, decoded within the limits of `ballast.runtime.reading`."""
+def read_event_argument(value: str, what: str = "event") -> Any:
+    """`--event JSON` or `--event @FILE`, decoded within the limits of `ballast.runtime.reading`;
+    `what` names the option and the thing read in errors (`action` for `--action`)."""
     text = value
     if value.startswith("@"):
         try:
             # Not only regular files: `--event @/dev/stdin` is a fair use; the size cap bounds it.
-            text = read_text(value[1:], "event file", regular_only=False)
+            text = read_text(value[1:], f"{what} file", regular_only=False)
         except UnreadableInput as exc:
-            raise UsageError(f"cannot read the event from {exc}") from None
+            raise UsageError(f"cannot read the {what} from {exc}") from None
     try:
         return loads(text)
     except json.JSONDecodeError as exc:
         if value.startswith("@"):
-            raise UsageError(f"{value[1:]}:{exc.lineno}:{exc.colno}: the event is not valid JSON: {exc.msg}") from None
-        raise UsageError(f"--event is not valid JSON: {exc.msg} at column {exc.colno}") from None
+            raise UsageError(f"{value[1:]}:{exc.lineno}:{exc.colno}: the {what} is not valid JSON: {exc.msg}") from None
+        raise UsageError(f"--{what} is not valid JSON: {exc.msg} at column {exc.colno}") from None
 
 
 def open_events(name: str, stdin: TextIO) -> Any:

@@ -78,10 +78,7 @@ def read_action(value: str) -> Any:
     """`--action JSON` or `--action @FILE`."""
     from ballast.cli.events import read_event_argument
 
-    try:
-        return read_event_argument(value)
-    except UsageError as exc:
-        raise UsageError(str(exc).replace("--event", "--action").replace("the event", "the action")) from None
+    return read_event_argument(value, "action")
 
 
 def clock(now: str | None) -> Any:

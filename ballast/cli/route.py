@@ -102,13 +102,9 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     """Route --intent; exit 1 when it is not approved."""
     from ballast.cli.events import read_event_argument
     from ballast.cli.exits import EXIT_OK, EXIT_PROBLEMS
-    from ballast.runtime.errors import UsageError
 
     governance = load_governance(args)
-    try:
-        intent = read_event_argument(args.intent)
-    except UsageError as exc:
-        raise UsageError(str(exc).replace("--event", "--intent").replace("the event", "the intent")) from None
+    intent = read_event_argument(args.intent, "intent")
     with opened_router(args, governance) as router:
         routing = router.route(intent)
     report = routing.to_json()
