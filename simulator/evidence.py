@@ -28,9 +28,10 @@ def shadow_evidence(scenario_path: str, base: Sequence[str], head: Sequence[str]
 
 
 def replay_evidence(
-    telemetry: str, base: Sequence[str], head: Sequence[str], input: str | None = None
+    telemetry: str, base: Sequence[str], head: Sequence[str], input: str | None = None, *, engine: str = "auto"
 ) -> dict[str, Any]:
-    """The `ballast replay` report of a recording through the two sides."""
+    """The `ballast replay` report of a recording through the two sides, on `engine` ("auto",
+    "row" or "columnar", as `simulator.replay.replay` takes it)."""
     import ballast
     from ballast.paths import expand_policies
     from ballast.simulator.replay import replay
@@ -40,6 +41,7 @@ def replay_evidence(
         ballast.compile(expand_policies(list(base))),
         ballast.compile(expand_policies(list(head))),
         input=input,
+        engine=engine,
     )
 
 

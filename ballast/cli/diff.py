@@ -78,6 +78,12 @@ def add_arguments(diff: argparse.ArgumentParser) -> None:
     )
     diff.add_argument("--input", metavar="NAME", help="with --replay: send every line to this input")
     diff.add_argument(
+        "--engine",
+        choices=("auto", "row", "columnar"),
+        default=None,
+        help="with --replay: the replay engine, as for `ballast replay` (default: auto). Same counts",
+    )
+    diff.add_argument(
         "--timeout-ms",
         type=int,
         default=2000,
@@ -106,6 +112,8 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
         raise UsageError(f"--seeds must be at least 1, got {args.seeds}")
     if args.input and not args.replay:
         raise UsageError("--input goes with --replay TELEMETRY")
+    if args.engine and not args.replay:
+        raise UsageError("--engine goes with --replay TELEMETRY")
     try:
         overrides = read_entries(args.overrides, "overrides") if args.overrides else []
         ignores = read_entries(args.ignore, "ignore") if args.ignore else []
@@ -201,7 +209,9 @@ def _evidence(args: Namespace, base: Side, head: Side, report: Report) -> dict[s
         if args.shadow:
             reports["shadow"] = shadow_evidence(args.shadow, base_files, head_files, args.seeds)
         if args.replay:
-            reports["replay"] = replay_evidence(args.replay, base_files, head_files, args.input)
+            reports["replay"] = replay_evidence(
+                args.replay, base_files, head_files, args.input, engine=args.engine or "auto"
+            )
             telemetry = reports["replay"]["telemetry"]
             if telemetry["evaluated"] == 0:  # evidence from no event is no evidence
                 failure = reports["replay"]["failure"] or {}

@@ -361,3 +361,23 @@ def test_diff_replays_a_parquet_recording(tmp_path: Path) -> None:
     assert code == 0, err
     replayed = json.loads(out)["evidence"]["replay"]
     assert replayed["evaluated"] == 200 and replayed["rules_changed"] == 1 and replayed["failure"] is None
+
+
+def test_diff_replay_evidence_is_the_same_on_every_engine(tmp_path: Path) -> None:
+    (tmp_path / "base.bal").write_text(POLICY.replace("LOAD", "0.8").replace("RATIO", "0.5"), encoding="utf-8")
+    (tmp_path / "head.bal").write_text(POLICY.replace("LOAD", "0.7").replace("RATIO", "0.5"), encoding="utf-8")
+    pq.write_table(as_table(clean_events(300)), tmp_path / "t.parquet")
+    args = ["diff", tmp_path / "base.bal", tmp_path / "head.bal", "--format", "json", "--replay", tmp_path / "t.parquet"]
+    reports = {}
+    for engine in ("row", "columnar"):
+        code, out, err = run_cli(*args, "--engine", engine)
+        assert code == 0, err
+        reports[engine] = json.loads(out)
+    assert reports["row"] == reports["columnar"]
+    assert reports["row"]["evidence"]["replay"]["evaluated"] == 300
+
+
+def test_diff_engine_needs_a_replay(tmp_path: Path) -> None:
+    (tmp_path / "base.bal").write_text(POLICY.replace("LOAD", "0.8").replace("RATIO", "0.5"), encoding="utf-8")
+    code, _out, err = run_cli("diff", tmp_path / "base.bal", tmp_path / "base.bal", "--engine", "row")
+    assert code == 2 and "--engine goes with --replay TELEMETRY" in err
