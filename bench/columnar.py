@@ -64,6 +64,7 @@ TARGET_OVERHEAD = 1.5
 CONFIGS = (
     "row engine, JSONL",
     "columnar, JSONL",
+    "columnar, CSV",
     "columnar, Arrow IPC",
     "columnar, Parquet",
     "hand-written numpy, Parquet",
@@ -92,6 +93,7 @@ class Report(BenchReport):
 
 def write_formats(directory: Path, seconds: int, name: str = "t") -> dict[str, Path]:
     import pyarrow as pa
+    import pyarrow.csv as pcsv
     import pyarrow.json as pj
     import pyarrow.parquet as pq
 
@@ -102,7 +104,9 @@ def write_formats(directory: Path, seconds: int, name: str = "t") -> dict[str, P
     pq.write_table(table, parquet)
     with pa.OSFile(str(arrow), "wb") as sink, pa.ipc.new_file(sink, table.schema) as out:
         out.write_table(table)
-    return {"jsonl": jsonl, "parquet": parquet, "arrow": arrow}
+    csv = directory / f"{name}.csv"  # minimal quoting, as pandas and most exporters write it
+    pcsv.write_csv(table, csv, write_options=pcsv.WriteOptions(quoting_style="none"))
+    return {"jsonl": jsonl, "csv": csv, "parquet": parquet, "arrow": arrow}
 
 
 # ---- hand-written numpy for the same rules ----
@@ -202,6 +206,7 @@ def bench(settings: Settings, profile: bool, chunk_rows: int) -> Report:
         runs: dict[str, Callable[[], Any]] = {
             "row engine, JSONL": run_replay(files["jsonl"], "row"),
             "columnar, JSONL": run_replay(files["jsonl"], "columnar"),
+            "columnar, CSV": run_replay(files["csv"], "columnar"),
             "columnar, Arrow IPC": run_replay(files["arrow"], "columnar"),
             "columnar, Parquet": run_replay(files["parquet"], "columnar"),
             "hand-written numpy, Parquet": lambda: numpy_counts(files["parquet"], chunk_rows),

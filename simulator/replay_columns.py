@@ -10,9 +10,9 @@ nothing happens.
 
 `--engine auto` runs columnar when it can, and row otherwise. It can when numpy and pyarrow are
 installed, neither set has event time or threats (an Engine's state is per event), every event
-is of one input (a CSV file, envelopes and several inputs are read row by row), the policies of
-both sets that read it declare the same fields with column types, and the file is Parquet, Arrow
-IPC or JSONL (`.jsonl`, `.ndjson`, `.json`, optionally `.gz`).
+is of one input (envelopes and several inputs are read row by row), the policies of both sets
+that read it declare the same fields with column types, and the file is Parquet, Arrow IPC, CSV
+(`.csv`) or JSONL (`.jsonl`, `.ndjson`, `.json`), the last two optionally `.gz`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class EnginePlan:
 
     engine: str  # "row" or "columnar": the one that runs
     asked: str  # the --engine given
-    file_format: str  # "parquet", "arrow", "jsonl" or "text"
+    file_format: str  # "parquet", "arrow", "jsonl", "csv" or "text"
     target: str | None  # the input every event belongs to, when there is one
     reason: str = ""  # why the row engine runs (empty when columnar does)
     policies: list = field(default_factory=list)  # ColumnarPolicy of both sets reading the target
@@ -112,7 +112,7 @@ def _why_not_columnar(plan: EnginePlan, baseline: PolicySet, candidate: PolicySe
             require()  # the UsageError naming the extra
         return "numpy and pyarrow are not installed (pip install 'ballast[columnar]')"
     if plan.file_format == "text":
-        return "CSV, and files named neither .jsonl, .ndjson nor .json, are read row by row"
+        return "files named neither .jsonl, .ndjson, .json nor .csv are read row by row"
     if plan.target is None:
         return "the policies read several inputs: JSONL envelopes are read row by row (pass --input NAME)"
     for label, side in (("baseline", baseline), ("candidate", candidate)):

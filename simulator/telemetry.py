@@ -165,7 +165,9 @@ def line_reader(
         rest = line[end:]
         if rest != "\n" and rest.strip():
             column = end + len(rest) - len(rest.lstrip()) + 1
-            return BadLine(name, number, f"extra text after the JSON object at column {column}; put one object per line")
+            return BadLine(
+                name, number, f"extra text after the JSON object at column {column}; put one object per line"
+            )
         if type(value) is not dict:
             return BadLine(name, number, f"expected a JSON object, got {_kind(value)}")
         if target is not None:
@@ -219,7 +221,7 @@ def _csv_events(name: str, stream: TextIO, target: str, fields: Fields) -> Itera
         stream.close()
         raise unreadable(name, exc) from None
     try:
-        columns = _columns(name, header or [], target, fields)
+        columns = csv_columns(name, header or [], target, fields)
     except UsageError:
         stream.close()
         raise
@@ -229,36 +231,52 @@ def _csv_events(name: str, stream: TextIO, target: str, fields: Fields) -> Itera
 def _csv_rows(
     name: str, stream: TextIO, reader: Any, target: str, columns: list[tuple[str, Callable[[str], Any], str]]
 ) -> Iterator[Record | BadLine]:
-    width = len(columns)
     with stream:
-        while True:
+        yield from csv_rows(name, reader, target, columns)
+
+
+def csv_rows(
+    name: str, reader: Any, target: str, columns: list[tuple[str, Callable[[str], Any], str]], *, first_line: int = 1
+) -> Iterator[Record | BadLine]:
+    """The rows of a `csv.reader` as Records and BadLines; the reader's first line is `first_line`."""
+    offset = first_line - 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield BadLine(name, reader.line_num + offset, f"not CSV: {exc}")
+            continue
+        except (UnicodeDecodeError, OSError, EOFError) as exc:
+            raise unreadable(name, exc) from None
+        record = csv_record(name, reader.line_num + offset, row, target, columns)
+        if record is not None:
+            yield record
+
+
+def csv_record(
+    name: str, number: int, row: list[str], target: str, columns: list[tuple[str, Callable[[str], Any], str]]
+) -> Record | BadLine | None:
+    """One CSV row (its cells) as a Record, a BadLine, or None for a blank row: the one
+    definition of how a row becomes an event, shared with the column reader."""
+    if not row:
+        return None
+    if len(row) != len(columns):
+        return BadLine(name, number, f"{len(row)} cells, but the header has {len(columns)} columns")
+    event: dict[str, Any] = {}
+    for (field, convert, what), cell in zip(columns, row):  # noqa: B905 - the widths were checked
+        if cell:
             try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                yield BadLine(name, reader.line_num, f"not CSV: {exc}")
-                continue
-            except (UnicodeDecodeError, OSError, EOFError) as exc:
-                raise unreadable(name, exc) from None
-            if not row:
-                continue
-            if len(row) != width:
-                yield BadLine(name, reader.line_num, f"{len(row)} cells, but the header has {width} columns")
-                continue
-            event: dict[str, Any] = {}
-            for (field, convert, what), cell in zip(columns, row):  # noqa: B905 - the widths were checked
-                if cell:
-                    try:
-                        event[field] = convert(cell)
-                    except ValueError:
-                        yield BadLine(name, reader.line_num, f"column {field!r}: {cell!r} is not {what}")
-                        break
-            else:
-                yield reader.line_num, target, event
+                event[field] = convert(cell)
+            except ValueError:
+                return BadLine(name, number, f"column {field!r}: {cell!r} is not {what}")
+    return number, target, event
 
 
-def _columns(name: str, header: list[str], target: str, fields: Fields) -> list[tuple[str, Callable[[str], Any], str]]:
+def csv_columns(
+    name: str, header: list[str], target: str, fields: Fields
+) -> list[tuple[str, Callable[[str], Any], str]]:
     """(field, cell converter, what a cell must be) per column; UsageError for a header that does not fit."""
     declared = {f["name"]: f for f in fields}
     columns = []
@@ -325,4 +343,14 @@ _CONVERTERS: dict[str, tuple[Callable[[str], Any], str]] = {
 }
 
 
-__all__ = ["BadLine", "Quiet", "Record", "line_reader", "read_telemetry", "unreadable"]
+__all__ = [
+    "BadLine",
+    "Quiet",
+    "Record",
+    "csv_columns",
+    "csv_record",
+    "csv_rows",
+    "line_reader",
+    "read_telemetry",
+    "unreadable",
+]

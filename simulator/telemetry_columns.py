@@ -1,4 +1,4 @@
-"""Recorded telemetry read as columns: Parquet, Arrow IPC, and JSONL through pyarrow, in chunks.
+"""Recorded telemetry read as columns: Parquet, Arrow IPC, JSONL and CSV through pyarrow, in chunks.
 
 The column counterpart of `telemetry` (the row reader). It yields, in file order, either a
 `Chunk` (rows typed into columns, for the columnar engine to decide which are quiet) or a list
@@ -14,6 +14,8 @@ carriage return or a byte-order mark inside the file. So a malformed line costs 
 exactness: it is reported exactly as the row path reports it. The rows of a chunk pyarrow did
 read are handed back to the row reader, from their original text, whenever a policy may decide
 on them.
+
+CSV: `telemetry_csv`, on the same principle.
 
 Parquet and Arrow IPC (file or stream format). Batches of `chunk_rows` rows; a row is the event
 of its non-null columns (a null is an absent field), its "line" is its 1-based row number.
@@ -39,6 +41,7 @@ from ballast.simulator.telemetry import BadLine, Fields, Record, line_reader, un
 
 CHUNK_ROWS = 1 << 17  # rows per chunk: numpy's per-call cost amortised, a few tens of MiB of columns
 JSONL_BYTES_PER_ROW = 256  # a JSONL chunk is read as chunk_rows × this many bytes, cut at a line end
+CSV_BYTES_PER_ROW = 96  # a CSV row carries no field names: about a third of a JSONL line
 SPLIT_MIN = 64  # a JSONL piece pyarrow refuses is halved down to this many lines, then read line by line
 PARQUET_SUFFIXES = (".parquet", ".pq")
 ARROW_SUFFIXES = (".arrow", ".arrows", ".feather", ".ipc")
@@ -78,12 +81,15 @@ Rows = list[Record | BadLine]  # rows the column reader leaves to the row path, 
 
 
 def telemetry_format(path: str | Path) -> str:
-    """ "parquet", "arrow", or "text" (JSONL or CSV, for the row reader to tell apart) by the name."""
+    """ "parquet", "arrow", "csv", or "text" (JSONL, or CSV by its content, for the row reader to
+    tell apart) by the name."""
     name = str(path).lower().removesuffix(".gz")
     if name.endswith(PARQUET_SUFFIXES):
         return "parquet"
     if name.endswith(ARROW_SUFFIXES):
         return "arrow"
+    if name.endswith(".csv"):
+        return "csv"
     return "text"
 
 
@@ -104,6 +110,10 @@ def read_columns(
         return _table_chunks(name, target, fields, _parquet_batches(name, chunk_rows))
     if kind == "arrow":
         return _table_chunks(name, target, fields, _arrow_batches(name, chunk_rows))
+    if kind == "csv":
+        from ballast.simulator.telemetry_csv import CsvColumnReader
+
+        return CsvColumnReader(name, target, fields).chunks(chunk_rows * CSV_BYTES_PER_ROW, chunk_rows)
     return _JsonlReader(name, target, fields, inputs).chunks(chunk_rows * JSONL_BYTES_PER_ROW)
 
 
@@ -263,7 +273,7 @@ def _typed(pa: Any, array: Any, kind: str) -> Any:
 # ---- JSONL ----
 
 
-def _open_binary(name: str) -> BinaryIO:
+def open_binary(name: str) -> BinaryIO:
     try:
         if name.endswith(".gz"):
             return gzip.open(name, "rb")  # type: ignore[return-value]
@@ -274,41 +284,40 @@ def _open_binary(name: str) -> BinaryIO:
         raise UsageError(f"cannot read the telemetry {name}: {exc.strerror or exc}") from None
 
 
-class _JsonlReader:
-    """JSONL in chunks of whole lines; `line` is the number of the next line to read."""
+def whole_lines(name: str, stream: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
+    """The stream in pieces of whole lines of about `chunk_bytes` (the last piece may lack its
+    line feed); a byte-order mark at the start is dropped, as the row reader's utf-8-sig does."""
+    carry = b""
+    start = True
+    while True:
+        try:
+            block = stream.read(chunk_bytes)
+        except (OSError, EOFError) as exc:  # a truncated or corrupt .gz
+            raise unreadable(name, exc) from None
+        if start:
+            block = block.removeprefix(BOM)
+            start = False
+        if not block:
+            if carry:
+                yield carry
+            return
+        data = carry + block
+        cut = data.rfind(b"\n") + 1
+        carry = data[cut:]
+        if cut:
+            yield data[:cut]
 
-    def __init__(self, name: str, target: str, fields: Fields, inputs: Mapping[str, Fields]) -> None:
-        np, pa, _ = require()
-        import pyarrow.json as pj
 
-        self.np, self.pa, self.pj = np, pa, pj
-        self.name, self.target, self.fields = name, target, fields
-        self.read_line = line_reader(name, target, inputs)
-        schema = pa.schema([(f["name"], _ARROW[kind_of(f["type"]) or "str"](pa)) for f in fields])
-        self.parse_options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
-        self.line = 1
+class LinePieces:
+    """What the readers of text (JSONL, CSV) share: a piece of whole lines that pyarrow reads as
+    the row reader would becomes a Chunk; one it may read differently is halved, down to
+    `SPLIT_MIN` lines, and those lines are read by the row reader (`_rows`). `line` is the
+    number of the piece's first line."""
 
-    def chunks(self, chunk_bytes: int) -> Iterator[Chunk | Rows]:
-        with _open_binary(self.name) as stream:
-            carry = b""
-            start = True
-            while True:
-                try:
-                    block = stream.read(chunk_bytes)
-                except (OSError, EOFError) as exc:  # a truncated or corrupt .gz
-                    raise unreadable(self.name, exc) from None
-                if start:
-                    block = block.removeprefix(BOM)  # as the row reader's utf-8-sig does
-                    start = False
-                if not block:
-                    if carry:
-                        yield from self._piece(carry)
-                    return
-                data = carry + block
-                cut = data.rfind(b"\n") + 1
-                carry = data[cut:]
-                if cut:
-                    yield from self._piece(data[:cut])
+    np: Any
+    name: str
+    line: int
+    read_line: Callable[[int, str], Record | BadLine | None]  # the row reader's reading of one line
 
     def _piece(self, data: bytes) -> Iterator[Chunk | Rows]:
         np = self.np
@@ -316,7 +325,7 @@ class _JsonlReader:
         newlines = np.flatnonzero(bytes_ == 10)
         lines = len(newlines) + (not data.endswith(b"\n"))
         table = None
-        if not _suspect(np, data, bytes_, newlines):
+        if not self._suspect(data, bytes_, newlines):
             table = self._parse(data)
         if table is not None and table.num_rows == lines:
             yield self._chunk(data, newlines, table)
@@ -330,12 +339,17 @@ class _JsonlReader:
                 return
         yield self._rows(data)
 
+    def _suspect(self, data: bytes, bytes_: Any, newlines: Any) -> bool:
+        """Whether pyarrow may read the piece otherwise than the row reader (`newlines`: the
+        positions of its line feeds in `bytes_`, the piece as uint8)."""
+        raise NotImplementedError
+
     def _parse(self, data: bytes) -> Any:
-        options = self.pj.ReadOptions(use_threads=False, block_size=len(data) + 1)
-        try:
-            return self.pj.read_json(self.pa.BufferReader(data), read_options=options, parse_options=self.parse_options)
-        except (self.pa.ArrowInvalid, UnicodeDecodeError):
-            return None
+        """The piece as an Arrow table, or None where pyarrow refuses it."""
+        raise NotImplementedError
+
+    def _chunk(self, data: bytes, newlines: Any, table: Any) -> Chunk:
+        raise NotImplementedError
 
     def _rows(self, data: bytes) -> Rows:
         """A piece read line by line by the row reader, as the row path would read it."""
@@ -351,6 +365,36 @@ class _JsonlReader:
                 out.append(record)
             self.line = number + 1
         return out
+
+
+class _JsonlReader(LinePieces):
+    """JSONL in chunks of whole lines; `line` is the number of the next line to read."""
+
+    def __init__(self, name: str, target: str, fields: Fields, inputs: Mapping[str, Fields]) -> None:
+        np, pa, _ = require()
+        import pyarrow.json as pj
+
+        self.np, self.pa, self.pj = np, pa, pj
+        self.name, self.target, self.fields = name, target, fields
+        self.read_line = line_reader(name, target, inputs)
+        schema = pa.schema([(f["name"], _ARROW[kind_of(f["type"]) or "str"](pa)) for f in fields])
+        self.parse_options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
+        self.line = 1
+
+    def chunks(self, chunk_bytes: int) -> Iterator[Chunk | Rows]:
+        with open_binary(self.name) as stream:
+            for data in whole_lines(self.name, stream, chunk_bytes):
+                yield from self._piece(data)
+
+    def _suspect(self, data: bytes, bytes_: Any, newlines: Any) -> bool:
+        return _suspect(self.np, data, bytes_, newlines)
+
+    def _parse(self, data: bytes) -> Any:
+        options = self.pj.ReadOptions(use_threads=False, block_size=len(data) + 1)
+        try:
+            return self.pj.read_json(self.pa.BufferReader(data), read_options=options, parse_options=self.parse_options)
+        except (self.pa.ArrowInvalid, UnicodeDecodeError):
+            return None
 
     def _chunk(self, data: bytes, newlines: Any, table: Any) -> Chunk:
         np = self.np
@@ -373,4 +417,13 @@ class _JsonlReader:
         return Chunk(self.target, typed_batch(table, self.fields, events), records)
 
 
-__all__ = ["CHUNK_ROWS", "Chunk", "Rows", "read_columns", "table_records", "telemetry_format", "typed_batch"]
+__all__ = [
+    "CHUNK_ROWS",
+    "Chunk",
+    "Rows",
+    "open_binary",
+    "read_columns",
+    "table_records",
+    "telemetry_format",
+    "typed_batch",
+]

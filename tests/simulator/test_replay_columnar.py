@@ -295,9 +295,11 @@ def test_explain_plan_names_the_rules_left_to_the_row_path(
     assert text.startswith("engine: columnar (--engine auto)\ntelemetry: jsonl, every event of the input svc\n")
     assert "  policy fleet.capacity: 5 of 6 rules columnar\n" in text
     assert "    noted: row path (has() is evaluated row by row)\n" in text
-    csv = tmp_path / "t.csv"
-    csv.write_text("name\n", encoding="utf-8")
-    assert explain_engine(csv, baseline, candidate).startswith("engine: row (--engine auto): CSV")
+    other = tmp_path / "t.txt"
+    other.write_text("name\n", encoding="utf-8")
+    assert explain_engine(other, baseline, candidate).startswith(
+        "engine: row (--engine auto): files named neither .jsonl, .ndjson, .json nor .csv are read row by row"
+    )
 
 
 def test_columnar_refuses_what_it_cannot_run(tmp_path: Path) -> None:
