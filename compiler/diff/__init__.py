@@ -87,15 +87,17 @@ def sort_findings(findings: list[Finding]) -> list[Finding]:
 
 
 def unjustified(findings: list[Finding], head_ir: IR) -> list[str]:
-    """The keys of guard-loosened findings on rules that carry no `justification` in the head
-    (`ballast diff --require-justification`, and `ballast fleet plan` for a rollout's bundle)."""
-    justified = {
-        (policy["name"], rule["name"])
-        for policy in head_ir.get("policies", [])
-        for rule in policy["rules"]
-        if rule.get("justification")
-    }
-    rules = {(policy["name"], rule["name"]) for policy in head_ir.get("policies", []) for rule in policy["rules"]}
+    """The keys of guard-loosened findings on rules, or safety classes, that carry no
+    `justification` in the head (`ballast diff --require-justification`, and `ballast fleet plan`
+    for a rollout's bundle)."""
+    guards = [
+        (document["name"], entry)
+        for key, entries in (("policies", "rules"), ("safety", "classes"))
+        for document in head_ir.get(key, [])
+        for entry in document[entries]
+    ]
+    justified = {(name, entry["name"]) for name, entry in guards if entry.get("justification")}
+    rules = {(name, entry["name"]) for name, entry in guards}
     return [
         f.key
         for f in findings

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ballast.compiler.kinds import NotSupportedYet, unchanged_or_unsupported
+from ballast.compiler.kinds import NotSupportedYet
 from ballast.compiler.settings import SettingSpec, head, read_settings, string_of, words_of
 from ballast.compiler.spans import at
 from ballast.dsl import ast
@@ -318,7 +318,9 @@ class GovernanceKind:
         return format_document(document)
 
     def diff(self, old: IR, new: IR, *, timeout_ms: int, solver_seconds: list[float] | None = None) -> list[Any]:
-        return unchanged_or_unsupported(old, new, f"diffing changes to governance '{new['name']}' is not supported yet")
+        from ballast.compiler.diff.governance import GovernanceDiff
+
+        return GovernanceDiff(old, new).run()
 
     def explain(self, entry: IR) -> list[str]:
         raise NotSupportedYet(f"explaining governance '{entry['name']}' is not supported yet: it has no rules")
