@@ -372,6 +372,11 @@ CHECKS: dict[str, Check] = _checks(
         "The vote gives humans more control: added, a higher quorum, voters added, a shorter deadline, "
         "ties that reject, signatures required (guard tightened).",
     ),
+    # fleets and rollouts: documents only, for now (a change inside one is "not supported yet")
+    ("fleet-removed", "breaking", "fleet", "A fleet document of the base is gone from the head."),
+    ("fleet-added", "behavioral", "fleet", "A fleet document of the head is not in the base."),
+    ("rollout-removed", "breaking", "rollout", "A rollout document of the base is gone from the head."),
+    ("rollout-added", "behavioral", "rollout", "A rollout document of the head is not in the base."),
     # simulator scenarios (`ballast.simulator.scenario_diff`): test fixtures, so only removing one breaks
     (
         "scenario-removed",
