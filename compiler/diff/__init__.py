@@ -87,9 +87,10 @@ def sort_findings(findings: list[Finding]) -> list[Finding]:
 
 
 def unjustified(findings: list[Finding], head_ir: IR) -> list[str]:
-    """The keys of guard-loosened findings on rules, or safety classes, that carry no
-    `justification` in the head (`ballast diff --require-justification`, and `ballast fleet plan`
-    for a rollout's bundle)."""
+    """The keys of guard-loosened findings on rules, safety classes or rollout plans that carry
+    no `justification` in the head (`ballast diff --require-justification`, and `ballast fleet
+    plan` for a rollout's bundle). A rollout's justification is the plan's own, one for the
+    whole document."""
     guards = [
         (document["name"], entry)
         for key, entries in (("policies", "rules"), ("safety", "classes"))
@@ -98,8 +99,13 @@ def unjustified(findings: list[Finding], head_ir: IR) -> list[str]:
     ]
     justified = {(name, entry["name"]) for name, entry in guards if entry.get("justification")}
     rules = {(name, entry["name"]) for name, entry in guards}
+    plans = {document["name"]: bool(document.get("justification")) for document in head_ir.get("rollouts", [])}
     return [
         f.key
         for f in findings
-        if GUARD_LOOSENED in f.tags and (f.document, f.subject) in rules and (f.document, f.subject) not in justified
+        if GUARD_LOOSENED in f.tags
+        and (
+            ((f.document, f.subject) in rules and (f.document, f.subject) not in justified)
+            or (f.kind == "rollout" and f.document in plans and not plans[f.document])
+        )
     ]

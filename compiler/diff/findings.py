@@ -372,11 +372,109 @@ CHECKS: dict[str, Check] = _checks(
         "The vote gives humans more control: added, a higher quorum, voters added, a shorter deadline, "
         "ties that reject, signatures required (guard tightened).",
     ),
-    # fleets and rollouts: documents only, for now (a change inside one is "not supported yet")
+    # fleets (`ballast.compiler.diff.fleet`): which clusters rollouts reach, and how they see them
     ("fleet-removed", "breaking", "fleet", "A fleet document of the base is gone from the head."),
     ("fleet-added", "behavioral", "fleet", "A fleet document of the head is not in the base."),
+    ("fleet-metadata-changed", "cosmetic", "fleet", "Version, owner, description or labels of a fleet changed."),
+    (
+        "fleet-cluster-removed",
+        "behavioral",
+        "cluster",
+        "A cluster left the fleet: rollouts of the fleet no longer reach it.",
+    ),
+    (
+        "fleet-cluster-added",
+        "behavioral",
+        "cluster",
+        "A cluster joined the fleet: rollouts whose selectors match it now reach it.",
+    ),
+    (
+        "fleet-cluster-changed",
+        "behavioral",
+        "cluster",
+        "A cluster's region, env, group, control plane, owner, capabilities, labels or SLO changed; leaving prod loosens its guards.",
+    ),
+    # rollouts (`ballast.compiler.diff.rollout`): loosened guards let a bad bundle reach more, sooner
     ("rollout-removed", "breaking", "rollout", "A rollout document of the base is gone from the head."),
     ("rollout-added", "behavioral", "rollout", "A rollout document of the head is not in the base."),
+    (
+        "rollout-metadata-changed",
+        "cosmetic",
+        "rollout",
+        "Version, owner, description, labels or justification of a rollout changed.",
+    ),
+    ("rollout-target-changed", "behavioral", "setting", "The rollout's fleet, profile or target selector changed."),
+    (
+        "rollout-allow-loosened",
+        "breaking",
+        "setting",
+        "The prod allowlist names more clusters (guard loosened).",
+    ),
+    ("rollout-allow-tightened", "behavioral", "setting", "The prod allowlist names fewer clusters (guard tightened)."),
+    (
+        "rollout-ceiling-loosened",
+        "breaking",
+        "setting",
+        "The ceiling per blast-radius group was raised or removed (guard loosened).",
+    ),
+    (
+        "rollout-ceiling-tightened",
+        "behavioral",
+        "setting",
+        "The ceiling per blast-radius group was lowered or added (guard tightened).",
+    ),
+    (
+        "rollout-rollback-loosened",
+        "breaking",
+        "setting",
+        "The rollback policy rolls back less (always, on-deviation, never) (guard loosened).",
+    ),
+    (
+        "rollout-rollback-tightened",
+        "behavioral",
+        "setting",
+        "The rollback policy rolls back more (guard tightened).",
+    ),
+    (
+        "rollout-wave-removed",
+        "breaking",
+        "wave",
+        "A wave was removed: its clusters go with a later wave, with one stage less (guard loosened).",
+    ),
+    ("rollout-wave-added", "behavioral", "wave", "A wave was added: one stage more (guard tightened)."),
+    ("rollout-waves-reordered", "behavioral", "rollout", "The waves run in another order."),
+    (
+        "rollout-wave-targets-changed",
+        "behavioral",
+        "wave",
+        "A wave's selector, or the clusters it takes from the fleet, changed.",
+    ),
+    (
+        "rollout-wave-loosened",
+        "breaking",
+        "wave",
+        "A wave updates more clusters at once, tolerates more unavailable, bakes shorter or lost a gate (guard loosened).",
+    ),
+    (
+        "rollout-wave-tightened",
+        "behavioral",
+        "wave",
+        "A wave updates fewer clusters at once, tolerates fewer unavailable, bakes longer or gained a gate (guard tightened).",
+    ),
+    ("rollout-gate-removed", "breaking", "gate", "A gate was removed: no wave is judged by it (guard loosened)."),
+    ("rollout-gate-added", "behavioral", "gate", "A gate was added (guard tightened)."),
+    (
+        "rollout-gate-loosened",
+        "breaking",
+        "gate",
+        "A gate passes on more telemetry, fails on less, counts less or tolerates more (solver-decided; undecided counts as loosened).",
+    ),
+    (
+        "rollout-gate-tightened",
+        "behavioral",
+        "gate",
+        "A gate passes on less telemetry, fails on more, counts more or tolerates less (guard tightened).",
+    ),
     # simulator scenarios (`ballast.simulator.scenario_diff`): test fixtures, so only removing one breaks
     (
         "scenario-removed",
