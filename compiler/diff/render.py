@@ -61,7 +61,8 @@ def text(report: Report, fail_on: str) -> str:
         lines.append(f"    {f.message}")
         lines.append(f"    {_where(f)} ({f.confidence})")
         if f.key in report.missing_justification:
-            lines.append('    missing justification: add `justification "…"` to the rule (--require-justification)')
+            guard = "class" if f.kind == "safety" else "rule"
+            lines.append(f'    missing justification: add `justification "…"` to the {guard} (--require-justification)')
         lines.extend(f"    {line}" for line in _evidence_lines(f))
     for note in report.notes:
         lines.append(f"note: {note}")
