@@ -414,7 +414,13 @@ class Router:
     def _vote_entry(self, vote: Vote, reason: str | None) -> dict[str, Any]:
         return audit_entry(
             "IntentVote",
-            {"intent": vote.intent, "voter": vote.voter, "choice": vote.choice, "at": vote.at, "key_id": vote.key_id},
+            {
+                "intent": vote.intent,
+                "voter": vote.voter,
+                "choice": vote.choice,
+                "at": vote.at,
+                **({"key_id": vote.key_id} if vote.key_id else {}),  # unsigned votes keep their action ids
+            },
             subject=vote.intent,
             actor=vote.voter,
             scope=self.governance.name,

@@ -38,6 +38,10 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
 
     if not args.votes:
         raise UsageError("a vote is recorded in a vote store: give --votes FILE (the one `ballast route` uses)")
+    if args.key and not args.trust:
+        raise UsageError(
+            "--key signs the vote, and only a voter keyring checks the signature: give --trust KEYRING too"
+        )
     governance = load_governance(args)
     with opened_router(args, governance) as router:
         at = router.clock()

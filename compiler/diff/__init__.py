@@ -91,21 +91,22 @@ def unjustified(findings: list[Finding], head_ir: IR) -> list[str]:
     no `justification` in the head (`ballast diff --require-justification`, and `ballast fleet
     plan` for a rollout's bundle). A rollout's justification is the plan's own, one for the
     whole document."""
+    # (kind, document, rule or class): a policy and a catalog may share a name
     guards = [
-        (document["name"], entry)
-        for key, entries in (("policies", "rules"), ("safety", "classes"))
+        (kind, document["name"], entry)
+        for kind, key, entries in (("policy", "policies", "rules"), ("safety", "safety", "classes"))
         for document in head_ir.get(key, [])
         for entry in document[entries]
     ]
-    justified = {(name, entry["name"]) for name, entry in guards if entry.get("justification")}
-    rules = {(name, entry["name"]) for name, entry in guards}
+    justified = {(kind, name, entry["name"]) for kind, name, entry in guards if entry.get("justification")}
+    known = {(kind, name, entry["name"]) for kind, name, entry in guards}
     plans = {document["name"]: bool(document.get("justification")) for document in head_ir.get("rollouts", [])}
     return [
         f.key
         for f in findings
         if GUARD_LOOSENED in f.tags
         and (
-            ((f.document, f.subject) in rules and (f.document, f.subject) not in justified)
+            ((f.kind, f.document, f.subject) in known and (f.kind, f.document, f.subject) not in justified)
             or (f.kind == "rollout" and f.document in plans and not plans[f.document])
         )
     ]

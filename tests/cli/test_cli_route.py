@@ -75,3 +75,13 @@ def test_signed_votes_need_the_voter_keyring(tmp_path: Path) -> None:
         1,
         "alice approve on i-1: forged: unsigned (this ballot needs votes signed by alice's key)\n",
     )
+
+
+def test_a_key_without_a_keyring_is_refused(tmp_path: Path) -> None:
+    key = REPO / "docs" / "examples" / "alice.key"
+    args = ("--intent-id", "i-1", "--voter", "architect", "--choice", "approve", "--votes", tmp_path / "v.db")
+    code, _, err = run_cli("vote", ROUTER, *args, "--key", key)
+    assert (code, err) == (
+        2,
+        "ballast: --key signs the vote, and only a voter keyring checks the signature: give --trust KEYRING too\n",
+    )

@@ -123,7 +123,7 @@ def mirrored(forward: list[Finding], backward: list[Finding]) -> None:
         assert (GUARD_TIGHTENED in f.tags) == (f.level == "behavioral"), f.to_json()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(a=CATALOG, b=CATALOG)
 def test_a_safety_change_loosens_exactly_what_its_reverse_tightens(a: Any, b: Any) -> None:
     old, new = safety_ir(a), safety_ir(b)
@@ -131,7 +131,7 @@ def test_a_safety_change_loosens_exactly_what_its_reverse_tightens(a: Any, b: An
     mirrored(SafetyDiff(old, new).run(), SafetyDiff(new, old).run())
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(a=GOVERNANCE, b=GOVERNANCE)
 def test_a_governance_change_loosens_exactly_what_its_reverse_tightens(a: Any, b: Any) -> None:
     old, new = governance_ir(a), governance_ir(b)
@@ -140,7 +140,7 @@ def test_a_governance_change_loosens_exactly_what_its_reverse_tightens(a: Any, b
     mirrored(forward, backward)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(a=KLASS, b=KLASS)
 def test_a_class_is_loosened_where_the_reference_says(a: Any, b: Any) -> None:
     findings = SafetyDiff(safety_ir(({"c": a}, 3600.0)), safety_ir(({"c": b}, 3600.0))).run()
@@ -167,7 +167,7 @@ def test_a_class_is_loosened_where_the_reference_says(a: Any, b: Any) -> None:
 MOST_TO_LEAST_HUMAN_CONTROL = (0, 4, 3, 1, 2)  # docs/diff.md
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(a=GOVERNANCE, b=GOVERNANCE)
 def test_governance_is_loosened_where_the_reference_says(a: Any, b: Any) -> None:
     findings = GovernanceDiff(governance_ir(a), governance_ir(b)).run()
