@@ -12,48 +12,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from ballast.compiler.diff.findings import GUARD_LOOSENED, Finding, position
+from ballast.compiler.diff.document import DocumentDiff
+from ballast.compiler.diff.findings import GUARD_LOOSENED, Finding
 from ballast.runtime.fleet import PROD
 
 IR = dict[str, Any]
-DOCUMENT = [1, 1]
 ATTRIBUTES = ("region", "env", "group", "control_plane", "owner", "capabilities", "labels", "slo")
 
 
-class FleetDiff:
+class FleetDiff(DocumentDiff):
     """The findings between two versions (`old`, `new`) of one fleet document."""
 
-    def __init__(self, old: IR, new: IR) -> None:
-        self.old, self.new = old, new
-        self.name = new["name"]
-        self.findings: list[Finding] = []
-
-    def add(self, check: str, subject: str, message: str, old_at: Any, new_at: Any, **extra: Any) -> None:
-        self.findings.append(
-            Finding(
-                check,
-                "fleet",
-                self.name,
-                subject,
-                message,
-                position(self.old.get("file", "<fleet>"), old_at) if old_at is not None else None,
-                position(self.new.get("file", "<fleet>"), new_at) if new_at is not None else None,
-                tags=tuple(extra.pop("tags", ())),
-                details=extra,
-            )
-        )
+    kind = "fleet"
+    label = "fleet"
 
     def run(self) -> list[Finding]:
-        changed = [k for k in ("version", "owner", "description", "labels") if self.old.get(k) != self.new.get(k)]
-        if changed:
-            self.add(
-                "fleet-metadata-changed",
-                "",
-                f"fleet {', '.join(changed)} changed",
-                DOCUMENT,
-                DOCUMENT,
-                changes={k: {"before": self.old.get(k), "after": self.new.get(k)} for k in changed},
-            )
+        self.metadata()
         old = {c["id"]: c for c in self.old["clusters"]}
         new = {c["id"]: c for c in self.new["clusters"]}
         for cid, c in old.items():

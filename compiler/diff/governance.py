@@ -13,51 +13,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from ballast.compiler.diff.findings import GUARD_LOOSENED, GUARD_TIGHTENED, Finding, position
+from ballast.compiler.diff.document import DocumentDiff
+from ballast.compiler.diff.findings import GUARD_LOOSENED, GUARD_TIGHTENED, Finding
 from ballast.runtime.governance import HUMAN_TIER
 from ballast.runtime.values import format_duration
 
 IR = dict[str, Any]
-DOCUMENT = [1, 1]
 LOOSENED, TIGHTENED = (GUARD_LOOSENED,), (GUARD_TIGHTENED,)
 # How much a human controls an intent of each tier: higher is more (see the module docstring).
 HUMAN_CONTROL = {0: 4, 4: 3, 3: 2, 1: 1, 2: 0}
 
 
-class GovernanceDiff:
+class GovernanceDiff(DocumentDiff):
     """The findings between two versions (`old`, `new`) of one governance document."""
 
-    def __init__(self, old: IR, new: IR) -> None:
-        self.old, self.new = old, new
-        self.name = new["name"]
-        self.findings: list[Finding] = []
-
-    def add(
-        self, check: str, subject: str, message: str, old_at: Any = DOCUMENT, new_at: Any = DOCUMENT, **extra: Any
-    ) -> None:
-        self.findings.append(
-            Finding(
-                check,
-                "governance",
-                self.name,
-                subject,
-                message,
-                position(self.old.get("file", "<governance>"), old_at) if old_at is not None else None,
-                position(self.new.get("file", "<governance>"), new_at) if new_at is not None else None,
-                tags=tuple(extra.pop("tags", ())),
-                details=extra,
-            )
-        )
+    kind = "governance"
+    label = "governance document"
 
     def run(self) -> list[Finding]:
-        changed = [k for k in ("version", "owner", "description", "labels") if self.old.get(k) != self.new.get(k)]
-        if changed:
-            self.add(
-                "governance-metadata-changed",
-                "",
-                f"governance document {', '.join(changed)} changed",
-                changes={k: {"before": self.old.get(k), "after": self.new.get(k)} for k in changed},
-            )
+        self.metadata()
         self.intents()
         self.tiers()
         self.priorities()

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ballast.compiler.diff.findings import GUARD_LOOSENED, GUARD_TIGHTENED, Finding, position
+from ballast.compiler.diff.document import METADATA, DocumentDiff
+from ballast.compiler.diff.findings import GUARD_LOOSENED, GUARD_TIGHTENED, Finding
 from ballast.compiler.diff.solver import DEFAULT_TIMEOUT_MS, Domain, compare
 from ballast.runtime.fleet import TELEMETRY_FIELDS
 from ballast.runtime.ir import unparse
 from ballast.runtime.values import format_duration
 
 IR = dict[str, Any]
-DOCUMENT = [1, 1]
 LOOSENED, TIGHTENED = (GUARD_LOOSENED,), (GUARD_TIGHTENED,)
 # How strongly a rollout rolls back a bad bundle: higher is safer.
 ROLLBACK_STRENGTH = {"never": 0, "on-deviation": 1, "always": 2}
@@ -39,43 +39,18 @@ GATE_COUNTING = {
 }
 
 
-class RolloutDiff:
+class RolloutDiff(DocumentDiff):
     """The findings between two versions (`old`, `new`) of one rollout document."""
 
-    def __init__(self, old: IR, new: IR, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> None:
-        self.old, self.new = old, new
-        self.name = new["name"]
-        self.timeout_ms = timeout_ms
-        self.findings: list[Finding] = []
+    kind = "rollout"
+    label = "rollout"
 
-    def add(
-        self, check: str, subject: str, message: str, old_at: Any = DOCUMENT, new_at: Any = DOCUMENT, **extra: Any
-    ) -> None:
-        self.findings.append(
-            Finding(
-                check,
-                "rollout",
-                self.name,
-                subject,
-                message,
-                position(self.old.get("file", "<rollout>"), old_at) if old_at is not None else None,
-                position(self.new.get("file", "<rollout>"), new_at) if new_at is not None else None,
-                confidence=extra.pop("confidence", "structural"),
-                tags=tuple(extra.pop("tags", ())),
-                details=extra,
-            )
-        )
+    def __init__(self, old: IR, new: IR, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> None:
+        super().__init__(old, new)
+        self.timeout_ms = timeout_ms
 
     def run(self) -> list[Finding]:
-        fields = ("version", "owner", "description", "labels", "justification")
-        changed = [k for k in fields if self.old.get(k) != self.new.get(k)]
-        if changed:
-            self.add(
-                "rollout-metadata-changed",
-                "",
-                f"rollout {', '.join(changed)} changed",
-                changes={k: {"before": self.old.get(k), "after": self.new.get(k)} for k in changed},
-            )
+        self.metadata((*METADATA, "justification"))
         self.targets()
         self.allow()
         self.ceiling()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ballast.compiler.diff.document import DOCUMENT, DocumentDiff
 from ballast.compiler.diff.findings import GUARD_LOOSENED, GUARD_TIGHTENED, Finding, position
 from ballast.compiler.diff.schema import diff_input
 from ballast.compiler.diff.solver import DEFAULT_TIMEOUT_MS, Comparison, Domain, compare, same_shape
@@ -24,49 +25,24 @@ from ballast.runtime.safety import ENFORCE_LEVELS, MODES, RISK_LEVELS
 from ballast.runtime.values import format_duration
 
 IR = dict[str, Any]
-DOCUMENT = [1, 1]  # a finding about the whole catalog points at its first line
 LOOSENED, TIGHTENED = (GUARD_LOOSENED,), (GUARD_TIGHTENED,)
 
 
-class SafetyDiff:
+class SafetyDiff(DocumentDiff):
     """The findings between two versions (`old`, `new`) of one safety catalog."""
+
+    kind = "safety"
+    label = "safety catalog"
 
     def __init__(
         self, old: IR, new: IR, timeout_ms: int = DEFAULT_TIMEOUT_MS, solver_seconds: list[float] | None = None
     ) -> None:
-        self.old, self.new = old, new
-        self.name = new["name"]
+        super().__init__(old, new)
         self.timeout_ms = timeout_ms
         self.solver_seconds = solver_seconds
-        self.findings: list[Finding] = []
-
-    def add(
-        self, check: str, subject: str, message: str, old_at: Any = DOCUMENT, new_at: Any = DOCUMENT, **extra: Any
-    ) -> None:
-        self.findings.append(
-            Finding(
-                check,
-                "safety",
-                self.name,
-                subject,
-                message,
-                position(self.old.get("file", "<safety>"), old_at) if old_at is not None else None,
-                position(self.new.get("file", "<safety>"), new_at) if new_at is not None else None,
-                confidence=extra.pop("confidence", "structural"),
-                tags=tuple(extra.pop("tags", ())),
-                details=extra,
-            )
-        )
 
     def run(self) -> list[Finding]:
-        changed = [k for k in ("version", "owner", "description", "labels") if self.old.get(k) != self.new.get(k)]
-        if changed:
-            self.add(
-                "safety-metadata-changed",
-                "",
-                f"safety catalog {', '.join(changed)} changed",
-                changes={k: {"before": self.old.get(k), "after": self.new.get(k)} for k in changed},
-            )
+        self.metadata()
         base, head = position(self.old.get("file", ""), DOCUMENT), position(self.new.get("file", ""), DOCUMENT)
         self.findings.extend(diff_input("safety", self.name, self.old["input"], self.new["input"], base, head))
         self.approvals()
