@@ -25,7 +25,7 @@ OTHER_DOCUMENTS = (
 )
 
 
-def expand_paths(paths: Sequence[str], wanted: Callable[[Path], bool], nothing_found: str) -> list[str]:
+def expand_paths(paths: Sequence[str], wanted: Callable[[Path, Path], bool], nothing_found: str) -> list[str]:
     """Files as given; each directory expanded to the files under it that `wanted` accepts, sorted.
 
     Raises UsageError for a path that does not exist, or a directory with no wanted file
@@ -39,7 +39,7 @@ def expand_paths(paths: Sequence[str], wanted: Callable[[Path], bool], nothing_f
         except OSError as exc:  # "File name too long" and the like: pathlib raises only those
             raise UsageError(f"{shown_path(raw)}: {exc.strerror or exc}") from None
         if is_dir:
-            found = sorted(str(p) for p in path.rglob("*") if p.is_file() and wanted(p))
+            found = sorted(str(p) for p in path.rglob("*") if p.is_file() and wanted(p, path))
             if not found:
                 raise UsageError(f"{raw}: {nothing_found} in this directory")
             out.extend(found)
@@ -58,8 +58,8 @@ def expand_policies(paths: list[str], suffixes: tuple[str, ...] = POLICY_SUFFIXE
     both would clash on the policy name. A twin is checked when it is named explicitly.
     """
 
-    def wanted(p: Path) -> bool:
-        return is_policy_file(p, suffixes, Path.is_file)
+    def wanted(p: Path, root: Path) -> bool:
+        return is_policy_file(p, suffixes, Path.is_file, root=root)
 
     if ".yaml" in suffixes:
         _refuse_non_policies(paths)
@@ -67,13 +67,20 @@ def expand_policies(paths: list[str], suffixes: tuple[str, ...] = POLICY_SUFFIXE
 
 
 def is_policy_file(
-    p: Path, suffixes: tuple[str, ...] = POLICY_SUFFIXES, exists: Callable[[Path], bool] = Path.is_file
+    p: Path,
+    suffixes: tuple[str, ...] = POLICY_SUFFIXES,
+    exists: Callable[[Path], bool] = Path.is_file,
+    *,
+    root: Path | None = None,
 ) -> bool:
     """Whether a directory's file `p` is a policy file (`exists` tells whether a file is there:
-    on disk, or in a git tree for `ballast diff REF:PATH`)."""
+    on disk, or in a git tree for `ballast diff REF:PATH`). A `tests/` folder below `root`, the
+    directory given, holds test fixtures, not policies; the folders above it do not count (a
+    policy tree may itself live under a `tests/` folder)."""
+    below = p.relative_to(root).parts if root is not None else p.parts
     return (
         p.suffix in suffixes
-        and "tests" not in p.parts
+        and "tests" not in below
         and not p.name.endswith((".test.yaml", ".test.yml"))  # policy tests: `ballast test`
         and not p.name.endswith(SCENARIO_SUFFIXES)  # simulator scenarios: `ballast simulate`
         and not (p.suffix in (".yaml", ".yml") and exists(p.with_suffix(".bal")))  # a .bal's YAML twin

@@ -150,7 +150,7 @@ def _disk_side(spec: str, types: Sequence[DocumentType]) -> Listing:
             owner = claimant(types, p.relative_to(path).as_posix(), single=False)
             if owner is not None:
                 claimed.append((owner, p.relative_to(path).as_posix(), str(p)))
-            elif is_policy_file(p):
+            elif is_policy_file(p, root=path):
                 policies.append(str(p))
         if not policies and not claimed:
             raise UsageError(f"{spec}: {_nothing_found(types)} in this directory")

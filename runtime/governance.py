@@ -23,9 +23,13 @@ A ballot is bound to the intent it opened for (`Intent.digest`): the same id rou
 type, actor, payload or mission context is refused, so votes cannot be carried over to an intent
 nobody voted on. A vote counts when its voter is declared, it is the voter's first vote on the intent, it is cast
 by the ballot's deadline (counted from the ballot's opening, the intent's first routing) and its
-choice is `approve` or `reject`. A vote from a voter not declared is *forged* (the router does
-not authenticate voters: whoever can write to the vote store can vote under a declared name; see
-docs/governance.md). Every vote is recorded; one that does not count is logged with its reason.
+choice is `approve` or `reject`. A vote from a voter not declared is *forged*. When the document's
+vote says `signatures "required"`, or the router is given a voter keyring, a vote counts only
+with a valid signature by a key of its voter over the vote and its ballot
+(`ballast.runtime.vote_signing`): a declared name used by someone else, or a vote replayed onto
+another ballot, is forged too. Without signatures the router does not authenticate voters:
+whoever can write to the vote store can vote under a declared name (docs/governance.md).
+Every vote is recorded; one that does not count is logged with its reason.
 With a quorum of counted votes, the majority decides and a tie goes as the document says.
 
 Every routing returns a `Routing` and is written to the ledger (`AuditLog`) with its 5W1H
@@ -43,7 +47,9 @@ from typing import Any
 
 from ballast.runtime.audit import AuditLog, audit_entry
 from ballast.runtime.errors import BallastError, UsageError
+from ballast.runtime.keyring import Keyring
 from ballast.runtime.values import iso
+from ballast.runtime.vote_signing import vote_problem
 from ballast.runtime.vote_store import MemoryVoteStore, Vote, VoteStore
 
 GOVERNANCE_FORMAT = 1
@@ -80,12 +86,14 @@ class Priority:
 
 @dataclass(frozen=True, slots=True)
 class Ballot:
-    """Who may vote, how many counted votes decide, for how long, and which way a tie goes."""
+    """Who may vote, how many counted votes decide, for how long, which way a tie goes, and whether
+    a vote counts only when signed by its voter's key."""
 
     voters: tuple[str, ...]
     quorum: int
     deadline_seconds: float
     ties: str = "reject"
+    signed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +114,9 @@ class Governance:
             name=ir["name"],
             tiers=tuple(Tier(t["tier"], tuple(t["intents"]), t["routed_to"], t["min_alignment"]) for t in ir["tiers"]),
             priorities=tuple(Priority(p["name"], p["weight"], p["signal"]) for p in ir["priorities"]),
-            ballot=Ballot(tuple(vote["voters"]), vote["quorum"], vote["deadline_seconds"], vote["ties"])
+            ballot=Ballot(
+                tuple(vote["voters"]), vote["quorum"], vote["deadline_seconds"], vote["ties"], vote.get("signed", False)
+            )
             if vote
             else None,
         )
@@ -195,12 +205,22 @@ class Tally:
         return sum(1 for v in self.counted if v.choice == choice)
 
 
-def discard_reason(vote: Vote, ballot: Ballot, opened_at: float | None, earlier: Sequence[Vote]) -> str | None:
-    """Why `vote` does not count (None when it does); `earlier` are the votes counted before it."""
+Verify = Callable[[Vote], "str | None"]  # why a vote's signature does not hold, or None
+
+
+def discard_reason(
+    vote: Vote, ballot: Ballot, opened_at: float | None, earlier: Sequence[Vote], verify: Verify | None = None
+) -> str | None:
+    """Why `vote` does not count (None when it does); `earlier` are the votes counted before it,
+    `verify` checks its signature when votes must be signed."""
     if vote.voter not in ballot.voters:
         return f"forged: '{vote.voter}' is not a declared voter"
     if opened_at is None:
         return "no ballot is open for this intent: route it first"
+    # Before the duplicate check: a forged vote under a declared name must not use up the voter's turn.
+    problem = verify(vote) if verify is not None else None
+    if problem is not None:
+        return problem
     if vote.at > opened_at + ballot.deadline_seconds:
         return f"cast after the deadline ({iso(opened_at + ballot.deadline_seconds)})"
     if any(v.voter == vote.voter for v in earlier):
@@ -210,12 +230,12 @@ def discard_reason(vote: Vote, ballot: Ballot, opened_at: float | None, earlier:
     return None
 
 
-def tally(votes: Sequence[Vote], ballot: Ballot, opened_at: float | None) -> Tally:
+def tally(votes: Sequence[Vote], ballot: Ballot, opened_at: float | None, verify: Verify | None = None) -> Tally:
     """Which of `votes` (in the order cast) count."""
     counted: list[Vote] = []
     discarded: list[tuple[Vote, str]] = []
     for vote in votes:
-        reason = discard_reason(vote, ballot, opened_at, counted)
+        reason = discard_reason(vote, ballot, opened_at, counted, verify)
         if reason is None:
             counted.append(vote)
         else:
@@ -227,7 +247,9 @@ class Router:
     """Routes intents through a `Governance`, with votes in `store` and decisions in `ledger`.
 
     `clock` gives the time (seconds since the epoch); tests inject it. A ledger that cannot be
-    written makes the router refuse: no decision goes unrecorded.
+    written makes the router refuse: no decision goes unrecorded. `voter_keys` is the keyring
+    votes are checked against: given, every vote must be signed (as when the document asks for
+    signed votes; a document that asks, with no keyring, counts no vote).
     """
 
     def __init__(
@@ -237,11 +259,25 @@ class Router:
         store: VoteStore | None = None,
         ledger: AuditLog | None = None,
         clock: Callable[[], float] = time.time,
+        voter_keys: Keyring | None = None,
     ) -> None:
         self.governance = governance
         self.store: VoteStore = store if store is not None else MemoryVoteStore()
         self.ledger = ledger
         self.clock = clock
+        self.voter_keys = voter_keys
+
+    @property
+    def signed_votes(self) -> bool:
+        """Whether a vote counts only with its voter's signature (the document asks, or a keyring was given)."""
+        ballot = self.governance.ballot
+        return self.voter_keys is not None or (ballot is not None and ballot.signed)
+
+    def _verify(self, digest: str | None, now: float) -> Verify | None:
+        if not self.signed_votes:
+            return None
+        keys = self.voter_keys
+        return lambda vote: vote_problem(vote, digest or "", keys, now)
 
     def route(self, intent: Intent | Mapping[str, Any]) -> Routing:
         """Route one intent (an `Intent` or its JSON form); `UsageError` if it is malformed."""
@@ -297,7 +333,7 @@ class Router:
                     "(its votes do not carry over: give a changed intent a new id)"
                 )
                 return False, None
-            result = tally(self.store.votes(intent.id), ballot, opened)
+            result = tally(self.store.votes(intent.id), ballot, opened, self._verify(digest, now))
         except BallastError as exc:
             reasoning.append(f"refused: {exc}")
             return False, None
@@ -314,14 +350,37 @@ class Router:
         reasoning.append("the majority approves" if yes > no else "the majority rejects")
         return yes > no, result
 
-    def vote(self, intent_id: str, voter: str, choice: str, at: float | None = None) -> tuple[bool, str]:
-        """Record a vote; (whether it counts, why not). Every vote is recorded and logged."""
+    def ballot(self, intent_id: str) -> tuple[float, str] | None:
+        """When the intent's ballot opened and the digest of the intent it is bound to (what a signed
+        vote signs), or None when no ballot is open."""
+        return self.store.ballot(intent_id)
+
+    def vote(
+        self,
+        intent_id: str,
+        voter: str,
+        choice: str,
+        at: float | None = None,
+        *,
+        signature: Mapping[str, str] | None = None,
+    ) -> tuple[bool, str]:
+        """Record a vote; (whether it counts, why not). Every vote is recorded and logged.
+
+        `signature` is `{"key_id", "sig"}` from `ballast.runtime.vote_signing.sign_vote`, over this
+        vote at `at` on the intent's ballot; needed when votes must be signed."""
         ballot = self.governance.ballot
         if ballot is None:
             raise UsageError(f"governance '{self.governance.name}' declares no vote: add `vote {{ voters [...] … }}`")
-        vote = Vote(intent_id, voter, choice, self.clock() if at is None else at)
-        earlier = tally(self.store.votes(intent_id), ballot, self.store.opened_at(intent_id)).counted
-        reason = discard_reason(vote, ballot, self.store.opened_at(intent_id), earlier)
+        now = self.clock()
+        sig = signature or {}
+        vote = Vote(
+            intent_id, voter, choice, now if at is None else at, str(sig.get("key_id", "")), str(sig.get("sig", ""))
+        )
+        opened = self.store.ballot(intent_id)
+        opened_at, digest = opened if opened is not None else (None, None)
+        verify = self._verify(digest, now)
+        earlier = tally(self.store.votes(intent_id), ballot, opened_at, verify).counted
+        reason = discard_reason(vote, ballot, opened_at, earlier, verify)
         self.store.cast(vote)
         self._record(lambda: self._vote_entry(vote, reason))
         return reason is None, reason or "counted"
@@ -355,12 +414,20 @@ class Router:
     def _vote_entry(self, vote: Vote, reason: str | None) -> dict[str, Any]:
         return audit_entry(
             "IntentVote",
-            {"intent": vote.intent, "voter": vote.voter, "choice": vote.choice, "at": vote.at},
+            {
+                "intent": vote.intent,
+                "voter": vote.voter,
+                "choice": vote.choice,
+                "at": vote.at,
+                **({"key_id": vote.key_id} if vote.key_id else {}),  # unsigned votes keep their action ids
+            },
             subject=vote.intent,
             actor=vote.voter,
             scope=self.governance.name,
             outcome="counted" if reason is None else "not counted",
-            reason=reason or f"{vote.choice} by a declared voter, in time",
+            reason=reason
+            or f"{vote.choice} by a declared voter, in time"
+            + (f", signed by key {vote.key_id}" if vote.key_id else ""),
             when=iso(vote.at),
             how=f"vote on the ballot of intent {vote.intent}",
         )

@@ -90,6 +90,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     query.add_argument("--until", metavar="T", help="appended before T")
     query.add_argument("--limit", metavar="N", type=int, help="only the newest N matches")
     query.add_argument(
+        "--count",
+        action="store_true",
+        help="print how many matching entries there are of each kind, actor and outcome instead of the entries "
+        "(--kind DirectiveHeld: what each warn or dryrun rule held back)",
+    )
+    query.add_argument(
         "--format",
         choices=("text", "json"),
         default="text",
@@ -218,6 +224,8 @@ def _query(args: Namespace, out: TextIO) -> int:
             until=args.until,
             limit=args.limit,
         )
+        if args.count:
+            return _counts(found, total, args.format, out)
         count = 0
         for entry in found:
             count += 1
@@ -227,6 +235,22 @@ def _query(args: Namespace, out: TextIO) -> int:
                 out.write(_entry_text(entry) + "\n")
     if args.format == "text":
         out.write(f"{count} of {total} entries match\n")
+    return EXIT_OK
+
+
+def _counts(found: Any, total: int, format: str, out: TextIO) -> int:
+    """`query --count`: the matching entries counted by kind, actor and outcome, in that order."""
+    from collections import Counter
+
+    counts = Counter((e.get("kind"), e.get("actor"), e.get("outcome")) for e in found)
+    rows = sorted(counts.items(), key=lambda item: tuple(str(x) for x in item[0]))
+    if format == "json":
+        for (kind, actor, outcome), n in rows:
+            out.write(json.dumps({"kind": kind, "actor": actor, "outcome": outcome, "count": n}, sort_keys=True) + "\n")
+        return EXIT_OK
+    for (kind, actor, outcome), n in rows:
+        out.write(f"{n:>6}  {kind}  {actor}  {outcome}\n")
+    out.write(f"{sum(counts.values())} of {total} entries match\n")
     return EXIT_OK
 
 

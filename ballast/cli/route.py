@@ -33,6 +33,12 @@ def add_governance_arguments(parser: argparse.ArgumentParser) -> None:
         "else JSON lines",
     )
     parser.add_argument(
+        "--trust",
+        metavar="KEYRING",
+        help="the voter keyring (YAML or JSON): given, a vote counts only signed by a key of its voter; "
+        "needed when the document's vote says signatures \"required\"",
+    )
+    parser.add_argument(
         "--now", metavar="TIME", help="the time of this step (RFC 3339 or epoch seconds); default: the clock"
     )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or one JSON object")
@@ -71,11 +77,18 @@ def load_governance(args: Namespace) -> Any:
 @contextlib.contextmanager
 def opened_router(args: Namespace, governance: Any) -> Iterator[Any]:
     """A `Router` over the arguments' vote store and audit trail, closed on the way out."""
+    from ballast.cli.trust import read_trust
     from ballast.runtime.audit import AuditLog
     from ballast.runtime.errors import UsageError
     from ballast.runtime.governance import Router
     from ballast.runtime.vote_store import MemoryVoteStore, SqliteVoteStore
 
+    voter_keys = read_trust(args.trust)
+    if voter_keys is None and governance.ballot is not None and governance.ballot.signed:
+        raise UsageError(
+            f'governance {governance.name} counts only signed votes (signatures "required"): '
+            "give the voter keyring with --trust KEYRING"
+        )
     store: Any = SqliteVoteStore(args.votes) if args.votes else MemoryVoteStore()
     ledger = audit = None
     try:
@@ -86,7 +99,7 @@ def opened_router(args: Namespace, governance: Any) -> Iterator[Any]:
             audit = AuditLog(ledger, measure=False)
         elif args.audit:
             audit = AuditLog.append_to(args.audit, measure=False)
-        yield Router(governance, store=store, ledger=audit, clock=clock(args.now))
+        yield Router(governance, store=store, ledger=audit, clock=clock(args.now), voter_keys=voter_keys)
     finally:
         with contextlib.suppress(UsageError):
             if audit is not None:

@@ -93,7 +93,7 @@ def find_test_files(paths: Sequence[str]) -> list[str]:
 
     Raises UsageError for a path that does not exist or a directory without test files.
     """
-    found = expand_paths(paths, lambda p: p.name.endswith(TEST_SUFFIXES), "no test files (*.test.yaml)")
+    found = expand_paths(paths, lambda p, _root: p.name.endswith(TEST_SUFFIXES), "no test files (*.test.yaml)")
     return list(dict.fromkeys(found))
 
 

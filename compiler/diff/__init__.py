@@ -87,17 +87,26 @@ def sort_findings(findings: list[Finding]) -> list[Finding]:
 
 
 def unjustified(findings: list[Finding], head_ir: IR) -> list[str]:
-    """The keys of guard-loosened findings on rules that carry no `justification` in the head
-    (`ballast diff --require-justification`, and `ballast fleet plan` for a rollout's bundle)."""
-    justified = {
-        (policy["name"], rule["name"])
-        for policy in head_ir.get("policies", [])
-        for rule in policy["rules"]
-        if rule.get("justification")
-    }
-    rules = {(policy["name"], rule["name"]) for policy in head_ir.get("policies", []) for rule in policy["rules"]}
+    """The keys of guard-loosened findings on rules, safety classes or rollout plans that carry
+    no `justification` in the head (`ballast diff --require-justification`, and `ballast fleet
+    plan` for a rollout's bundle). A rollout's justification is the plan's own, one for the
+    whole document."""
+    # (kind, document, rule or class): a policy and a catalog may share a name
+    guards = [
+        (kind, document["name"], entry)
+        for kind, key, entries in (("policy", "policies", "rules"), ("safety", "safety", "classes"))
+        for document in head_ir.get(key, [])
+        for entry in document[entries]
+    ]
+    justified = {(kind, name, entry["name"]) for kind, name, entry in guards if entry.get("justification")}
+    known = {(kind, name, entry["name"]) for kind, name, entry in guards}
+    plans = {document["name"]: bool(document.get("justification")) for document in head_ir.get("rollouts", [])}
     return [
         f.key
         for f in findings
-        if GUARD_LOOSENED in f.tags and (f.document, f.subject) in rules and (f.document, f.subject) not in justified
+        if GUARD_LOOSENED in f.tags
+        and (
+            ((f.kind, f.document, f.subject) in known and (f.kind, f.document, f.subject) not in justified)
+            or (f.kind == "rollout" and f.document in plans and not plans[f.document])
+        )
     ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ballast.compiler.diff.document import DocumentDiff
 from ballast.compiler.diff.findings import GUARD_LOOSENED, Finding, position
 from ballast.compiler.diff.schema import diff_input
 from ballast.compiler.diff.solver import DEFAULT_TIMEOUT_MS, Domain, same_value
@@ -17,43 +18,18 @@ from ballast.runtime.ir import unparse
 from ballast.runtime.values import format_duration
 
 IR = dict[str, Any]
-DOCUMENT = [1, 1]  # a finding about the whole document points at its first line
 
 
-class ThreatDiff:
+class ThreatDiff(DocumentDiff):
+    kind = "threat"
+    label = "threat document"
+
     def __init__(self, old: IR, new: IR, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> None:
-        self.old, self.new = old, new
-        self.name = new["name"]
+        super().__init__(old, new)
         self.timeout_ms = timeout_ms
-        self.findings: list[Finding] = []
-
-    def add(
-        self, check: str, subject: str, message: str, old_at: Any = DOCUMENT, new_at: Any = DOCUMENT, **extra: Any
-    ) -> None:
-        self.findings.append(
-            Finding(
-                check,
-                "threat",
-                self.name,
-                subject,
-                message,
-                position(self.old.get("file", "<threat>"), old_at) if old_at is not None else None,
-                position(self.new.get("file", "<threat>"), new_at) if new_at is not None else None,
-                confidence=extra.pop("confidence", "structural"),
-                tags=tuple(extra.pop("tags", ())),
-                details=extra,
-            )
-        )
 
     def run(self) -> list[Finding]:
-        changed = [k for k in ("version", "owner", "description", "labels") if self.old.get(k) != self.new.get(k)]
-        if changed:
-            self.add(
-                "threat-metadata-changed",
-                "",
-                f"threat document {', '.join(changed)} changed",
-                changes={k: {"before": self.old.get(k), "after": self.new.get(k)} for k in changed},
-            )
+        self.metadata()
         base, head = position(self.old.get("file", ""), [1, 1]), position(self.new.get("file", ""), [1, 1])
         self.findings.extend(diff_input("threat", self.name, self.old["input"], self.new["input"], base, head))
         self.sources()

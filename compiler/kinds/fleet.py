@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ballast.compiler.kinds import NotSupportedYet, unchanged_or_unsupported
+from ballast.compiler.kinds import NotSupportedYet
 from ballast.compiler.settings import SettingSpec, head, read_settings, string_of, words_of
 from ballast.compiler.spans import at
 from ballast.dsl import ast
@@ -203,11 +203,10 @@ class FleetKind:
         return format_document(document)
 
     def diff(self, old: IR, new: IR, *, timeout_ms: int, solver_seconds: list[float] | None = None) -> list[Any]:
-        return unchanged_or_unsupported(
-            old,
-            new,
-            f"diffing changes to fleet '{new['name']}' is not supported yet: `ballast fleet drift` compares a fleet with what runs",
-        )
+        # Imported here: only `ballast diff` pays for the detectors (and the solver).
+        from ballast.compiler.diff.fleet import FleetDiff
+
+        return FleetDiff(old, new).run()
 
     def explain(self, entry: IR) -> list[str]:
         raise NotSupportedYet(f"explaining fleet '{entry['name']}' is not supported yet: it has no rules")

@@ -7,12 +7,14 @@ votes on tiers 3 and 4::
       tier 0 { intents ["modify_governance"] routed_to "human_review" }
       tier 3 { intents ["self_improve"] routed_to "unified_logic_hub" min_alignment 50% }
       priority resilience { weight 1.0 signal "resilience_impact" }
-      vote { voters ["architect", "sre-lead", "risk"] quorum 2 deadline 10m ties "reject" }
+      vote { voters ["architect", "sre-lead", "risk"] quorum 2 deadline 10m ties "reject"
+             signatures "required" }
     }
 
 `resolve` checks every block at its position: tiers are 0 to 4 and each is declared once, an
 intent type sits in one tier only, a priority's weight is in [0, 1], the vote's voters are
-distinct and its quorum is reachable (at most the number of voters), and a voting tier that
+distinct and its quorum is reachable (at most the number of voters), `signatures` is `required`
+or `none` (a signed vote is checked by `ballast.runtime.vote_signing`), and a voting tier that
 lists intents has a vote to wait for. `lower` writes the IR `ballast.runtime.governance.Governance`
 reads; the meaning of each tier is fixed by the runtime (its module docstring).
 """
@@ -22,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ballast.compiler.kinds import NotSupportedYet, unchanged_or_unsupported
+from ballast.compiler.kinds import NotSupportedYet
 from ballast.compiler.settings import SettingSpec, head, read_settings, string_of, words_of
 from ballast.compiler.spans import at
 from ballast.dsl import ast
@@ -50,7 +52,9 @@ VOTE_SETTINGS = {
     "quorum": SettingSpec(("number",), "2", minimum=1, whole=True),
     "deadline": SettingSpec(("duration",), "10m"),
     "ties": SettingSpec(("string",), '"reject"'),
+    "signatures": SettingSpec(("string",), '"required"'),
 }
+SIGNATURES = ("required", "none")  # `required`: a vote counts only signed by its voter's key
 BLOCKS = ("tier", "priority", "vote")
 
 
@@ -245,6 +249,16 @@ def _vote(block: ast.GovernanceBlock, errors: ErrorList) -> IR | None:
             settings["ties"].value_span,
             did_you_mean(ties, TIES) or 'write `ties "reject"` (the safe choice) or `ties "approve"`',
         )
+    signatures = string_of(settings, "signatures", "none")
+    if signatures not in SIGNATURES:
+        ok = False
+        errors.error(
+            "signatures",
+            f"signatures '{signatures}' is not one of {', '.join(SIGNATURES)}",
+            settings["signatures"].value_span,
+            did_you_mean(signatures, SIGNATURES)
+            or 'write `signatures "required"` (a vote counts only signed by its voter\'s key) or `signatures "none"`',
+        )
     if not ok:
         return None
     return {
@@ -252,6 +266,7 @@ def _vote(block: ast.GovernanceBlock, errors: ErrorList) -> IR | None:
         "quorum": quorum,
         "deadline_seconds": settings["deadline"].value.seconds,  # type: ignore[union-attr]
         "ties": ties,
+        "signed": signatures == "required",
         "at": at(block.span),
     }
 
@@ -303,7 +318,9 @@ class GovernanceKind:
         return format_document(document)
 
     def diff(self, old: IR, new: IR, *, timeout_ms: int, solver_seconds: list[float] | None = None) -> list[Any]:
-        return unchanged_or_unsupported(old, new, f"diffing changes to governance '{new['name']}' is not supported yet")
+        from ballast.compiler.diff.governance import GovernanceDiff
+
+        return GovernanceDiff(old, new).run()
 
     def explain(self, entry: IR) -> list[str]:
         raise NotSupportedYet(f"explaining governance '{entry['name']}' is not supported yet: it has no rules")

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from ballast.compiler import types as T
 from ballast.compiler.checker import Checker
-from ballast.compiler.kinds import NotSupportedYet, unchanged_or_unsupported
+from ballast.compiler.kinds import NotSupportedYet
 from ballast.compiler.kinds.fleet import FleetModel
 from ballast.compiler.passes.optimize import fold
 from ballast.compiler.passes.resolve import PolicyModel, suggest
@@ -469,11 +469,10 @@ class RolloutKind:
         return format_document(document)
 
     def diff(self, old: IR, new: IR, *, timeout_ms: int, solver_seconds: list[float] | None = None) -> list[Any]:
-        return unchanged_or_unsupported(
-            old,
-            new,
-            f"diffing changes to rollout '{new['name']}' is not supported yet: `ballast fleet plan` diffs the bundle it ships",
-        )
+        # Imported here: only `ballast diff` pays for the detectors (and the solver).
+        from ballast.compiler.diff.rollout import RolloutDiff
+
+        return RolloutDiff(old, new, timeout_ms).run()
 
     def explain(self, entry: IR) -> list[str]:
         raise NotSupportedYet(f"explaining rollout '{entry['name']}' is not supported yet: it has no rules")

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ballast.compiler import types as T
 from ballast.compiler.checker import Checker
-from ballast.compiler.kinds import NotSupportedYet, unchanged_or_unsupported
+from ballast.compiler.kinds import NotSupportedYet
 from ballast.compiler.passes.optimize import fold, plan
 from ballast.compiler.passes.resolve import PolicyModel, check_enforcement, check_names, merge, suggest
 from ballast.compiler.spans import at
@@ -305,11 +305,9 @@ class SafetyKind:
         return format_document(document)
 
     def diff(self, old: IR, new: IR, *, timeout_ms: int, solver_seconds: list[float] | None = None) -> list[Any]:
-        # Only "nothing changed" is known for sure; anything else needs the catalog's own
-        # detectors, which are not written yet: say so.
-        return unchanged_or_unsupported(
-            old, new, f"the semantic diff of safety catalogs is not supported yet: '{new['name']}' changed"
-        )
+        from ballast.compiler.diff.safety import SafetyDiff
+
+        return SafetyDiff(old, new, timeout_ms, solver_seconds).run()
 
     def explain(self, entry: IR) -> list[str]:
         raise NotSupportedYet(

@@ -798,3 +798,14 @@ def test_explain_of_a_threat_document_says_it_is_not_supported_yet():
     code, out, err = run("explain", MOTB, CATALOG / "gtbe.bal", "--rule", "motb.gtbe", "--event", "{}")
     assert (code, out) == (2, "")
     assert "explaining threat 'motb.gtbe' is not supported yet" in err  # the threat kind's explain hook
+
+
+def test_a_policy_tree_under_a_tests_folder_is_read(tmp_path: Path) -> None:
+    """Only `tests/` folders below the directory given hold fixtures to skip: a repository that
+    keeps its policies under tests/ (as ours keeps diff fixtures) is still read."""
+    tree = tmp_path / "tests" / "policies"
+    (tree / "tests").mkdir(parents=True)
+    shutil.copy(CATALOG / "gtbe.bal", tree / "gtbe.bal")
+    (tree / "tests" / "broken.bal").write_text("policy broken {", encoding="utf-8")  # a fixture: skipped
+    code, out, err = run("check", tree)
+    assert (code, err) == (0, "") and "1 threat" in out

@@ -56,3 +56,32 @@ def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
     broken.write_text('governance g version "1" {\n  tier 7 { intents ["a"] }\n}\n')
     code, _, err = run_cli("route", broken, "--intent", INTENT)
     assert code == 1 and f"{broken}:2:8: error[range]: tier 7 does not exist" in err
+
+
+def test_signed_votes_need_the_voter_keyring(tmp_path: Path) -> None:
+    board = REPO / "docs" / "examples" / "board.bal"
+    intent = '{"id": "i-1", "type": "extend_grace", "actor": "agent-7"}'
+    code, _, err = run_cli("route", board, "--intent", intent)
+    assert (code, err) == (
+        2,
+        'ballast: governance mesh.board counts only signed votes (signatures "required"): '
+        "give the voter keyring with --trust KEYRING\n",
+    )
+    votes, keyring = tmp_path / "votes.db", REPO / "docs" / "examples" / "voters.yaml"
+    assert run_cli("route", board, "--intent", intent, "--votes", votes, "--trust", keyring)[0] == 1
+    unsigned = ("--intent-id", "i-1", "--voter", "alice", "--choice", "approve", "--votes", votes, "--trust", keyring)
+    code, out, _ = run_cli("vote", board, *unsigned)
+    assert (code, out) == (
+        1,
+        "alice approve on i-1: forged: unsigned (this ballot needs votes signed by alice's key)\n",
+    )
+
+
+def test_a_key_without_a_keyring_is_refused(tmp_path: Path) -> None:
+    key = REPO / "docs" / "examples" / "alice.key"
+    args = ("--intent-id", "i-1", "--voter", "architect", "--choice", "approve", "--votes", tmp_path / "v.db")
+    code, _, err = run_cli("vote", ROUTER, *args, "--key", key)
+    assert (code, err) == (
+        2,
+        "ballast: --key signs the vote, and only a voter keyring checks the signature: give --trust KEYRING too\n",
+    )

@@ -113,3 +113,14 @@ def test_yaml_mistakes_are_reported_where_they_are(tmp_path: Path) -> None:
         "5:3 missing tier 3 lists intents but the document declares no vote",
         "5:21 name tier 3 has no setting 'rooted_to'",
     ]
+
+
+def test_a_vote_may_require_signatures(tmp_path: Path) -> None:
+    body = '  tier 3 { intents ["x"] }\n  vote { voters ["a", "b"] quorum 1 deadline 1m signatures "required" }\n'
+    ballot = Governance.from_ir(compile_governance(tmp_path, body)).ballot
+    assert ballot is not None and ballot.signed
+    unsigned = Governance.from_ir(compile_governance(tmp_path, body.replace('"required"', '"none"'))).ballot
+    assert unsigned is not None and not unsigned.signed
+    assert errors(tmp_path, body.replace('"required"', '"requred"')) == [
+        "3:61 signatures signatures 'requred' is not one of required, none"
+    ]

@@ -328,7 +328,7 @@ KIND_CATALOG = [
     "catalog/governance/router.bal",
 ]
 # Kinds whose diff tells only "unchanged" yet: a change raises NotSupportedYet.
-NO_DIFF_YET = {"fleet", "rollout", "governance"}
+NO_DIFF_YET = {"fleet", "rollout"}
 
 
 def test_every_kind_has_every_hook() -> None:
@@ -366,9 +366,13 @@ def test_every_kind_runs_each_stage_on_the_catalog() -> None:
             assert kind.load(entry) is not None
             assert kind.manifest(entry)["name"] == entry["name"]
             assert kind.diff(entry, entry, timeout_ms=1000) == []  # a document against itself: no finding
-            if kind.name == "safety":  # a change: its detectors are not written yet, and it says so
-                with pytest.raises(kinds.NotSupportedYet, match="not supported yet"):
-                    kind.diff(entry, {**entry, "classes": entry["classes"][1:]}, timeout_ms=1000)
+            if kind.name == "safety":  # a class removed is a loosened guard
+                removed = kind.diff(entry, {**entry, "classes": entry["classes"][1:]}, timeout_ms=1000)
+                assert [(f.id, f.subject) for f in removed] == [("safety-class-removed", entry["classes"][0]["name"])]
+            elif kind.name == "governance":  # a lower quorum is a loosened guard
+                vote = {**entry["vote"], "quorum": entry["vote"]["quorum"] - 1}
+                lowered = kind.diff(entry, {**entry, "vote": vote}, timeout_ms=1000)
+                assert [(f.id, f.subject) for f in lowered] == [("governance-vote-loosened", "vote quorum")]
             elif kind.name in NO_DIFF_YET:
                 with pytest.raises(kinds.NotSupportedYet):
                     kind.diff(entry, {**entry, "version": "changed"}, timeout_ms=1000)

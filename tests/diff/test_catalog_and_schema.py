@@ -38,3 +38,11 @@ def test_the_json_report_follows_the_published_schema() -> None:
     jsonschema.validate(report, schema)
     assert report["format"] == "ballast-diff/1"
     assert {f["id"] for f in report["findings"]} >= {"rule-renamed", "rule-condition-narrowed", "rule-cooldown-changed"}
+
+
+def test_every_document_kind_has_its_removed_and_added_checks() -> None:
+    # `diff_ir` reports a document on one side only as `<kind>-removed` / `<kind>-added`
+    from ballast.compiler.kinds import registry
+
+    for kind in registry():
+        assert {f"{kind.name}-removed", f"{kind.name}-added"} <= set(CHECKS), kind.name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.support import run_cli
@@ -42,3 +43,15 @@ def test_without_the_option_justifications_are_not_required(tmp_path: Path) -> N
     code, out, _ = run_cli("diff", base, head)
     assert code == 0
     assert "missing justification" not in out
+
+
+def test_a_safety_class_that_loosens_a_guard_needs_its_justification_too() -> None:
+    base, head = EXAMPLES / "safety-base.bal", EXAMPLES / "safety-head.bal"
+    code, out, _ = run_cli("diff", base, head, "--fail-on", "never", "--require-justification", "--format", "json")
+    findings = json.loads(out)["findings"]
+    missing = sorted((f["id"], f["subject"]) for f in findings if f.get("justification") == "missing")
+    # bulk_delete's shorter hold is justified in the head; bulk_export's changes are not
+    assert code == 1 and missing == [
+        ("safety-condition-narrowed", "bulk_export"),
+        ("safety-enforcement-loosened", "bulk_export"),
+    ]

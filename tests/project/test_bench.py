@@ -48,3 +48,10 @@ def test_the_fleet_rehearsal_benchmark_runs_on_a_small_fleet() -> None:
     # bench.fleet stops unless every seed ends with the bad bundle caught and rolled back
     out = run_bench("bench.fleet", "--clusters", "150", "--seeds", "1", "--markdown")
     assert "| 150 clusters |" in out and "target" in out
+
+
+def test_the_route_benchmark_runs_on_a_small_stream() -> None:
+    # bench.route stops unless every routing gives the generator's tier and decision
+    out = run_bench("bench.route", "--intents", "100", "--runs", "1", "--markdown")
+    assert "**Ballast route benchmark (full run)**" in out
+    assert "every routing of the stream gave the generator's tier and decision" in out

@@ -114,3 +114,26 @@ def test_a_bundle_with_an_unknown_mode_is_refused(graded: ballast.PolicySet) -> 
     ir["rules"][1]["mode"] = "sometimes"
     with pytest.raises(ValueError, match="unknown enforce 'hard' or mode 'sometimes'"):
         CompiledPolicy(ir)
+
+
+def test_the_ledger_counts_what_each_warn_or_dryrun_rule_held_back(tmp_path: Path) -> None:
+    policy = tmp_path / "graded.bal"
+    policy.write_text(POLICY, encoding="utf-8")
+    events = tmp_path / "ev.jsonl"
+    events.write_text('{"pool":"a","load":0.95}\n{"pool":"b","load":0.6}\n', encoding="utf-8")
+    ledger = tmp_path / "audit.sqlite"
+    assert run_cli("eval", policy, "--events", events, "--audit", ledger)[0] == 0
+    code, out, _ = run_cli("audit", "query", ledger, "--kind", "DirectiveHeld", "--count")
+    assert code == 0
+    assert out.splitlines() == [
+        "     1  DirectiveHeld  graded/trial_pause  held (dryrun): would have issued pause",
+        "     2  DirectiveHeld  graded/warn_busy  held (warn): would have issued downgrade",
+        "3 of 4 entries match",
+    ]
+    code, out, _ = run_cli("audit", "query", ledger, "--count", "--format", "json")
+    counted = [json.loads(line) for line in out.splitlines()]
+    assert {(c["kind"], c["count"]) for c in counted} == {
+        ("DirectiveHeld", 1),
+        ("DirectiveHeld", 2),
+        ("DirectiveIssued", 1),
+    }

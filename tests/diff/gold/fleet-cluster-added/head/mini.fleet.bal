@@ -1,0 +1,43 @@
+# fleet-cluster-added: cluster us-2 joined the fleet (staging)
+fleet mesh.mini version "1" {
+  owner "sre"
+
+  cluster "eu-stg" {
+    region "eu"
+    env "staging"
+    group "eu"
+    control_plane "1.8.2"
+    labels { tier: "staging" }
+  }
+
+  cluster "eu-1" {
+    region "eu"
+    env "prod"
+    group "eu"
+    control_plane "1.8.2"
+    labels { tier: "canary" }
+  }
+
+  cluster "eu-2" {
+    region "eu"
+    env "prod"
+    group "eu"
+    control_plane "1.8.2"
+    labels { tier: "general" }
+  }
+
+  cluster "us-2" {
+    region "us"
+    env "staging"
+    group "us"
+    labels { tier: "staging" }
+  }
+
+  cluster "us-1" {
+    region "us"
+    env "prod"
+    group "us"
+    control_plane "1.8.2"
+    labels { tier: "general" }
+  }
+}

@@ -1,0 +1,23 @@
+# deploy_model moved from tier 1 (auto-execute) to tier 3 (a vote)
+governance shop.router version "1" {
+  tier 1 {
+    intents ["modify_config"]
+  }
+
+  tier 3 {
+    intents ["self_improve", "extend_grace", "deploy_model"]
+    min_alignment 50%
+  }
+
+  priority revenue {
+    weight 0.8
+    signal "revenue_impact"
+  }
+
+  vote {
+    voters ["architect", "sre-lead", "risk"]
+    quorum 2
+    deadline 10m
+    ties "reject"
+  }
+}
