@@ -26,7 +26,6 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "method-not-allowed": (405, "This route does not take that method"),
     "rollback": (409, "The bundle does not move the policies forward"),
     "too-large": (413, "The request body is over the size limit"),
-    "unsupported-media-type": (415, "The request body is not in a media type this route reads"),
     "invalid-bundle": (422, "The bundle cannot be run"),
     "invalid-request": (422, "The request is JSON, but not what this route takes"),
     "busy": (429, "Too many requests in flight"),
