@@ -28,8 +28,6 @@ from starlette.testclient import TestClient
 
 from ballast.service import create_app
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
 DOCUMENTED_STATUSES = {"200", "400", "401", "403", "404", "409", "413", "422", "429", "500", "501", "503"}
 
 
@@ -47,7 +45,7 @@ def api_schema() -> Any:
     app = create_app(s)
     client = TestClient(app)
     # some history, so the threat and dashboard answers are not all empty
-    client.post("/v1/evaluate", json=event(0.9))
+    client.post("/v1/evaluate?input=ev", json=event(0.9))
     client.post("/v1/evaluate?input=signals", json={"ts": 1_780_000_000, "risk": 50})
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
