@@ -167,9 +167,12 @@ def _signer(path: str | None) -> Any:
 def _catalog(args: Namespace, err: TextIO) -> Any:
     """The SafetyCatalog of --safety, read as `ballast preflight` reads its CATALOG."""
     from ballast.cli.gate import load_catalog
+    from ballast.cli.trust import is_bundle
     from ballast.runtime.errors import CompileError, UsageError
 
-    wanted = Namespace(paths=[args.safety], catalog=args.catalog, trust=args.trust, allow_unsigned=False)
+    # a bundle is verified against the service's keyring; sources are compiled here, not verified
+    trust = args.trust if is_bundle([args.safety]) else None
+    wanted = Namespace(paths=[args.safety], catalog=args.catalog, trust=trust, allow_unsigned=False)
     try:
         return load_catalog(wanted, err)
     except CompileError as exc:
