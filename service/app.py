@@ -33,6 +33,10 @@ from ballast.service.problems import PROBLEM_MEDIA_TYPE, Problem, json_type
 log = logging.getLogger("ballast.service")
 RETRY_AFTER_SECONDS = 1  # a request in flight takes milliseconds: one second is a generous wait
 STREAM_POLL_SECONDS = 0.25  # how often the event stream looks for new items
+# Requests of up to this many events are decided on the event loop: deciding one takes tens of
+# microseconds, handing it to a worker thread and back costs more (and much more on a loaded
+# machine). Larger batches go to a thread so that health checks and scrapes are answered meanwhile.
+INLINE_EVENTS = 16
 Handler = Callable[[Request, Service], Awaitable[Response]]
 
 
@@ -200,7 +204,10 @@ async def _evaluate(request: Request, service: Service) -> Response:
             "invalid-request",
             'the body is one event (a JSON object) or a batch {"events": [...]}; got ' + json_type(document),
         )
-    results = await run_in_threadpool(service.evaluate, events, input_name)
+    if len(events) <= INLINE_EVENTS and not service.changing:
+        results = service.evaluate(events, input_name)  # a thread hop would cost more than the decision
+    else:  # a large batch, or a reload holding the engine: keep the event loop free meanwhile
+        results = await run_in_threadpool(service.evaluate, events, input_name)
     if not batch:
         return json_response(results[0].to_dict())
     return json_response({"results": [{"index": i, **r.to_dict()} for i, r in enumerate(results)]})

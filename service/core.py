@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from ballast.runtime.approvals import Gate
 from ballast.runtime.audit import AuditLog
 from ballast.runtime.errors import UsageError
 from ballast.runtime.events import ThreatIndexUpdated
-from ballast.runtime.policy import Result
+from ballast.runtime.policy import Directive, Result
 from ballast.runtime.safety import SafetyCatalog
 from ballast.runtime.store import COMMITTED, ChangeOutcome, PolicyStore
 from ballast.runtime.values import iso
@@ -134,6 +135,7 @@ class Service:
         self.gate = (
             Gate(safety, approvals or _memory_store(), ledger=audit, clock=clock) if safety is not None else None
         )
+        self._proposals = 0  # proposals being judged or committed (a commit holds the engine)
         self._last_update: dict[str, dict[str, Any]] = {}  # threat → its last ThreatIndexUpdated, for the rationale
         self._preflight_lock = threading.Lock()
         self._counting = threading.Lock()
@@ -171,7 +173,7 @@ class Service:
             serial = result.bundle.serial if result.bundle is not None else None
             for d in result.directives:
                 m.directives.labels(d.action).inc()
-                self.feed.publish("directive", {**d.to_dict(), "bundle_serial": serial})
+                self.feed.publish("directive", partial(_directive_item, d, serial))
             for d in result.held:
                 m.held.labels(d.mode).inc()
             for e in result.events:
@@ -254,11 +256,16 @@ class Service:
         """Propose a signed bundle to the store; returns the outcome of an accepted one (committed
         or no-op) and raises the refusal as a Problem (`untrusted-bundle`, `rollback`,
         `invalid-bundle`, or `ledger-unavailable` when the decision could not be recorded)."""
+        with self._counting:
+            self._proposals += 1
         try:
             outcome = self.store.propose(bundle, actor=actor, allow_rollback=allow_rollback, where="request body")
         except UsageError as exc:
             self.health.ledger_failed(str(exc))
             raise Problem("ledger-unavailable", f"{exc}; the bundle was not changed") from None
+        finally:
+            with self._counting:
+                self._proposals -= 1
         self.metrics.policy_changes.labels(outcome.status).inc()
         if outcome.accepted:
             if outcome.status == COMMITTED:
@@ -277,6 +284,11 @@ class Service:
         raise Problem(kind, outcome.message, reason=reason, outcome=outcome.to_dict())
 
     # ---- reading ----
+    @property
+    def changing(self) -> bool:
+        """Whether a policy change is under way (its commit may hold the Engine for a while)."""
+        return self._proposals > 0
+
     def state(self) -> dict[str, Any]:
         """What the gauges and the dashboard show: threats, the running bundle, counters, health."""
         active = self.store.current
@@ -293,6 +305,10 @@ class Service:
         """Close the audit log (a ledger signs its head here when it has a key)."""
         if self.audit is not None:
             self.audit.close()
+
+
+def _directive_item(directive: Directive, serial: int | None) -> dict[str, Any]:
+    return {**directive.to_dict(), "bundle_serial": serial}
 
 
 def _memory_store() -> ApprovalStore:
