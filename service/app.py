@@ -35,7 +35,9 @@ RETRY_AFTER_SECONDS = 1  # a request in flight takes milliseconds: one second is
 STREAM_POLL_SECONDS = 0.25  # how often the event stream looks for new items
 # Requests of up to this many events are decided on the event loop: deciding one takes tens of
 # microseconds, handing it to a worker thread and back costs more (and much more on a loaded
-# machine). Larger batches go to a thread so that health checks and scrapes are answered meanwhile.
+# machine). Larger batches go to a thread so that health checks and scrapes are answered meanwhile,
+# and so do all requests while a policy change is under way (its commit holds the Engine; a
+# change that starts just after the check makes the loop wait for it: slower, never wrong).
 INLINE_EVENTS = 16
 Handler = Callable[[Request, Service], Awaitable[Response]]
 

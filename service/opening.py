@@ -48,8 +48,8 @@ def open_service(
         audit = AuditLog(ledger_file, measure=False)  # latencies are in /metrics; the trail stays reproducible
     try:
         store = PolicyStore(trust, audit=audit, stateful=True, engine_audit=audit, clock=clock, name="ballast serve")
-        where = str(bundle) if isinstance(bundle, str | os.PathLike) else "bundle"
-        store.propose(bundle if isinstance(bundle, bytes) else Path(bundle).read_bytes(), where=where).check()
+        # a path is read by the store, within the file size limit, and named in its messages
+        store.propose(bundle if isinstance(bundle, bytes) else os.fspath(bundle)).check()
         approval_store = None
         if approvals is not None:
             from ballast.runtime.approval_store import SqliteApprovalStore

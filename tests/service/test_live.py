@@ -93,10 +93,12 @@ def test_the_stream_pushes_a_directive_to_a_connected_client(running: Running) -
         lines = stream.iter_lines()
         assert next(lines) == "retry: 2000"
         http.post("/v1/evaluate?input=ev", json=event(0.9, pool="live-pool"))
-        for line in lines:
+        for line in lines:  # a read timeout (10 s without a line) fails the test
             if line.startswith("data: ") and "live-pool" in line:
                 assert json.loads(line[6:])["targets"] == ["live-pool"]
                 break
+        else:
+            pytest.fail("the stream ended without the directive")
 
 
 @pytest.mark.browser
