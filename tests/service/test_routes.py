@@ -346,3 +346,18 @@ def test_the_dashboard_lists_the_newest_reports_and_serves_only_those(tmp_path: 
     assert c.get("/reports/shadow.html").text == "<p>shadow</p>"
     problem(c.get("/reports/notes.txt"), 404, "not-found")
     problem(c.get("/reports/..%2F..%2Fetc%2Fpasswd"), 404, "not-found")
+
+
+def test_a_bug_inside_the_service_is_a_500_problem_and_a_log_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    c = client()
+
+    def broken(name: str | None = None) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(c.app.state.service, "threat", broken)
+    answer = c.get("/v1/threat")
+    assert "the service log has the details" in problem(answer, 500, "internal")["detail"]
+    assert "a bug" not in answer.text
+    assert "internal error serving GET /v1/threat" in caplog.text and "RuntimeError: a bug" in caplog.text
