@@ -60,6 +60,8 @@ COMMANDS = (
     Command("route", "ballast.cli.route", "route an intent through a governance document's autonomy tiers"),
     Command("vote", "ballast.cli.vote", "cast a vote on the ballot of a tier 3 or 4 intent"),
     Command("fleet", "ballast.cli.fleet", "plan, apply and steer a staged rollout over a fleet"),
+    # The runtime as a service (issue 16): HTTP API, Prometheus metrics, live dashboard.
+    Command("serve", "ballast.cli.serve", "serve a signed bundle over HTTP: API, metrics, live dashboard"),
 )
 COMMAND_NAMES = tuple(c.name for c in COMMANDS)
 

@@ -55,3 +55,13 @@ def test_the_route_benchmark_runs_on_a_small_stream() -> None:
     out = run_bench("bench.route", "--intents", "100", "--runs", "1", "--markdown")
     assert "**Ballast route benchmark (full run)**" in out
     assert "every routing of the stream gave the generator's tier and decision" in out
+
+
+def test_the_service_benchmark_runs_and_checks_nothing_is_lost() -> None:
+    # bench.serve stops unless every answer has one result per event, with the bundle's own
+    # decisions, and the server counted every event sent
+    out = run_bench("bench.serve", "--quick", "--markdown")
+    assert "**Ballast service benchmark (--quick smoke run: rough numbers)**" in out
+    assert "| sequential: request latency p50 / p95 / p99 (ms, one event) |" in out
+    assert "| batch: refused with 429 (events) | 0 |" in out
+    assert "nothing lost: every answer was 200" in out

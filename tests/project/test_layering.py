@@ -60,6 +60,11 @@ LAYERS = (
         ("ballast.cli", "ballast.simulator", "ballast.policytest"),
         why="the public API, ballast/paths.py and ballast/explain.py are below every command",
     ),
+    Layer(
+        "ballast.service",
+        ("ballast.cli", "ballast.simulator", "ballast.policytest", "ballast.compiler", "ballast.dsl", "ballast.fleet"),
+        why="the service runs the runtime beside a host: it compiles nothing and never imports the command line",
+    ),
     Layer("ballast.cli", (), why="the command line is the top: it may import every layer"),
 )
 
@@ -179,9 +184,10 @@ def test_every_stage_is_walked() -> None:
         ("ballast.compiler.passes.fake", "import importlib\nimportlib.import_module('ballast.simulator.run')\n", 2, "ballast.simulator.run"),
         ("ballast.simulator.fake", "\nfrom ballast.cli import exits\n", 2, "ballast.cli.exits"),
         ("ballast.fake", "from ballast.cli.check import run\n", 1, "ballast.cli.check.run"),
+        ("ballast.service.fake", "from ballast.compiler.pipeline import compile_paths\n", 1, "ballast.compiler.pipeline.compile_paths"),
     ],
     ids=["runtime-third-party", "runtime-in-function", "runtime-type-checking", "dsl-relative", "compiler-importlib",
-         "simulator-cli", "api-cli"],
+         "simulator-cli", "api-cli", "service-compiler"],
 )
 def test_a_violating_module_is_reported_with_its_line(name: str, source: str, line: int, imported: str) -> None:
     path = name.replace(".", "/") + ".py"
