@@ -223,13 +223,13 @@ class Decisive:
         if self.vetoes:
             best = 100.0 * (1.0 - self.share)
             names = ", ".join(f"'{b.name}' (enter {b.enter:g})" for b in self.vetoes)
-            parts.append(
-                f"at its worst, with every other signal at its best, the score is {best:.4g}, under {names}"
-            )
+            parts.append(f"at its worst, with every other signal at its best, the score is {best:.4g}, under {names}")
         if self.grants:
             worst = 100.0 * self.share
             names = ", ".join(f"'{b.name}' (enter {b.enter:g})" for b in self.grants)
-            parts.append(f"at its best, with every other signal at its worst, the score is {worst:.4g}, enough for {names}")
+            parts.append(
+                f"at its best, with every other signal at its worst, the score is {worst:.4g}, enough for {names}"
+            )
         return f"signal '{self.signal}' is {100.0 * self.share:.4g}% of the weight: " + "; ".join(parts)
 
 
@@ -349,7 +349,7 @@ class Scoring:
         reasons = []
         if blocked:
             badge = None
-            reasons.append(f"badge withheld: {', '.join(blocked)} missing and declared `missing \"block\"`")
+            reasons.append(f'badge withheld: {", ".join(blocked)} missing and declared `missing "block"`')
         else:
             badge = badge_with_hysteresis(score, chosen.badges, previous_badge)
             if score is None:

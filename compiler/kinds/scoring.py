@@ -200,7 +200,10 @@ def _profile(block: ast.ScoringBlock, declared: set[str], version: str, errors: 
     if "weights" not in settings:
         if not any(s.name == "weights" for s in block.settings):
             errors.error(
-                "missing", f"{what} has no weights", block.label_span, f"add `weights {PROFILE_SETTINGS['weights'].example}`"
+                "missing",
+                f"{what} has no weights",
+                block.label_span,
+                f"add `weights {PROFILE_SETTINGS['weights'].example}`",
             )
         return None
     weights = _weights(what, settings["weights"], declared, errors)
