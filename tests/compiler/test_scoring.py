@@ -97,7 +97,7 @@ def test_defaults_are_filled_in(tmp_path: Path) -> None:
     ir = compile_scoring(
         tmp_path,
         '  signal a { metric "m.a" stale_after 1d }\n'
-        "  profile p {\n    weights { a: 1 }\n    justification \"one signal\"\n"
+        '  profile p {\n    weights { a: 1 }\n    justification "one signal"\n'
         "    badge gold { enter 80 exit 70 }\n  }\n",
     )
     signal, profile = ir["signals"][0], ir["profiles"][0]
@@ -145,7 +145,9 @@ def test_mistakes_are_reported_where_they_are(tmp_path: Path) -> None:
         "9:21 range badge 'x' of profile 'p' enters at 101: scores are 0 to 100",
         "11:11 missing profile 'q' awards no badge",
         "11:23 range profile 'q' gives no signal a weight above 0: it could never score",
-        "12:50 duplicate profile 'r' has a second justification (the first is at " + str(tmp_path / "s.bal") + ":12:32)",
+        "12:50 duplicate profile 'r' has a second justification (the first is at "
+        + str(tmp_path / "s.bal")
+        + ":12:32)",
         "13:85 hysteresis badges 'g' (50/40) and 'h' (60/40) overlap: ordered by enter level, enter and exit levels must both rise",
     ]
 
@@ -164,7 +166,9 @@ BADGES = "    badge bronze { enter 50 exit 45 }\n    badge gold { enter 80 exit 
 
 def test_balanced_weights_pass_the_bias_guard(tmp_path: Path) -> None:
     # five equal signals: each is 20%; without it the others still make 80 (gold), alone it makes 20 (< 50)
-    ir = compile_scoring(tmp_path, SIGNALS + "  profile p {\n    weights { a: 1, b: 1, c: 1, d: 1, e: 1 }\n" + BADGES + "  }\n")
+    ir = compile_scoring(
+        tmp_path, SIGNALS + "  profile p {\n    weights { a: 1, b: 1, c: 1, d: 1, e: 1 }\n" + BADGES + "  }\n"
+    )
     assert ir["profiles"][0]["justification"] == ""
 
 
@@ -184,7 +188,9 @@ def test_a_signal_that_can_grant_a_badge_alone_needs_a_justification(tmp_path: P
     body = SIGNALS + "  profile p {\n    weights { a: 6, b: 1, c: 1, d: 1, e: 1 }\n" + BADGES + "  }\n"
     (message,) = errors(tmp_path, body)
     assert "signal 'a' is 60% of the weight" in message
-    assert "at its best, with every other signal at its worst, the score is 60, enough for 'bronze' (enter 50)" in message
+    assert (
+        "at its best, with every other signal at its worst, the score is 60, enough for 'bronze' (enter 50)" in message
+    )
     assert "the score is 40, under 'bronze' (enter 50), 'gold' (enter 80)" in message
 
 
