@@ -61,7 +61,7 @@ COMMANDS = (
     Command("vote", "ballast.cli.vote", "cast a vote on the ballot of a tier 3 or 4 intent"),
     Command("fleet", "ballast.cli.fleet", "plan, apply and steer a staged rollout over a fleet"),
     # Tenant maturity scoring (issue 15 §3).
-    Command("score", "ballast.cli.score", "score tenants' maturity: score, badge and each factor's contribution"),
+    Command("score", "ballast.cli.score", "score tenants' maturity: score, badge, factor contributions"),
 )
 COMMAND_NAMES = tuple(c.name for c in COMMANDS)
 

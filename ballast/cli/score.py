@@ -91,7 +91,7 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
 
 
 def _print(fmt: str, scoring: Any, profile: Any, now: float, results: list[Any], out: TextIO) -> None:
-    from ballast import score_report
+    from ballast.cli import score_report
 
     if fmt == "json":
         out.write(
@@ -106,7 +106,7 @@ def _print(fmt: str, scoring: Any, profile: Any, now: float, results: list[Any],
 def _write_reports(
     directory: Path, fmt: str, scoring: Any, profile: Any, now: float, results: list[Any], out: TextIO
 ) -> None:
-    from ballast import score_report
+    from ballast.cli import score_report
     from ballast.runtime.errors import UsageError
 
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ballast.score_report import SCORE_COLOR
+from ballast.cli.score_report import SCORE_COLOR
 from tests.simulator.test_reports import chromium, png_pixels, require_chromium
 from tests.support import run_cli
 
