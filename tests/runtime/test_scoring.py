@@ -217,3 +217,27 @@ def test_the_reference_does_flap_on_the_same_noise() -> None:
     series = [79.0, 81.0, 79.0, 81.0, 79.0]  # ±1 around gold's enter level, within its 5-point band
     assert changes(run(series, hysteresis=False)) == 4
     assert changes(run(series, hysteresis=True)) == 1
+
+
+observations = st.lists(st.tuples(st.floats(0, 1), st.floats(0, 100), st.integers(0, 10)), min_size=1, max_size=40)
+
+
+@settings(max_examples=150, deadline=None)
+@given(observations)
+def test_over_random_signal_series_the_badge_changes_no_more_than_the_reference(series: list) -> None:
+    # the whole path: metrics → Scoring.score → badge, each day's badge fed back as the previous one
+    s = scoring()
+    held: list[str | None] = []
+    reference: list[str | None] = []
+    for day, (coverage, quality, incidents) in enumerate(series):
+        now = NOW + day * DAY
+        metrics = {
+            "features.ratio": Observation(coverage, now),
+            "data.score": Observation(quality, now),
+            "incidents.count": Observation(incidents, now),
+        }
+        result = s.score("acme", metrics, "p", now, previous_badge=held[-1] if held else None)
+        held.append(result.badge)
+        reference.append(result.reference_badge)
+        assert result.reference_badge == reference_badge(result.score, BADGES)
+    assert changes(held) <= changes(reference)
