@@ -61,7 +61,7 @@ class ScoreHistory:
             self._db.commit()
         except sqlite3.DatabaseError as exc:
             raise UsageError(
-                f"{path}: not a score history ({exc}); give --history a new file or one ballast score wrote"
+                f"{path}: cannot be opened as a score history ({exc}); give --history a new file or one ballast score wrote"
             ) from None
 
     def __enter__(self) -> ScoreHistory:

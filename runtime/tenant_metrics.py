@@ -38,10 +38,10 @@ EXAMPLE = '{"tenant": "acme", "time": "2026-11-30T00:00:00Z", "metrics": {"train
 
 
 class TenantMetrics:
-    """Every observation of every tenant's metrics, by tenant and metric, oldest first."""
+    """Every observation of every tenant's metrics, by tenant, metric and time."""
 
     def __init__(self) -> None:
-        self._series: dict[str, dict[str, list[Observation]]] = {}
+        self._series: dict[str, dict[str, dict[float, Observation]]] = {}
 
     @property
     def tenants(self) -> list[str]:
@@ -50,23 +50,23 @@ class TenantMetrics:
 
     def add(self, tenant: str, metric: str, observation: Observation) -> None:
         """Record one observation; two values for one metric at one time are a UsageError."""
-        series = self._series.setdefault(tenant, {}).setdefault(metric, [])
-        for seen in series:
-            if seen.time == observation.time and seen.value != observation.value:
-                raise UsageError(
-                    f"{observation.source}: tenant '{tenant}' metric '{metric}' is {observation.value:g} at a time "
-                    f"where {seen.source} says {seen.value:g}: keep one of them"
-                )
-        series.append(observation)
-        series.sort(key=lambda o: o.time)
+        series = self._series.setdefault(tenant, {}).setdefault(metric, {})
+        seen = series.get(observation.time)
+        if seen is not None and seen.value != observation.value:
+            raise UsageError(
+                f"{observation.source}: tenant '{tenant}' metric '{metric}' is {observation.value:g} at a time "
+                f"where {seen.source} says {seen.value:g}: keep one of them"
+            )
+        if seen is None:
+            series[observation.time] = observation
 
     def latest(self, tenant: str, now: float) -> dict[str, Observation]:
         """Each of the tenant's metrics at its latest observation at or before `now`."""
         out = {}
         for metric, series in sorted(self._series.get(tenant, {}).items()):
-            known = [o for o in series if o.time <= now]
+            known = [t for t in series if t <= now]
             if known:
-                out[metric] = known[-1]
+                out[metric] = series[max(known)]
         return out
 
 

@@ -319,7 +319,7 @@ def test_bad_arguments_are_clear_errors(tmp_path: Path) -> None:
         assert code == 2 and message in err and "Traceback" not in err, (args, err)
     (tmp_path / "not.db").write_text("not a database at all, " * 100, encoding="utf-8")
     code, _, err = score(metrics, "--scoring", doc, "--profile", "p", "--history", tmp_path / "not.db", "--now", NOW)
-    assert code == 2 and "not a score history" in err
+    assert code == 2 and "cannot be opened as a score history" in err
 
 
 def test_a_scoring_document_with_errors_prints_them_positioned(tmp_path: Path) -> None:
