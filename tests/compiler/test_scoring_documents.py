@@ -217,3 +217,39 @@ def test_decisive_signals_follow_the_definition(weights: dict[str, float], decis
     assert fair == pytest.approx(0.2)
     for d in decisive_signals(weights, badges):
         assert d.share > fair  # nothing within the fair share is ever reported
+
+
+def test_values_of_the_wrong_type_are_reported_at_the_value(tmp_path: Path) -> None:
+    found = errors(
+        tmp_path,
+        '  signal a { metric 3 stale_after "30d" }\n'
+        '  profile p { weights { a: "high" } missing 0 badge g { enter "80" exit 70 } }\n',
+    )
+    assert found == [
+        "2:21 type 'metric' takes a string, got a number",
+        "2:36 type 'stale_after' takes a duration, got a string",
+        "3:25 type profile 'p': the weight of 'a' is 'high': a weight is a number, at least 0",
+        "3:45 type 'missing' takes a string, got a number",
+        "3:64 type 'enter' takes a number, got a string",
+    ]
+
+
+def test_the_yaml_form_reports_mistakes_at_the_yaml_position(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        'scoring: s\nversion: "1"\nsignalz: {}\n'
+        "signals:\n  a: {metric: m.a, stale_after: 30d, better: up}\n"
+        "profiles:\n  p:\n    weights: {a: 1, b: 2}\n    badges:\n      gold: {enter: 80, exit: 90}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(CompileError) as caught:
+        compile_paths([str(path)], stop_after="optimize")
+    assert [(d.span.line, d.span.column, d.code) for d in caught.value.diagnostics] == [(3, 1, "yaml")]
+    path.write_text(path.read_text(encoding="utf-8").replace("signalz: {}\n", ""), encoding="utf-8")
+    with pytest.raises(CompileError) as caught:
+        compile_paths([str(path)], stop_after="optimize")
+    assert [f"{d.span.line}:{d.span.column} {d.code}" for d in caught.value.diagnostics] == [
+        "4:46 scoring",  # better: up
+        "7:21 name",  # weighs b, which is not a signal
+        "9:31 hysteresis",  # exit 90 above enter 80
+    ]
