@@ -128,10 +128,12 @@ class Factor:
     decay_factor: float
     points: float
     percent: float
+    about: str = ""  # what the signal measures, as its document says
 
     def to_json(self) -> dict[str, Any]:
         return {
             "signal": self.signal,
+            "about": self.about or None,
             "metric": self.metric,
             "weight": _round(self.weight),
             "share": _round(self.share),
@@ -343,6 +345,7 @@ class Scoring:
                     decay_factor=d["decay_factor"],
                     points=points,
                     percent=percent,
+                    about=d["signal"].about,
                 )
             )
         reference = reference_badge(score, chosen.badges)

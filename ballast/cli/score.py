@@ -113,9 +113,7 @@ def _write_reports(
         directory.mkdir(parents=True, exist_ok=True)
         for result in results:
             if fmt == "json":
-                text = (
-                    json.dumps(score_report.tenant_json(scoring, profile, result), indent=2, ensure_ascii=False) + "\n"
-                )
+                text = json.dumps(score_report.tenant_json(scoring, result), indent=2, ensure_ascii=False) + "\n"
             elif fmt == "md":
                 text = score_report.tenant_markdown(profile, now, result)
             elif fmt == "html":

@@ -26,7 +26,7 @@ BADGE_COLOR = "#b45309"
 _NUMERIC = ' class="num"'
 
 
-def tenant_json(scoring: Scoring, profile: Profile, result: TenantScore) -> dict[str, Any]:
+def tenant_json(scoring: Scoring, result: TenantScore) -> dict[str, Any]:
     """One tenant's report as a JSON object (format `ballast.score/1`)."""
     return {
         "format": REPORT_FORMAT,
@@ -44,7 +44,7 @@ def all_json(scoring: Scoring, profile: Profile, now: float, results: Sequence[T
         "profile": profile.name,
         "version": profile.version,
         "time": now,
-        "tenants": [tenant_json(scoring, profile, r) for r in results],
+        "tenants": [tenant_json(scoring, r) for r in results],
     }
 
 
@@ -94,7 +94,7 @@ def factor_rows(result: TenantScore) -> list[tuple[str, ...]]:
     return rows
 
 
-COLUMNS = ("signal", "metric", "value", "state", "weight", "points", "of score", "source")
+COLUMNS = ("signal", "metric", "value", "state", "share", "points", "of score", "source")
 
 
 def tenant_text(result: TenantScore) -> str:
@@ -130,9 +130,12 @@ def tenant_markdown(profile: Profile, now: float, result: TenantScore) -> str:
     if result.score.reasons:
         out.append("")
     out.append("| " + " | ".join(COLUMNS) + " |")
-    out.append("|" + "|".join("---:" if c in ("weight", "points", "of score") else "---" for c in COLUMNS) + "|")
+    out.append("|" + "|".join("---:" if c in ("share", "points", "of score") else "---" for c in COLUMNS) + "|")
     for row in factor_rows(result):
         out.append("| " + " | ".join(_md(cell) for cell in row) + " |")
+    about = [f"- `{f.signal}`: {_md(f.about)}" for f in result.score.factors if f.about]
+    if about:
+        out += ["", "What the signals measure:", "", *about]
     out += ["", "| time | score | badge |", "|---|---:|---|"]
     for time, score, badge in result.trend:
         out.append(f"| {iso(time)} | {_score_text(score)} | {_md(badge or '—')} |")
@@ -221,6 +224,13 @@ def factor_chart(result: TenantScore) -> str:
     return svg.document("factors", width, height, "Points per factor", body)
 
 
+def _about(result: TenantScore) -> str:
+    items = "".join(
+        f"<li><code>{escape(f.signal)}</code>: {escape(f.about)}</li>" for f in result.score.factors if f.about
+    )
+    return f'<p class="note">What the signals measure:</p><ul>{items}</ul>' if items else ""
+
+
 def tenant_html(scoring: Scoring, profile: Profile, now: float, result: TenantScore) -> str:
     """One tenant's self-contained page."""
     s = result.score
@@ -248,7 +258,9 @@ def tenant_html(scoring: Scoring, profile: Profile, now: float, result: TenantSc
         *(f'<p class="note">{escape(reason)}</p>' for reason in s.reasons),
         f'<section class="card"><figure class="chart">\n{trend_chart(result, profile.badges)}\n</figure></section>',
         f'<section class="card"><figure class="chart">\n{factor_chart(result)}\n</figure></section>',
-        f'<section class="card" id="factors"><h3>Factors</h3><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></section>',
+        f'<section class="card" id="factors"><h3>Factors</h3><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+        + _about(result)
+        + "</section>",
         f"<footer>Report format {REPORT_FORMAT}, rendered by Ballast.</footer>",
     ]
     return (
