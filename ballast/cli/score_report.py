@@ -188,11 +188,13 @@ def factor_chart(result: TenantScore) -> str:
     width, top = 900.0, 40.0
     height = top + row * max(1, len(factors)) + 16
     plot = width - left - 120
+    # the largest share fills the plot: points are at most 100 × share, so every bar fits
+    most = max((100.0 * f.share for f in factors), default=0.0) or 100.0
     body = [svg.heading(8, 22, "Points per factor (of what its weight allows)")]
     for i, f in enumerate(factors):
         y = top + i * row
         body.append(svg.text(left - 10, y + 10, svg.truncate(f.signal, label_width), anchor="end", baseline="central"))
-        possible = plot * f.share
+        possible = plot * 100.0 * f.share / most
         body.append(
             svg.rect(left, y, possible, 20, POSSIBLE_COLOR, title=f"{f.signal}: up to {100 * f.share:.1f} points")
         )
@@ -200,7 +202,7 @@ def factor_chart(result: TenantScore) -> str:
             svg.rect(
                 left,
                 y,
-                plot * f.points / 100,
+                plot * f.points / most,
                 20,
                 SCORE_COLOR,
                 title=f"{f.signal}: {f.points:.1f} points from {f.metric}",
@@ -211,7 +213,7 @@ def factor_chart(result: TenantScore) -> str:
         )
         body.append(
             svg.text(
-                left + max(possible, plot * f.points / 100) + 8,
+                left + max(possible, plot * f.points / most) + 8,
                 y + 10,
                 label,
                 size=11,

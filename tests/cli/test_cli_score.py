@@ -336,3 +336,14 @@ def test_a_tenant_without_any_counted_signal_fails_the_run(tmp_path: Path) -> No
     metrics = write_jsonl(tmp_path / "m.jsonl", [{"tenant": "empty", "time": 0, "metrics": {"other": 1}}])
     code, out, _ = score(metrics, "--scoring", doc, "--profile", "p", "--now", NOW)
     assert code == 1 and "empty: none, no badge" in out
+
+
+def test_factor_bars_are_proportional_to_points_and_the_largest_share_fills_the_plot(tmp_path: Path) -> None:
+    page = html_report(tmp_path).read_text(encoding="utf-8")
+    chart = re.search(r'<svg data-chart="factors".*?</svg>', page, flags=re.S)[0]
+    earned = re.findall(r'width="([\d.]+)"[^>]*><title>(\w+): ([\d.]+) points from', chart)
+    possible = re.findall(r'width="([\d.]+)"[^>]*><title>(\w+): up to ([\d.]+) points', chart)
+    assert {name for _, name, _ in earned} == {"cov", "q"}
+    ratios = {round(float(w) / float(p), 1) for w, _, p in earned + possible if float(p) > 0}
+    assert len(ratios) == 1  # one scale for every bar
+    assert max(float(w) for w, _, _ in possible) == 570  # the plot's width
