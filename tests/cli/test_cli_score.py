@@ -347,3 +347,16 @@ def test_factor_bars_are_proportional_to_points_and_the_largest_share_fills_the_
     ratios = {round(float(w) / float(p), 1) for w, _, p in earned + possible if float(p) > 0}
     assert len(ratios) == 1  # one scale for every bar
     assert max(float(w) for w, _, _ in possible) == 570  # the plot's width
+
+
+def test_json_files_hold_one_document_or_a_list_and_a_directory_combines_them(tmp_path: Path) -> None:
+    doc = small_scoring(tmp_path / "s.bal")
+    source = tmp_path / "metrics"
+    source.mkdir()
+    (source / "a-cov.json").write_text(json.dumps({"tenant": "a", "time": 0, "metrics": {"m.cov": 1.0}}))
+    (source / "a-q.json").write_text(json.dumps([{"tenant": "a", "time": 10, "metrics": {"m.q": 0.5}}]))
+    (source / "notes.txt").write_text("not read: only .json and .jsonl files are")
+    code, out, err = score(source, "--scoring", doc, "--profile", "p", "--now", "1970-01-02T00:00:00Z")
+    assert (code, err) == (0, "")
+    assert "a: 75.0, badge silver" in out  # (1.0 + 0.5) / 2, metrics from two files
+    assert "a-q.json[0]" in out and "a-cov.json" in out
