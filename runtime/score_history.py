@@ -57,6 +57,13 @@ class ScoreHistory:
         self.path = str(path)
         try:
             self._db = sqlite3.connect(self.path)
+            tables = {name for (name,) in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables and "scores" not in tables:  # another tool's database: never add to it
+                self._db.close()
+                raise UsageError(
+                    f"{path}: an SQLite database of something else (tables {', '.join(sorted(tables))}), not a score "
+                    "history; give --history a new file or one ballast score wrote"
+                )
             self._db.execute(SCHEMA)
             self._db.commit()
         except sqlite3.DatabaseError as exc:

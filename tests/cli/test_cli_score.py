@@ -320,6 +320,12 @@ def test_bad_arguments_are_clear_errors(tmp_path: Path) -> None:
     (tmp_path / "not.db").write_text("not a database at all, " * 100, encoding="utf-8")
     code, _, err = score(metrics, "--scoring", doc, "--profile", "p", "--history", tmp_path / "not.db", "--now", NOW)
     assert code == 2 and "cannot be opened as a score history" in err
+    with sqlite3.connect(tmp_path / "votes.db") as db:
+        db.execute("CREATE TABLE ballots (id TEXT)")
+    code, _, err = score(metrics, "--scoring", doc, "--profile", "p", "--history", tmp_path / "votes.db", "--now", NOW)
+    assert code == 2 and "an SQLite database of something else (tables ballots)" in err
+    with sqlite3.connect(tmp_path / "votes.db") as db:
+        assert db.execute("SELECT name FROM sqlite_master").fetchall() == [("ballots",)]  # left untouched
 
 
 def test_a_scoring_document_with_errors_prints_them_positioned(tmp_path: Path) -> None:
