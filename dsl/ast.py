@@ -496,6 +496,21 @@ class GovernanceBlock:
 
 
 @dataclass(frozen=True, slots=True)
+class ScoringBlock:
+    """`signal NAME { … }`, `profile NAME { … }` or, inside a profile, `badge NAME { … }` in a
+    scoring document: `keyword` says which; a profile also holds its badges and justifications
+    (every one written, so the kind can report a second)."""
+
+    keyword: str
+    label: str
+    span: Span
+    label_span: Span
+    settings: tuple[Setting, ...] = ()
+    badges: tuple[ScoringBlock, ...] = ()
+    justifications: tuple[Justification, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Select:
     """`select <condition over a cluster>`, in a rollout or one of its waves."""
 
@@ -559,6 +574,7 @@ Item = (
     | Mode
     | Governor
     | GovernanceBlock
+    | ScoringBlock
     | SafetyClass
     | Approvals
     | Cluster
@@ -575,7 +591,7 @@ class Document:
     """One file: a `policy` (evaluated), a `module` (imported by policies), a `threat`, a `fleet`
     or a `rollout`."""
 
-    kind: str  # "policy" | "module" | "threat" | "safety" | "fleet" | "rollout" | "governance"
+    kind: str  # "policy" | "module" | "threat" | "safety" | "fleet" | "rollout" | "governance" | "scoring"
     name: str
     span: Span
     file: str

@@ -39,7 +39,7 @@ def format_document(document: ast.Document) -> str:
     previous: type | None = None
     for item in document.items:
         kind = type(item)
-        spaced = kind in (ast.Rule, ast.Input, ast.ActionDecl, ast.RecordType, ast.SafetyClass, ast.Cluster, ast.Gate, ast.Wave, ast.GovernanceBlock)
+        spaced = kind in (ast.Rule, ast.Input, ast.ActionDecl, ast.RecordType, ast.SafetyClass, ast.Cluster, ast.Gate, ast.Wave, ast.GovernanceBlock, ast.ScoringBlock)
         if kind in (ast.Select, ast.Justification):
             kind = ast.Setting  # a rollout's settings, selector and justification are one paragraph
         if (previous is None and len(lines) > 1) or (previous is not None and (kind is not previous or spaced)):
@@ -113,7 +113,7 @@ def _item(item: ast.Item) -> list[Line]:
             return threat_item(item)
         case ast.SafetyClass() | ast.Approvals():
             return safety_item(item)
-        case ast.Cluster() | ast.Select() | ast.Gate() | ast.Wave() | ast.Setting() | ast.Justification() | ast.GovernanceBlock():
+        case ast.Cluster() | ast.Select() | ast.Gate() | ast.Wave() | ast.Setting() | ast.Justification() | ast.GovernanceBlock() | ast.ScoringBlock():
             return fleet_item(item)
     raise TypeError(item)
 

@@ -34,7 +34,8 @@ from ballast.dsl.format_threat import number
 
 
 def fleet_item(item: ast.Item) -> list[Line]:
-    """The formatted lines of a Cluster, Select, Gate, Wave, Setting, Justification or GovernanceBlock."""
+    """The formatted lines of a Cluster, Select, Gate, Wave, Setting, Justification, GovernanceBlock or
+    ScoringBlock."""
     line = item.span.line
     match item:
         case ast.Setting():
@@ -65,6 +66,14 @@ def fleet_item(item: ast.Item) -> list[Line]:
         case ast.GovernanceBlock():
             inner = [(setting(s), s.span.line) for s in item.settings]
             return _block(f"{item.keyword} {item.label}".rstrip(), inner, item.span)
+        case ast.ScoringBlock():
+            inner = [(setting(s), s.span.line) for s in item.settings]
+            inner += [(f"justification {quote(j.text.value)}", j.span.line) for j in item.justifications]
+            # a badge is two levels: one line reads better than a block
+            inner += [
+                (f"badge {b.label} {{ {' '.join(setting(s) for s in b.settings)} }}", b.span.line) for b in item.badges
+            ]
+            return _block(f"{item.keyword} {item.label}", inner, item.span)
     raise TypeError(item)
 
 

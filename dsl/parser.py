@@ -313,6 +313,10 @@ class _Builder(Transformer):
         name, version, *items = children
         return self._document("governance", name, self._string(version), items, meta)
 
+    def scoring(self, meta, children):
+        name, version, *items = children
+        return self._document("scoring", name, self._string(version), items, meta)
+
     def rollout(self, meta, children):
         name, version, *items = children
         items = [
@@ -562,6 +566,24 @@ class _Builder(Transformer):
     def vote_decl(self, meta, children):
         span = self._span(meta)
         return ast.GovernanceBlock("vote", "", span, self._keyword(meta, "vote"), tuple(children))
+
+    # ---- scoring ----
+    def signal_decl(self, meta, children):
+        name, *settings = children
+        return ast.ScoringBlock("signal", str(name), self._span(meta), self._tok_span(name), tuple(settings))
+
+    def badge_decl(self, meta, children):
+        name, *settings = children
+        return ast.ScoringBlock("badge", str(name), self._span(meta), self._tok_span(name), tuple(settings))
+
+    def score_profile_decl(self, meta, children):
+        name, *items = children
+        settings = tuple(i for i in items if isinstance(i, ast.Setting))
+        badges = tuple(i for i in items if isinstance(i, ast.ScoringBlock))
+        reasons = [ast.Justification(i[1], i[2]) for i in items if isinstance(i, tuple) and i[0] == "justification"]
+        return ast.ScoringBlock(
+            "profile", str(name), self._span(meta), self._tok_span(name), settings, badges, tuple(reasons)
+        )
 
     def select_clause(self, meta, children):
         return ast.Select(children[0], self._span(meta))

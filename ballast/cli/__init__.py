@@ -62,6 +62,8 @@ COMMANDS = (
     Command("fleet", "ballast.cli.fleet", "plan, apply and steer a staged rollout over a fleet"),
     # The runtime as a service (issue 16): HTTP API, Prometheus metrics, live dashboard.
     Command("serve", "ballast.cli.serve", "serve a signed bundle over HTTP: API, metrics, live dashboard"),
+    # Tenant maturity scoring (issue 15 §3).
+    Command("score", "ballast.cli.score", "score tenants' maturity: score, badge, factor contributions"),
 )
 COMMAND_NAMES = tuple(c.name for c in COMMANDS)
 

@@ -326,9 +326,10 @@ KIND_CATALOG = [
     "catalog/fleet/edge.fleet.bal",
     "catalog/fleet/policy-2026-12.rollout.bal",
     "catalog/governance/router.bal",
+    "catalog/scoring/tenants.bal",
 ]
 # Kinds whose diff tells only "unchanged" yet: a change raises NotSupportedYet.
-NO_DIFF_YET = {"fleet", "rollout"}
+NO_DIFF_YET = {"scoring"}
 
 
 def test_every_kind_has_every_hook() -> None:
@@ -338,7 +339,7 @@ def test_every_kind_has_every_hook() -> None:
     from ballast.compiler import kinds
 
     registered = kinds.registry()
-    assert [k.name for k in registered] == ["policy", "threat", "safety", "fleet", "rollout", "governance"]
+    assert [k.name for k in registered] == ["policy", "threat", "safety", "fleet", "rollout", "governance", "scoring"]
     for kind in registered:
         for attribute in kinds.ATTRIBUTES:
             assert hasattr(kind, attribute), f"kind {kind.name!r} has no {attribute!r}"
@@ -373,6 +374,9 @@ def test_every_kind_runs_each_stage_on_the_catalog() -> None:
                 vote = {**entry["vote"], "quorum": entry["vote"]["quorum"] - 1}
                 lowered = kind.diff(entry, {**entry, "vote": vote}, timeout_ms=1000)
                 assert [(f.id, f.subject) for f in lowered] == [("governance-vote-loosened", "vote quorum")]
+            elif kind.name in ("fleet", "rollout"):  # a new version is a metadata change
+                changed = kind.diff(entry, {**entry, "version": "changed"}, timeout_ms=1000)
+                assert [(f.id, f.subject) for f in changed] == [(f"{kind.name}-metadata-changed", "")]
             elif kind.name in NO_DIFF_YET:
                 with pytest.raises(kinds.NotSupportedYet):
                     kind.diff(entry, {**entry, "version": "changed"}, timeout_ms=1000)

@@ -44,6 +44,7 @@ CHECKED_PAGES = (
     "governance.md",
     "rollouts.md",
     "service.md",
+    "scoring.md",
 )
 FENCE = re.compile(r"^(`{3,})(\w*)\s*$")
 DIRECTIVE = re.compile(r"^<!--\s*(file|not-checked):\s*(.+?)\s*-->$")
