@@ -372,6 +372,9 @@ CHECKS: dict[str, Check] = _checks(
         "The vote gives humans more control: added, a higher quorum, voters added, a shorter deadline, "
         "ties that reject, signatures required (guard tightened).",
     ),
+    # tenant scoring documents: documents only, for now (a change inside one is "not supported yet")
+    ("scoring-removed", "breaking", "scoring", "A scoring document of the base is gone from the head."),
+    ("scoring-added", "behavioral", "scoring", "A scoring document of the head is not in the base."),
     # fleets (`ballast.compiler.diff.fleet`): which clusters rollouts reach, and how they see them
     ("fleet-removed", "breaking", "fleet", "A fleet document of the base is gone from the head."),
     ("fleet-added", "behavioral", "fleet", "A fleet document of the head is not in the base."),
