@@ -19,6 +19,7 @@ from ballast.compiler.diff.findings import (
     position,
     severity_rank,
 )
+from ballast.compiler.diff.profile import justified as justified_profiles
 from ballast.compiler.kinds import DocumentKind, registry
 
 IR = dict[str, Any]
@@ -88,7 +89,8 @@ def sort_findings(findings: list[Finding]) -> list[Finding]:
 
 def unjustified(findings: list[Finding], head_ir: IR) -> list[str]:
     """The keys of guard-loosened findings on rules that carry no `justification` in the head
-    (`ballast diff --require-justification`, and `ballast fleet plan` for a rollout's bundle)."""
+    (`ballast diff --require-justification`, and `ballast fleet plan` for a rollout's bundle), and
+    on profiles whose change-log entry for the head's version carries none."""
     justified = {
         (policy["name"], rule["name"])
         for policy in head_ir.get("policies", [])
@@ -96,8 +98,13 @@ def unjustified(findings: list[Finding], head_ir: IR) -> list[str]:
         if rule.get("justification")
     }
     rules = {(policy["name"], rule["name"]) for policy in head_ir.get("policies", []) for rule in policy["rules"]}
+    profiles = justified_profiles(head_ir)
     return [
         f.key
         for f in findings
-        if GUARD_LOOSENED in f.tags and (f.document, f.subject) in rules and (f.document, f.subject) not in justified
+        if GUARD_LOOSENED in f.tags
+        and (
+            ((f.document, f.subject) in rules and (f.document, f.subject) not in justified)
+            or (f.kind == "profile" and f.document not in profiles)
+        )
     ]
