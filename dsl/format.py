@@ -7,7 +7,8 @@ formatter never rewrites `and` into `&&`: the author chose the words). Formattin
 
 Expressions and types are formatted by `ballast.dsl.format_base`, threat declarations and
 `stream` blocks by `ballast.dsl.format_threat`, fleet and rollout declarations by
-`ballast.dsl.format_fleet`, profile declarations by `ballast.dsl.format_profile`; all return `format_base.Line`s.
+`ballast.dsl.format_fleet`, profile declarations by `ballast.dsl.format_profile`; all return
+`format_base.Line`s.
 
 Comments are attached by line: a comment alone on its line stays before the declaration that
 follows it; a comment at the end of a line stays at the end of that declaration's line.

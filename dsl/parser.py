@@ -7,6 +7,7 @@ module (this is the one place they are translated).
 from __future__ import annotations
 
 import ast as pyast
+import itertools
 import re
 from collections.abc import Callable
 from functools import cache
@@ -620,7 +621,7 @@ class _Builder(Transformer):
 
     def order_chain(self, meta, children):
         names = [str(c) for c in children]
-        return ast.SafetyOrder("chain", self._span(meta), tuple(zip(names, names[1:], strict=False)))
+        return ast.SafetyOrder("chain", self._span(meta), tuple(itertools.pairwise(names)))
 
     def order_partial(self, meta, children):
         return ast.SafetyOrder("partial", self._span(meta), tuple(c for c in children if c is not None))

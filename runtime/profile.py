@@ -251,9 +251,10 @@ class Profile:
         keys by name."""
         deltas: list[Delta] = []
         for s in self.settings:
+            required = s.shown(s.value)
             if s.name not in live:
                 deltas.append(
-                    Delta(s.name, "missing", None, s.value, f"{s.name} is not set; the profile requires {s.shown(s.value)}", s.remediation)
+                    Delta(s.name, "missing", None, s.value, f"{s.name}: not set; the profile requires {required}", s.remediation)
                 )
                 continue
             value = live[s.name]
@@ -261,20 +262,17 @@ class Profile:
                 continue  # the same value, perhaps written otherwise ("60m" for "1h")
             safe = s.at_least_as_safe(value)
             if safe is None:
-                deltas.append(
-                    Delta(s.name, "unsafe", value, s.value, f"{s.name} is {json.dumps(value)}: not a valid {_type_text(s)}; the profile requires {s.shown(s.value)}", s.remediation)
-                )
+                message = f"{s.name}: {json.dumps(value)} is not a {_type_text(s)}; the profile requires {required}"
+                deltas.append(Delta(s.name, "unsafe", value, s.value, message, s.remediation))
             elif not safe:
-                deltas.append(
-                    Delta(s.name, "unsafe", value, s.value, f"{s.name} is {s.shown(value)}, weaker than the required {s.shown(s.value)} ({s.order.text()})", s.remediation)
-                )
+                message = f"{s.name}: {s.shown(value)} is weaker than the profile's {required} ({s.order.text()})"
+                deltas.append(Delta(s.name, "unsafe", value, s.value, message, s.remediation))
             else:
-                deltas.append(
-                    Delta(s.name, "drift", value, s.value, f"{s.name} is {s.shown(value)}, not the profile's {s.shown(s.value)} but at least as safe ({s.order.text()})")
-                )
+                message = f"{s.name}: {s.shown(value)} is not the profile's {required} but at least as safe ({s.order.text()})"
+                deltas.append(Delta(s.name, "drift", value, s.value, message))
         declared = {s.name for s in self.settings}
         for key in sorted(k for k in live if k not in declared):
-            deltas.append(Delta(key, "extra", live[key], None, f"{key} is not a setting of profile {self.name}"))
+            deltas.append(Delta(key, "extra", live[key], None, f"{key}: not a setting of profile {self.name}"))
         return deltas
 
     def plan(self, live: Mapping[str, Any]) -> list[Change]:
@@ -298,5 +296,5 @@ class Profile:
 
 def _type_text(s: Setting) -> str:
     if s.type == "enum":
-        return f"value of {s.name} (one of {', '.join(s.order.values)})"
+        return f"valid value (one of {', '.join(s.order.values)})"
     return {"int": "whole number", "bool": "boolean", "duration": "duration (\"15m\")", "string": "string"}[s.type]

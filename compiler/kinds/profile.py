@@ -36,8 +36,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ballast.compiler.kinds import NotSupportedYet
 from ballast.compiler.diff.profile import diff_profiles
+from ballast.compiler.kinds import NotSupportedYet
 from ballast.compiler.settings import SettingSpec, head, read_settings, string_of, words_of
 from ballast.compiler.spans import at
 from ballast.dsl import ast
