@@ -33,7 +33,9 @@ def profile_item(item: ast.Item) -> list[Line]:
             return [(0, f"extends {name}", line)]
         case ast.ChangeEntry():
             why = f" justification {quote(item.justification)}" if item.justification else ""
-            return [(0, f"change {quote(item.version.value)} on {quote(item.date.value)} {quote(item.text)}{why}", line)]
+            return [
+                (0, f"change {quote(item.version.value)} on {quote(item.date.value)} {quote(item.text)}{why}", line)
+            ]
         case ast.ProfileSetting():
             return _setting(item)
     raise TypeError(item)

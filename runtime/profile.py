@@ -254,7 +254,14 @@ class Profile:
             required = s.shown(s.value)
             if s.name not in live:
                 deltas.append(
-                    Delta(s.name, "missing", None, s.value, f"{s.name}: not set; the profile requires {required}", s.remediation)
+                    Delta(
+                        s.name,
+                        "missing",
+                        None,
+                        s.value,
+                        f"{s.name}: not set; the profile requires {required}",
+                        s.remediation,
+                    )
                 )
                 continue
             value = live[s.name]
@@ -297,4 +304,4 @@ class Profile:
 def _type_text(s: Setting) -> str:
     if s.type == "enum":
         return f"valid value (one of {', '.join(s.order.values)})"
-    return {"int": "whole number", "bool": "boolean", "duration": "duration (\"15m\")", "string": "string"}[s.type]
+    return {"int": "whole number", "bool": "boolean", "duration": 'duration ("15m")', "string": "string"}[s.type]

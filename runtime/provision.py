@@ -94,7 +94,9 @@ def provision(
         if ledger is not None:
             ledger.write(ledger_entry(outcome, now))
         return outcome
-    raise VersionConflict(f"tenant {tenant!r}: {MAX_ATTEMPTS} other writers changed it while this run planned; try again")
+    raise VersionConflict(
+        f"tenant {tenant!r}: {MAX_ATTEMPTS} other writers changed it while this run planned; try again"
+    )
 
 
 def _attempt(

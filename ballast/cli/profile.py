@@ -49,7 +49,9 @@ SUFFIXES = (".bal", ".yaml", ".yml")
 
 def add_arguments(profile: argparse.ArgumentParser) -> None:
     """Declare `ballast profile diff|remediate|apply`."""
-    sub = profile.add_subparsers(dest="profile_command", metavar="SUBCOMMAND", required=True, parser_class=type(profile))
+    sub = profile.add_subparsers(
+        dest="profile_command", metavar="SUBCOMMAND", required=True, parser_class=type(profile)
+    )
     common = {"epilog": profile.epilog, "formatter_class": profile.formatter_class}
 
     def named(p: argparse.ArgumentParser) -> None:
@@ -72,9 +74,13 @@ def add_arguments(profile: argparse.ArgumentParser) -> None:
         p.add_argument("--tenant", required=True, metavar="T", help="the tenant: DIR/T.json")
         p.add_argument("--config-dir", required=True, metavar="DIR", help="the tenants' configurations, T.json each")
         if name == "apply":
-            p.add_argument("--class", dest="tenant_class", metavar="CLASS", help="a new tenant's class (default: standard)")
+            p.add_argument(
+                "--class", dest="tenant_class", metavar="CLASS", help="a new tenant's class (default: standard)"
+            )
         p.add_argument("--advise-only", action="store_true", help="show the plan; write nothing")
-        p.add_argument("--now", metavar="TIME", help="the time of the run (RFC 3339 or epoch seconds); default: the clock")
+        p.add_argument(
+            "--now", metavar="TIME", help="the time of the run (RFC 3339 or epoch seconds); default: the clock"
+        )
         p.add_argument(
             "--audit",
             "--ledger",
@@ -107,9 +113,7 @@ def profile_files(spec: str) -> list[str]:
 
     path = _existing(spec)
     if path is None:
-        raise UsageError(
-            f"PROFILE {spec}: no such file, and not a catalog profile ({', '.join(CATALOG_PROFILES)})"
-        )
+        raise UsageError(f"PROFILE {spec}: no such file, and not a catalog profile ({', '.join(CATALOG_PROFILES)})")
     files = [path]
     while True:
         documents = compile_paths([files[-1]], stop_after="parse").documents

@@ -249,7 +249,12 @@ CHECKS: dict[str, Check] = _checks(
         "A Fear-Paralysis Governor setting changed; a lower floor, more flips, a shorter dwell or fewer spared tiers loosen it.",
     ),
     # profiles (`ballast.compiler.diff.profile`): each setting's required value against its safety order
-    ("profile-removed", "breaking", "profile", "A profile of the base is gone from the head: tenants that apply it fail."),
+    (
+        "profile-removed",
+        "breaking",
+        "profile",
+        "A profile of the base is gone from the head: tenants that apply it fail.",
+    ),
     ("profile-added", "behavioral", "profile", "A profile of the head is not in the base."),
     (
         "profile-metadata-changed",

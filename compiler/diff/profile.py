@@ -28,7 +28,9 @@ def diff_profiles(old: IR, new: IR) -> list[Finding]:
     name = new["name"]
     findings: list[Finding] = []
 
-    def add(check: str, subject: str, message: str, old_at: Any, new_at: Any, tags: tuple[str, ...] = (), **details: Any) -> None:
+    def add(
+        check: str, subject: str, message: str, old_at: Any, new_at: Any, tags: tuple[str, ...] = (), **details: Any
+    ) -> None:
         findings.append(
             Finding(
                 check,

@@ -234,8 +234,19 @@ def _value(item: ast.ProfileSetting, order: Order, value: ast.ProfileValue, erro
                 did_you_mean(value.value, order.values) or f"the values are {', '.join(order.values)}",
             )
             return None
-    example = {"int": "30", "bool": "true", "duration": "15m", "string": '"eu-west"', "enum": order.values[0] if order.values else "required"}
-    errors.error("value", f"{what} is {_a(item.type)}; `{value.text}` is not one", value.span, f"write `value {example[item.type]}`")
+    example = {
+        "int": "30",
+        "bool": "true",
+        "duration": "15m",
+        "string": '"eu-west"',
+        "enum": order.values[0] if order.values else "required",
+    }
+    errors.error(
+        "value",
+        f"{what} is {_a(item.type)}; `{value.text}` is not one",
+        value.span,
+        f"write `value {example[item.type]}`",
+    )
     return None
 
 
@@ -278,7 +289,10 @@ def _window(item: ast.GovernanceBlock, windows: dict[str, Span], model: ProfileM
         if required not in settings:
             ok = False
             errors.error(
-                "missing", f"{what} has no {required}", item.label_span, f"add `{required} {WINDOW_SETTINGS[required].example}`"
+                "missing",
+                f"{what} has no {required}",
+                item.label_span,
+                f"add `{required} {WINDOW_SETTINGS[required].example}`",
             )
     days = words_of(settings, "days")
     for day in days:
@@ -304,7 +318,12 @@ def _window(item: ast.GovernanceBlock, windows: dict[str, Span], model: ProfileM
         errors.error("window", f"{what} opens and closes at the same minute", item.label_span, "")
     if ok:
         model.windows.append(
-            {"class": item.label, "days": list(days), "start": string_of(settings, "start"), "end": string_of(settings, "end")}
+            {
+                "class": item.label,
+                "days": list(days),
+                "start": string_of(settings, "start"),
+                "end": string_of(settings, "end"),
+            }
         )
 
 
@@ -379,9 +398,11 @@ def _raises(declared: SettingModel, parent: Setting, model: ProfileModel, errors
     assert new is not None
     source = declared.source
     what = f"setting '{source.name}'"
-    if (new.type, new.unit) != (parent.type, parent.unit) or new.order.form != parent.order.form or set(
-        new.order.pairs
-    ) != set(parent.order.pairs):
+    if (
+        (new.type, new.unit) != (parent.type, parent.unit)
+        or new.order.form != parent.order.form
+        or set(new.order.pairs) != set(parent.order.pairs)
+    ):
         errors.error(
             "extends",
             f"{what} is {_declared(new)} here but {_declared(parent)} in profile '{parent.declared_in}'",
@@ -416,7 +437,9 @@ def _sorted(
     for name, source in ((n, m.source) for n, m in model.settings.items()):
         for dependency, span in source.after:
             if dependency == name or dependency not in settings:
-                hint = "a setting cannot come after itself" if dependency == name else did_you_mean(dependency, settings)
+                hint = (
+                    "a setting cannot come after itself" if dependency == name else did_you_mean(dependency, settings)
+                )
                 errors.error(
                     "after",
                     f"setting '{name}' comes after '{dependency}', which is not a setting of profile '{model.document.name}'"
@@ -435,7 +458,11 @@ def _sorted(
         if ready is None:
             cycle = _cycle(remaining, settings)
             where = model.settings.get(cycle[0])
-            span = next((s for d, s in where.source.after if d == cycle[1]), where.source.name_span) if where else head(model.document)
+            span = (
+                next((s for d, s in where.source.after if d == cycle[1]), where.source.name_span)
+                if where
+                else head(model.document)
+            )
             errors.error(
                 "after",
                 f"the settings' `after` dependencies form a cycle: {' → '.join([*cycle, cycle[0]])}",
