@@ -17,7 +17,7 @@ so the governance kind checks names, forms and ranges alike for both forms, at t
 from __future__ import annotations
 
 from ballast.dsl import ast
-from ballast.dsl.yaml_fleet import _setting
+from ballast.dsl.yaml_fleet import read_setting
 from ballast.dsl.yaml_reader import Node
 from ballast.dsl.yaml_values import labels, string_value, text_of
 
@@ -71,6 +71,6 @@ def _block(parent: Node, key: object, keyword: str, label: str) -> list[ast.Item
         parent.error(key, f"{keyword} '{key}' must be a mapping of settings", "intents: [query_knowledge]")
         return []
     body = parent.child(key)
-    settings = tuple(s for name in body if (s := _setting(body, name)))
+    settings = tuple(s for name in body if (s := read_setting(body, name)))
     span = parent.key_span(key)
     return [ast.GovernanceBlock(keyword, label, span, span, settings)]
