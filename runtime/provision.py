@@ -178,9 +178,11 @@ def ledger_entry(outcome: Outcome, now: float) -> dict[str, Any]:
         reason=reason,
         when=iso(now),
         how=f"ballast profile {outcome.mode}",
-        why=[f"{c.setting}: {_shown(c.before)} → {_shown(c.after)} ({c.risk})" for c in outcome.changes],
+        why=[change_text(c) for c in outcome.changes],
     )
 
 
-def _shown(value: Any) -> str:
-    return "absent" if value is None else json.dumps(value, ensure_ascii=False)
+def change_text(change: Change) -> str:
+    """`mfa: "optional" → "required" (unsafe)`; a missing setting's value before is `absent`."""
+    before = "absent" if change.risk == "missing" else json.dumps(change.before, ensure_ascii=False)
+    return f"{change.setting}: {before} → {json.dumps(change.after, ensure_ascii=False)} ({change.risk})"

@@ -231,7 +231,7 @@ def _ledger(path: str | None) -> Iterator[Any]:
 
 def _provision(profile: Any, args: Namespace, out: TextIO) -> int:
     from ballast.runtime.config_adapter import FileConfigAdapter, check_tenant_name
-    from ballast.runtime.provision import provision
+    from ballast.runtime.provision import change_text, provision
 
     check_tenant_name(args.tenant)
     adapter = FileConfigAdapter(args.config_dir)
@@ -257,9 +257,7 @@ def _provision(profile: Any, args: Namespace, out: TextIO) -> int:
             f"profile {outcome.profile} {outcome.profile_version}\n"
         )
         for i, change in enumerate(outcome.changes, 1):
-            before = "absent" if change.before is None else json.dumps(change.before, ensure_ascii=False)
-            after = json.dumps(change.after, ensure_ascii=False)
-            out.write(f"  {i}. {change.setting}: {before} -> {after} ({change.risk})\n")
+            out.write(f"  {i}. {change_text(change)}\n")
     return EXIT_OK if outcome.status in ("created", "applied", "unchanged") else EXIT_PROBLEMS
 
 
