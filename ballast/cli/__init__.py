@@ -60,7 +60,7 @@ COMMANDS = (
     Command("route", "ballast.cli.route", "route an intent through a governance document's autonomy tiers"),
     Command("vote", "ballast.cli.vote", "cast a vote on the ballot of a tier 3 or 4 intent"),
     # Profiles as code (issue 15): live configurations against profiles, tenants raised to them.
-    Command("profile", "ballast.cli.profile", "diff a live configuration against a profile; remediate or create tenants"),
+    Command("profile", "ballast.cli.profile", "a live configuration against a profile; raise tenants to it"),
     Command("fleet", "ballast.cli.fleet", "plan, apply and steer a staged rollout over a fleet"),
 )
 COMMAND_NAMES = tuple(c.name for c in COMMANDS)

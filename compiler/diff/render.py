@@ -53,6 +53,11 @@ def _summary_line(report: Report) -> str:
     return line
 
 
+def _justified_by(f: Finding) -> str:
+    """Where the justification of a loosened guard goes: the rule, or a profile's change log."""
+    return "the change-log entry of the new version" if f.kind == "profile" else "the rule"
+
+
 def text(report: Report, fail_on: str) -> str:
     lines = [f"ballast diff {report.base['source']} → {report.head['source']}"]
     for f in report.findings:
@@ -61,7 +66,7 @@ def text(report: Report, fail_on: str) -> str:
         lines.append(f"    {f.message}")
         lines.append(f"    {_where(f)} ({f.confidence})")
         if f.key in report.missing_justification:
-            lines.append('    missing justification: add `justification "…"` to the rule (--require-justification)')
+            lines.append(f'    missing justification: add `justification "…"` to {_justified_by(f)} (--require-justification)')
         lines.extend(f"    {line}" for line in _evidence_lines(f))
     for note in report.notes:
         lines.append(f"note: {note}")
@@ -145,7 +150,7 @@ def markdown(report: Report, fail_on: str) -> str:
             where = f.head or f.base
             lines.append(f"- **{f.id}** `{_subject(f)}`{tags}: {_md(f.message)} ({where}, {f.confidence})")
             if f.key in report.missing_justification:
-                lines.append("  - ⚠️ missing `justification` on the rule")
+                lines.append(f"  - ⚠️ missing `justification` on {_justified_by(f)}")
             lines.extend(f"  - {_md(line)}" for line in _evidence_lines(f))
     runs = _runs(report)
     if runs:
