@@ -33,6 +33,12 @@ from ballast.runtime.values import parse_duration
 PROFILE_KEYS = ("profile", "version", "extends", "owner", "description", "labels", "settings", "windows", "changes")
 SETTING_KEYS = ("type", "unit", "order", "value", "after", "remediation", "description")
 CHANGE_KEYS = ("version", "date", "text", "justification")
+ORDER_HINTS = {
+    "int": "order: higher is safer",
+    "duration": "order: lower is safer",
+    "bool": "order: true is safer",
+    "string": "order: exact",
+}
 WORDED_ORDERS = {f"{w} is safer": w for w in ("higher", "lower", "true", "false")} | {"exact": "exact"}
 
 
@@ -97,7 +103,7 @@ def _setting(parent: Node, name: object) -> ast.ProfileSetting | None:
     if unit is not None and not isinstance(unit, str):
         body.error("unit", "`unit:` is a word", "unit: days")
         return None
-    orders = (_order(body),) if "order" in body else ()
+    orders = (_order(body, type_),) if "order" in body else ()
     values = (_value(body, type_),) if "value" in body else ()
     after: tuple[tuple[str, object], ...] = ()
     if "after" in body:
@@ -123,7 +129,7 @@ def _setting(parent: Node, name: object) -> ast.ProfileSetting | None:
     )
 
 
-def _order(body: Node) -> ast.SafetyOrder | None:
+def _order(body: Node, type_: str) -> ast.SafetyOrder | None:
     written = body.value("order")
     span = body.value_span("order")
     if isinstance(written, bool):  # `order: true` read as a boolean: the author meant `true is safer`
@@ -142,7 +148,7 @@ def _order(body: Node) -> ast.SafetyOrder | None:
         "order",
         "`order:` is `higher is safer`, `lower is safer`, `true is safer`, `false is safer`, `exact`, "
         "a list (safest first) or a mapping of each value to those it is safer than",
-        'order: [required, optional, "off"]',
+        ORDER_HINTS.get(type_, 'order: [required, optional, "off"]'),
     )
     return None
 

@@ -340,3 +340,17 @@ def test_ballast_diff_require_justification_on_profile_versions(tmp_path: Path) 
     report = json.loads(out)
     lowered = [f for f in report["findings"] if f["id"] == "profile-setting-lowered"]
     assert [f["subject"] for f in lowered] == ["session_timeout"] and "justification" not in lowered[0]
+
+
+def test_the_yaml_form_reports_its_mistakes_at_their_line_and_column() -> None:
+    text = (
+        'profile: bad\nversion: "1"\nsetings: {}\nsettings:\n  a: {type: int, order: higher, value: 1}\n'
+        '  c: [1]\nchanges:\n  - {version: "1", date: "2026-12-01"}\n'
+    )
+    with pytest.raises(CompileError) as caught:
+        compile_paths(["bad.yaml"], sources={"bad.yaml": text})
+    found = [(d.span.line, d.span.column, d.message, d.hint) for d in caught.value.diagnostics]
+    assert found[0] == (3, 1, "unknown key 'setings' in a profile", "did you mean 'settings'?")
+    assert found[1][:2] == (5, 25) and found[1][3] == "order: higher is safer"
+    assert found[2][:3] == (6, 3, "setting 'c' must be a mapping")
+    assert found[3][:3] == (8, 5, "a change needs text (strings)")
