@@ -103,6 +103,12 @@ class FileConfigAdapter:
 
     def write(self, tenant: str, config: TenantConfig, expected_version: int | None) -> int:
         path = self.path(tenant)
+        try:
+            return self._write(path, tenant, config, expected_version)
+        except OSError as exc:  # a read-only or full directory: say where, never a traceback
+            raise UsageError(f"{path}: cannot write it: {exc.strerror or exc}") from None
+
+    def _write(self, path: str, tenant: str, config: TenantConfig, expected_version: int | None) -> int:
         with self._locked(path):
             current = self._version(path, tenant)
             if current != expected_version:

@@ -150,3 +150,11 @@ def test_remediate_refuses_an_unknown_tenant_and_a_broken_document(tmp_path: Pat
     assert code == 2 and "is not a tenant name" in err
     code, _, err = run_cli("profile", "apply", "baseline", "--tenant", "x", "--config-dir", tmp_path / "nope")
     assert code == 2 and "not a directory" in err
+
+
+def test_a_profile_argument_that_is_not_a_profile_is_a_usage_error(tmp_path: Path) -> None:
+    code, out, err = run_cli(
+        "profile", "diff", REPO / "catalog" / "governance" / "router.bal", "--live", live(tmp_path, {})
+    )
+    assert (code, out) == (2, "")
+    assert "router.bal: not a profile document" in err

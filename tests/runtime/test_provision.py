@@ -90,6 +90,24 @@ def test_a_tenant_name_cannot_escape_the_directory(tmp_path: Path, tenant: str) 
         FileConfigAdapter(tmp_path).read(tenant)
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only directory")
+def test_a_directory_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(UsageError, match="acme.json: cannot write it"):
+            FileConfigAdapter(tmp_path).write("acme", TenantConfig("acme", "standard", {}), None)
+    finally:
+        tmp_path.chmod(0o700)
+
+
+def test_a_tenant_path_that_is_a_directory_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "acme.json").mkdir()
+    with pytest.raises(UsageError, match="acme.json: cannot read it"):
+        FileConfigAdapter(tmp_path).read("acme")
+    with pytest.raises(UsageError, match="acme.json: cannot"):
+        FileConfigAdapter(tmp_path).write("acme", TenantConfig("acme", "standard", {}), None)
+
+
 def test_the_directory_must_exist(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not a directory"):
         FileConfigAdapter(tmp_path / "missing")
