@@ -94,7 +94,7 @@ def test_a_tenant_name_cannot_escape_the_directory(tmp_path: Path, tenant: str) 
 def test_a_directory_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
     tmp_path.chmod(0o500)
     try:
-        with pytest.raises(UsageError, match="acme.json: cannot write it"):
+        with pytest.raises(UsageError, match=r"acme\.json: cannot write it"):
             FileConfigAdapter(tmp_path).write("acme", TenantConfig("acme", "standard", {}), None)
     finally:
         tmp_path.chmod(0o700)
@@ -102,9 +102,9 @@ def test_a_directory_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> 
 
 def test_a_tenant_path_that_is_a_directory_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "acme.json").mkdir()
-    with pytest.raises(UsageError, match="acme.json: cannot read it"):
+    with pytest.raises(UsageError, match=r"acme\.json: cannot read it"):
         FileConfigAdapter(tmp_path).read("acme")
-    with pytest.raises(UsageError, match="acme.json: cannot"):
+    with pytest.raises(UsageError, match=r"acme\.json: cannot"):
         FileConfigAdapter(tmp_path).write("acme", TenantConfig("acme", "standard", {}), None)
 
 
