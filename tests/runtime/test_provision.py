@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from profile_support import CATALOG, live_configs
 
-from ballast.compiler.pipeline import compile_paths
 from ballast.runtime.config_adapter import (
     FileConfigAdapter,
     TenantConfig,
@@ -23,18 +26,9 @@ from ballast.runtime.profile import Profile
 from ballast.runtime.provision import provision
 from ballast.runtime.values import parse_timestamp
 
-REPO = Path(__file__).resolve().parents[2]
-PROFILES = REPO / "profiles"
 SATURDAY = parse_timestamp("2026-12-05T03:00:00Z") or 0.0  # in the standard window
 THURSDAY = parse_timestamp("2026-12-03T12:00:00Z") or 0.0  # outside it
-
-
-def load(name: str) -> Profile:
-    entries = compile_paths([str(PROFILES / f"{n}.bal") for n in ("baseline", "sandbox", "regulated")]).ir["profiles"]
-    return Profile.from_ir(next(e for e in entries if e["name"] == name))
-
-
-BASELINE, SANDBOX, REGULATED = load("baseline"), load("sandbox"), load("regulated")
+BASELINE, SANDBOX, REGULATED = CATALOG["baseline"], CATALOG["sandbox"], CATALOG["regulated"]
 
 
 class Recorder:
@@ -167,6 +161,23 @@ def test_a_tenant_class_without_a_window_takes_changes_at_any_time(tmp_path: Pat
     adapter = FileConfigAdapter(tmp_path)
     provision(BASELINE, adapter, "lab", mode="apply", now=THURSDAY, tenant_class="internal")
     assert provision(SANDBOX, adapter, "lab", mode="remediate", now=THURSDAY).status == "applied"
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), name=st.sampled_from(sorted(CATALOG)), mode=st.sampled_from(["apply", "remediate"]))
+def test_a_second_run_changes_nothing(data: st.DataObject, name: str, mode: str) -> None:
+    """apply twice == apply once, remediate twice == remediate once, over random tenants."""
+    profile = CATALOG[name]
+    live = data.draw(live_configs(profile))
+    with tempfile.TemporaryDirectory() as directory:
+        adapter = FileConfigAdapter(directory)
+        adapter.write("t", TenantConfig("t", "internal", live), None)
+        first = provision(profile, adapter, "t", mode=mode, now=THURSDAY)
+        document = (Path(directory) / "t.json").read_bytes()
+        second = provision(profile, adapter, "t", mode=mode, now=THURSDAY)
+        assert (second.status, second.changes, second.config_version) == ("unchanged", [], first.config_version)
+        assert (Path(directory) / "t.json").read_bytes() == document
+        assert first.status == ("applied" if profile.plan(live) else "unchanged")
 
 
 # ---- two provisioning runs on one tenant at once ----
