@@ -19,25 +19,20 @@ from __future__ import annotations
 from ballast.dsl import ast
 from ballast.dsl.yaml_fleet import read_setting
 from ballast.dsl.yaml_reader import Node
-from ballast.dsl.yaml_values import labels, string_value, text_of
+from ballast.dsl.yaml_values import check_version, headed_by, labels, string_value, text_of
 
 GOVERNANCE_KEYS = ("governance", "version", "owner", "description", "labels", "tiers", "priorities", "vote")
 
 
 def is_governance(root: Node) -> bool:
     """Whether the document's first key is `governance:`."""
-    return root.is_mapping and root.has("governance", str) and next(iter(root), None) == "governance"
+    return headed_by(root, "governance")
 
 
 def read_governance(root: Node) -> ast.Document:
     """The document; every problem goes to the reader."""
     root.keys(GOVERNANCE_KEYS, "a governance document")
-    if not root.has("version", str):
-        root.reader.report(
-            f"governance '{root['governance']}' has no version (a string)",
-            root.key_span("governance"),
-            'add `version: "1"`',
-        )
+    check_version(root, "governance")
     items: list[ast.Item] = []
     for section, keyword in (("tiers", "tier"), ("priorities", "priority")):
         if section not in root:

@@ -27,7 +27,7 @@ import itertools
 from ballast.dsl import ast
 from ballast.dsl.yaml_fleet import read_setting
 from ballast.dsl.yaml_reader import Node
-from ballast.dsl.yaml_values import labels, string_value, text_of
+from ballast.dsl.yaml_values import check_version, headed_by, labels, string_value, text_of
 from ballast.runtime.values import parse_duration
 
 PROFILE_KEYS = ("profile", "version", "extends", "owner", "description", "labels", "settings", "windows", "changes")
@@ -44,16 +44,13 @@ WORDED_ORDERS = {f"{w} is safer": w for w in ("higher", "lower", "true", "false"
 
 def is_profile(root: Node) -> bool:
     """Whether the document's first key is `profile:`."""
-    return root.is_mapping and root.has("profile", str) and next(iter(root), None) == "profile"
+    return headed_by(root, "profile")
 
 
 def read_profile(root: Node) -> ast.Document:
     """The document; every problem goes to the reader."""
     root.keys(PROFILE_KEYS, "a profile")
-    if not root.has("version", str):
-        root.reader.report(
-            f"profile '{root['profile']}' has no version (a string)", root.key_span("profile"), 'add `version: "1"`'
-        )
+    check_version(root, "profile")
     items: list[ast.Item] = []
     if "extends" in root:
         if root.has("extends", str):
