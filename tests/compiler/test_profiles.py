@@ -354,3 +354,11 @@ def test_the_yaml_form_reports_its_mistakes_at_their_line_and_column() -> None:
     assert found[1][:2] == (5, 25) and found[1][3] == "order: higher is safer"
     assert found[2][:3] == (6, 3, "setting 'c' must be a mapping")
     assert found[3][:3] == (8, 5, "a change needs text (strings)")
+
+
+def test_a_yaml_profile_without_a_version_says_so() -> None:
+    text = "profile: p\nsettings:\n  a: {type: int, order: higher is safer, value: 1}\n"
+    with pytest.raises(CompileError) as caught:
+        compile_paths(["p.yaml"], sources={"p.yaml": text})
+    (d,) = caught.value.diagnostics
+    assert (d.span.line, d.span.column, d.message) == (1, 1, "profile 'p' has no version (a string)")
