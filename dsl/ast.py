@@ -485,8 +485,9 @@ class Cluster:
 
 @dataclass(frozen=True, slots=True)
 class GovernanceBlock:
-    """`tier 3 { … }`, `priority resilience { … }` or `vote { … }` in a governance document:
-    `keyword` says which, `label` is the tier number or the priority's name ("" for a vote)."""
+    """A labelled block of settings: `tier 3 { … }`, `priority resilience { … }` or `vote { … }` in
+    a governance document, `window standard { … }` in a profile: `keyword` says which, `label` is
+    the tier number, the priority's name or the tenant class ("" for a vote)."""
 
     keyword: str
     label: str
@@ -508,6 +509,68 @@ class ScoringBlock:
     settings: tuple[Setting, ...] = ()
     badges: tuple[ScoringBlock, ...] = ()
     justifications: tuple[Justification, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyOrder:
+    """How a profile setting's values rank by safety.
+
+    `form` is "higher" or "lower" (`higher is safer`: numbers and durations), "true" or "false"
+    (`true is safer`: booleans), "exact" (only the required value is safe: strings), "chain"
+    (`order required > optional > off`) or "partial" (`order { eu > any, us > any }`). `pairs`
+    holds the declared (safer, less safe) pairs of a chain or a partial order, in written order."""
+
+    form: str
+    span: Span
+    pairs: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileValue:
+    """A profile setting's `value`: `form` is "number", "duration", "string" or "name" (a bare
+    word: an enum value, `true`, `false`)."""
+
+    form: str
+    value: str | float | Duration
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileSetting:
+    """`setting retention: int days { higher is safer value 30 }` in a profile."""
+
+    name: str
+    type: str
+    unit: str
+    span: Span
+    name_span: Span
+    type_span: Span
+    orders: tuple[SafetyOrder, ...] = ()
+    values: tuple[ProfileValue, ...] = ()
+    after: tuple[tuple[str, Span], ...] = ()
+    remediation: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Extends:
+    """`extends baseline`: the profile a profile raises."""
+
+    name: str
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEntry:
+    """`change "2" on "2026-11-15" "what changed" justification "why"`: one change-log entry."""
+
+    version: StringValue
+    date: StringValue
+    text: str
+    span: Span
+    justification: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -575,6 +638,9 @@ Item = (
     | Governor
     | GovernanceBlock
     | ScoringBlock
+    | ProfileSetting
+    | Extends
+    | ChangeEntry
     | SafetyClass
     | Approvals
     | Cluster
@@ -591,7 +657,7 @@ class Document:
     """One file: a `policy` (evaluated), a `module` (imported by policies), a `threat`, a `fleet`
     or a `rollout`."""
 
-    kind: str  # "policy" | "module" | "threat" | "safety" | "fleet" | "rollout" | "governance" | "scoring"
+    kind: str  # "policy" | "module" | "threat" | "safety" | "fleet" | "rollout" | "governance" | "scoring" | "profile"
     name: str
     span: Span
     file: str

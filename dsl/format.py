@@ -7,7 +7,8 @@ formatter never rewrites `and` into `&&`: the author chose the words). Formattin
 
 Expressions and types are formatted by `ballast.dsl.format_base`, threat declarations and
 `stream` blocks by `ballast.dsl.format_threat`, fleet and rollout declarations by
-`ballast.dsl.format_fleet`; all return `format_base.Line`s.
+`ballast.dsl.format_fleet`, profile declarations by `ballast.dsl.format_profile`; all return
+`format_base.Line`s.
 
 Comments are attached by line: a comment alone on its line stays before the declaration that
 follows it; a comment at the end of a line stays at the end of that declaration's line.
@@ -18,6 +19,7 @@ from __future__ import annotations
 from ballast.dsl import ast
 from ballast.dsl.format_base import Line, format_expr, format_type, quote
 from ballast.dsl.format_fleet import fleet_item
+from ballast.dsl.format_profile import profile_item
 from ballast.dsl.format_safety import safety_item
 from ballast.dsl.format_threat import threat_item
 
@@ -39,7 +41,7 @@ def format_document(document: ast.Document) -> str:
     previous: type | None = None
     for item in document.items:
         kind = type(item)
-        spaced = kind in (ast.Rule, ast.Input, ast.ActionDecl, ast.RecordType, ast.SafetyClass, ast.Cluster, ast.Gate, ast.Wave, ast.GovernanceBlock, ast.ScoringBlock)
+        spaced = kind in (ast.Rule, ast.Input, ast.ActionDecl, ast.RecordType, ast.SafetyClass, ast.Cluster, ast.Gate, ast.Wave, ast.GovernanceBlock, ast.ScoringBlock, ast.ProfileSetting)
         if kind in (ast.Select, ast.Justification):
             kind = ast.Setting  # a rollout's settings, selector and justification are one paragraph
         if (previous is None and len(lines) > 1) or (previous is not None and (kind is not previous or spaced)):
@@ -115,6 +117,8 @@ def _item(item: ast.Item) -> list[Line]:
             return safety_item(item)
         case ast.Cluster() | ast.Select() | ast.Gate() | ast.Wave() | ast.Setting() | ast.Justification() | ast.GovernanceBlock() | ast.ScoringBlock():
             return fleet_item(item)
+        case ast.Extends() | ast.ProfileSetting() | ast.ChangeEntry():
+            return profile_item(item)
     raise TypeError(item)
 
 

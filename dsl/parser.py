@@ -7,6 +7,7 @@ module (this is the one place they are translated).
 from __future__ import annotations
 
 import ast as pyast
+import itertools
 import re
 from collections.abc import Callable
 from functools import cache
@@ -317,6 +318,10 @@ class _Builder(Transformer):
         name, version, *items = children
         return self._document("scoring", name, self._string(version), items, meta)
 
+    def profile(self, meta, children):
+        name, version, *items = children
+        return self._document("profile", name, self._string(version), items, meta)
+
     def rollout(self, meta, children):
         name, version, *items = children
         items = [
@@ -584,6 +589,101 @@ class _Builder(Transformer):
         return ast.ScoringBlock(
             "profile", str(name), self._span(meta), self._tok_span(name), settings, badges, tuple(reasons)
         )
+
+    # ---- profiles ----
+    def extends_decl(self, meta, children):
+        span = self._span(meta)
+        name_span = Span(span.file, span.end_line, span.end_column - len(children[0]), span.end_line, span.end_column)
+        return ast.Extends(children[0], span, name_span)
+
+    def profile_setting(self, meta, children):
+        name, type_, unit, *items = children
+        orders, values, after = [], [], []
+        remediation = description = ""
+        for item in items:
+            match item:
+                case ast.SafetyOrder():
+                    orders.append(item)
+                case ast.ProfileValue():
+                    values.append(item)
+                case ("after", names):
+                    after.extend(names)
+                case ("remediation", text):
+                    remediation = text
+                case ("description", text, _):
+                    description = text
+        return ast.ProfileSetting(
+            str(name),
+            str(type_),
+            str(unit) if unit is not None else "",
+            self._span(meta),
+            self._tok_span(name),
+            self._tok_span(type_),
+            tuple(orders),
+            tuple(values),
+            tuple(after),
+            remediation,
+            description,
+        )
+
+    def order_higher(self, meta, children):
+        return ast.SafetyOrder("higher", self._span(meta))
+
+    def order_lower(self, meta, children):
+        return ast.SafetyOrder("lower", self._span(meta))
+
+    def order_true(self, meta, children):
+        return ast.SafetyOrder("true", self._span(meta))
+
+    def order_false(self, meta, children):
+        return ast.SafetyOrder("false", self._span(meta))
+
+    def order_exact(self, meta, children):
+        return ast.SafetyOrder("exact", self._span(meta))
+
+    def order_chain(self, meta, children):
+        names = [str(c) for c in children]
+        return ast.SafetyOrder("chain", self._span(meta), tuple(itertools.pairwise(names)))
+
+    def order_partial(self, meta, children):
+        return ast.SafetyOrder("partial", self._span(meta), tuple(c for c in children if c is not None))
+
+    def order_pair(self, meta, children):
+        return (str(children[0]), str(children[1]))
+
+    def value_decl(self, meta, children):
+        return children[0]
+
+    def value_string(self, meta, children):
+        text = self._string(children[0])
+        return ast.ProfileValue("string", text.value, str(children[0]), text.span)
+
+    def value_number(self, meta, children):
+        sign, number = children
+        text = ("-" if sign else "") + str(number)
+        return ast.ProfileValue("number", float(text), text, self._span(meta))
+
+    def value_duration(self, meta, children):
+        duration = self._duration(children[0])
+        return ast.ProfileValue("duration", duration, duration.text, duration.span)
+
+    def value_name(self, meta, children):
+        return ast.ProfileValue("name", str(children[0]), str(children[0]), self._tok_span(children[0]))
+
+    def after_decl(self, meta, children):
+        return ("after", tuple((str(c), self._tok_span(c)) for c in children))
+
+    def remediation_decl(self, meta, children):
+        return ("remediation", unquote(children[0]))
+
+    def change_decl(self, meta, children):
+        version, date, text, justification = children
+        why = justification[1].value if justification is not None else ""
+        return ast.ChangeEntry(self._string(version), self._string(date), unquote(text), self._span(meta), why)
+
+    def window_decl(self, meta, children):
+        name, *settings = children
+        return ast.GovernanceBlock("window", str(name), self._span(meta), self._tok_span(name), tuple(settings))
 
     def select_clause(self, meta, children):
         return ast.Select(children[0], self._span(meta))

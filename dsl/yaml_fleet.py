@@ -111,7 +111,7 @@ def _fleet_items(root: Node) -> list[ast.Item]:
             continue
         body = clusters.child(cid)
         body.keys(CLUSTER_KEYS, f"cluster '{cid}'")
-        settings = tuple(s for key in body if key not in ("owner", "labels") if (s := _setting(body, key)))
+        settings = tuple(s for key in body if key not in ("owner", "labels") if (s := read_setting(body, key)))
         out.append(
             ast.Cluster(
                 str(cid),
@@ -146,7 +146,7 @@ def _rollout_items(root: Node) -> list[ast.Item]:
         elif key in ("gates", "waves"):
             shape = "a mapping of gate names" if key == "gates" else "a list of waves"
             root.error(key, f"'{key}' must be {shape}", "see docs/rollouts.md")
-        elif key in ROLLOUT_KEYS and (setting := _setting(root, key)) is not None:
+        elif key in ROLLOUT_KEYS and (setting := read_setting(root, key)) is not None:
             out.append(setting)
     return out
 
@@ -172,7 +172,7 @@ def _gate(gates: Node, name: object) -> ast.Gate | None:
                 conditions[word] = body.parse(word, parse_expression)
             else:
                 body.error(word, f"'{word}' is a condition written as a string", f"{word}: error_budget_burn < 1.0")
-    settings = tuple(s for key in body if key not in ("pass", "fail") if (s := _setting(body, key)))
+    settings = tuple(s for key in body if key not in ("pass", "fail") if (s := read_setting(body, key)))
     span = gates.key_span(name)
     return ast.Gate(name, span, span, conditions.get("pass"), conditions.get("fail"), settings)
 
@@ -184,12 +184,12 @@ def _wave(waves: Node, i: int) -> ast.Wave | None:
     body = waves.child(i)
     body.keys(WAVE_KEYS, f"wave '{body['name']}'")
     select = _select(body, "select") if "select" in body else None
-    settings = tuple(s for key in body if key not in ("name", "select") if (s := _setting(body, key)))
+    settings = tuple(s for key in body if key not in ("name", "select") if (s := read_setting(body, key)))
     span = body.value_span("name")
     return ast.Wave(body["name"], span, span, select, settings)
 
 
-def _setting(node: Node, key: str) -> ast.Setting | None:
+def read_setting(node: Node, key: str) -> ast.Setting | None:
     """node[key] as the setting its `.bal` spelling would give; None for a value no setting takes."""
     value = node.value(key)
     name_span, value_span = node.key_span(key), node.value_span(key)

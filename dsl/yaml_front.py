@@ -69,8 +69,9 @@ This module is the entry point; each step of reading a file is a module of its o
   error at the `line:col` of its node;
 - `yaml_policy`, `yaml_rules`, `yaml_values`: the AST of the document, of its rules with their
   time clauses, and of the values inside them, read from the validated document's `Node`s;
-- `yaml_governance`: governance documents (`governance:` as the first key).
-- `yaml_scoring`: scoring documents (`scoring:` as the first key).
+- `yaml_governance`: governance documents (`governance:` as the first key);
+- `yaml_scoring`: scoring documents (`scoring:` as the first key);
+- `yaml_profile`: profile documents (`profile:` as the first key).
 - `yaml_fleet`: fleet and rollout documents (`fleet:` / `rollout:` as the first key), whose
   settings the fleet and rollout kinds check as they check the `.bal` form.
 
@@ -87,6 +88,7 @@ from ballast.dsl.parser import SyntaxProblem
 from ballast.dsl.yaml_fleet import fleet_kind_of, read_fleet_document
 from ballast.dsl.yaml_governance import is_governance, read_governance
 from ballast.dsl.yaml_policy import read_document
+from ballast.dsl.yaml_profile import is_profile, read_profile
 from ballast.dsl.yaml_reader import YamlReader
 from ballast.dsl.yaml_safety import read_safety
 from ballast.dsl.yaml_schema import policy_schema, validate_document
@@ -102,8 +104,8 @@ def parse_yaml_document(text: str, file: str) -> ast.Document:
     if not reader.loaded:  # not YAML: why, and the repeated keys found before it
         raise SyntaxProblem(*reader.problems)
     root = reader.root()
-    if is_governance(root) or is_scoring(root):  # their readers check the keys; their kinds, the settings
-        document = read_governance(root) if is_governance(root) else read_scoring(root)
+    if is_governance(root) or is_scoring(root) or is_profile(root):  # their readers check the keys; their kinds, the settings
+        document = read_governance(root) if is_governance(root) else read_scoring(root) if is_scoring(root) else read_profile(root)
         if reader.problems:
             raise SyntaxProblem(*sort_diagnostics(reader.problems))
         return document

@@ -17,27 +17,22 @@ so the governance kind checks names, forms and ranges alike for both forms, at t
 from __future__ import annotations
 
 from ballast.dsl import ast
-from ballast.dsl.yaml_fleet import _setting
+from ballast.dsl.yaml_fleet import read_setting
 from ballast.dsl.yaml_reader import Node
-from ballast.dsl.yaml_values import labels, string_value, text_of
+from ballast.dsl.yaml_values import check_version, headed_by, labels, string_value, text_of
 
 GOVERNANCE_KEYS = ("governance", "version", "owner", "description", "labels", "tiers", "priorities", "vote")
 
 
 def is_governance(root: Node) -> bool:
     """Whether the document's first key is `governance:`."""
-    return root.is_mapping and root.has("governance", str) and next(iter(root), None) == "governance"
+    return headed_by(root, "governance")
 
 
 def read_governance(root: Node) -> ast.Document:
     """The document; every problem goes to the reader."""
     root.keys(GOVERNANCE_KEYS, "a governance document")
-    if not root.has("version", str):
-        root.reader.report(
-            f"governance '{root['governance']}' has no version (a string)",
-            root.key_span("governance"),
-            'add `version: "1"`',
-        )
+    check_version(root, "governance")
     items: list[ast.Item] = []
     for section, keyword in (("tiers", "tier"), ("priorities", "priority")):
         if section not in root:
@@ -71,6 +66,6 @@ def _block(parent: Node, key: object, keyword: str, label: str) -> list[ast.Item
         parent.error(key, f"{keyword} '{key}' must be a mapping of settings", "intents: [query_knowledge]")
         return []
     body = parent.child(key)
-    settings = tuple(s for name in body if (s := _setting(body, name)))
+    settings = tuple(s for name in body if (s := read_setting(body, name)))
     span = parent.key_span(key)
     return [ast.GovernanceBlock(keyword, label, span, span, settings)]

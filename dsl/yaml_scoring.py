@@ -21,7 +21,7 @@ YAML `line:col`. Keys are checked here. `dsl/scoring.schema.json` is the same co
 from __future__ import annotations
 
 from ballast.dsl import ast
-from ballast.dsl.yaml_fleet import _setting
+from ballast.dsl.yaml_fleet import read_setting
 from ballast.dsl.yaml_reader import Node
 from ballast.dsl.yaml_values import labels, string_value, text_of
 
@@ -91,7 +91,7 @@ def _block(parent: Node, key: object, keyword: str) -> ast.ScoringBlock | None:
             justifications.append(
                 ast.Justification(string_value(body, "justification"), body.key_span("justification"))
             )
-        elif (setting := _setting(body, name)) is not None:
+        elif (setting := read_setting(body, name)) is not None:
             settings.append(setting)
     span = parent.key_span(key)
     return ast.ScoringBlock(keyword, str(key), span, span, tuple(settings), tuple(badges), tuple(justifications))

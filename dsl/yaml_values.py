@@ -26,6 +26,17 @@ def is_name(name: object) -> bool:
     return isinstance(name, str) and _NAME.fullmatch(name) is not None
 
 
+def headed_by(root: Node, key: str) -> bool:
+    """Whether the document is a mapping whose first key is `key:`, naming it (`profile: baseline`)."""
+    return root.is_mapping and root.has(key, str) and next(iter(root), None) == key
+
+
+def check_version(root: Node, key: str) -> None:
+    """Report a document headed by `key:` that has no `version:` string."""
+    if not root.has("version", str):
+        root.reader.report(f"{key} '{root[key]}' has no version (a string)", root.key_span(key), 'add `version: "1"`')
+
+
 def text_of(node: Node, key: str) -> str:
     """node[key] if it is a string, else "" (free text such as `description`)."""
     value = node.value(key)

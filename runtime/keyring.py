@@ -81,6 +81,7 @@ DOCUMENT_KINDS = {
     "rollouts": "rollout",
     "governance": "governance",
     "scoring": "scoring",
+    "profiles": "profile",
 }
 # The role a change to these kinds needs when the keyring names none and declares it: the MOTB
 # administration model gives changes to orchestration and threat policies to MetaAdmin.

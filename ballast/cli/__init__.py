@@ -59,6 +59,8 @@ COMMANDS = (
     # Autonomy tiers (issue 14 §2): route an intent, vote on the high tiers.
     Command("route", "ballast.cli.route", "route an intent through a governance document's autonomy tiers"),
     Command("vote", "ballast.cli.vote", "cast a vote on the ballot of a tier 3 or 4 intent"),
+    # Profiles as code (issue 15): live configurations against profiles, tenants raised to them.
+    Command("profile", "ballast.cli.profile", "a live configuration against a profile; raise tenants to it"),
     Command("fleet", "ballast.cli.fleet", "plan, apply and steer a staged rollout over a fleet"),
     # The runtime as a service (issue 16): HTTP API, Prometheus metrics, live dashboard.
     Command("serve", "ballast.cli.serve", "serve a signed bundle over HTTP: API, metrics, live dashboard"),

@@ -45,6 +45,7 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
         modules += f", {count(summary['rollouts'], 'rollout')}" if summary["rollouts"] else ""
         modules += f", {count(summary['governance'], 'governance document')}" if summary["governance"] else ""
         modules += f", {count(summary['scoring'], 'scoring document')}" if summary["scoring"] else ""
+        modules += f", {count(summary['profiles'], 'profile')}" if summary["profiles"] else ""
         out.write(
             f"ok: {count(summary['policies'], 'policy', 'policies')}, {count(summary['rules'], 'rule')}{modules}\n"
         )
@@ -73,6 +74,7 @@ def check_summary(diagnostics: list[Diagnostic], documents: list[Any]) -> dict[s
         "rollouts": sum(1 for d in documents if d.kind == "rollout"),
         "governance": sum(1 for d in documents if d.kind == "governance"),
         "scoring": sum(1 for d in documents if d.kind == "scoring"),
+        "profiles": sum(1 for d in documents if d.kind == "profile"),
     }
 
 

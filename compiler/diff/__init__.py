@@ -19,6 +19,7 @@ from ballast.compiler.diff.findings import (
     position,
     severity_rank,
 )
+from ballast.compiler.diff.profile import justified as justified_profiles
 from ballast.compiler.kinds import DocumentKind, registry
 
 IR = dict[str, Any]
@@ -89,8 +90,8 @@ def sort_findings(findings: list[Finding]) -> list[Finding]:
 def unjustified(findings: list[Finding], head_ir: IR) -> list[str]:
     """The keys of guard-loosened findings on rules, safety classes or rollout plans that carry
     no `justification` in the head (`ballast diff --require-justification`, and `ballast fleet
-    plan` for a rollout's bundle). A rollout's justification is the plan's own, one for the
-    whole document."""
+    plan` for a rollout's bundle), and on profiles whose change-log entry for the head's version
+    carries none. A rollout's justification is the plan's own, one for the whole document."""
     # (kind, document, rule or class): a policy and a catalog may share a name
     guards = [
         (kind, document["name"], entry)
@@ -101,6 +102,7 @@ def unjustified(findings: list[Finding], head_ir: IR) -> list[str]:
     justified = {(kind, name, entry["name"]) for kind, name, entry in guards if entry.get("justification")}
     known = {(kind, name, entry["name"]) for kind, name, entry in guards}
     plans = {document["name"]: bool(document.get("justification")) for document in head_ir.get("rollouts", [])}
+    profiles = justified_profiles(head_ir)
     return [
         f.key
         for f in findings
@@ -108,5 +110,6 @@ def unjustified(findings: list[Finding], head_ir: IR) -> list[str]:
         and (
             ((f.kind, f.document, f.subject) in known and (f.kind, f.document, f.subject) not in justified)
             or (f.kind == "rollout" and f.document in plans and not plans[f.document])
+            or (f.kind == "profile" and f.document not in profiles)
         )
     ]

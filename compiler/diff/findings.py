@@ -478,6 +478,51 @@ CHECKS: dict[str, Check] = _checks(
         "gate",
         "A gate passes on less telemetry, fails on more, counts more or tolerates less (guard tightened).",
     ),
+    # profiles (`ballast.compiler.diff.profile`): each setting's required value against its safety order
+    (
+        "profile-removed",
+        "breaking",
+        "profile",
+        "A profile of the base is gone from the head: tenants that apply it fail.",
+    ),
+    ("profile-added", "behavioral", "profile", "A profile of the head is not in the base."),
+    (
+        "profile-metadata-changed",
+        "cosmetic",
+        "profile",
+        "Version, owner, description, labels or change log of a profile changed.",
+    ),
+    (
+        "profile-changed",
+        "behavioral",
+        "profile",
+        "What a profile extends, its change windows or a setting's dependencies changed.",
+    ),
+    (
+        "profile-setting-lowered",
+        "behavioral",
+        "setting",
+        "A setting's required value moved down its safety order (guard loosened; --require-justification wants a justification in the change log).",
+    ),
+    (
+        "profile-setting-raised",
+        "behavioral",
+        "setting",
+        "A setting's required value moved up its safety order (guard tightened).",
+    ),
+    (
+        "profile-setting-removed",
+        "breaking",
+        "setting",
+        "A setting is no longer required: tenants may hold any value (guard loosened).",
+    ),
+    ("profile-setting-added", "behavioral", "setting", "A profile now requires a setting (guard tightened)."),
+    (
+        "profile-setting-changed",
+        "breaking",
+        "setting",
+        "A setting's type or safety order changed: what counts as safe changed (guard loosened).",
+    ),
     # simulator scenarios (`ballast.simulator.scenario_diff`): test fixtures, so only removing one breaks
     (
         "scenario-removed",

@@ -54,8 +54,13 @@ def _summary_line(report: Report) -> str:
 
 
 def _justified_by(f: Finding) -> str:
-    """What carries the `justification` a loosened guard needs: the rule, the class, the plan."""
-    return {"rollout": "rollout plan", "safety": "class"}.get(f.kind, "rule")
+    """Where the justification of a loosened guard goes: the rule, the class, the rollout plan, or
+    a profile's change log."""
+    return {
+        "rollout": "the rollout plan",
+        "safety": "the class",
+        "profile": "the change-log entry of the new version",
+    }.get(f.kind, "the rule")
 
 
 def text(report: Report, fail_on: str) -> str:
@@ -67,7 +72,7 @@ def text(report: Report, fail_on: str) -> str:
         lines.append(f"    {_where(f)} ({f.confidence})")
         if f.key in report.missing_justification:
             lines.append(
-                f'    missing justification: add `justification "…"` to the {_justified_by(f)} (--require-justification)'
+                f'    missing justification: add `justification "…"` to {_justified_by(f)} (--require-justification)'
             )
         lines.extend(f"    {line}" for line in _evidence_lines(f))
     for note in report.notes:
@@ -152,7 +157,7 @@ def markdown(report: Report, fail_on: str) -> str:
             where = f.head or f.base
             lines.append(f"- **{f.id}** `{_subject(f)}`{tags}: {_md(f.message)} ({where}, {f.confidence})")
             if f.key in report.missing_justification:
-                lines.append(f"  - ⚠️ missing `justification` on the {_justified_by(f)}")
+                lines.append(f"  - ⚠️ missing `justification` on {_justified_by(f)}")
             lines.extend(f"  - {_md(line)}" for line in _evidence_lines(f))
     runs = _runs(report)
     if runs:

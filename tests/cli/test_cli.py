@@ -630,9 +630,11 @@ def test_explain_marks_the_faulting_sub_condition(tmp_path: Path) -> None:
 
 def _summary_of_ok_line(line: str) -> dict[str, int]:
     """`ok: 2 policies, 20 rules, 1 module, 1 threat` as counts (absent kinds count 0)."""
-    counts = {"policies": 0, "rules": 0, "modules": 0, "threats": 0}
+    counts = dict.fromkeys(("policies", "rules", "modules", "threats", "fleets", "rollouts", "governance", "profiles"), 0)
     for number, word in re.findall(r"(\d+) (\w+)", line):
-        key = {"policy": "policies", "rule": "rules", "module": "modules", "threat": "threats"}.get(word, word)
+        singular = {"policy": "policies", "rule": "rules", "module": "modules", "threat": "threats"}
+        singular |= {"fleet": "fleets", "rollout": "rollouts", "profile": "profiles"}
+        key = singular.get(word, word)
         counts[key] = int(number)
     return counts
 

@@ -327,6 +327,7 @@ KIND_CATALOG = [
     "catalog/fleet/policy-2026-12.rollout.bal",
     "catalog/governance/router.bal",
     "catalog/scoring/tenants.bal",
+    "profiles/baseline.bal",
 ]
 # Kinds whose diff tells only "unchanged" yet: a change raises NotSupportedYet.
 NO_DIFF_YET = {"scoring"}
@@ -339,7 +340,16 @@ def test_every_kind_has_every_hook() -> None:
     from ballast.compiler import kinds
 
     registered = kinds.registry()
-    assert [k.name for k in registered] == ["policy", "threat", "safety", "fleet", "rollout", "governance", "scoring"]
+    assert [k.name for k in registered] == [
+        "policy",
+        "threat",
+        "safety",
+        "fleet",
+        "rollout",
+        "governance",
+        "scoring",
+        "profile",
+    ]
     for kind in registered:
         for attribute in kinds.ATTRIBUTES:
             assert hasattr(kind, attribute), f"kind {kind.name!r} has no {attribute!r}"

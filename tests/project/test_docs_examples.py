@@ -45,6 +45,7 @@ CHECKED_PAGES = (
     "rollouts.md",
     "service.md",
     "scoring.md",
+    "profiles.md",
 )
 FENCE = re.compile(r"^(`{3,})(\w*)\s*$")
 DIRECTIVE = re.compile(r"^<!--\s*(file|not-checked):\s*(.+?)\s*-->$")

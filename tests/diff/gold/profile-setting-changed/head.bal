@@ -1,0 +1,14 @@
+# mfa's order changed: off is now safer than optional
+profile demo version "1" {
+  setting mfa: enum {
+    order required > off > optional
+    value required
+  }
+
+  setting retention: int days {
+    higher is safer
+    value 90
+  }
+
+  change "1" on "2026-12-01" "First version."
+}

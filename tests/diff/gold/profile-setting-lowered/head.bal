@@ -1,0 +1,14 @@
+# retention lowered from 90 to 30 days
+profile demo version "1" {
+  setting mfa: enum {
+    order required > optional > off
+    value required
+  }
+
+  setting retention: int days {
+    higher is safer
+    value 30
+  }
+
+  change "1" on "2026-12-01" "First version."
+}
