@@ -166,7 +166,8 @@ class Consumer:
                 self._one(delivery, fresh, decided)
             self._ledger.flush()
         except BaseException:
-            # Nothing of the batch counts as decided: the bus delivers it again.
+            # None of the batch is written, and the bus delivers it again.
+            self._ledger.discard()
             self.source.nak(deliveries)
             raise
         self._decided |= fresh

@@ -52,10 +52,21 @@ class JetStream:
         self.url, self.stream, self.subject, self.durable = url, stream, subject, durable
         self._loop = asyncio.new_event_loop()
         self._nc: Any = None
+        self._problems: list[Exception] = []  # what nats-py reports through its error callback
+
+        async def note(exc: Exception) -> None:  # instead of nats-py's default: a traceback on stderr
+            self._problems.append(exc)
+
         try:
             with self._errors("connect to"):
                 self._nc = self._run(
-                    nats.connect(url, connect_timeout=connect_timeout, allow_reconnect=False, max_reconnect_attempts=0)
+                    nats.connect(
+                        url,
+                        connect_timeout=connect_timeout,
+                        max_reconnect_attempts=1,  # 0 would mean "forever" to nats-py: a hang, not an error
+                        reconnect_time_wait=0.2,
+                        error_cb=note,
+                    )
                 )
                 self._js = self._nc.jetstream()
                 self._jsm = self._nc.jsm()
@@ -144,7 +155,8 @@ class JetStream:
                 f"create the stream first, e.g. `nats stream add {self.stream} --subjects '{self.subject}'`"
             ) from exc
         except (TimeoutError, nats.errors.Error, OSError) as exc:
-            detail = str(exc) or type(exc).__name__
+            cause = self._problems[-1] if isinstance(exc, nats.errors.NoServersError) and self._problems else exc
+            detail = str(cause) or type(cause).__name__
             raise BusError(f"{self.url}: cannot {doing} the server: {detail}") from exc
 
 
