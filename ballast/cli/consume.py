@@ -14,16 +14,18 @@ from ballast.cli.exits import EXIT_OK, EXIT_PROBLEMS
 from ballast.cli.simulation import positive_int
 from ballast.cli.trust import add_trust_arguments, load_trusted
 
-DESCRIPTION = """Consume events from a telemetry bus, decide each with the bundle's Engine, and record
-the decisions in an audit ledger. A batch is acknowledged only after its decisions are committed
-to the ledger (at-least-once delivery), and an event whose id the ledger already holds is not
-decided again (so each event is decided once, across crashes and restarts). A jump in the bus's
-sequence numbers over messages it no longer holds is a gap: a BusGap entry and a line on standard
-error. Prints one JSON line per decided event. Sources: nats://HOST:PORT (JetStream: --stream,
---subject, --durable), kafka://HOST:PORT (--subject TOPIC, --durable GROUP), '-' (standard
-input) or a JSONL file. Stops on SIGINT or SIGTERM after the batch in hand, at the end of a
-file, after --idle-exit seconds without a message, or after --max-events. Exits 0, or 1 when
-payloads were rejected or a gap was found."""
+DESCRIPTION = """Consume events from a telemetry bus, decide each with the bundle's Engine, and
+record the decisions in an audit ledger. A batch is acknowledged only after its
+decisions are committed to the ledger (at-least-once delivery), and an event
+whose id the ledger already holds is not decided again (so each event is
+decided once, across crashes and restarts). A jump in the bus's sequence
+numbers over messages it no longer holds is a gap: a BusGap entry and a line on
+standard error. Prints one JSON line per decided event. Sources:
+nats://HOST:PORT (JetStream: --stream, --subject, --durable), kafka://HOST:PORT
+(--subject TOPIC, --durable GROUP), '-' (standard input) or a JSONL file. Stops
+on SIGINT or SIGTERM after the batch in hand, at the end of a file, after
+--idle-exit seconds without a message, or after --max-events. Exits 0, or 1
+when payloads were rejected or a gap was found."""
 
 
 def _seconds(text: str) -> float:
@@ -115,9 +117,24 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
             tally = consumer.run(batch=args.batch, idle_exit=args.idle_exit, max_events=args.max_events)
     finally:
         consumer.close()
-    counts = ", ".join(f"{n} {name}" for name, n in tally.to_dict().items())
-    err.write(f"ballast: consumed {source.name}: {counts}\n")
+    err.write(f"ballast: consumed {source.name}: {_counts(tally)}\n")
     return EXIT_PROBLEMS if tally.rejected or tally.gaps else EXIT_OK
+
+
+def _counts(tally: Any) -> str:
+    def n(count: int, noun: str, plural: str) -> str:
+        return f"{count} {noun if count == 1 else plural}"
+
+    return ", ".join(
+        [
+            f"{tally.fetched} fetched",
+            f"{tally.decided} decided",
+            n(tally.duplicates, "duplicate", "duplicates"),
+            f"{tally.rejected} rejected",
+            n(tally.gaps, "gap", "gaps"),
+            n(tally.batches, "batch", "batches"),
+        ]
+    )
 
 
 @contextlib.contextmanager

@@ -103,7 +103,7 @@ def consume(tmp_path: Path, hot_bundle: Path) -> Iterator[Any]:
     def run(bus: Any, **options: Any) -> Any:
         consumer = Consumer(policies, str(ledger), bus.open(), id_field="id")
         try:
-            return consumer.run(batch=options.pop("batch", 4), idle_exit=options.pop("idle_exit", 0.7), **options)
+            return consumer.run(batch=options.pop("batch", 4), idle_exit=options.pop("idle_exit", 0.5), **options)
         finally:
             consumer.close()
 
@@ -148,7 +148,7 @@ def test_what_was_acknowledged_is_not_delivered_again(bus: Any, consume: Any) ->
     assert consume(bus).decided == 3
     source = bus.open()
     try:
-        assert list(source.fetch(10, 1.5)) == []
+        assert list(source.fetch(10, 1.0)) == []
     finally:
         source.close()
 

@@ -84,7 +84,7 @@ def test_sigkill_mid_stream_then_restart_decides_every_event_exactly_once(
     at_kill = len(decided_ids(ledger))
     assert victim.returncode == -signal.SIGKILL
     assert 25 <= at_kill < n, f"killed after {at_kill} of {n} events: not mid-stream"
-    restarted = subprocess.run([*argv, "--idle-exit", "2"], capture_output=True, text=True, env=env, timeout=60)
+    restarted = subprocess.run([*argv, "--idle-exit", "1.5"], capture_output=True, text=True, env=env, timeout=60)
     assert restarted.returncode == 0, restarted.stderr
     counts = collections.Counter(decided_ids(ledger))
     assert set(counts) == {f"e{i}" for i in range(1, n + 1)}, "an event was lost"

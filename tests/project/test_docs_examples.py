@@ -43,6 +43,7 @@ CHECKED_PAGES = (
     "security.md",
     "governance.md",
     "rollouts.md",
+    "telemetry.md",
 )
 FENCE = re.compile(r"^(`{3,})(\w*)\s*$")
 DIRECTIVE = re.compile(r"^<!--\s*(file|not-checked):\s*(.+?)\s*-->$")
