@@ -263,7 +263,7 @@ class Consumer:
         gone = self.source.lost(partition, highest + 1, seq - 1)
         if not gone:
             return  # still in the bus: deliveries a crashed consumer left unacknowledged, coming again
-        span = f"{gone[0]}" if len(gone) == 1 else f"{gone[0]}–{gone[-1]}"
+        span = ", ".join(f"{a}" if a == b else f"{a}–{b}" for a, b in _ranges(gone))
         reason = (
             f"{self.source.name}: partition {partition} jumped from sequence {highest} to {seq}; "
             f"{len(gone)} message(s) ({span}) are no longer in the bus and were never decided"
@@ -279,7 +279,7 @@ class Consumer:
             "on receipt",
             "sequence numbers of first deliveries, checked against what the bus still holds",
         )
-        entry["bus"] = {"partition": partition, "sequence": seq, "after": highest, "missing": gone}
+        entry["bus"] = {"partition": partition, "sequence": seq, "after": highest, "missing": _ranges(gone)}
         self._ledger.append(entry)
         self.tally.gaps += 1
         if self.on_alert:
@@ -300,6 +300,17 @@ class Consumer:
                         self._rejected.add((partition, seq))
                     if isinstance(seq, int):
                         self._highest[partition] = max(self._highest.get(partition, seq), seq)
+
+
+def _ranges(numbers: list[int]) -> list[list[int]]:
+    """Sorted numbers as [first, last] runs: a gap of a million messages is one pair, not a million."""
+    runs: list[list[int]] = []
+    for n in sorted(numbers):
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return runs
 
 
 __all__ = ["BUS_GAP", "EVENT_DECIDED", "EVENT_REJECTED", "Consumer", "Decided", "Tally", "id_field_of"]

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from ballast.bus.port import BusError, Delivery, Position
 
 T = TypeVar("T")
+LOOKUPS = 1000  # messages `lost` looks up one by one in a gap
 DEFAULT_ACK_WAIT = 30.0  # seconds before an unacknowledged delivery is delivered again (JetStream's default)
 
 
@@ -116,12 +117,19 @@ class JetStream:
             self._run(give_back())
 
     def lost(self, partition: str, first: int, last: int) -> list[int]:
-        """The sequences in [first, last] the stream no longer holds (deleted, expired by its limits)."""
+        """The sequences in [first, last] the stream no longer holds (deleted, expired by its limits).
+
+        Everything below the stream's first sequence is gone; above it, each message is looked up,
+        at most `LOOKUPS` of them (beyond, a gap that large is reported from its first part).
+        """
         from nats.js.errors import NotFoundError
 
         async def missing() -> list[int]:
-            gone = []
-            for seq in range(first, last + 1):
+            info = await self._jsm.stream_info(partition)
+            oldest = info.state.first_seq
+            gone = list(range(first, min(last, oldest - 1) + 1))
+            start = max(first, oldest)
+            for seq in range(start, min(last, start + LOOKUPS - 1) + 1):
                 try:
                     await self._jsm.get_msg(partition, seq)
                 except NotFoundError:

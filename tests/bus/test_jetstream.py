@@ -39,7 +39,7 @@ def test_messages_deleted_from_the_stream_before_they_were_decided_raise_a_gap_a
     assert (tally.decided, tally.gaps) == (4, 1)
     assert decided_ids(tmp_path / "l.sqlite") == ["e1", "e2", "e5", "e6"]
     [gap] = entries(tmp_path / "l.sqlite", "BusGap")
-    assert gap["bus"] == {"partition": stream_name, "sequence": 5, "after": 2, "missing": [3, 4]}
+    assert gap["bus"] == {"partition": stream_name, "sequence": 5, "after": 2, "missing": [[3, 4]]}
     assert alerts == [
         f"{nats_url}/{stream_name}: partition {stream_name} jumped from sequence 2 to 5; "
         "2 message(s) (3–4) are no longer in the bus and were never decided"
@@ -93,3 +93,31 @@ def test_sigkill_mid_stream_then_restart_decides_every_event_exactly_once(
     assert len(entries(ledger, "DirectiveIssued")) == n // 3
     code, out, err = run_cli("audit", "verify", ledger)
     assert code == 0 and "the hash chain is intact" in out, out + err
+
+
+def test_messages_the_streams_limits_dropped_before_a_restart_are_a_gap(
+    nats_url: str, stream_name: str, hot_bundle: Path, tmp_path: Path
+) -> None:
+    from bus_support import nats_admin
+
+    subject, ledger, alerts = f"{stream_name}.events", tmp_path / "l.sqlite", []
+
+    async def limited(js: object, jsm: object) -> None:
+        await jsm.add_stream(name=stream_name, subjects=[subject], max_msgs=3)  # type: ignore[attr-defined]
+
+    nats_admin(nats_url, limited)
+    publish(nats_url, subject, payloads([1, 2]))
+    first = consumer(hot_bundle, ledger, nats_url, stream_name, alerts)
+    first.run(idle_exit=0.3)
+    first.close()
+    publish(nats_url, subject, payloads(range(3, 9)))  # the stream keeps the newest three: 6, 7, 8
+    second = consumer(hot_bundle, ledger, nats_url, stream_name, alerts)  # highest seen: 2, from the ledger
+    try:
+        tally = second.run(idle_exit=0.5)
+    finally:
+        second.close()
+    assert tally.gaps == 1 and decided_ids(ledger) == ["e1", "e2", "e6", "e7", "e8"]
+    assert entries(ledger, "BusGap")[0]["bus"]["missing"] == [[3, 5]]
+    assert alerts[0].endswith(
+        "jumped from sequence 2 to 6; 3 message(s) (3–5) are no longer in the bus and were never decided"
+    )

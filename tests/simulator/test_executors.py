@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from support import run_cli
 
 import ballast.simulator.shadow as shadow_module
+from ballast.cli.simulation import seed_progress
 from ballast.runtime.errors import UsageError
 from ballast.simulator.executors import Dask, Processes, Sequential, executor_for
 from ballast.simulator.scenario import load_scenario
@@ -127,3 +129,17 @@ def test_the_command_line_refuses_a_scheduler_without_dask() -> None:
 def test_simulate_seeds_asks_for_json() -> None:
     code, _, err = run_cli("simulate", SCENARIO, "--policy", MOTB, GTBE, "--seeds", "2")
     assert code == 2 and "--seeds 2 writes one report per seed: add --format json" in err
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_drawn_on_a_terminal_as_seeds_complete_and_never_into_a_pipe() -> None:
+    err = Terminal()
+    Dask(workers=2).map(slower_first, [0, 1, 2, 3], seed_progress(err, "shadow"))
+    drawn = err.getvalue()
+    assert [f"{p}%" in drawn for p in (25, 50, 75)] == [True, True, True]
+    assert drawn.endswith("\rshadow [#########################] 100%\n")
+    assert seed_progress(io.StringIO(), "shadow") is None
