@@ -2,7 +2,8 @@
 
 Each adapter is driven through the consumer as `ballast consume` drives it, and the ledger is the
 witness: every event decided once, what was not acknowledged delivered again, duplicates and
-unreadable payloads recognised. Kafka runs when BALLAST_KAFKA_BOOTSTRAP names a broker.
+unreadable payloads recognised. Kafka runs against a broker when BALLAST_KAFKA_BOOTSTRAP names
+one, and against an in-memory model of its semantics always (tests/bus/kafka_model.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import kafka_model
 import pytest
 from bus_support import create_stream, decided_ids, entries, payloads, publish
 
@@ -83,10 +85,34 @@ class KafkaBus:
         return Kafka(self.bootstrap, self.topic, "ballast", config={"session.timeout.ms": 6000})
 
 
-@pytest.fixture(params=["jsonl", "nats", "kafka"])
+class KafkaModelBus:
+    """The Kafka adapter over the in-memory model of a broker (kafka_model.py)."""
+
+    remembers_acks = True
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import confluent_kafka
+
+        self.broker = kafka_model.Broker()
+        monkeypatch.setattr(confluent_kafka, "Consumer", kafka_model.consumer_class(self.broker))
+
+    def publish(self, messages: Sequence[bytes]) -> None:
+        for m in messages:
+            self.broker.produce("telemetry", m)
+
+    def open(self) -> Source:
+        from ballast.bus.kafka import Kafka
+
+        return Kafka("model:9092", "telemetry", "ballast")
+
+
+@pytest.fixture(params=["jsonl", "nats", "kafka-model", "kafka"])
 def bus(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     if request.param == "jsonl":
         return FileBus(tmp_path)
+    if request.param == "kafka-model":
+        pytest.importorskip("confluent_kafka", reason="confluent-kafka is not installed: pip install confluent-kafka")
+        return KafkaModelBus(request.getfixturevalue("monkeypatch"))
     if request.param == "nats":
         return NatsBus(request.getfixturevalue("nats_url"), request.getfixturevalue("stream_name"))
     if not KAFKA:
