@@ -23,9 +23,9 @@ numbers over messages it no longer holds is a gap: a BusGap entry and a line on
 standard error. Prints one JSON line per decided event. Sources:
 nats://HOST:PORT (JetStream: --stream, --subject, --durable), kafka://HOST:PORT
 (--subject TOPIC, --durable GROUP), '-' (standard input) or a JSONL file. Stops
-on SIGINT or SIGTERM after the batch in hand, at the end of a file, after
---idle-exit seconds without a message, or after --max-events. Exits 0, or 1
-when payloads were rejected or a gap was found."""
+on SIGINT or SIGTERM after the batch in hand (a second signal stops at once),
+at the end of a file, after --idle-exit seconds without a message, or after
+--max-events. Exits 0, or 1 when payloads were rejected or a gap was found."""
 
 
 def _seconds(text: str) -> float:
@@ -139,16 +139,26 @@ def _counts(tally: Any) -> str:
 
 @contextlib.contextmanager
 def _stopping_on_signals(consumer: Any) -> Iterator[None]:
-    """SIGINT and SIGTERM finish the batch in hand, then stop (only the main thread can set handlers)."""
+    """The first SIGINT or SIGTERM finishes the batch in hand, then stops; a second one interrupts
+    at once (a consumer blocked reading a terminal): the open batch is rolled back and given back.
+    Only the main thread can set handlers: elsewhere (a test calling main) none are set."""
     previous = {}
-    with contextlib.suppress(ValueError):  # not the main thread (a test calling main): no handlers
+    signalled = []
+
+    def handler(number: int, frame: Any) -> None:
+        signalled.append(number)
+        if len(signalled) > 1:
+            raise KeyboardInterrupt
+        consumer.stop()
+
+    with contextlib.suppress(ValueError):
         for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, lambda *_: consumer.stop())
+            previous[sig] = signal.signal(sig, handler)
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 __all__ = ["DESCRIPTION", "add_arguments", "run"]

@@ -121,3 +121,21 @@ def test_messages_the_streams_limits_dropped_before_a_restart_are_a_gap(
     assert alerts[0].endswith(
         "jumped from sequence 2 to 6; 3 message(s) (3–5) are no longer in the bus and were never decided"
     )
+
+
+def test_sigterm_finishes_the_batch_in_hand_and_exits_cleanly(
+    nats_url: str, stream_name: str, hot_bundle: Path, tmp_path: Path
+) -> None:
+    subject, ledger = f"{stream_name}.events", tmp_path / "term.sqlite"
+    create_stream(nats_url, stream_name, subject)
+    publish(nats_url, subject, payloads(range(1, 4)))
+    argv = [sys.executable, "-m", "ballast.cli", "consume", "--bundle", str(hot_bundle), "--allow-unsigned"]
+    argv += ["--ledger", str(ledger), "--source", nats_url, "--stream", stream_name, "--subject", subject]
+    child = subprocess.Popen([*argv, "--durable", "term"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while len(decided_ids(ledger)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    child.send_signal(signal.SIGTERM)
+    out, err = child.communicate(timeout=20)
+    assert child.returncode == 0, err
+    assert len(out.splitlines()) == 3 and "3 fetched, 3 decided" in err
