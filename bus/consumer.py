@@ -167,16 +167,19 @@ class Consumer:
             self._ledger.flush()
         except BaseException:
             # None of the batch is written, and the bus delivers it again.
-            self._ledger.discard()
-            self.source.nak(deliveries)
+            try:
+                self._ledger.discard()
+            finally:
+                self.source.nak(deliveries)
             raise
+        # Durable from here: decided, whatever happens to the acknowledgement (a redelivery is a duplicate).
         self._decided |= fresh
         self.tally.batches += 1
-        self.source.ack(deliveries)
-        for d in decided:
-            self.tally.decided += 1
-            if self.on_decided:
+        self.tally.decided += len(decided)
+        if self.on_decided:
+            for d in decided:
                 self.on_decided(d)
+        self.source.ack(deliveries)
         return decided
 
     def close(self) -> None:
