@@ -103,7 +103,8 @@ class Consumer:
 
     `id_field`: the event id field (see `id_field_of`). `input`: evaluate only the policies of
     that input. `signer` signs the ledger's checkpoints. `on_decided(Decided)` is called for each
-    event once its batch is committed and acknowledged; `on_alert(text)` for each gap alert.
+    event once its batch is committed (before the batch is acknowledged); `on_alert(text)` for
+    each gap alert.
     Raises LedgerError when the ledger cannot be opened or read.
     """
 
@@ -127,7 +128,11 @@ class Consumer:
         self._highest: dict[str, int] = {}
         self._remember(ledger_path)
         self._ledger = Ledger.open(ledger_path, signer=signer, batch=_MANUAL)
-        self._engine = Engine(policies, audit=AuditLog(self._ledger, measure=False))
+        try:
+            self._engine = Engine(policies, audit=AuditLog(self._ledger, measure=False))
+        except BaseException:
+            self._ledger.close()
+            raise
         self._stopping = False
 
     # ---- the loop ----
