@@ -24,7 +24,8 @@ duplicate. Either way every event is decided once, as the ledger shows.
 **Restart.** The ids already decided, the positions rejected and the highest sequence seen per
 partition are read back from the ledger's `EventDecided`, `EventRejected` and `BusGap` entries,
 so dedup and gap detection survive a restart. The Engine's rule state (windows, `for` clocks)
-does not: it starts empty after a restart.
+survives only with a state file (bus/state.py), which is used only when it matches the ledger
+exactly; else the Engine starts empty.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ballast.bus.port import Delivery, End, Source
+from ballast.bus.state import load_state, save_state
 from ballast.runtime.audit import AuditLog, audit_entry
 from ballast.runtime.engine import Engine
 from ballast.runtime.errors import UsageError
@@ -102,7 +104,8 @@ class Consumer:
     """Consumes `source` into the ledger at `ledger_path` with an Engine over `policies`.
 
     `id_field`: the event id field (see `id_field_of`). `input`: evaluate only the policies of
-    that input. `signer` signs the ledger's checkpoints. `on_decided(Decided)` is called for each
+    that input. `signer` signs the ledger's checkpoints. `state_path`: keep the Engine's state
+    in this file between runs (bus/state.py); `state_note` then says whether it was restored. `on_decided(Decided)` is called for each
     event once its batch is committed (before the batch is acknowledged); `on_alert(text)` for
     each gap alert.
     Raises LedgerError when the ledger cannot be opened or read.
@@ -117,6 +120,7 @@ class Consumer:
         id_field: str,
         input: str | None = None,
         signer: Signer | None = None,
+        state_path: str | None = None,
         on_decided: Callable[[Decided], None] | None = None,
         on_alert: Callable[[str], None] | None = None,
     ) -> None:
@@ -129,7 +133,16 @@ class Consumer:
         self._remember(ledger_path)
         self._ledger = Ledger.open(ledger_path, signer=signer, batch=_MANUAL)
         try:
-            self._engine = Engine(policies, audit=AuditLog(self._ledger, measure=False))
+            audit = AuditLog(self._ledger, measure=False)
+            self.state_path, self.state_note = state_path, ""
+            restored = None
+            if state_path is not None:
+                restored, self.state_note = load_state(state_path, policies, self._ledger.head)
+            if restored is not None:
+                restored.audit = audit
+                self._engine = restored
+            else:
+                self._engine = Engine(policies, audit=audit)
         except BaseException:
             self._ledger.close()
             raise
@@ -179,6 +192,8 @@ class Consumer:
             raise
         # Durable from here: decided, whatever happens to the acknowledgement (a redelivery is a duplicate).
         self._decided |= fresh
+        if self.state_path is not None:
+            save_state(self.state_path, self._engine, self._ledger.head)
         self.tally.batches += 1
         self.tally.decided += len(decided)
         if self.on_decided:

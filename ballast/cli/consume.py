@@ -66,6 +66,12 @@ def add_arguments(c: argparse.ArgumentParser) -> None:
     )
     c.add_argument("--idle-exit", type=_seconds, metavar="SECONDS", help="stop after this long without a message")
     c.add_argument("--max-events", type=positive_int, metavar="N", help="stop after N messages")
+    c.add_argument(
+        "--state",
+        metavar="FILE",
+        help="keep the Engine's rule state (windows, `for` clocks) in FILE between runs; used only when it "
+        "matches the ledger's last entry, else the Engine starts empty (docs/telemetry.md)",
+    )
     c.add_argument("--audit-key", metavar="KEY", help="sign the ledger's checkpoints with this private key")
     add_trust_arguments(c)
 
@@ -106,12 +112,15 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
             id_field=id_field,
             input=args.input,
             signer=signer,
+            state_path=args.state,
             on_decided=decided,
             on_alert=alert,
         )
     except BaseException:
         source.close()
         raise
+    if consumer.state_note:
+        err.write(f"ballast: {consumer.state_note}\n")
     try:
         with _stopping_on_signals(consumer):
             tally = consumer.run(batch=args.batch, idle_exit=args.idle_exit, max_events=args.max_events)
