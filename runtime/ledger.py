@@ -392,6 +392,21 @@ class Ledger:
             if self._in_tx:
                 self._commit()
 
+    def discard(self) -> list[int]:
+        """Roll back the open batch (batched mode): none of its entries is written; their seqs.
+
+        For a host that makes a batch of decisions durable as a whole or not at all (the bus
+        consumer gives the messages back to the bus instead). Durable mode has no open batch: [].
+        """
+        with self._cond:
+            self._check_usable()
+            if not self._in_tx:
+                return []
+            lost = list(self._pending)
+            with sqlite_errors(self.path):
+                self._end("ROLLBACK")
+            return lost
+
     def checkpoint(self) -> int | None:
         """Sign the head now (when entries were added since the last checkpoint); the seq signed."""
         with self._cond:

@@ -24,6 +24,7 @@ those figures move, so a team tunes its gates before the real rollout.
 from __future__ import annotations
 
 import copy
+import functools
 import random
 import statistics
 from collections.abc import Mapping, Sequence
@@ -37,6 +38,7 @@ from ballast.fleet.engine import ActionRun, RetryPolicy
 from ballast.fleet.store import RunStore
 from ballast.runtime.errors import UsageError
 from ballast.runtime.fleet import Fleet, Plan
+from ballast.simulator.executors import Executor, Progress, Sequential
 from ballast.simulator.render.rehearsal import REHEARSAL as REHEARSAL_FORMAT
 
 NEW, OLD = b"new-bundle", b"old-bundle"
@@ -256,6 +258,13 @@ def summarize(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _rehearse_task(
+    fleet_ir: Mapping[str, Any], scenario: Scenario, task: tuple[Mapping[str, Any], int]
+) -> dict[str, Any]:
+    plan_ir, seed = task
+    return rehearse_once(plan_ir, fleet_ir, scenario, seed)
+
+
 def rehearse(
     plan_ir: Mapping[str, Any],
     fleet_ir: Mapping[str, Any],
@@ -264,22 +273,28 @@ def rehearse(
     *,
     first_seed: int = 0,
     sweep: Sequence[float] = DEFAULT_SWEEP,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """The rehearsal report (module docstring); raises UsageError for an unknown scenario or no seeds."""
+    """The rehearsal report (module docstring); raises UsageError for an unknown scenario or no seeds.
+
+    `executor` runs the (factor, seed) tasks (default: `Sequential`); `progress(done, total)` as
+    each completes."""
     if scenario not in SCENARIOS:
         raise UsageError(f"unknown scenario '{scenario}': the scenarios are {', '.join(SCENARIOS)}")
     if seeds < 1:
         raise UsageError(f"--seeds {seeds}: rehearse at least one seed")
     chosen = SCENARIOS[scenario]
     seed_list = range(first_seed, first_seed + seeds)
-    runs = [rehearse_once(plan_ir, fleet_ir, chosen, s) for s in seed_list]
-    swept = []
-    for factor in sweep:
-        if factor == 1.0:
-            swept.append({"factor": factor, **summarize(runs)})
-            continue
-        scaled = scale_thresholds(plan_ir, factor)
-        swept.append({"factor": factor, **summarize([rehearse_once(scaled, fleet_ir, chosen, s) for s in seed_list])})
+    # One task per (factor, seed), the factor-1 runs first: they are the report's runs. Every
+    # task is seeded, so where it runs does not change its result.
+    factors = [1.0, *(f for f in sweep if f != 1.0)]
+    plans = {f: plan_ir if f == 1.0 else scale_thresholds(plan_ir, f) for f in factors}
+    tasks = [(plans[f], s) for f in factors for s in seed_list]
+    results = (executor or Sequential()).map(functools.partial(_rehearse_task, fleet_ir, chosen), tasks, progress)
+    by_factor = {f: results[i * seeds : (i + 1) * seeds] for i, f in enumerate(factors)}
+    runs = by_factor[1.0]
+    swept = [{"factor": factor, **summarize(by_factor[factor])} for factor in sweep]
     return {
         "format": REHEARSAL_FORMAT,
         "plan": plan_ir["name"],

@@ -2,8 +2,9 @@
 
 Each seed is simulated twice, once per policy set, with the same scenario and seed, so both
 runs draw the same demand, risk and fault randomness (common random numbers) and differ only
-through their decisions. Seeds run in worker processes when asked (`workers`); the results are
-gathered in seed order, so the report does not depend on the number of workers.
+through their decisions. Seeds run on an executor (`ballast.simulator.executors`: in order, in
+worker processes, or on a Dask cluster); the results are gathered in seed order, so the report
+does not depend on where the seeds ran.
 
 A seed on which a stop condition cut either run short is compared over the common window: both
 sides are run again to the earlier stop, without stop conditions (a run's prefix does not depend
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,6 +24,7 @@ from ballast.paths import expand_policies
 from ballast.runtime.engine import iso
 from ballast.runtime.policy import PolicySet
 from ballast.simulator.decisions import Decision, diff_decisions, merge_rule_diffs, policy_list, rule_keys
+from ballast.simulator.executors import Executor, Sequential
 from ballast.simulator.gates import KPI_BETTER, Gate, default_gates, evaluate, passed
 from ballast.simulator.run import RunResult, Simulation, check_observable
 from ballast.simulator.scenario import Scenario
@@ -113,12 +114,13 @@ def shadow(
     candidate: Side,
     *,
     seeds: int,
-    workers: int = 1,
+    executor: Executor | None = None,
     gates: tuple[Gate, ...] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """The `ballast.shadow/1` report over `seeds` seeds (the scenario's seed and the next ones).
 
+    `executor` runs the seeds (default: `Sequential`); `progress(done, total)` as each completes.
     `gates` decide `outcome.passed`; None: the scenario's `gates:`, else `gates.default_gates()`.
     Raises CompileError when a probe reads a metric one side does not run (no threat document).
     """
@@ -128,19 +130,8 @@ def shadow(
     cand_set = compiled(candidate.paths, candidate.trust, candidate.allow_unsigned)
     check_observable(scenario, base_set, "the baseline")
     check_observable(scenario, cand_set, "the candidate")
-    pairs: list[dict[str, Any]] = []
-    if workers <= 1:
-        for done, seed in enumerate(seed_list, 1):
-            pairs.append(run_pair(scenario, baseline, candidate, seed))
-            if progress:
-                progress(done, len(seed_list))
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(run_pair, scenario, baseline, candidate, seed) for seed in seed_list]
-            for done, future in enumerate(futures, 1):
-                pairs.append(future.result())
-                if progress:
-                    progress(done, len(seed_list))
+    task = functools.partial(run_pair, scenario, baseline, candidate)
+    pairs = (executor or Sequential()).map(task, seed_list, progress)
     if gates is None:
         gates, source = (scenario.gates, "scenario") if scenario.gates else (default_gates(), "default")
     else:

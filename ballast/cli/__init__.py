@@ -50,6 +50,7 @@ COMMANDS = (
     Command("simulate", "ballast.cli.simulate", "run a scenario in the simulated mesh and report its KPIs"),
     Command("shadow", "ballast.cli.shadow", "compare two policy sets on the same simulated worlds"),
     Command("replay", "ballast.cli.replay", "compare two policy sets on recorded telemetry"),
+    Command("consume", "ballast.cli.consume", "decide events from a telemetry bus (NATS, Kafka, JSONL) into a ledger"),
     Command("audit", "ballast.cli.audit", "verify, query and export an audit ledger"),
     Command("key", "ballast.cli.key", "create signing keys, show them, check a keyring"),
     # Safety catalogs (issue 14): the three steps of a guarded action.

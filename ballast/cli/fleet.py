@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ballast.cli.exits import EXIT_OK, EXIT_PROBLEMS
+from ballast.cli.simulation import executor_of, executor_options, seed_progress
 from ballast.cli.trust import add_trust_arguments
 from ballast.runtime.errors import CompileError, UsageError
 
@@ -137,6 +138,7 @@ def add_arguments(fleet: argparse.ArgumentParser) -> None:
         "--format", choices=("markdown", "json", "html"), default="markdown", help="report format (default: markdown)"
     )
     rehearse.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of standard output")
+    executor_options(rehearse)
     init = sub.add_parser("init-local", help="set up local cluster directories", description=INIT_LOCAL, **common)
     init.add_argument("--fleet", required=True, metavar="FLEET", help="the fleet document")
     init.add_argument("--bundle", required=True, metavar="BUNDLE", help="the bundle every cluster starts with")
@@ -158,7 +160,7 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
         if command == "init-local":
             return _init_local(args, out)
         if command == "rehearse":
-            return _rehearse(args, out)
+            return _rehearse(args, out, err)
     except CompileError as exc:
         from ballast.cli.output import print_diagnostics
 
@@ -379,7 +381,7 @@ def _drift(args: Namespace, out: TextIO) -> int:
     return EXIT_PROBLEMS if drifts else EXIT_OK
 
 
-def _rehearse(args: Namespace, out: TextIO) -> int:
+def _rehearse(args: Namespace, out: TextIO, err: TextIO) -> int:
     try:
         from ballast.simulator.rehearsal import rehearse, render_markdown
     except ImportError as exc:
@@ -392,7 +394,16 @@ def _rehearse(args: Namespace, out: TextIO) -> int:
         raise UsageError(f"--sweep {args.sweep}: factors must be positive")
     fleet_ir, plan_ir = _documents(args.fleet, args.plan)
     assert plan_ir is not None  # _documents was given the plan
-    report = rehearse(plan_ir, fleet_ir, args.scenario, args.seeds, first_seed=args.first_seed, sweep=sweep)
+    report = rehearse(
+        plan_ir,
+        fleet_ir,
+        args.scenario,
+        args.seeds,
+        first_seed=args.first_seed,
+        sweep=sweep,
+        executor=executor_of(args),
+        progress=seed_progress(err, "rehearse"),
+    )
     if args.format == "json":
         text = json.dumps(report, indent=2, sort_keys=True) + "\n"
     elif args.format == "html":

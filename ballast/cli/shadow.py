@@ -6,7 +6,6 @@ import argparse
 from argparse import Namespace
 from typing import TextIO
 
-from ballast.cli.progress import progress_bar
 from ballast.cli.simulation import (
     EXIT_BAD_INPUT,
     EXIT_FINDINGS,
@@ -14,10 +13,13 @@ from ballast.cli.simulation import (
     common_options,
     compile_side,
     emit,
+    executor_of,
+    executor_options,
     gate_list,
     load_scenario,
     observable,
     positive_int,
+    seed_progress,
 )
 from ballast.cli.trust import add_trust_arguments, read_trust, require_bundle
 
@@ -35,7 +37,7 @@ def add_arguments(sh: argparse.ArgumentParser) -> None:
     sh.add_argument("--baseline", required=True, nargs="+", metavar="PATH", help="the policies in force")
     sh.add_argument("--candidate", required=True, nargs="+", metavar="PATH", help="the proposed policies")
     sh.add_argument("--seeds", type=positive_int, default=20, metavar="N", help="seeds to run (default: 20)")
-    sh.add_argument("--workers", type=positive_int, default=1, metavar="N", help="worker processes (default: 1)")
+    executor_options(sh)
     sh.add_argument(
         "--gate",
         action="append",
@@ -65,18 +67,15 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
             return EXIT_BAD_INPUT
         sides.append(side)
     gates = tuple(g for group in args.gate or () for g in group) or None
-    progress = progress_bar(err, "shadow")
     report = shadow(
         scenario,
         sides[0],
         sides[1],
         seeds=args.seeds,
-        workers=args.workers,
+        executor=executor_of(args),
         gates=gates,
-        progress=(lambda done, total: progress(done, total)) if progress else None,
+        progress=seed_progress(err, "shadow"),
     )
-    if progress:
-        progress(args.seeds, args.seeds, final=True)
     emit(report, args, out, err)
     return EXIT_OK if report["outcome"]["passed"] else EXIT_FINDINGS
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from argparse import Namespace
-from typing import TextIO
+from typing import Any, TextIO
 
 from ballast.cli.progress import progress_bar
 from ballast.cli.simulation import (
@@ -14,8 +14,12 @@ from ballast.cli.simulation import (
     common_options,
     compile_side,
     emit,
+    executor_of,
+    executor_options,
     load_scenario,
     observable,
+    positive_int,
+    seed_progress,
 )
 from ballast.cli.trust import add_trust_arguments, read_trust, require_bundle
 from ballast.runtime.errors import UsageError
@@ -24,7 +28,8 @@ DESCRIPTION = """Run a scenario (catalog/scenarios/*.scenario.yaml) in the simul
 Engine in the loop, and report the KPIs: SLA adherence, time to mitigate, directives per kind,
 directive latency from KPI breach (p50/p95/p99), false lockdowns, the ThreatIndex and mode over
 time, and whether the steady-state hypothesis held (docs/simulator.md). Same scenario, policies
-and seed → the same report, byte for byte. Exits 0 when the hypothesis held, 1 when it did not or
+and seed → the same report, byte for byte. With --seeds N, the scenario runs on N seeds (on
+--executor) and the JSON report holds every seed's report in seed order. Exits 0 when the hypothesis held, 1 when it did not or
 a stop condition ended the run, 2 on bad input (with the file, line and column)."""
 
 
@@ -35,6 +40,14 @@ def add_arguments(sim: argparse.ArgumentParser) -> None:
         "--policy", nargs="+", metavar="PATH", help="policy files, directories or a bundle (default: the scenario's)"
     )
     common_options(sim)
+    sim.add_argument(
+        "--seeds",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="run N seeds, the first one and the next ones (default: 1); N > 1 needs --format json",
+    )
+    executor_options(sim)
     add_trust_arguments(sim)
     sim.add_argument(
         "--check", action="store_true", help="check the scenario and its policies, and stop before running"
@@ -63,6 +76,8 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     plan_inputs(policies)  # an input the mesh cannot feed is an error before the run
     if not observable(args.scenario, scenario, policies, given, err):
         return EXIT_BAD_INPUT
+    if args.seeds > 1 and not args.check:
+        return _sweep(args, scenario, Side(paths, args.trust, args.allow_unsigned), out, err)
     if args.check:
         err.write(
             f"ok: {scenario.name}, {plural(len(scenario.pools), 'pool')}, {plural(len(scenario.faults), 'fault')}\n"
@@ -76,6 +91,17 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     emit(report, args, out, err)
     held = report["outcome"]["hypothesis_held"] and report["outcome"]["stopped"] is None
     return EXIT_OK if held else EXIT_FINDINGS
+
+
+def _sweep(args: Namespace, scenario: Any, side: Any, out: TextIO, err: TextIO) -> int:
+    """--seeds N: every seed's report, run on the executor; exit 1 unless the hypothesis held on every seed."""
+    from ballast.simulator.sweep import sweep
+
+    if args.format != "json":
+        raise UsageError(f"--seeds {args.seeds} writes one report per seed: add --format json")
+    report = sweep(scenario, side, args.seeds, executor=executor_of(args), progress=seed_progress(err, "simulate"))
+    emit(report, args, out, err)
+    return EXIT_OK if not report["summary"]["not_held"] else EXIT_FINDINGS
 
 
 __all__ = ["DESCRIPTION", "add_arguments", "run"]

@@ -1,5 +1,5 @@
 """What `ballast simulate` and `ballast shadow` share: the scenario options, reading the scenario
-and the policies, and writing the report."""
+and the policies, where the seeds run (also for `ballast fleet rehearse`), and writing the report."""
 
 from __future__ import annotations
 
@@ -26,6 +26,51 @@ def common_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--format", choices=FORMATS, default="markdown", help="report format (default: markdown)")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of standard output")
+
+
+def executor_options(parser: argparse.ArgumentParser) -> None:
+    """Declare where a seed sweep runs: --executor, --scheduler and --workers (simulator/executors.py)."""
+    parser.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        default="local",
+        help="where the seeds run: local (this machine; --workers processes) or dask (a dask.distributed "
+        "cluster: --scheduler, else a local one); the report is the same byte for byte (default: local)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="the Dask scheduler to run on, e.g. tcp://10.0.0.5:8786 (--executor dask)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="worker processes, or local Dask threads (default: 1)",
+    )
+
+
+def executor_of(args: Namespace) -> Any:
+    """The executor --executor, --scheduler and --workers name."""
+    from ballast.simulator.executors import executor_for
+
+    return executor_for(args.executor, workers=args.workers, scheduler=args.scheduler)
+
+
+def seed_progress(err: TextIO, label: str) -> Callable[[int, int], None] | None:
+    """`show(done, total)` as seeds complete: a bar on standard error when it is a terminal, else None."""
+    from ballast.cli.progress import progress_bar
+
+    bar = progress_bar(err, label)
+    if bar is None:
+        return None
+    draw = bar
+
+    def show(done: int, total: int) -> None:
+        draw(done, total, final=done == total)
+
+    return show
 
 
 def _whole_number(low: int, what: str) -> Callable[[str], int]:
@@ -133,10 +178,13 @@ __all__ = [
     "common_options",
     "compile_side",
     "emit",
+    "executor_of",
+    "executor_options",
     "gate_list",
     "load_scenario",
     "observable",
     "positive_duration",
     "positive_int",
     "seed_number",
+    "seed_progress",
 ]

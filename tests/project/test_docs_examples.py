@@ -46,6 +46,7 @@ CHECKED_PAGES = (
     "service.md",
     "scoring.md",
     "profiles.md",
+    "telemetry.md",
 )
 FENCE = re.compile(r"^(`{3,})(\w*)\s*$")
 DIRECTIVE = re.compile(r"^<!--\s*(file|not-checked):\s*(.+?)\s*-->$")

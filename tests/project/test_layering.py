@@ -54,6 +54,11 @@ LAYERS = (
         why="the rollout engine is a library the CLI calls; the simulator may drive it, not the reverse",
     ),
     Layer("ballast.simulator", ("ballast.cli", "ballast.policytest"), why="the simulator never imports the CLI"),
+    Layer(
+        "ballast.bus",
+        ("ballast.cli", "ballast.policytest", "ballast.simulator", "ballast.compiler", "ballast.dsl", "ballast.fleet"),
+        why="the telemetry bus hosts the runtime as any service would: it runs bundles, it never compiles",
+    ),
     Layer("ballast.policytest", ("ballast.cli", "ballast.simulator"), why="the test runner is a library the CLI calls"),
     Layer(
         "ballast",
@@ -185,9 +190,11 @@ def test_every_stage_is_walked() -> None:
         ("ballast.simulator.fake", "\nfrom ballast.cli import exits\n", 2, "ballast.cli.exits"),
         ("ballast.fake", "from ballast.cli.check import run\n", 1, "ballast.cli.check.run"),
         ("ballast.service.fake", "from ballast.compiler.pipeline import compile_paths\n", 1, "ballast.compiler.pipeline.compile_paths"),
+        ("ballast.bus.fake", "from ballast.compiler import pipeline\n", 1, "ballast.compiler.pipeline"),
+        ("ballast.runtime.fake", "from ballast.bus import Consumer\n", 1, "ballast.bus.Consumer"),
     ],
     ids=["runtime-third-party", "runtime-in-function", "runtime-type-checking", "dsl-relative", "compiler-importlib",
-         "simulator-cli", "api-cli", "service-compiler"],
+         "simulator-cli", "api-cli", "service-compiler", "bus-compiler", "runtime-bus"],
 )
 def test_a_violating_module_is_reported_with_its_line(name: str, source: str, line: int, imported: str) -> None:
     path = name.replace(".", "/") + ".py"

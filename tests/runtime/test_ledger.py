@@ -247,6 +247,23 @@ def test_a_batched_ledger_commits_every_n_entries(tmp_path: Path) -> None:
     ledger.close()
 
 
+def test_discard_rolls_back_the_open_batch_and_the_chain_continues_from_the_last_commit(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    with Ledger.open(path, batch=Batch(entries=1000, ms=60_000)) as ledger:
+        ledger.append(decision(1))
+        ledger.flush()
+        ledger.append(decision(2))
+        ledger.append(decision(3))
+        assert ledger.discard() == [2, 3]
+        assert ledger.discard() == []  # nothing open
+        assert ledger.append(decision(4)).seq == 2
+    with LedgerReader.open(path) as reader:
+        assert [e["reason"] for e in reader.entries()] == ["decision 1", "decision 4"]
+        assert reader.verify().findings == []
+    with Ledger.open(path) as durable:
+        assert durable.discard() == []
+
+
 def test_a_batched_ledger_commits_an_idle_batch_after_t_ms(tmp_path: Path) -> None:
     path = tmp_path / "l.sqlite"
     with Ledger.open(path, batch=Batch(entries=1000, ms=50)) as ledger:
