@@ -496,6 +496,35 @@ class GovernanceBlock:
 
 
 @dataclass(frozen=True, slots=True)
+class DirectiveTemplate:
+    """`directive adjust_threshold { parameter "retry.min_confidence" step 0.05 }` in a meta-policy."""
+
+    type: str
+    span: Span
+    type_span: Span
+    settings: tuple[Setting, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisorBlock:
+    """`goal KPI { … }`, `meta_policy NAME { … }`, `approval LEVEL { … }` or `verify { … }` in a
+    supervisor document: `keyword` says which, `label` is the KPI, policy or level ("" for verify).
+    A meta-policy also has its `when` condition, its directive template and its `impact`."""
+
+    keyword: str
+    label: str
+    span: Span
+    label_span: Span
+    settings: tuple[Setting, ...] = ()
+    when: Expr | None = None
+    directive: DirectiveTemplate | None = None
+    impact: str = ""
+    impact_span: Span | None = None
+    # The clauses written more than once (`when`, `directive`, `impact`), for the resolver.
+    repeated: tuple[tuple[str, Span], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Select:
     """`select <condition over a cluster>`, in a rollout or one of its waves."""
 
@@ -559,6 +588,7 @@ Item = (
     | Mode
     | Governor
     | GovernanceBlock
+    | SupervisorBlock
     | SafetyClass
     | Approvals
     | Cluster
@@ -575,7 +605,7 @@ class Document:
     """One file: a `policy` (evaluated), a `module` (imported by policies), a `threat`, a `fleet`
     or a `rollout`."""
 
-    kind: str  # "policy" | "module" | "threat" | "safety" | "fleet" | "rollout" | "governance"
+    kind: str  # "policy" | "module" | "threat" | "safety" | "fleet" | "rollout" | "governance" | "supervisor"
     name: str
     span: Span
     file: str

@@ -80,6 +80,7 @@ DOCUMENT_KINDS = {
     "fleets": "fleet",
     "rollouts": "rollout",
     "governance": "governance",
+    "supervisors": "supervisor",
 }
 # The role a change to these kinds needs when the keyring names none and declares it: the MOTB
 # administration model gives changes to orchestration and threat policies to MetaAdmin.

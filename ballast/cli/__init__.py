@@ -59,6 +59,8 @@ COMMANDS = (
     # Autonomy tiers (issue 14 §2): route an intent, vote on the high tiers.
     Command("route", "ballast.cli.route", "route an intent through a governance document's autonomy tiers"),
     Command("vote", "ballast.cli.vote", "cast a vote on the ballot of a tier 3 or 4 intent"),
+    # The meta-loop supervisor (issue 14 §3): snapshot, decide, route, verify.
+    Command("supervise", "ballast.cli.supervise", "run a cycle of the meta-loop supervisor over an audit trail"),
     Command("fleet", "ballast.cli.fleet", "plan, apply and steer a staged rollout over a fleet"),
 )
 COMMAND_NAMES = tuple(c.name for c in COMMANDS)

@@ -44,6 +44,7 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
         modules += f", {count(summary['fleets'], 'fleet')}" if summary["fleets"] else ""
         modules += f", {count(summary['rollouts'], 'rollout')}" if summary["rollouts"] else ""
         modules += f", {count(summary['governance'], 'governance document')}" if summary["governance"] else ""
+        modules += f", {count(summary['supervisors'], 'supervisor')}" if summary["supervisors"] else ""
         out.write(
             f"ok: {count(summary['policies'], 'policy', 'policies')}, {count(summary['rules'], 'rule')}{modules}\n"
         )
@@ -71,6 +72,7 @@ def check_summary(diagnostics: list[Diagnostic], documents: list[Any]) -> dict[s
         "fleets": sum(1 for d in documents if d.kind == "fleet"),
         "rollouts": sum(1 for d in documents if d.kind == "rollout"),
         "governance": sum(1 for d in documents if d.kind == "governance"),
+        "supervisors": sum(1 for d in documents if d.kind == "supervisor"),
     }
 
 

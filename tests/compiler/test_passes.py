@@ -326,9 +326,10 @@ KIND_CATALOG = [
     "catalog/fleet/edge.fleet.bal",
     "catalog/fleet/policy-2026-12.rollout.bal",
     "catalog/governance/router.bal",
+    "catalog/supervisor/meta-loop.bal",
 ]
 # Kinds whose diff tells only "unchanged" yet: a change raises NotSupportedYet.
-NO_DIFF_YET = {"fleet", "rollout", "governance"}
+NO_DIFF_YET = {"fleet", "rollout", "governance", "supervisor"}
 
 
 def test_every_kind_has_every_hook() -> None:
@@ -338,7 +339,7 @@ def test_every_kind_has_every_hook() -> None:
     from ballast.compiler import kinds
 
     registered = kinds.registry()
-    assert [k.name for k in registered] == ["policy", "threat", "safety", "fleet", "rollout", "governance"]
+    assert [k.name for k in registered] == ["policy", "threat", "safety", "fleet", "rollout", "governance", "supervisor"]
     for kind in registered:
         for attribute in kinds.ATTRIBUTES:
             assert hasattr(kind, attribute), f"kind {kind.name!r} has no {attribute!r}"
