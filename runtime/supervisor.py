@@ -459,6 +459,10 @@ class Supervisor:
             what = "verification" if waiting.status == APPLIED else "approval"
             cycle.skipped.append(Skip(policy.name, f"waiting: {waiting.id} awaits {what}"))
             return
+        undone = next((d for d in cycle.directives if d.policy == policy.name and d.type == ROLLBACK), None)
+        if undone is not None:  # not the same change again in the cycle that found it did not help
+            cycle.skipped.append(Skip(policy.name, f"waiting: its change was rolled back this cycle ({undone.id})"))
+            return
         missing = [k for k in policy.reads if current.get(k) is None]
         if missing:
             cycle.skipped.append(Skip(policy.name, f"no data for {', '.join(missing)}: the condition is not evaluated"))

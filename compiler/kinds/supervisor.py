@@ -203,8 +203,9 @@ def resolve_supervisor(compilation: Compilation, document: ast.Document, errors:
             head(document),
             "add one: `goal overall_success_rate { target 95% }`",
         )
-    missing = [level for level in IMPACTS if level not in model.approvals]
-    if missing and not any(b.keyword == "approval" and b.label in missing for b in blocks):
+    written = {b.label for b in blocks if b.keyword == "approval"}  # a level written wrongly is reported
+    missing = [level for level in IMPACTS if level not in written]
+    if missing:
         errors.error(
             "missing",
             f"the approval matrix does not route impact level{'s' if len(missing) > 1 else ''} {', '.join(missing)}",
