@@ -40,7 +40,9 @@ def _lits(node: Any) -> Iterator[IR]:
 
 def _ir(policies: PolicySet) -> IR:
     if policies.ir is None:
-        raise UsageError("this policy set was loaded from a bundle: its parameters change by compiling and signing another")
+        raise UsageError(
+            "this policy set was loaded from a bundle: its parameters change by compiling and signing another"
+        )
     return policies.ir
 
 

@@ -156,7 +156,8 @@ class SupervisorLoop:
                         for d in c.directives
                     ],
                     "verifications": [
-                        {"directive": v.directive, "passed": v.passed, "reasons": list(v.reasons)} for v in c.verifications
+                        {"directive": v.directive, "passed": v.passed, "reasons": list(v.reasons)}
+                        for v in c.verifications
                     ],
                     "alerts": list(c.alerts),
                 }

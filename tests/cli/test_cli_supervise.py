@@ -49,7 +49,10 @@ def test_two_cycles_apply_then_roll_back_and_the_ledger_has_both(tmp_path: Path)
 
 def test_the_markdown_summary_is_the_same_every_run(tmp_path: Path) -> None:
     audit = trail(tmp_path / "audit.jsonl", T0, 17, 3)
-    outs = [run_cli("supervise", META_LOOP, "--audit", audit, "--now", "2026-12-03T16:05:00Z", "--format", "md")[1] for _ in range(2)]
+    outs = [
+        run_cli("supervise", META_LOOP, "--audit", audit, "--now", "2026-12-03T16:05:00Z", "--format", "md")[1]
+        for _ in range(2)
+    ]
     assert outs[0] == outs[1] and "| overall_success_rate | 95.0% | 85.0% | 10.0 pts short | 20 |" in outs[0]
 
 

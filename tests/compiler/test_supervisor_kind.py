@@ -17,7 +17,9 @@ REPO = Path(__file__).resolve().parents[2]
 META_LOOP = REPO / "catalog" / "supervisor" / "meta-loop.bal"
 MATRIX = "".join(
     f'  approval {level} {{ route "{route}" }}\n'
-    for level, route in zip(IMPACTS, ("auto", "auto_notify", "approval_in_prod", "approval", "block_review"), strict=True)
+    for level, route in zip(
+        IMPACTS, ("auto", "auto_notify", "approval_in_prod", "approval", "block_review"), strict=True
+    )
 )
 HEAD = 'supervisor s version "1" {\n  window 10m\n  goal overall_success_rate { target 95% }\n'
 
@@ -66,13 +68,17 @@ def test_the_catalog_meta_loop_has_the_seeds_goals_and_matrix() -> None:
 def test_defaults_are_filled_in(tmp_path: Path) -> None:
     ir = compile_supervisor(
         tmp_path,
-        '  meta_policy p {\n    when gap.overall_success_rate > 0.05\n'
+        "  meta_policy p {\n    when gap.overall_success_rate > 0.05\n"
         '    directive enable_probe { probe "synthetic" interval 1m }\n    impact minimal\n  }\n',
     )
     policy = ir["policies"][0]
     assert policy["confidence"] == 0.7 and policy["verify_after"] == 600 and policy["metric"] == "overall_success_rate"
     assert policy["directive"] == {"type": "enable_probe", "params": {"probe": "synthetic", "interval": 60.0}}
-    assert ir["environment"] == "prod" and ir["verify"] == {"alert_failures": 2, "alert_gap_cycles": 5, "rollback_impact": "low"}
+    assert ir["environment"] == "prod" and ir["verify"] == {
+        "alert_failures": 2,
+        "alert_gap_cycles": 5,
+        "rollback_impact": "low",
+    }
 
 
 def test_mistakes_in_goals_and_conditions_are_reported_where_they_are(tmp_path: Path) -> None:
@@ -153,7 +159,7 @@ def test_a_missing_piece_is_named_with_what_to_add(tmp_path: Path) -> None:
         "catalog/supervisor/meta-loop.bal has the seed's matrix",
         "4:15 missing meta-policy 'p' has no condition | add `when gap.overall_success_rate > 0.05`",
         "4:15 missing meta-policy 'p' has no impact level | add `impact low` (levels: minimal, low, moderate, high, critical)",
-        "5:15 missing directive request_review has no reviewers | add `reviewers [\"sre-lead\"]`",
+        '5:15 missing directive request_review has no reviewers | add `reviewers ["sre-lead"]`',
         "7:15 missing meta-policy 'both' reads 2 KPIs: say which one verification checks | "
         'add `metric "overall_success_rate"`',
         "13:25 route route 'autoo' is not one of auto, auto_notify, approval_in_prod, approval, block_review | "

@@ -20,8 +20,12 @@ T0 = 1_796_306_400.0  # 2026-12-03T16:00:00Z
 ROUTES = ("auto", "auto_notify", "approval_in_prod", "approval", "block_review")
 
 
-def document(impact: str = "low", environment: str = "prod", extra: str = "", alert_gap_cycles: int = 5) -> SupervisorDocument:
-    matrix = "".join(f'  approval {level} {{ route "{route}" }}\n' for level, route in zip(IMPACTS, ROUTES, strict=True))
+def document(
+    impact: str = "low", environment: str = "prod", extra: str = "", alert_gap_cycles: int = 5
+) -> SupervisorDocument:
+    matrix = "".join(
+        f'  approval {level} {{ route "{route}" }}\n' for level, route in zip(IMPACTS, ROUTES, strict=True)
+    )
     text = (
         'supervisor s version "1" {\n'
         f'  window 5m\n  environment "{environment}"\n'
@@ -65,7 +69,9 @@ def window(end: float, successes: int, failures: int, recovery: float = 20.0) ->
         ("critical", "staging", "blocked", False),
     ],
 )
-def test_each_impact_level_goes_the_way_the_matrix_says(impact: str, environment: str, status: str, applied: bool) -> None:
+def test_each_impact_level_goes_the_way_the_matrix_says(
+    impact: str, environment: str, status: str, applied: bool
+) -> None:
     table = ParameterTable({"retry.min_confidence": 0.7})
     cycle = Supervisor(document(impact, environment), actuator=table).cycle(window(T0, 8, 2), T0)
     [directive] = cycle.directives
@@ -97,7 +103,11 @@ def test_a_directive_that_did_not_help_is_rolled_back_and_logged(tmp_path: Any) 
     [check] = second.verifications
     assert not check.passed and check.reasons[0] == "overall_success_rate did not improve: 0.8 → 0.7"
     [rollback] = second.directives
-    assert (rollback.type, rollback.status, rollback.params) == ("rollback_change", "applied", {"change": check.directive})
+    assert (rollback.type, rollback.status, rollback.params) == (
+        "rollback_change",
+        "applied",
+        {"change": check.directive},
+    )
     assert table.parameters["retry.min_confidence"] == pytest.approx(0.7)
     kinds = [json.loads(line)["kind"] for line in trail.read_text().splitlines()]
     assert kinds == ["SupervisorDirective", "SupervisorVerification", "SupervisorRollback"]
@@ -121,7 +131,10 @@ def test_no_data_after_the_change_is_a_failed_verification_not_a_pass() -> None:
     supervisor = Supervisor(document(), actuator=ParameterTable())
     supervisor.cycle(window(T0, 8, 2), T0)
     second = supervisor.cycle([], T0 + 300)
-    assert second.verifications[0].reasons[0] == "overall_success_rate has no data after the change: nothing shows it helped"
+    assert (
+        second.verifications[0].reasons[0]
+        == "overall_success_rate has no data after the change: nothing shows it helped"
+    )
     assert not second.verifications[0].passed and second.directives[0].type == "rollback_change"
     quiet = Supervisor(document(), actuator=ParameterTable()).cycle([], T0)
     assert quiet.skipped[0].reason == "no data for overall_success_rate: the condition is not evaluated"
@@ -139,7 +152,9 @@ def test_repeated_failures_and_a_lasting_gap_raise_alerts() -> None:
         ["rollback_change"],
         ["adjust_threshold"],
     ]
-    assert cycles[1].skipped[0].reason == f"waiting: its change was rolled back this cycle ({cycles[1].directives[0].id})"
+    assert (
+        cycles[1].skipped[0].reason == f"waiting: its change was rolled back this cycle ({cycles[1].directives[0].id})"
+    )
     assert [c.alerts for c in cycles] == [
         [],
         [],
@@ -178,7 +193,9 @@ class BrokenSink:
 
 def test_nothing_is_applied_that_the_ledger_cannot_hold() -> None:
     table = ParameterTable({"retry.min_confidence": 0.7})
-    cycle = Supervisor(document(), actuator=table, ledger=AuditLog(BrokenSink(), measure=False)).cycle(window(T0, 8, 2), T0)
+    cycle = Supervisor(document(), actuator=table, ledger=AuditLog(BrokenSink(), measure=False)).cycle(
+        window(T0, 8, 2), T0
+    )
     assert cycle.directives[0].status == "refused"
     assert table.parameters["retry.min_confidence"] == 0.7
 

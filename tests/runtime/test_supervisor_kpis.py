@@ -98,7 +98,9 @@ def test_the_window_is_open_at_its_start_and_closed_at_its_end() -> None:
 def test_an_empty_window_has_no_data_and_untimed_entries_are_counted_not_guessed() -> None:
     untimed = outcome_entry("d", succeeded=True, when=T0, actor="x")
     untimed["narrative"]["when"] = None
-    snap = build_snapshot([untimed, {"kind": "ActionOutcome"}], [Goal("mean_recovery_seconds", 30)], at=T0, window_seconds=60)
+    snap = build_snapshot(
+        [untimed, {"kind": "ActionOutcome"}], [Goal("mean_recovery_seconds", 30)], at=T0, window_seconds=60
+    )
     assert snap.untimed == 2 and snap.entries == 0
     assert all(r.value is None and r.samples == 0 for r in snap.readings.values())
     gap = snap.gap("mean_recovery_seconds")
