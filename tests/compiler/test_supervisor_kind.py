@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ballast.compiler.kinds import without_positions
 from ballast.compiler.pipeline import compile_paths
 from ballast.dsl.format import format_document
 from ballast.dsl.parser import parse_document
@@ -15,6 +16,7 @@ from ballast.runtime.supervisor_model import IMPACTS, SupervisorDocument
 
 REPO = Path(__file__).resolve().parents[2]
 META_LOOP = REPO / "catalog" / "supervisor" / "meta-loop.bal"
+META_LOOP_YAML = META_LOOP.with_suffix(".yaml")
 MATRIX = "".join(
     f'  approval {level} {{ route "{route}" }}\n'
     for level, route in zip(
@@ -199,3 +201,46 @@ def test_fmt_is_canonical_and_idempotent() -> None:
     squeezed = text.replace("\n    route", " route").replace("\n  }\n\n  approval", " }\n  approval")
     assert squeezed != text
     assert format_document(parse_document(squeezed, str(META_LOOP))) == text
+
+
+def test_the_yaml_form_compiles_to_the_same_ir() -> None:
+    bal, yaml = (
+        compile_paths([str(p)], stop_after="optimize").ir["supervisors"][0] for p in (META_LOOP, META_LOOP_YAML)
+    )
+    assert without_positions(bal) == without_positions(yaml)
+
+
+def test_yaml_mistakes_are_reported_at_their_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        'supervisor: s\nversion: "1"\nwindow: 10m\n'
+        "goals:\n  overall_success_rate: {target: 95%}\n"
+        "meta_policies:\n"
+        "  p:\n"
+        "    when: gap.overal_success_rate > 0.05\n"  # 8
+        "    directive: enable_playbook\n"  # 9
+        "    confidnce: 70%\n"  # 10
+        "    impact: low\n"
+        "approvals: {minimal: auto, low: auto_notify, moderate: approval_in_prod, high: approval, critical: block_review}\n"
+    )
+    with pytest.raises(CompileError) as caught:
+        compile_paths([str(path)], stop_after="optimize")
+    found = [(d.span.line, d.span.column, d.message, d.hint) for d in caught.value.diagnostics]
+    assert found == [
+        (
+            9,
+            16,
+            "a directive is a mapping with its `type`",
+            "directive: {type: enable_playbook, playbook: fast-failover}",
+        ),
+        (10, 5, "unknown key 'confidnce' in meta-policy 'p'", "did you mean 'confidence'?"),
+    ]
+    path.write_text(
+        path.read_text()
+        .replace("directive: enable_playbook", "directive: {type: enable_playbook, playbook: x}")
+        .replace("confidnce", "confidence")
+    )
+    with pytest.raises(CompileError) as caught:
+        compile_paths([str(path)], stop_after="optimize")
+    [problem] = caught.value.diagnostics
+    assert (problem.span.line, problem.span.column, problem.message) == (8, 15, "unknown KPI 'overal_success_rate'")
