@@ -227,7 +227,7 @@ class ParameterTable:
                 before = self.offsets.get(name, 0.0)
                 self.offsets[name] = before + step
                 self.undo_log[directive.id] = ("offset", name, before)
-                return f"{name} {step:+g} (now {self.offsets[name]:+g} from its value when supervision began)"
+                return f"{name} {step:+g} (offset {self.offsets[name]:+g}: its value is not known here)"
             old = self.parameters[name]
             new = clamp(old + step, params.get("min"), params.get("max"))
             self.parameters[name] = new
@@ -254,7 +254,7 @@ class ParameterTable:
             raise UsageError(f"directive {directive.id} was not applied here: nothing to undo")
         if record[0] == "offset":
             self.offsets[record[1]] = record[2]
-            return f"{record[1]} back to {record[2]:+g} from its value when supervision began"
+            return f"{record[1]} offset back to {record[2]:+g}"
         if record[0] == "value":
             self.parameters[record[1]] = record[2]
             return f"{record[1]} back to {record[2]:g}"

@@ -4,7 +4,7 @@ policy sim.autoscale version "1" {
   owner "sre-platform"
   description "Scale a pool out when its load passes a threshold the supervisor tunes"
 
-  input telemetry {
+  input pool_telemetry {
     pool: string
     tier: enum("critical", "standard", "batch")
     load: float in [0, 1]
