@@ -33,303 +33,31 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from ballast.runtime.audit import AuditLog, Entry, audit_entry
 from ballast.runtime.errors import BallastError, EvaluationError, UsageError
 from ballast.runtime.interpret import evaluate_condition
-from ballast.runtime.supervisor_kpis import (
-    KPIS,
-    Snapshot,
-    build_snapshot,
-    degradation,
-    improved,
-    rounded,
-)
+from ballast.runtime.supervisor_actuator import Actuator, ParameterTable, clamp
+from ballast.runtime.supervisor_kpis import KPIS, Snapshot, build_snapshot, degradation, improved
 from ballast.runtime.supervisor_model import PROD, ROLLBACK, MetaPolicy, SupervisorDocument
-from ballast.runtime.values import iso, parse_timestamp
-
-APPLIED = "applied"
-AWAITING = "awaiting_approval"
-BLOCKED = "blocked"
-REFUSED = "refused"
-FAILED = "failed"
-ROLLED_BACK = "rolled_back"
-VERIFIED = "verified"
-NOTIFYING_ROUTES = ("auto_notify", "approval_in_prod")
-ACTOR = "meta-loop-supervisor"
-STATE_FORMAT = 1
-
-
-@dataclass
-class Directive:
-    """One directive: what it does, why, how it was routed and where it stands."""
-
-    id: str
-    policy: str
-    type: str
-    params: dict[str, Any]
-    impact: str
-    route: str
-    status: str
-    at: float
-    confidence: float
-    justification: str
-    metric: str = ""
-    verify_at: float | None = None
-    pre: dict[str, float | None] = field(default_factory=dict)  # the KPIs when it was applied
-    note: str = ""
-    notify: bool = False
-
-    def describe(self) -> str:
-        """`adjust_threshold retry.min_confidence step +0.05` (its type and parameters)."""
-        parts = []
-        for name, value in self.params.items():
-            shown = f"{value:+g}" if name == "step" and isinstance(value, float) else _shown(value)
-            parts.append(f"{name} {shown}" if name != "parameter" else str(value))
-        return " ".join([self.type, *parts])
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "policy": self.policy,
-            "type": self.type,
-            "params": self.params,
-            "impact": self.impact,
-            "route": self.route,
-            "status": self.status,
-            "at": iso(self.at),
-            "confidence": rounded(self.confidence),
-            "justification": self.justification,
-            "metric": self.metric,
-            "verify_at": iso(self.verify_at) if self.verify_at is not None else None,
-            "pre": {k: rounded(v) for k, v in self.pre.items()},
-            "note": self.note,
-            "notify": self.notify,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Directive:
-        verify_at = data.get("verify_at")
-        return cls(
-            data["id"],
-            data["policy"],
-            data["type"],
-            dict(data["params"]),
-            data["impact"],
-            data["route"],
-            data["status"],
-            float(parse_timestamp(data["at"]) or 0.0),
-            float(data["confidence"]),
-            data["justification"],
-            data.get("metric", ""),
-            parse_timestamp(verify_at) if verify_at is not None else None,
-            dict(data.get("pre", {})),
-            data.get("note", ""),
-            bool(data.get("notify", False)),
-        )
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, list):
-        return "[" + ", ".join(str(v) for v in value) + "]"
-    return str(value)
-
-
-@dataclass(frozen=True, slots=True)
-class Verification:
-    """Whether an applied directive did what it was for."""
-
-    directive: str
-    policy: str
-    metric: str
-    before: float | None
-    after: float | None
-    passed: bool
-    reasons: tuple[str, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "directive": self.directive,
-            "policy": self.policy,
-            "metric": self.metric,
-            "before": rounded(self.before),
-            "after": rounded(self.after),
-            "passed": self.passed,
-            "reasons": list(self.reasons),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Skip:
-    """A meta-policy that issued nothing this cycle, and why."""
-
-    policy: str
-    reason: str
-
-
-@dataclass
-class Cycle:
-    """What one cycle saw and did."""
-
-    supervisor: str
-    number: int
-    at: float
-    snapshot: Snapshot
-    verifications: list[Verification] = field(default_factory=list)
-    directives: list[Directive] = field(default_factory=list)
-    skipped: list[Skip] = field(default_factory=list)
-    alerts: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "supervisor": self.supervisor,
-            "cycle": self.number,
-            "at": iso(self.at),
-            "snapshot": self.snapshot.to_json(),
-            "verifications": [v.to_json() for v in self.verifications],
-            "directives": [d.to_json() for d in self.directives],
-            "skipped": [{"policy": s.policy, "reason": s.reason} for s in self.skipped],
-            "alerts": list(self.alerts),
-        }
-
-
-class Actuator(Protocol):
-    """What carries directives out: `apply` and `undo` return a note for the log, and raise
-    `UsageError` when they cannot (the directive is then marked failed, nothing changed)."""
-
-    def apply(self, directive: Directive) -> str: ...
-
-    def undo(self, directive: Directive) -> str: ...
-
-
-class ParameterTable:
-    """An `Actuator` that keeps the supervised settings itself: parameter values (or, for a
-    parameter whose value it was not given, the offset applied since it started), enabled
-    playbooks and probes, scheduled experiments and requested reviews. `ballast supervise`
-    keeps one in its state file; the simulator has its own, which changes running policies."""
-
-    def __init__(self, parameters: Mapping[str, float] | None = None) -> None:
-        self.parameters: dict[str, float] = dict(parameters or {})
-        self.offsets: dict[str, float] = {}
-        self.enabled: dict[str, list[str]] = {"playbooks": [], "probes": []}
-        self.requests: list[str] = []  # experiments and reviews, by directive id
-        self.undo_log: dict[str, Any] = {}  # directive id → what undoing it restores
-
-    def apply(self, directive: Directive) -> str:
-        params = directive.params
-        if directive.type in ("adjust_threshold", "adjust_confidence"):
-            name, step = params["parameter"], float(params["step"])
-            if name not in self.parameters:
-                before = self.offsets.get(name, 0.0)
-                self.offsets[name] = before + step
-                self.undo_log[directive.id] = ("offset", name, before)
-                return f"{name} {step:+g} (offset {self.offsets[name]:+g}: its value is not known here)"
-            old = self.parameters[name]
-            new = clamp(old + step, params.get("min"), params.get("max"))
-            self.parameters[name] = new
-            self.undo_log[directive.id] = ("value", name, old)
-            return f"{name} {old:g} → {new:g}"
-        if directive.type in ("enable_playbook", "disable_playbook", "enable_probe"):
-            group = "probes" if directive.type == "enable_probe" else "playbooks"
-            name = params["probe" if group == "probes" else "playbook"]
-            listed = self.enabled[group]
-            was = name in listed
-            if directive.type == "disable_playbook":
-                listed[:] = [n for n in listed if n != name]
-            elif not was:
-                listed.append(name)
-            self.undo_log[directive.id] = ("member", group, name, was)
-            return f"{group[:-1]} {name} {'disabled' if directive.type == 'disable_playbook' else 'enabled'}"
-        self.requests.append(directive.id)
-        self.undo_log[directive.id] = ("request", directive.id)
-        return f"{directive.type.replace('_', ' ')} requested"
-
-    def undo(self, directive: Directive) -> str:
-        record = self.undo_log.pop(directive.id, None)
-        if record is None:
-            raise UsageError(f"directive {directive.id} was not applied here: nothing to undo")
-        if record[0] == "offset":
-            self.offsets[record[1]] = record[2]
-            return f"{record[1]} offset back to {record[2]:+g}"
-        if record[0] == "value":
-            self.parameters[record[1]] = record[2]
-            return f"{record[1]} back to {record[2]:g}"
-        if record[0] == "member":
-            _, group, name, was = record
-            listed = self.enabled[group]
-            listed[:] = [n for n in listed if n != name] + ([name] if was else [])
-            return f"{group[:-1]} {name} {'enabled' if was else 'disabled'} again"
-        self.requests = [r for r in self.requests if r != record[1]]
-        return f"request {record[1]} withdrawn"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "parameters": self.parameters,
-            "offsets": self.offsets,
-            "enabled": self.enabled,
-            "requests": self.requests,
-            "undo": {k: list(v) for k, v in self.undo_log.items()},
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ParameterTable:
-        table = cls(data.get("parameters", {}))
-        table.offsets = dict(data.get("offsets", {}))
-        table.enabled = {k: list(v) for k, v in data.get("enabled", table.enabled).items()}
-        table.requests = list(data.get("requests", []))
-        table.undo_log = {k: tuple(v) for k, v in data.get("undo", {}).items()}
-        return table
-
-
-def clamp(value: float, low: Any, high: Any) -> float:
-    if isinstance(low, int | float):
-        value = max(value, float(low))
-    if isinstance(high, int | float):
-        value = min(value, float(high))
-    return value
-
-
-@dataclass
-class SupervisorState:
-    """What carries from one cycle to the next: the cycle count, each goal's open streak, the
-    verification failures in a row, and the directives not settled yet (applied and waiting
-    for verification, or waiting for approval)."""
-
-    cycles: int = 0
-    streaks: dict[str, int] = field(default_factory=dict)
-    failures_in_row: int = 0
-    open: list[Directive] = field(default_factory=list)
-    last: dict[str, float | None] = field(default_factory=dict)  # the KPIs of the last snapshot
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "format": STATE_FORMAT,
-            "cycles": self.cycles,
-            "streaks": dict(sorted(self.streaks.items())),
-            "failures_in_row": self.failures_in_row,
-            "open": [d.to_json() for d in self.open],
-            "last": {k: rounded(v) for k, v in sorted(self.last.items())},
-        }
-
-    @classmethod
-    def from_json(cls, data: Any) -> SupervisorState:
-        """Read a saved state; `UsageError` naming the problem when it is not one."""
-        if not isinstance(data, Mapping) or data.get("format") != STATE_FORMAT:
-            raise UsageError(f"not a supervisor state (format {STATE_FORMAT}): start without it to begin afresh")
-        try:
-            return cls(
-                int(data["cycles"]),
-                {str(k): int(v) for k, v in data["streaks"].items()},
-                int(data["failures_in_row"]),
-                [Directive.from_json(d) for d in data["open"]],
-                dict(data.get("last", {})),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise UsageError(f"the supervisor state is damaged ({exc!r}): start without it to begin afresh") from None
+from ballast.runtime.supervisor_records import (
+    ACTOR,
+    APPLIED,
+    AWAITING,
+    BLOCKED,
+    FAILED,
+    NOTIFYING_ROUTES,
+    REFUSED,
+    ROLLED_BACK,
+    VERIFIED,
+    Cycle,
+    Directive,
+    Skip,
+    SupervisorState,
+    Verification,
+)
+from ballast.runtime.values import iso
 
 
 class Supervisor:
@@ -646,3 +374,16 @@ def _num(value: float | None) -> str:
 def _directive_id(supervisor: str, policy: str, kind: str, params: Mapping[str, Any], at: float) -> str:
     material = json.dumps([supervisor, policy, kind, dict(params), at], sort_keys=True, separators=(",", ":"))
     return "sup-" + hashlib.sha256(material.encode()).hexdigest()[:12]
+
+
+__all__ = [
+    "Actuator",
+    "Cycle",
+    "Directive",
+    "ParameterTable",
+    "Skip",
+    "Supervisor",
+    "SupervisorState",
+    "Verification",
+    "clamp",
+]

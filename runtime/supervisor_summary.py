@@ -3,8 +3,8 @@ plain text `ballast supervise` prints. Both say "no data" where a KPI has no sam
 
 from __future__ import annotations
 
-from ballast.runtime.supervisor import Cycle, Directive
 from ballast.runtime.supervisor_kpis import KPIS, Gap
+from ballast.runtime.supervisor_records import Cycle, Directive
 from ballast.runtime.values import format_duration, iso
 
 

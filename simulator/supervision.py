@@ -25,9 +25,11 @@ from typing import TYPE_CHECKING, Any
 from ballast.compiler.parameters import parameters, retune
 from ballast.runtime.audit import Entry, directive_entry, held_entry
 from ballast.runtime.errors import UsageError
-from ballast.runtime.supervisor import Cycle, Directive, ParameterTable, Supervisor, clamp
+from ballast.runtime.supervisor import Supervisor
+from ballast.runtime.supervisor_actuator import ParameterTable, clamp
 from ballast.runtime.supervisor_kpis import outcome_entry, rounded
 from ballast.runtime.supervisor_model import SupervisorDocument
+from ballast.runtime.supervisor_records import Cycle, Directive
 from ballast.runtime.values import iso
 
 if TYPE_CHECKING:
