@@ -29,9 +29,11 @@ def read_trail(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
         return
     try:
         with open(name, encoding="utf-8") as lines:
-            for number, line in enumerate(lines, start=1):
+            number = 0
+            while line := lines.readline(MAX_LINE + 1):  # bounded: a file without newlines is never read whole
+                number += 1
                 if len(line) > MAX_LINE:
-                    raise UsageError(f"{name}:{number}: a line of {len(line)} characters is not an audit entry")
+                    raise UsageError(f"{name}:{number}: a line longer than {MAX_LINE} characters is not an audit entry")
                 if not line.strip():
                     continue
                 try:

@@ -84,3 +84,29 @@ def test_a_broken_document_is_reported_as_check_reports_it(tmp_path: Path) -> No
     audit.write_text("")
     code, _, err = run_cli("supervise", broken, "--audit", audit, "--now", "2026-12-03T16:05:00Z")
     assert code == 1 and "error[kpi]: unknown KPI 'autonomy_rat'" in err and "did you mean 'autonomy_rate'?" in err
+
+
+def test_a_huge_line_is_refused_not_read(tmp_path: Path) -> None:
+    audit = tmp_path / "audit.jsonl"
+    audit.write_text('{"kind": "ActionOutcome", "pad": "' + "x" * (1 << 20) + '"}\n')
+    code, _, err = run_cli("supervise", META_LOOP, "--audit", audit, "--now", "2026-12-03T16:05:00Z")
+    assert code == 2 and f"{audit}:1: a line longer than {1 << 20} characters is not an audit entry" in err
+
+
+def test_a_ledger_is_read_as_the_same_trail_as_its_json_lines(tmp_path: Path) -> None:
+    from ballast.runtime.audit import AuditLog
+    from ballast.runtime.ledger import Ledger
+
+    lines = trail(tmp_path / "audit.jsonl", T0, 17, 3)
+    ledger = Ledger.open(tmp_path / "audit.db")
+    log = AuditLog(ledger, measure=False)
+    for line in lines.read_text().splitlines():
+        log.write(json.loads(line))
+    log.close()
+    ledger.close()
+    outs = [
+        run_cli("supervise", META_LOOP, "--audit", path, "--now", "2026-12-03T16:05:00Z", "--format", "json")[1]
+        for path in (lines, tmp_path / "audit.db")
+    ]
+    assert json.loads(outs[0])["snapshot"] == json.loads(outs[1])["snapshot"]
+    assert json.loads(outs[1])["snapshot"]["kpis"]["overall_success_rate"] == {"value": 0.85, "samples": 20}
