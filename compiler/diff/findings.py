@@ -296,6 +296,12 @@ CHECKS: dict[str, Check] = _checks(
         "setting",
         "How long the simulated mesh takes to carry out directives, or how long they hold, changed.",
     ),
+    (
+        "scenario-supervisor-changed",
+        "behavioral",
+        "setting",
+        "The meta-loop supervisor's section changed: added, removed, or how often it runs and how long it judges outcomes.",
+    ),
     ("scenario-fault-added", "behavioral", "fault", "A fault is now injected (guard tightened)."),
     (
         "scenario-fault-removed",
