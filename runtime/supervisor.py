@@ -168,15 +168,13 @@ class Supervisor:
         )
         self._route(rollback)
         if rollback.status == APPLIED:
-            try:
-                rollback.note = self.actuator.undo(original)
+            self._carry_out(rollback, {})
+            if rollback.status == APPLIED:
                 original.status = ROLLED_BACK
-            except UsageError as exc:
-                rollback.status, rollback.note = FAILED, str(exc)
-        if rollback.status == AWAITING:
-            self.state.open.append(rollback)
-        if not self._record(lambda: self._rollback_entry(rollback, original)):
-            rollback.note += " (the ledger cannot be written)"
+        elif rollback.status == AWAITING:
+            self._hold(rollback)
+        else:
+            self._record(lambda: self._directive_entry(rollback))
         return rollback
 
     # ---- decisions ----
@@ -211,14 +209,25 @@ class Supervisor:
                 Skip(policy.name, f"confidence {confidence:.0%} is below its threshold {policy.confidence:.0%}")
             )
             return
+        params = dict(policy.params)
+        if policy.type == ROLLBACK:  # the change of the meta-policy it names, applied in an earlier cycle
+            named = str(params["change"])
+            target = next(
+                (d for d in reversed(self.state.open) if d.policy == named and d.status == APPLIED and d.at < cycle.at),
+                None,
+            )
+            if target is None:
+                cycle.skipped.append(Skip(policy.name, f"{policy.text} holds, but no change of {named} is in force"))
+                return
+            params = {"change": target.id}
         readings = ", ".join(
             f"{k} {_num(current[k])}" + (f" (gap {_num(gaps[k])})" if k in gaps else "") for k in policy.reads
         )
         directive = Directive(
-            _directive_id(self.document.name, policy.name, policy.type, policy.params, cycle.at),
+            _directive_id(self.document.name, policy.name, policy.type, params, cycle.at),
             policy.name,
             policy.type,
-            dict(policy.params),
+            params,
             policy.impact,
             self.document.approvals[policy.impact],
             "",
@@ -261,6 +270,9 @@ class Supervisor:
             directive.status, directive.note = REFUSED, "refused: the ledger cannot be written"
 
     def _carry_out(self, directive: Directive, current: dict[str, float | None]) -> None:
+        if directive.type == ROLLBACK:
+            self._undo(directive)
+            return
         try:
             directive.note = self.actuator.apply(directive)
         except UsageError as exc:
@@ -275,10 +287,29 @@ class Supervisor:
                 self.state.open.remove(directive)
             self.state.open.append(directive)
             return
-        self.actuator.undo(directive)  # nothing stays applied that the ledger does not hold
+        self.actuator.undo(directive.id)  # nothing stays applied that the ledger does not hold
         directive.status, directive.note, directive.verify_at = REFUSED, "refused: the ledger cannot be written", None
         if directive in self.state.open:
             self.state.open.remove(directive)
+
+    def _undo(self, rollback: Directive) -> None:
+        """Carry out a `rollback_change`: undo the directive it names. Rollbacks are not verified:
+        they restore what ran before."""
+        target = str(rollback.params["change"])
+        if rollback in self.state.open:
+            self.state.open.remove(rollback)
+        try:
+            rollback.note = self.actuator.undo(target)
+        except UsageError as exc:
+            rollback.status, rollback.note = FAILED, str(exc)
+            self._record(lambda: self._directive_entry(rollback))
+            return
+        rollback.status, rollback.verify_at = APPLIED, None
+        for undone in [d for d in self.state.open if d.id == target]:
+            undone.status = ROLLED_BACK
+            self.state.open.remove(undone)
+        if not self._record(lambda: self._directive_entry(rollback)):
+            rollback.note += " (the ledger cannot be written)"
 
     # ---- alerts ----
 
@@ -319,10 +350,12 @@ class Supervisor:
         return True
 
     def _directive_entry(self, directive: Directive) -> Entry:
+        """`SupervisorDirective`, or `SupervisorRollback` (its subject the directive undone)."""
+        rollback = directive.type == ROLLBACK
         entry = audit_entry(
-            "SupervisorDirective",
+            "SupervisorRollback" if rollback else "SupervisorDirective",
             directive.to_json(),
-            directive.id,
+            str(directive.params["change"]) if rollback else directive.id,
             ACTOR,
             self.document.name,
             directive.status,
@@ -350,21 +383,6 @@ class Supervisor:
         entry["verification"] = verification.to_json()
         return entry
 
-    def _rollback_entry(self, rollback: Directive, original: Directive) -> Entry:
-        entry = audit_entry(
-            "SupervisorRollback",
-            rollback.to_json(),
-            original.id,
-            ACTOR,
-            self.document.name,
-            rollback.status,
-            rollback.justification,
-            iso(rollback.at),
-            f"rollback_change, impact {rollback.impact}, routed {rollback.route}",
-            [rollback.note] if rollback.note else [],
-        )
-        entry["directive"] = rollback.to_json()
-        return entry
 
 
 def _num(value: float | None) -> str:

@@ -17,7 +17,9 @@ class Actuator(Protocol):
 
     def apply(self, directive: Directive) -> str: ...
 
-    def undo(self, directive: Directive) -> str: ...
+    def undo(self, directive_id: str) -> str:
+        """Undo the directive applied as `directive_id`."""
+        ...
 
 
 class ParameterTable:
@@ -62,10 +64,10 @@ class ParameterTable:
         self.undo_log[directive.id] = ("request", directive.id)
         return f"{directive.type.replace('_', ' ')} requested"
 
-    def undo(self, directive: Directive) -> str:
-        record = self.undo_log.pop(directive.id, None)
+    def undo(self, directive_id: str) -> str:
+        record = self.undo_log.pop(directive_id, None)
         if record is None:
-            raise UsageError(f"directive {directive.id} was not applied here: nothing to undo")
+            raise UsageError(f"directive {directive_id} was not applied here: nothing to undo")
         if record[0] == "offset":
             self.offsets[record[1]] = record[2]
             return f"{record[1]} offset back to {record[2]:+g}"

@@ -60,10 +60,10 @@ class SimActuator:
         self.previous[directive.id] = (name, old)
         return f"{name} {old:g} → {new:g}"
 
-    def undo(self, directive: Directive) -> str:
-        if directive.id not in self.previous:
-            return self.table.undo(directive)
-        name, old = self.previous.pop(directive.id)
+    def undo(self, directive_id: str) -> str:
+        if directive_id not in self.previous:
+            return self.table.undo(directive_id)
+        name, old = self.previous.pop(directive_id)
         self._set(name, old)
         return f"{name} back to {old:g}"
 

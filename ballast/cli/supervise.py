@@ -19,9 +19,10 @@ when they did not help), the directives its meta-policies issue with their
 route through the approval matrix, alerts, and a Markdown summary (--format
 md). --state keeps what carries between cycles (directives awaiting
 verification, open goal streaks, parameter offsets); --ledger appends every
-directive, verification, rollback and alert. Exit 0: the cycle ran with no
-alert and no failed verification; 1: it raised an alert or a verification
-failed."""
+directive, verification, rollback and alert. --approve ID --by NAME applies a
+directive held for approval (kept in --state) before the cycle. Exit 0: the
+cycle ran with no alert and no failed verification; 1: it raised an alert or a
+verification failed."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,6 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--now", metavar="TIME", help="the end of the snapshot window (RFC 3339 or epoch seconds); default: the clock"
     )
     parser.add_argument("--format", choices=("text", "json", "md"), default="text", help="text (default), json or md")
+    parser.add_argument("--approve", metavar="ID", help="apply the directive ID held for approval, before the cycle")
+    parser.add_argument("--by", metavar="NAME", help="who approves (with --approve)")
 
 
 def load_supervisor(args: Namespace) -> Any:
@@ -131,15 +134,28 @@ def opened_ledger(path: str | None) -> Iterator[Any]:
 def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     """One cycle; exit 1 when it raised an alert or a verification failed."""
     from ballast.cli.exits import EXIT_OK, EXIT_PROBLEMS
+    from ballast.runtime.errors import UsageError
     from ballast.runtime.supervisor import Supervisor
     from ballast.runtime.supervisor_summary import markdown, text
     from ballast.runtime.trail import read_trail
 
+    if (args.approve is None) != (args.by is None):
+        raise UsageError("--approve ID and --by NAME go together: who approves which directive")
+    if args.approve is not None and args.state is None:
+        raise UsageError("--approve needs --state: the directives held for approval are kept there")
     document = load_supervisor(args)
     now = clock(args.now)()
     state, table = read_state(args.state)
     with opened_ledger(args.ledger) as ledger:
         supervisor = Supervisor(document, actuator=table, ledger=ledger, state=state)
+        if args.approve is not None:
+            approved = supervisor.approve(args.approve, args.by, now)
+            if args.format == "text":
+                out.write(
+                    f"approved {approved.id} by {args.by}: {approved.status}"
+                    + (f" ({approved.note})" if approved.note else "")
+                    + "\n"
+                )
         cycle = supervisor.cycle(read_trail(args.audit), now)
     if args.state:
         write_state(args.state, state, table)

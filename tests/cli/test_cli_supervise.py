@@ -110,3 +110,46 @@ def test_a_ledger_is_read_as_the_same_trail_as_its_json_lines(tmp_path: Path) ->
     ]
     assert json.loads(outs[0])["snapshot"] == json.loads(outs[1])["snapshot"]
     assert json.loads(outs[1])["snapshot"]["kpis"]["overall_success_rate"] == {"value": 0.85, "samples": 20}
+
+
+def test_a_held_directive_is_applied_with_approve(tmp_path: Path) -> None:
+    doc = tmp_path / "s.bal"
+    doc.write_text(META_LOOP.read_text().replace("    impact low\n", "    impact high\n", 1))
+    audit = trail(tmp_path / "audit.jsonl", T0, 17, 3)
+    state = tmp_path / "state.json"
+    code, out, _ = run_cli("supervise", doc, "--audit", audit, "--state", state, "--now", "2026-12-03T16:05:00Z")
+    assert "  impact high, route approval: awaiting_approval (held for approval)" in out
+    held = json.loads(state.read_text())["state"]["open"][0]["id"]
+    code, _, err = run_cli("supervise", doc, "--audit", audit, "--approve", held, "--now", "2026-12-03T16:06:00Z")
+    assert code == 2 and "--approve ID and --by NAME go together" in err
+    code, out, _ = run_cli(
+        "supervise",
+        doc,
+        "--audit",
+        audit,
+        "--state",
+        state,
+        "--approve",
+        held,
+        "--by",
+        "sre-lead",
+        "--now",
+        "2026-12-03T16:06:00Z",
+    )
+    assert out.startswith(f"approved {held} by sre-lead: applied (retry.min_confidence +0.05")
+    assert f"policy improve_success: waiting: {held} awaits verification" in out
+    code, _, err = run_cli(
+        "supervise",
+        doc,
+        "--audit",
+        audit,
+        "--state",
+        state,
+        "--approve",
+        held,
+        "--by",
+        "sre-lead",
+        "--now",
+        "2026-12-03T16:07:00Z",
+    )
+    assert code == 2 and f"no directive {held} awaits approval (none does)" in err

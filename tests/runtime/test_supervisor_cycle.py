@@ -219,3 +219,39 @@ def test_the_state_survives_a_round_trip_through_json() -> None:
         SupervisorState.from_json({"format": 99})
     with pytest.raises(UsageError, match="damaged"):
         SupervisorState.from_json({**saved, "open": [{"id": 3}]})
+
+
+def test_a_rollback_held_for_approval_undoes_the_change_once_approved() -> None:
+    table = ParameterTable({"retry.min_confidence": 0.7})
+    doc = document()
+    doc = SupervisorDocument(**{**{f: getattr(doc, f) for f in doc.__dataclass_fields__}, "rollback_impact": "high"})
+    supervisor = Supervisor(doc, actuator=table)
+    supervisor.cycle(window(T0, 8, 2), T0)
+    second = supervisor.cycle(window(T0 + 300, 7, 3), T0 + 300)
+    [rollback] = second.directives
+    assert (rollback.type, rollback.status) == ("rollback_change", "awaiting_approval")
+    assert table.parameters["retry.min_confidence"] == pytest.approx(0.75)  # still in force
+    done = supervisor.approve(rollback.id, "sre-lead", T0 + 360)
+    assert (done.status, done.note) == ("applied", "retry.min_confidence back to 0.7")
+    assert table.parameters["retry.min_confidence"] == 0.7 and supervisor.state.open == []
+
+
+def test_a_meta_policy_can_roll_back_another_policys_change_in_force() -> None:
+    extra = (
+        "  meta_policy undo_on_recovery_slip {\n"
+        "    when gap.mean_recovery_seconds > 0\n"
+        '    directive rollback_change { change "improve" }\n'
+        "    impact minimal\n  }\n"
+    )
+    table = ParameterTable({"retry.min_confidence": 0.7})
+    supervisor = Supervisor(document(extra=extra), actuator=table)
+    first = supervisor.cycle(window(T0, 8, 2, recovery=20), T0)
+    assert [d.type for d in first.directives] == ["adjust_threshold"]
+    assert first.skipped[-1].reason == "gap.mean_recovery_seconds > 0 does not hold"
+    second = supervisor.cycle(window(T0 + 60, 8, 2, recovery=40), T0 + 60)
+    [undo] = second.directives
+    assert (undo.type, undo.params, undo.status) == ("rollback_change", {"change": first.directives[0].id}, "applied")
+    assert table.parameters["retry.min_confidence"] == 0.7
+    third = supervisor.cycle(window(T0 + 120, 8, 2, recovery=40), T0 + 120)
+    assert [d.type for d in third.directives] == ["adjust_threshold"]  # a change of this cycle is not undone in it
+    assert third.skipped[-1].reason == "gap.mean_recovery_seconds > 0 holds, but no change of improve is in force"
