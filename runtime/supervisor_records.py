@@ -73,6 +73,7 @@ class Directive:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Directive:
+        """Read a saved directive; `ValueError` (or `KeyError`, `TypeError`) when it is not one."""
         verify_at = data.get("verify_at")
         return cls(
             data["id"],
@@ -82,15 +83,22 @@ class Directive:
             data["impact"],
             data["route"],
             data["status"],
-            float(parse_timestamp(data["at"]) or 0.0),
+            _time(data["at"]),
             float(data["confidence"]),
             data["justification"],
             data.get("metric", ""),
-            parse_timestamp(verify_at) if verify_at is not None else None,
+            _time(verify_at) if verify_at is not None else None,
             dict(data.get("pre", {})),
             data.get("note", ""),
             bool(data.get("notify", False)),
         )
+
+
+def _time(value: Any) -> float:
+    moment = parse_timestamp(value)
+    if moment is None:
+        raise ValueError(f"{value!r} is not a time")
+    return moment
 
 
 def _shown(value: Any) -> str:

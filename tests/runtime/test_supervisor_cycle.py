@@ -219,6 +219,8 @@ def test_the_state_survives_a_round_trip_through_json() -> None:
         SupervisorState.from_json({"format": 99})
     with pytest.raises(UsageError, match="damaged"):
         SupervisorState.from_json({**saved, "open": [{"id": 3}]})
+    with pytest.raises(UsageError, match="damaged"):
+        SupervisorState.from_json({**saved, "open": [{**saved["open"][0], "at": "teatime"}]})
 
 
 def test_a_rollback_held_for_approval_undoes_the_change_once_approved() -> None:
