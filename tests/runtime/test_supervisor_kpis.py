@@ -3,11 +3,13 @@ bounds, and missing data as "no data", never 0 or 100 %."""
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ballast.runtime.audit import audit_entry
-from ballast.runtime.supervisor_kpis import HIGHER, LOWER, Goal, build_snapshot, outcome_entry, shortfall
+from ballast.runtime.audit import AuditLog, audit_entry
+from ballast.runtime.supervisor_kpis import HIGHER, LOWER, Goal, Reading, build_snapshot, outcome_entry, shortfall
 from ballast.runtime.values import iso, parse_timestamp
 
 T0 = 1_796_306_400.0  # 2026-12-03T16:00:00Z
@@ -113,3 +115,28 @@ def test_an_empty_window_has_no_data_and_untimed_entries_are_counted_not_guessed
         "gap": None,
         "samples": 0,
     }
+
+
+def test_the_autonomy_rate_reads_the_routers_own_entries() -> None:
+    """The router's IntentRouted entries, as it writes them: tier 1–2 approved count as autonomous."""
+    from pathlib import Path
+
+    from ballast.compiler.pipeline import compile_paths
+    from ballast.runtime.governance import Governance, Router
+
+    router_doc = Path(__file__).resolve().parents[2] / "catalog" / "governance" / "router.bal"
+    governance = Governance.from_ir(compile_paths([str(router_doc)]).ir["governance"][0])
+    entries: list[dict] = []
+
+    class Sink:
+        def write(self, text: str) -> None:
+            entries.append(json.loads(text))
+
+        def flush(self) -> None:
+            pass
+
+    router = Router(governance, ledger=AuditLog(Sink(), measure=False), clock=lambda: T0)
+    for i, kind in enumerate(["query_knowledge", "deploy_model", "grant_permissions", "extend_grace"]):
+        router.route({"id": f"i-{i}", "type": kind, "actor": "agent"})
+    snap = build_snapshot(entries, [], at=T0, window_seconds=WINDOW)
+    assert snap.readings["autonomy_rate"] == Reading(0.5, 4)  # tiers 2 and 1 yes; 0 and a pending 3 no
