@@ -4,11 +4,14 @@ bounds, and missing data as "no data", never 0 or 100 %."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ballast.compiler.pipeline import compile_paths
 from ballast.runtime.audit import AuditLog, audit_entry
+from ballast.runtime.governance import Governance, Router
 from ballast.runtime.supervisor_kpis import HIGHER, LOWER, Goal, Reading, build_snapshot, outcome_entry, shortfall
 from ballast.runtime.values import iso, parse_timestamp
 
@@ -119,11 +122,6 @@ def test_an_empty_window_has_no_data_and_untimed_entries_are_counted_not_guessed
 
 def test_the_autonomy_rate_reads_the_routers_own_entries() -> None:
     """The router's IntentRouted entries, as it writes them: tier 1–2 approved count as autonomous."""
-    from pathlib import Path
-
-    from ballast.compiler.pipeline import compile_paths
-    from ballast.runtime.governance import Governance, Router
-
     router_doc = Path(__file__).resolve().parents[2] / "catalog" / "governance" / "router.bal"
     governance = Governance.from_ir(compile_paths([str(router_doc)]).ir["governance"][0])
     entries: list[dict] = []
