@@ -149,7 +149,6 @@ class Supervision:
 
     every: float
     judge_within: float = 120.0
-    span: Span | None = None
 
 
 @dataclass(frozen=True)
@@ -523,7 +522,6 @@ class _ScenarioReader:
         return Supervision(
             every=m.duration("every"),
             judge_within=m.duration("judge_within", default=120.0),
-            span=root.key_span("supervisor"),
         )
 
     def gates(self, root: Node) -> tuple[Gate, ...]:
