@@ -574,6 +574,35 @@ class ChangeEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class DirectiveTemplate:
+    """`directive adjust_threshold { parameter "retry.min_confidence" step 0.05 }` in a meta-policy."""
+
+    type: str
+    span: Span
+    type_span: Span
+    settings: tuple[Setting, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisorBlock:
+    """`goal KPI { … }`, `meta_policy NAME { … }`, `approval LEVEL { … }` or `verify { … }` in a
+    supervisor document: `keyword` says which, `label` is the KPI, policy or level ("" for verify).
+    A meta-policy also has its `when` condition, its directive template and its `impact`."""
+
+    keyword: str
+    label: str
+    span: Span
+    label_span: Span
+    settings: tuple[Setting, ...] = ()
+    when: Expr | None = None
+    directive: DirectiveTemplate | None = None
+    impact: str = ""
+    impact_span: Span | None = None
+    # The clauses written more than once (`when`, `directive`, `impact`), for the resolver.
+    repeated: tuple[tuple[str, Span], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Select:
     """`select <condition over a cluster>`, in a rollout or one of its waves."""
 
@@ -641,6 +670,7 @@ Item = (
     | ProfileSetting
     | Extends
     | ChangeEntry
+    | SupervisorBlock
     | SafetyClass
     | Approvals
     | Cluster
@@ -657,7 +687,7 @@ class Document:
     """One file: a `policy` (evaluated), a `module` (imported by policies), a `threat`, a `fleet`
     or a `rollout`."""
 
-    kind: str  # "policy" | "module" | "threat" | "safety" | "fleet" | "rollout" | "governance" | "scoring" | "profile"
+    kind: str  # "policy" | "module" | "threat" | "safety" | "fleet" | "rollout" | "governance" | "scoring" | "profile" | "supervisor"
     name: str
     span: Span
     file: str

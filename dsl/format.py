@@ -21,6 +21,7 @@ from ballast.dsl.format_base import Line, format_expr, format_type, quote
 from ballast.dsl.format_fleet import fleet_item
 from ballast.dsl.format_profile import profile_item
 from ballast.dsl.format_safety import safety_item
+from ballast.dsl.format_supervisor import supervisor_item
 from ballast.dsl.format_threat import threat_item
 
 
@@ -41,7 +42,7 @@ def format_document(document: ast.Document) -> str:
     previous: type | None = None
     for item in document.items:
         kind = type(item)
-        spaced = kind in (ast.Rule, ast.Input, ast.ActionDecl, ast.RecordType, ast.SafetyClass, ast.Cluster, ast.Gate, ast.Wave, ast.GovernanceBlock, ast.ScoringBlock, ast.ProfileSetting)
+        spaced = kind in (ast.Rule, ast.Input, ast.ActionDecl, ast.RecordType, ast.SafetyClass, ast.Cluster, ast.Gate, ast.Wave, ast.GovernanceBlock, ast.ScoringBlock, ast.ProfileSetting, ast.SupervisorBlock)
         if kind in (ast.Select, ast.Justification):
             kind = ast.Setting  # a rollout's settings, selector and justification are one paragraph
         if (previous is None and len(lines) > 1) or (previous is not None and (kind is not previous or spaced)):
@@ -119,6 +120,8 @@ def _item(item: ast.Item) -> list[Line]:
             return fleet_item(item)
         case ast.Extends() | ast.ProfileSetting() | ast.ChangeEntry():
             return profile_item(item)
+        case ast.SupervisorBlock():
+            return supervisor_item(item)
     raise TypeError(item)
 
 

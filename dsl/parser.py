@@ -322,6 +322,10 @@ class _Builder(Transformer):
         name, version, *items = children
         return self._document("profile", name, self._string(version), items, meta)
 
+    def supervisor(self, meta, children):
+        name, version, *items = children
+        return self._document("supervisor", name, self._string(version), items, meta)
+
     def rollout(self, meta, children):
         name, version, *items = children
         items = [
@@ -684,6 +688,52 @@ class _Builder(Transformer):
     def window_decl(self, meta, children):
         name, *settings = children
         return ast.GovernanceBlock("window", str(name), self._span(meta), self._tok_span(name), tuple(settings))
+
+    # ---- supervisor ----
+    def goal_decl(self, meta, children):
+        name, *settings = children
+        return ast.SupervisorBlock("goal", str(name), self._span(meta), self._tok_span(name), tuple(settings))
+
+    def approval_decl(self, meta, children):
+        name, *settings = children
+        return ast.SupervisorBlock("approval", str(name), self._span(meta), self._tok_span(name), tuple(settings))
+
+    def verify_decl(self, meta, children):
+        span = self._span(meta)
+        return ast.SupervisorBlock("verify", "", span, self._keyword(meta, "verify"), tuple(children))
+
+    def directive_decl(self, meta, children):
+        kind, *settings = children
+        return ast.DirectiveTemplate(str(kind), self._span(meta), self._tok_span(kind), tuple(settings))
+
+    def meta_policy_decl(self, meta, children):
+        name, *items = children
+        first: dict[str, tuple] = {}
+        repeated = []
+        settings = []
+        for item in items:
+            if isinstance(item, ast.Setting):
+                settings.append(item)
+                continue
+            word, span = ("directive", item.span) if isinstance(item, ast.DirectiveTemplate) else (item[0], item[2])
+            if word in first:
+                repeated.append((word, span))
+            else:
+                first[word] = item
+        when = first.get("when")
+        impact = first.get("impact")
+        return ast.SupervisorBlock(
+            "meta_policy",
+            str(name),
+            self._span(meta),
+            self._tok_span(name),
+            tuple(settings),
+            when[1] if when else None,
+            first.get("directive"),  # type: ignore[arg-type]
+            impact[1] if impact else "",
+            impact[2] if impact else None,
+            tuple(repeated),
+        )
 
     def select_clause(self, meta, children):
         return ast.Select(children[0], self._span(meta))

@@ -71,7 +71,8 @@ This module is the entry point; each step of reading a file is a module of its o
   time clauses, and of the values inside them, read from the validated document's `Node`s;
 - `yaml_governance`: governance documents (`governance:` as the first key);
 - `yaml_scoring`: scoring documents (`scoring:` as the first key);
-- `yaml_profile`: profile documents (`profile:` as the first key).
+- `yaml_profile`: profile documents (`profile:` as the first key);
+- `yaml_supervisor`: supervisor documents (`supervisor:` as the first key).
 - `yaml_fleet`: fleet and rollout documents (`fleet:` / `rollout:` as the first key), whose
   settings the fleet and rollout kinds check as they check the `.bal` form.
 
@@ -93,6 +94,7 @@ from ballast.dsl.yaml_reader import YamlReader
 from ballast.dsl.yaml_safety import read_safety
 from ballast.dsl.yaml_schema import policy_schema, validate_document
 from ballast.dsl.yaml_scoring import is_scoring, read_scoring
+from ballast.dsl.yaml_supervisor import is_supervisor, read_supervisor
 from ballast.runtime.errors import sort_diagnostics
 
 __all__ = ["parse_yaml_document", "policy_schema"]
@@ -104,8 +106,16 @@ def parse_yaml_document(text: str, file: str) -> ast.Document:
     if not reader.loaded:  # not YAML: why, and the repeated keys found before it
         raise SyntaxProblem(*reader.problems)
     root = reader.root()
-    if is_governance(root) or is_scoring(root) or is_profile(root):  # their readers check the keys; their kinds, the settings
-        document = read_governance(root) if is_governance(root) else read_scoring(root) if is_scoring(root) else read_profile(root)
+    if is_governance(root) or is_scoring(root) or is_profile(root) or is_supervisor(root):
+        # their readers check the keys; their kinds, the settings
+        if is_governance(root):
+            document = read_governance(root)
+        elif is_scoring(root):
+            document = read_scoring(root)
+        elif is_profile(root):
+            document = read_profile(root)
+        else:
+            document = read_supervisor(root)
         if reader.problems:
             raise SyntaxProblem(*sort_diagnostics(reader.problems))
         return document

@@ -82,6 +82,7 @@ DOCUMENT_KINDS = {
     "governance": "governance",
     "scoring": "scoring",
     "profiles": "profile",
+    "supervisors": "supervisor",
 }
 # The role a change to these kinds needs when the keyring names none and declares it: the MOTB
 # administration model gives changes to orchestration and threat policies to MetaAdmin.

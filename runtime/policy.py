@@ -411,6 +411,8 @@ class PolicySet:
         self.policies = [CompiledPolicy(p) for p in ir["policies"]]
         self.threats: list[IR] = list(ir.get("threats", ()))  # run by an Engine (ballast.runtime.threat)
         self.safety: list[IR] = list(ir.get("safety", ()))  # run by ballast.runtime.safety.SafetyCatalog
+        # run by ballast.runtime.supervisor.Supervisor (the simulator runs it in the loop)
+        self.supervisors: list[IR] = list(ir.get("supervisors", ()))
         # The compiled code no longer needs the IR; the compiler keeps it for its tools.
         self.ir: IR | None = ir if keep_ir else None
         # The compiler's warnings when the set was compiled in this process (a bundle has none).

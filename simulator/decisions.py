@@ -228,7 +228,8 @@ def rule_keys(policies: PolicySet) -> list[RuleKey]:
 
 
 def policy_list(policies: PolicySet) -> list[dict[str, str]]:
-    """A report's description of a set: name, version and kind of each policy and threat."""
+    """A report's description of a set: name, version and kind of each policy, threat and supervisor."""
     out = [{"name": p.name, "version": p.version, "kind": "policy"} for p in policies.policies]
     out += [{"name": t["name"], "version": t.get("version", ""), "kind": "threat"} for t in policies.threats]
+    out += [{"name": s["name"], "version": s.get("version", ""), "kind": "supervisor"} for s in policies.supervisors]
     return out

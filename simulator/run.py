@@ -29,6 +29,7 @@ from ballast.simulator.faults import Faults, diurnal, load_level
 from ballast.simulator.model import Columns, Mesh
 from ballast.simulator.scenario import THREAT_METRICS, Scenario
 from ballast.simulator.signals import event_builder, plan_inputs
+from ballast.simulator.supervision import supervisor_of
 from ballast.simulator.tracking import Tracker
 
 COMPONENTS = ("event-policy", "standby-scheduler", "trigger-mesh")  # mesh parts a directive may name
@@ -114,6 +115,7 @@ class Simulation:
         self.tick = 0
         self.stopped: dict[str, Any] | None = None
         self.done = self.env.event()
+        self.supervision = supervisor_of(self)  # the meta-loop supervisor, when the scenario runs one
 
     # ---- the run ----
     def run(self, progress: Callable[[float], None] | None = None) -> RunResult:
@@ -123,8 +125,12 @@ class Simulation:
         for k, fault in enumerate(s.faults):
             env.process(self._fault(k, fault.at, fault.duration))
         env.process(self._end())
+        if self.supervision is not None:
+            env.process(self.supervision.run())
         env.run(until=self.done)
         report = self.tracker.report(self)
+        if self.supervision is not None:
+            report["supervisor"] = self.supervision.report()
         return RunResult(report, self.records)
 
     def _end(self) -> Any:
@@ -195,6 +201,10 @@ class Simulation:
                         self._directive(directive, now, events[index])
                     for directive in result.held:  # warn and dryrun rules: counted, never actuated
                         self.tracker.held[f"{directive.mode} {directive.policy}/{directive.rule}"] += 1
+                        if self.supervision is not None:
+                            self.supervision.decided(directive, now, held=True)
+            if self.supervision is not None:
+                self.supervision.judge(now, columns)
             self._threat_effects()
             self.tracker.tick(now, columns, totals, fleet, self.engine, self)
             condition = self.tracker.stop_reached(now)
@@ -252,6 +262,11 @@ class Simulation:
         else:
             delay, act = plan
             self.env.process(self._after(delay, act))
+        if self.supervision is not None:
+            self.supervision.decided(directive, now)
+            if plan is not None:
+                pools = [self.mesh.index[t] for t in record.targets if t in self.mesh.index]
+                self.supervision.carried_out(record, pools)
         self.records.append(record)
         self.tracker.directive(record)
 

@@ -143,6 +143,15 @@ class Actuation:
 
 
 @dataclass(frozen=True)
+class Supervision:
+    """The `supervisor:` section: run the policy set's supervisor document every `every` seconds
+    of simulated time; a directive's outcome is judged by `judge_within` after it is issued."""
+
+    every: float
+    judge_within: float = 120.0
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -167,6 +176,7 @@ class Scenario:
     stop: tuple[StopCondition, ...]
     actuation: Actuation = field(default_factory=Actuation)
     gates: tuple[Gate, ...] = ()  # the shadow gates; empty: the defaults of `ballast shadow`
+    supervision: Supervision | None = None  # the meta-loop supervisor in the loop (issue 14 §3)
 
     def pool_names(self) -> list[str]:
         return [p.name for p in self.pools]
@@ -174,7 +184,7 @@ class Scenario:
 
 TOP_KEYS = (
     "scenario", "description", "seed", "start", "duration", "step", "telemetry", "policies", "slo",
-    "pools", "load", "risk", "faults", "hypothesis", "stop", "actuation", "gates",
+    "pools", "load", "risk", "faults", "hypothesis", "stop", "actuation", "gates", "supervisor",
 )  # fmt: skip
 POOL_KEYS = (
     "name", "class", "region", "workers", "max_workers", "service_ms", "rate", "queue_limit",
@@ -251,6 +261,7 @@ class _ScenarioReader:
         attempt("stop", lambda: self.stops(root, names), ())
         attempt("actuation", lambda: self.actuation(root), Actuation())
         attempt("gates", lambda: self.gates(root), ())
+        attempt("supervisor", lambda: self.supervision(root), None)
         if parts["telemetry"] < parts["step"]:
             root.error("telemetry", "telemetry is sampled less often than the model steps", "make `telemetry` >= `step`")
         if self.reader.problems:
@@ -280,6 +291,7 @@ class _ScenarioReader:
             stop=parts["stop"],
             actuation=parts["actuation"],
             gates=parts["gates"],
+            supervision=parts["supervisor"],
         )
 
     # ---- sections ----
@@ -501,6 +513,16 @@ class _ScenarioReader:
         m.keys(fields, "actuation")
         defaults = Actuation()
         return Actuation(**{f: m.duration(f, positive=False, default=getattr(defaults, f)) for f in fields})
+
+    def supervision(self, root: Node) -> Supervision | None:
+        if "supervisor" not in root:
+            return None
+        m = root.mapping("supervisor", "supervisor")
+        m.keys(("every", "judge_within"), "supervisor")
+        return Supervision(
+            every=m.duration("every"),
+            judge_within=m.duration("judge_within", default=120.0),
+        )
 
     def gates(self, root: Node) -> tuple[Gate, ...]:
         if "gates" not in root:

@@ -178,6 +178,7 @@ class ScenarioDiff:
             self.a.actuation,
             self.b.actuation,
         )
+        self.supervisor()
         self.faults()
         self.probes()
         self.stops()
@@ -365,6 +366,22 @@ class ScenarioDiff:
                 before=x,
                 after=y,
             )
+
+    def supervisor(self) -> None:
+        a, b = self.a.supervision, self.b.supervision
+        if a is None and b is None:
+            return
+        if a is None or b is None:
+            what = "added: the policy set's supervisor runs in the loop" if a is None else "removed: no supervisor runs"
+            self.add(
+                "scenario-supervisor-changed",
+                "supervisor",
+                f"supervisor section {what}",
+                ["supervisor"],  # a side without the section: its scenario, as for `policies`
+                ["supervisor"],
+            )
+            return
+        self.settings("scenario-supervisor-changed", "supervisor", (("every", "every"), ("judge_within", "judge_within")), a, b)
 
     def faults(self) -> None:
         old = {f.name: (i, f) for i, f in enumerate(self.a.faults)}

@@ -62,6 +62,8 @@ COMMANDS = (
     Command("vote", "ballast.cli.vote", "cast a vote on the ballot of a tier 3 or 4 intent"),
     # Profiles as code (issue 15): live configurations against profiles, tenants raised to them.
     Command("profile", "ballast.cli.profile", "a live configuration against a profile; raise tenants to it"),
+    # The meta-loop supervisor (issue 14 §3): snapshot, decide, route, verify.
+    Command("supervise", "ballast.cli.supervise", "run a cycle of the meta-loop supervisor over an audit trail"),
     Command("fleet", "ballast.cli.fleet", "plan, apply and steer a staged rollout over a fleet"),
     # The runtime as a service (issue 16): HTTP API, Prometheus metrics, live dashboard.
     Command("serve", "ballast.cli.serve", "serve a signed bundle over HTTP: API, metrics, live dashboard"),

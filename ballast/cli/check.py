@@ -46,6 +46,7 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
         modules += f", {count(summary['governance'], 'governance document')}" if summary["governance"] else ""
         modules += f", {count(summary['scoring'], 'scoring document')}" if summary["scoring"] else ""
         modules += f", {count(summary['profiles'], 'profile')}" if summary["profiles"] else ""
+        modules += f", {count(summary['supervisors'], 'supervisor')}" if summary["supervisors"] else ""
         out.write(
             f"ok: {count(summary['policies'], 'policy', 'policies')}, {count(summary['rules'], 'rule')}{modules}\n"
         )
@@ -75,6 +76,7 @@ def check_summary(diagnostics: list[Diagnostic], documents: list[Any]) -> dict[s
         "governance": sum(1 for d in documents if d.kind == "governance"),
         "scoring": sum(1 for d in documents if d.kind == "scoring"),
         "profiles": sum(1 for d in documents if d.kind == "profile"),
+        "supervisors": sum(1 for d in documents if d.kind == "supervisor"),
     }
 
 

@@ -375,6 +375,9 @@ CHECKS: dict[str, Check] = _checks(
     # tenant scoring documents: documents only, for now (a change inside one is "not supported yet")
     ("scoring-removed", "breaking", "scoring", "A scoring document of the base is gone from the head."),
     ("scoring-added", "behavioral", "scoring", "A scoring document of the head is not in the base."),
+    # supervisor documents: documents only, for now (a change inside one is "not supported yet")
+    ("supervisor-removed", "breaking", "supervisor", "A supervisor document of the base is gone from the head."),
+    ("supervisor-added", "behavioral", "supervisor", "A supervisor document of the head is not in the base."),
     # fleets (`ballast.compiler.diff.fleet`): which clusters rollouts reach, and how they see them
     ("fleet-removed", "breaking", "fleet", "A fleet document of the base is gone from the head."),
     ("fleet-added", "behavioral", "fleet", "A fleet document of the head is not in the base."),
@@ -570,6 +573,12 @@ CHECKS: dict[str, Check] = _checks(
         "behavioral",
         "setting",
         "How long the simulated mesh takes to carry out directives, or how long they hold, changed.",
+    ),
+    (
+        "scenario-supervisor-changed",
+        "behavioral",
+        "setting",
+        "The meta-loop supervisor's section changed: added, removed, or how often it runs and how long it judges outcomes.",
     ),
     ("scenario-fault-added", "behavioral", "fault", "A fault is now injected (guard tightened)."),
     (

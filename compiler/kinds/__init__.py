@@ -44,7 +44,7 @@ IR = dict[str, Any]
 
 # The registered kinds, by module in this package. Their order is the order of their entries
 # in the IR and in bundle manifests (policies first, as bundles have always had them).
-MODULES = ("policy", "threat", "safety", "fleet", "rollout", "governance", "scoring", "profile")
+MODULES = ("policy", "threat", "safety", "fleet", "rollout", "governance", "scoring", "profile", "supervisor")
 
 
 class NotSupportedYet(UsageError):

@@ -217,6 +217,38 @@ def _faults(faults: Sequence[Mapping[str, Any]]) -> Table:
     )
 
 
+def _supervisor(supervisor: Mapping[str, Any]) -> Table:
+    """The meta-loop supervisor's cycles that did something: directives, verifications, alerts."""
+    rows = []
+    for cycle in supervisor.get("cycles", ()):
+        kpis = ", ".join(f"{k} {number(v) if v is not None else 'no data'}" for k, v in cycle.get("kpis", {}).items())
+        done = [
+            ("verified" if v["passed"] else "verification failed") + f": {'; '.join(v['reasons'])}"
+            for v in cycle.get("verifications", ())
+        ]
+        done += [
+            f"{d['what']}: {d['status']}" + (f" ({d['note']})" if d.get("note") else "")
+            for d in cycle.get("directives", ())
+        ]
+        done += [f"alert: {a}" for a in cycle.get("alerts", ())]
+        if done:
+            rows.append((clock(cycle.get("t_s")), kpis, "; ".join(done)))
+    note = (
+        f"{plural(supervisor.get('directives', 0), 'directive')}, {plural(supervisor.get('rollbacks', 0), 'rollback')}, "
+        f"{number(supervisor.get('verified', 0))} verified, {number(supervisor.get('failed_verifications', 0))} failed "
+        f"verification, {plural(supervisor.get('alerts', 0), 'alert')} over {plural(len(supervisor.get('cycles', ())), 'cycle')}"
+    )
+    return Table(
+        "supervisor",
+        f"Supervisor {supervisor.get('name', MISSING)}",
+        ("At", "Goal KPIs", "What it did"),
+        tuple(rows),
+        numeric=frozenset({0}),
+        note=note,
+        empty="The supervisor issued no directive.",
+    )
+
+
 def _simulation_verdict(report: Mapping[str, Any]) -> tuple[str, str]:
     outcome = report.get("outcome") or {}
     probes = report.get("hypothesis") or []
@@ -258,6 +290,8 @@ def _simulation(report: Mapping[str, Any]) -> Document:
         _breaches(report.get("breaches") or []),
         _faults(report.get("faults") or []),
     )
+    if report.get("supervisor"):
+        tables += (_supervisor(report["supervisor"]),)
     return Document(SIMULATION, f"Simulation: {scenario.get('name', MISSING)}", verdict, tone, tuple(facts), tables)
 
 

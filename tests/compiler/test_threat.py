@@ -107,7 +107,9 @@ def test_a_policy_and_a_threat_compile_together_and_policies_are_unchanged() -> 
 def test_check_and_compile_accept_threat_documents(tmp_path: Path) -> None:
     out = io.StringIO()
     assert main(["check", str(REPO / "catalog")], stdout=out, stderr=io.StringIO()) == 0
-    assert out.getvalue().startswith("ok: ") and out.getvalue().endswith(", 1 module, 1 threat, 2 fleets, 3 rollouts, 1 governance document, 1 scoring document\n")
+    assert out.getvalue().startswith("ok: ") and out.getvalue().endswith(
+        ", 1 module, 1 threat, 2 fleets, 3 rollouts, 1 governance document, 1 scoring document, 3 supervisors\n"
+    )
     out = io.StringIO()
     assert main(["check", str(GTBE)], stdout=out, stderr=io.StringIO()) == 0
     assert out.getvalue() == "ok: 0 policies, 0 rules, 1 threat\n"

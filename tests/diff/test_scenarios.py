@@ -69,6 +69,7 @@ CASES = [
     ("scenario-load-changed", [("factor: 1.5}", "factor: 1.8}")], "load.steps[1]", (), "{at: 10m", "{at: 10m"),
     ("scenario-risk-changed", [("trp: 30", "trp: 45")], "risk.trp", (), "trp:", "trp:"),
     ("scenario-actuation-changed", [("scale_delay: 1m", "scale_delay: 2m")], "actuation.scale_delay", (), "scale_delay", "scale_delay"),
+    ("scenario-supervisor-changed", [("risk: {trp: 30}", "risk: {trp: 30}\nsupervisor: {every: 5m}")], "supervisor", (), "scenario:", "supervisor:"),
     ("scenario-fault-added", [("hypothesis:", "  - {kind: cve, at: 40m}\nhypothesis:")], "fault.cve@2400s", T, None, "{kind: cve"),
     ("scenario-fault-removed", [("  - kind: latency\n    at: 30m\n    duration: 5m\n", "")], "fault.latency@1800s", L, "kind: latency", None),
     ("scenario-fault-changed", [("factor: 2", "factor: 1.5")], "fault.spike", L, "name: spike", "name: spike"),

@@ -631,8 +631,8 @@ def test_cli_fails_when_no_line_was_evaluated_and_says_which_input(tmp_path: Pat
     assert err.splitlines() == [
         "ballast replay: FAILED: no line was evaluated: all 13 lines were rejected "
         "(13 lines read, 0 evaluated, 13 rejected)",
-        "  hint: the policies read 3 inputs (layer2, signals, telemetry): when every line is an event of one of "
-        'them, name it (--input telemetry); otherwise write each line as {"input": NAME, "event": {...}}',
+        "  hint: the policies read 4 inputs (layer2, pool_telemetry, signals, telemetry): when every line is an "
+        'event of one of them, name it (--input telemetry); otherwise write each line as {"input": NAME, "event": {...}}',
     ]
     assert report["failure"]["hint"] == err.splitlines()[1].removeprefix("  hint: ")
     code, out, _ = run(
