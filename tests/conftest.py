@@ -20,3 +20,18 @@ import tempfile
 _CACHE = tempfile.mkdtemp(prefix="ballast-test-cache-")
 os.environ["BALLAST_CACHE_DIR"] = _CACHE
 atexit.register(shutil.rmtree, _CACHE, True)
+
+
+import pytest  # noqa: E402 - after the cache is set up, before any test imports ballast
+
+
+@pytest.fixture(autouse=True)
+def _working_directory_kept():
+    """A test that changes the working directory without `monkeypatch.chdir` would move every
+    later test that reads a relative path (catalog/…): put it back, and fail the test that moved it."""
+    before = os.getcwd()
+    yield
+    after = os.getcwd()
+    if after != before:
+        os.chdir(before)
+        pytest.fail(f"the test changed the working directory to {after}; use monkeypatch.chdir")

@@ -62,8 +62,10 @@ def test_check_loads_everything_and_says_what_it_would_serve(signed: Path) -> No
     ],
     ids=["duration", "tls", "queue", "reports", "short-token", "no-token-file", "not-a-catalog"],
 )
-def test_bad_options_are_one_clear_line_and_exit_2(signed: Path, extra: tuple[str, ...], message: str) -> None:
-    os.chdir(signed)
+def test_bad_options_are_one_clear_line_and_exit_2(
+    signed: Path, extra: tuple[str, ...], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(signed)  # the options name files relative to it; the next test starts where it was
     code, out, err = run_cli("serve", "--bundle", "motb.bundle.json", "--trust", "keyring.yaml", *extra, "--check")
     assert code == 2 and out == "" and message in err, err
     assert "Traceback" not in err

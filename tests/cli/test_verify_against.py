@@ -107,4 +107,4 @@ def test_key_check_shows_the_roles_changes_need_when_the_keyring_declares_them(w
     assert code == 0 and "changes need" not in out  # the default: shown in docs/security.md, not here
     ring.write_text(ring.read_text(encoding="utf-8") + "document_roles:\n  policy: Operator\n", encoding="utf-8")
     code, out, _ = run("key", "check", ring)
-    assert code == 0 and out.splitlines()[-1] == "  changes need: policy: Operator, threat: MetaAdmin, safety: MetaAdmin, fleet: MetaAdmin, rollout: MetaAdmin, governance: MetaAdmin, supervisor: MetaAdmin"
+    assert code == 0 and out.splitlines()[-1] == "  changes need: policy: Operator, threat: MetaAdmin, safety: MetaAdmin, fleet: MetaAdmin, rollout: MetaAdmin, governance: MetaAdmin, scoring: MetaAdmin, profile: MetaAdmin, supervisor: MetaAdmin"
