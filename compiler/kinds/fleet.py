@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ballast.compiler.kinds import NotSupportedYet
+from ballast.compiler.kinds.data import DataKind, document_header
 from ballast.compiler.settings import SettingSpec, head, read_settings, string_of, words_of
 from ballast.compiler.spans import at
 from ballast.dsl import ast
-from ballast.dsl.format import format_document
 from ballast.runtime.errors import ErrorList, Span
 from ballast.runtime.fleet import ENVS, FLEET_FORMAT, Fleet
 from ballast.runtime.suggest import did_you_mean
@@ -161,46 +161,28 @@ def _cluster(item: ast.Cluster, errors: ErrorList) -> IR | None:
 def lower_fleet(model: FleetModel) -> IR:
     document = model.document
     return {
-        "format": FLEET_FORMAT,
-        "kind": "fleet",
-        "name": document.name,
-        "version": document.version.value if document.version else "",
-        "file": document.file,
-        "owner": document.owner,
-        "description": document.description,
-        "labels": {label.key: label.value for label in document.labels},
+        **document_header(document, FLEET_FORMAT, "fleet"),
         "clusters": model.clusters,
     }
 
 
-class FleetKind:
+class FleetKind(DataKind):
     """A `fleet` document: the clusters rollouts select from."""
 
     name = "fleet"
     keywords = ("fleet",)
     ir_key = "fleets"
-    ir_required = False  # bundles without fleets stay as they were
 
-    def resolve(self, compilation: Compilation, document: ast.Document, errors: ErrorList) -> None:
-        compilation.resolved.setdefault(self.name, []).append(resolve_fleet(compilation, document, errors))
-
-    def check_across(self, compilation: Compilation, errors: ErrorList) -> None:
-        pass  # names are unique: `resolve_fleet` checks each against those before it
+    resolve_document = staticmethod(resolve_fleet)
 
     def lower(self, compilation: Compilation, errors: ErrorList) -> list[IR]:
         return [lower_fleet(model) for model in compilation.resolved.get(self.name, [])]
-
-    def optimize(self, entries: list[IR], errors: ErrorList) -> None:
-        pass  # a fleet is data: nothing to fold
 
     def manifest(self, entry: IR) -> IR:
         return {"name": entry["name"], "version": entry["version"], "clusters": len(entry["clusters"])}
 
     def load(self, entry: IR) -> Any:
         return Fleet.from_ir(entry)
-
-    def format(self, document: ast.Document) -> str:
-        return format_document(document)
 
     def diff(self, old: IR, new: IR, *, timeout_ms: int, solver_seconds: list[float] | None = None) -> list[Any]:
         # Imported here: only `ballast diff` pays for the detectors (and the solver).

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ballast.compiler.kinds import NotSupportedYet
+from ballast.compiler.kinds.data import DataKind, document_header
 from ballast.compiler.settings import SettingSpec, head, read_settings, string_of, words_of
 from ballast.compiler.spans import at
 from ballast.dsl import ast
-from ballast.dsl.format import format_document
 from ballast.runtime.errors import ErrorList, Span
 from ballast.runtime.governance import DEFAULT_ROUTES, GOVERNANCE_FORMAT, TIERS, TIES, VOTING_TIERS, Governance
 from ballast.runtime.suggest import did_you_mean
@@ -274,48 +274,30 @@ def _vote(block: ast.GovernanceBlock, errors: ErrorList) -> IR | None:
 def lower_governance(model: GovernanceModel) -> IR:
     document = model.document
     return {
-        "format": GOVERNANCE_FORMAT,
-        "kind": "governance",
-        "name": document.name,
-        "version": document.version.value if document.version else "",
-        "file": document.file,
-        "owner": document.owner,
-        "description": document.description,
-        "labels": {label.key: label.value for label in document.labels},
+        **document_header(document, GOVERNANCE_FORMAT, "governance"),
         "tiers": model.tiers,
         "priorities": model.priorities,
         "vote": model.vote,
     }
 
 
-class GovernanceKind:
+class GovernanceKind(DataKind):
     """A `governance` document: the intent router's tiers, priorities and vote."""
 
     name = "governance"
     keywords = ("governance",)
     ir_key = "governance"
-    ir_required = False  # bundles without governance stay as they were
 
-    def resolve(self, compilation: Compilation, document: ast.Document, errors: ErrorList) -> None:
-        compilation.resolved.setdefault(self.name, []).append(resolve_governance(compilation, document, errors))
-
-    def check_across(self, compilation: Compilation, errors: ErrorList) -> None:
-        pass  # names are unique: `resolve_governance` checks each against those before it
+    resolve_document = staticmethod(resolve_governance)
 
     def lower(self, compilation: Compilation, errors: ErrorList) -> list[IR]:
         return [lower_governance(model) for model in compilation.resolved.get(self.name, [])]
-
-    def optimize(self, entries: list[IR], errors: ErrorList) -> None:
-        pass  # a governance document is data: nothing to fold
 
     def manifest(self, entry: IR) -> IR:
         return {"name": entry["name"], "version": entry["version"], "tiers": len(entry["tiers"])}
 
     def load(self, entry: IR) -> Any:
         return Governance.from_ir(entry)
-
-    def format(self, document: ast.Document) -> str:
-        return format_document(document)
 
     def diff(self, old: IR, new: IR, *, timeout_ms: int, solver_seconds: list[float] | None = None) -> list[Any]:
         from ballast.compiler.diff.governance import GovernanceDiff

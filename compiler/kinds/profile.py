@@ -38,10 +38,10 @@ from typing import TYPE_CHECKING, Any
 
 from ballast.compiler.diff.profile import diff_profiles
 from ballast.compiler.kinds import NotSupportedYet
+from ballast.compiler.kinds.data import DataKind, document_header
 from ballast.compiler.settings import SettingSpec, head, read_settings, string_of, words_of
 from ballast.compiler.spans import at
 from ballast.dsl import ast
-from ballast.dsl.format import format_document
 from ballast.runtime.errors import ErrorList, Span
 from ballast.runtime.profile import DAYS, ORDER_FORMS, PROFILE_FORMAT, TYPES, Order, Profile, Setting
 from ballast.runtime.suggest import did_you_mean
@@ -488,14 +488,7 @@ def _cycle(remaining: list[str], settings: dict[str, Setting]) -> list[str]:
 def lower_profile(model: ProfileModel) -> IR:
     document = model.document
     return {
-        "format": PROFILE_FORMAT,
-        "kind": "profile",
-        "name": document.name,
-        "version": document.version.value if document.version else "",
-        "file": document.file,
-        "owner": document.owner,
-        "description": document.description,
-        "labels": {label.key: label.value for label in document.labels},
+        **document_header(document, PROFILE_FORMAT, "profile"),
         "extends": model.chain,
         "settings": [_setting_ir(s, model) for s in model.effective],
         "windows": model.effective_windows,
@@ -519,16 +512,14 @@ def _setting_ir(s: Setting, model: ProfileModel) -> IR:
     }
 
 
-class ProfileKind:
+class ProfileKind(DataKind):
     """A `profile` document: typed settings with safety orders, extends, change log, windows."""
 
     name = "profile"
     keywords = ("profile",)
     ir_key = "profiles"
-    ir_required = False  # bundles without profiles stay as they were
 
-    def resolve(self, compilation: Compilation, document: ast.Document, errors: ErrorList) -> None:
-        compilation.resolved.setdefault(self.name, []).append(resolve_profile(compilation, document, errors))
+    resolve_document = staticmethod(resolve_profile)
 
     def check_across(self, compilation: Compilation, errors: ErrorList) -> None:
         check_profiles(compilation.resolved.get(self.name, []), errors)
@@ -536,17 +527,11 @@ class ProfileKind:
     def lower(self, compilation: Compilation, errors: ErrorList) -> list[IR]:
         return [lower_profile(model) for model in compilation.resolved.get(self.name, [])]
 
-    def optimize(self, entries: list[IR], errors: ErrorList) -> None:
-        pass  # a profile is data: nothing to fold
-
     def manifest(self, entry: IR) -> IR:
         return {"name": entry["name"], "version": entry["version"], "settings": len(entry["settings"])}
 
     def load(self, entry: IR) -> Any:
         return Profile.from_ir(entry)
-
-    def format(self, document: ast.Document) -> str:
-        return format_document(document)
 
     def diff(self, old: IR, new: IR, *, timeout_ms: int, solver_seconds: list[float] | None = None) -> list[Any]:
         return diff_profiles(old, new)

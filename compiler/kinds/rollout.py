@@ -36,13 +36,13 @@ from typing import TYPE_CHECKING, Any
 from ballast.compiler import types as T
 from ballast.compiler.checker import Checker
 from ballast.compiler.kinds import NotSupportedYet
+from ballast.compiler.kinds.data import DataKind, document_header
 from ballast.compiler.kinds.fleet import FleetModel
 from ballast.compiler.passes.optimize import fold
 from ballast.compiler.passes.resolve import PolicyModel, suggest
 from ballast.compiler.settings import SettingSpec, head, read_settings, string_of, words_of
 from ballast.compiler.spans import at
 from ballast.dsl import ast
-from ballast.dsl.format import format_document
 from ballast.dsl.format_base import format_expr
 from ballast.runtime.errors import ErrorList, EvaluationError, Span
 from ballast.runtime.fleet import (
@@ -289,14 +289,7 @@ def lower_rollout(rollout: RolloutModel, errors: ErrorList) -> IR | None:
         )
     justification = document.of(ast.Justification)
     entry = {
-        "format": ROLLOUT_FORMAT,
-        "kind": "rollout",
-        "name": document.name,
-        "version": document.version.value if document.version else "",
-        "file": document.file,
-        "owner": document.owner,
-        "description": document.description,
-        "labels": {label.key: label.value for label in document.labels},
+        **document_header(document, ROLLOUT_FORMAT, "rollout"),
         "fleet": string_of(settings, "fleet"),
         "profile": string_of(settings, "profile"),
         "allow": list(words_of(settings, "allow")),
@@ -433,16 +426,14 @@ def _place(rollout: RolloutModel, place: str) -> Span:
     return _select_span(rollout) if place == "select" else head(rollout.document)
 
 
-class RolloutKind:
+class RolloutKind(DataKind):
     """A `rollout` document: a staged plan for pushing a bundle to a fleet's clusters."""
 
     name = "rollout"
     keywords = ("rollout",)
     ir_key = "rollouts"
-    ir_required = False  # bundles without rollouts stay as they were
 
-    def resolve(self, compilation: Compilation, document: ast.Document, errors: ErrorList) -> None:
-        compilation.resolved.setdefault(self.name, []).append(resolve_rollout(compilation, document, errors))
+    resolve_document = staticmethod(resolve_rollout)
 
     def check_across(self, compilation: Compilation, errors: ErrorList) -> None:
         check_fleets(compilation, errors)
@@ -450,9 +441,6 @@ class RolloutKind:
     def lower(self, compilation: Compilation, errors: ErrorList) -> list[IR]:
         entries = [lower_rollout(r, errors) for r in compilation.resolved.get(self.name, [])]
         return [e for e in entries if e is not None]
-
-    def optimize(self, entries: list[IR], errors: ErrorList) -> None:
-        pass  # conditions are folded as they are lowered
 
     def manifest(self, entry: IR) -> IR:
         return {
@@ -464,9 +452,6 @@ class RolloutKind:
 
     def load(self, entry: IR) -> Any:
         return Plan.from_ir(entry)
-
-    def format(self, document: ast.Document) -> str:
-        return format_document(document)
 
     def diff(self, old: IR, new: IR, *, timeout_ms: int, solver_seconds: list[float] | None = None) -> list[Any]:
         # Imported here: only `ballast diff` pays for the detectors (and the solver).

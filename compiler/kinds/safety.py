@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 from ballast.compiler import types as T
 from ballast.compiler.checker import Checker
 from ballast.compiler.kinds import NotSupportedYet
+from ballast.compiler.kinds.data import DataKind, document_header
 from ballast.compiler.passes.optimize import fold, plan
 from ballast.compiler.passes.resolve import PolicyModel, check_enforcement, check_names, merge, suggest
 from ballast.compiler.spans import at
 from ballast.dsl import ast
-from ballast.dsl.format import format_document
 from ballast.runtime.errors import ErrorList, Span
 from ballast.runtime.safety import (
     DEFAULT_APPROVAL_SECONDS,
@@ -244,14 +244,7 @@ def _lower(safety: SafetyModel, errors: ErrorList) -> IR:
         )
     approvals = document.of(ast.Approvals)
     return {
-        "format": SAFETY_FORMAT,
-        "kind": "safety",
-        "name": document.name,
-        "version": document.version.value if document.version else "",
-        "file": document.file,
-        "owner": document.owner,
-        "description": document.description,
-        "labels": {label.key: label.value for label in document.labels},
+        **document_header(document, SAFETY_FORMAT, "safety"),
         "input": {"name": model.input_name, "fields": [T.field_to_json(f) for f in model.input.fields]},
         "approvals": {"expire": approvals[0].expire.seconds if approvals else DEFAULT_APPROVAL_SECONDS},
         "classes": classes,
@@ -271,19 +264,14 @@ def _control(control: ast.Control) -> IR:
 # ---- the kind ----
 
 
-class SafetyKind:
+class SafetyKind(DataKind):
     """A `safety` catalog: classes of high-risk action and the controls they require."""
 
     name = "safety"
     keywords = ("safety",)
     ir_key = "safety"
-    ir_required = False  # bundles without catalogs stay as they were before catalogs existed
 
-    def resolve(self, compilation: Compilation, document: ast.Document, errors: ErrorList) -> None:
-        compilation.resolved.setdefault(self.name, []).append(resolve_safety(compilation, document, errors))
-
-    def check_across(self, compilation: Compilation, errors: ErrorList) -> None:
-        pass  # names are unique: `resolve_safety` checks each against those before it
+    resolve_document = staticmethod(resolve_safety)
 
     def lower(self, compilation: Compilation, errors: ErrorList) -> list[IR]:
         return [_lower(safety, errors) for safety in compilation.resolved.get(self.name, [])]
@@ -300,9 +288,6 @@ class SafetyKind:
 
     def load(self, entry: IR) -> Any:
         return SafetyCatalog(entry)
-
-    def format(self, document: ast.Document) -> str:
-        return format_document(document)
 
     def diff(self, old: IR, new: IR, *, timeout_ms: int, solver_seconds: list[float] | None = None) -> list[Any]:
         from ballast.compiler.diff.safety import SafetyDiff

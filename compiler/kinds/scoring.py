@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ballast.compiler.kinds import NotSupportedYet, unchanged_or_unsupported
+from ballast.compiler.kinds.data import DataKind, document_header
 from ballast.compiler.settings import SettingSpec, head, read_settings, string_of
 from ballast.compiler.spans import at
 from ballast.dsl import ast
-from ballast.dsl.format import format_document
 from ballast.runtime.errors import ErrorList, Span
 from ballast.runtime.scoring import (
     BETTER,
@@ -366,47 +366,29 @@ def _bias_guard(
 def lower_scoring(model: ScoringModel) -> IR:
     document = model.document
     return {
-        "format": SCORING_FORMAT,
-        "kind": "scoring",
-        "name": document.name,
-        "version": document.version.value if document.version else "",
-        "file": document.file,
-        "owner": document.owner,
-        "description": document.description,
-        "labels": {label.key: label.value for label in document.labels},
+        **document_header(document, SCORING_FORMAT, "scoring"),
         "signals": model.signals,
         "profiles": model.profiles,
     }
 
 
-class ScoringKind:
+class ScoringKind(DataKind):
     """A `scoring` document: tenant maturity signals, weighted profiles and badges."""
 
     name = "scoring"
     keywords = ("scoring",)
     ir_key = "scoring"
-    ir_required = False  # bundles without scoring stay as they were
 
-    def resolve(self, compilation: Compilation, document: ast.Document, errors: ErrorList) -> None:
-        compilation.resolved.setdefault(self.name, []).append(resolve_scoring(compilation, document, errors))
-
-    def check_across(self, compilation: Compilation, errors: ErrorList) -> None:
-        pass  # names are unique: `resolve_scoring` checks each against those before it
+    resolve_document = staticmethod(resolve_scoring)
 
     def lower(self, compilation: Compilation, errors: ErrorList) -> list[IR]:
         return [lower_scoring(model) for model in compilation.resolved.get(self.name, [])]
-
-    def optimize(self, entries: list[IR], errors: ErrorList) -> None:
-        pass  # a scoring document is data: nothing to fold
 
     def manifest(self, entry: IR) -> IR:
         return {"name": entry["name"], "version": entry["version"], "profiles": len(entry["profiles"])}
 
     def load(self, entry: IR) -> Any:
         return Scoring.from_ir(entry)
-
-    def format(self, document: ast.Document) -> str:
-        return format_document(document)
 
     def diff(self, old: IR, new: IR, *, timeout_ms: int, solver_seconds: list[float] | None = None) -> list[Any]:
         return unchanged_or_unsupported(old, new, f"diffing changes to scoring '{new['name']}' is not supported yet")

@@ -34,12 +34,12 @@ from typing import TYPE_CHECKING, Any
 from ballast.compiler import types as T
 from ballast.compiler.checker import Checker
 from ballast.compiler.kinds import NotSupportedYet, unchanged_or_unsupported
+from ballast.compiler.kinds.data import DataKind, document_header
 from ballast.compiler.passes.optimize import fold
 from ballast.compiler.passes.resolve import PolicyModel
 from ballast.compiler.settings import SettingSpec, head, read_settings, string_of, words_of
 from ballast.compiler.spans import at
 from ballast.dsl import ast
-from ballast.dsl.format import format_document
 from ballast.dsl.format_base import format_expr
 from ballast.runtime.errors import ErrorList, Span
 from ballast.runtime.suggest import did_you_mean
@@ -500,14 +500,7 @@ def lower_supervisor(model: SupervisorModel, errors: ErrorList) -> IR:
         policies.append({**entry, "when": condition, "reads": list(reads), "metric": metric})
     window = model.settings.get("window")
     return {
-        "format": SUPERVISOR_FORMAT,
-        "kind": "supervisor",
-        "name": document.name,
-        "version": document.version.value if document.version else "",
-        "file": document.file,
-        "owner": document.owner,
-        "description": document.description,
-        "labels": {label.key: label.value for label in document.labels},
+        **document_header(document, SUPERVISOR_FORMAT, "supervisor"),
         "window_seconds": window.value.seconds if window else 0.0,  # type: ignore[union-attr]
         "environment": string_of(model.settings, "environment", DEFAULT_ENVIRONMENT),
         "goals": model.goals,
@@ -517,34 +510,23 @@ def lower_supervisor(model: SupervisorModel, errors: ErrorList) -> IR:
     }
 
 
-class SupervisorKind:
+class SupervisorKind(DataKind):
     """A `supervisor` document: the meta-loop supervisor's goals, meta-policies and approval matrix."""
 
     name = "supervisor"
     keywords = ("supervisor",)
     ir_key = "supervisors"
-    ir_required = False  # bundles without a supervisor stay as they were
 
-    def resolve(self, compilation: Compilation, document: ast.Document, errors: ErrorList) -> None:
-        compilation.resolved.setdefault(self.name, []).append(resolve_supervisor(compilation, document, errors))
-
-    def check_across(self, compilation: Compilation, errors: ErrorList) -> None:
-        pass  # names are unique: `resolve_supervisor` checks each against those before it
+    resolve_document = staticmethod(resolve_supervisor)
 
     def lower(self, compilation: Compilation, errors: ErrorList) -> list[IR]:
         return [lower_supervisor(model, errors) for model in compilation.resolved.get(self.name, [])]
-
-    def optimize(self, entries: list[IR], errors: ErrorList) -> None:
-        pass  # conditions are folded as they are lowered
 
     def manifest(self, entry: IR) -> IR:
         return {"name": entry["name"], "version": entry["version"], "meta_policies": len(entry["policies"])}
 
     def load(self, entry: IR) -> Any:
         return SupervisorDocument.from_ir(entry)
-
-    def format(self, document: ast.Document) -> str:
-        return format_document(document)
 
     def diff(self, old: IR, new: IR, *, timeout_ms: int, solver_seconds: list[float] | None = None) -> list[Any]:
         return unchanged_or_unsupported(

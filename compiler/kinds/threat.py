@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from ballast.compiler import types as T
 from ballast.compiler.checker import Checker
 from ballast.compiler.kinds import NotSupportedYet
+from ballast.compiler.kinds.data import document_header
 from ballast.compiler.passes.optimize import fold
 from ballast.compiler.passes.resolve import PolicyModel, merge, suggest
 from ballast.compiler.spans import at
@@ -415,14 +416,7 @@ def _lower(threat: ThreatModel, errors: ErrorList) -> IR:
     governor = governors[0] if governors else ast.Governor(document.span)
     streams = document.of(ast.Stream)
     return {
-        "format": THREAT_FORMAT,
-        "kind": "threat",
-        "name": document.name,
-        "version": document.version.value if document.version else "",
-        "file": document.file,
-        "owner": document.owner,
-        "description": document.description,
-        "labels": {label.key: label.value for label in document.labels},
+        **document_header(document, THREAT_FORMAT, "threat"),
         "input": {"name": model.input_name, "fields": [T.field_to_json(f) for f in model.input.fields]},
         "time": streams[0].time if streams and streams[0].time else None,
         "sources": sources,
