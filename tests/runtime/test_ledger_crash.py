@@ -112,8 +112,13 @@ def test_every_acknowledged_append_survives_sigkill_and_the_chain_verifies(tmp_p
         assert not missing, f"acknowledged appends lost or changed after SIGKILL: {sorted(missing)}"
         with LedgerReader.open(path) as reader:
             report = reader.verify(trust())
-        assert report.ok, report.findings
-        assert report.unsigned < 7  # at most the entries since the last checkpoint
+        if len(on_disk) < 7:
+            # killed before the first checkpoint was due (a slow start): the chain is intact and
+            # the one finding is that no key vouches for its entries yet
+            assert not report.tampered and [f.kind for f in report.findings] == ["unsigned"], report.findings
+        else:
+            assert report.ok, report.findings
+            assert report.unsigned < 7  # at most the entries since the last checkpoint
         appended_after_kill += bool(printed)
     assert len(acknowledged) > KILLS and appended_after_kill > KILLS // 2  # the kills hit running appends
 
