@@ -174,6 +174,11 @@ class Consumer:
         """Finish the batch in hand, then return from `run` (a signal handler may call this)."""
         self._stopping = True
 
+    @property
+    def stopping(self) -> bool:
+        """Whether `stop` was called: `run` returned because it was asked to."""
+        return self._stopping
+
     def handle(self, deliveries: Sequence[Delivery]) -> list[Decided]:
         """Decide one batch, commit it to the ledger, then acknowledge it (module docstring)."""
         self.tally.fetched += len(deliveries)

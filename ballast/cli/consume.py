@@ -127,6 +127,11 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     finally:
         consumer.close()
     err.write(f"ballast: consumed {source.name}: {_counts(tally)}\n")
+    if not tally.fetched and not consumer.stopping:
+        # the source ran dry (a file, or --idle-exit) without one event: nothing was decided, which
+        # is not a success; a signal stopping a quiet consumer is (a service shut down)
+        err.write(f"ballast: no event was read from {source.name}: nothing was decided\n")
+        return EXIT_PROBLEMS
     return EXIT_PROBLEMS if tally.rejected or tally.gaps else EXIT_OK
 
 

@@ -132,7 +132,7 @@ def opened_ledger(path: str | None) -> Iterator[Any]:
 
 @compiled
 def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
-    """One cycle; exit 1 when it raised an alert or a verification failed."""
+    """One cycle; exit 1 when it raised an alert, a verification failed, or the window held no entry."""
     from ballast.cli.exits import EXIT_OK, EXIT_PROBLEMS
     from ballast.runtime.errors import UsageError
     from ballast.runtime.supervisor import Supervisor
@@ -165,6 +165,10 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
         out.write(markdown(cycle))
     else:
         out.write(text(cycle))
+    if not cycle.snapshot.entries:
+        # no KPI was measured: the cycle decided nothing, and saying "ok" would claim it checked the loop
+        err.write(f"ballast: {args.audit} holds no entry in the cycle's window: no KPI was measured\n")
+        return EXIT_PROBLEMS
     troubled = cycle.alerts or any(not v.passed for v in cycle.verifications)
     return EXIT_PROBLEMS if troubled else EXIT_OK
 

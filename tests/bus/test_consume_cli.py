@@ -31,6 +31,14 @@ def test_standard_input_is_decided_into_the_ledger_and_a_second_run_decides_noth
     assert decided_ids(ledger) == ["e1", "e2", "e3", "e4"]
 
 
+def test_a_source_without_an_event_decides_nothing_and_says_so(hot_bundle: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    for source, stdin in ((empty, ""), ("-", "\n\n")):
+        code, out, err = consume(hot_bundle, tmp_path / "l.sqlite", "--source", source, stdin=stdin)
+        assert (code, out) == (1, "") and "0 fetched" in err and "nothing was decided" in err, err
+
+
 def test_a_rejected_payload_makes_the_exit_code_1(hot_bundle: Path, tmp_path: Path) -> None:
     code, out, err = consume(hot_bundle, tmp_path / "l.sqlite", "--source", "-", stdin=LINES + "oops\n")
     assert code == 1 and len(out.splitlines()) == 4 and "1 rejected" in err

@@ -153,3 +153,11 @@ def test_a_held_directive_is_applied_with_approve(tmp_path: Path) -> None:
         "2026-12-03T16:07:00Z",
     )
     assert code == 2 and f"no directive {held} awaits approval (none does)" in err
+
+
+def test_a_window_without_entries_measures_nothing_and_says_so(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    code, out, err = run_cli("supervise", META_LOOP, "--audit", empty, "--now", "2026-12-03T16:05:00Z")
+    assert code == 1 and "0 entries in the last 5m" in out and "no data (0 samples)" in out
+    assert "holds no entry in the cycle's window: no KPI was measured" in err
