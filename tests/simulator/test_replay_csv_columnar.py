@@ -9,6 +9,7 @@ the chunk size.
 
 from __future__ import annotations
 
+import csv
 import json
 import tempfile
 from pathlib import Path
@@ -213,3 +214,17 @@ def test_chunks_are_bounded_by_the_chunk_size(tmp_path: Path) -> None:
         for c in read_columns(path, "svc", fields, {"svc": fields}, chunk_rows=100)
     ]
     assert sum(sizes) == 5000 and max(sizes) <= 100 * telemetry_columns.CSV_BYTES_PER_ROW // 8
+
+
+def test_a_cell_beyond_the_csv_field_limit_is_reported_as_the_row_reader_reports_it(
+    sets: tuple[ballast.PolicySet, ballast.PolicySet], tmp_path: Path
+) -> None:
+    baseline, candidate = sets
+    huge = "x" * (csv.field_size_limit() + 10)
+    path = write(
+        tmp_path / "t.csv", HEADER, ["a,gold,0.5,1,2,true,", f"{huge},gold,0.5,1,2,true,", "b,gold,0.9,1,2,true,"], "\n"
+    )
+    row = replay(path, baseline, candidate, engine="row")
+    columnar = replay(path, baseline, candidate, engine="columnar")
+    assert report_text(columnar) == report_text(row)
+    assert row["telemetry"]["evaluated"] == 2 and row["telemetry"]["rejected"] == 1
