@@ -9,6 +9,7 @@ from argparse import Namespace
 from collections import Counter
 from typing import Any, TextIO
 
+from ballast.cli.audit_file import is_ledger
 from ballast.cli.events import open_events
 from ballast.cli.exits import EXIT_OK, EXIT_PROBLEMS
 from ballast.cli.output import print_diagnostics
@@ -20,7 +21,6 @@ from ballast.runtime.reading import loads
 
 DESCRIPTION = "Evaluate a JSONL stream of events; print one JSON line of decisions per event."
 AUDIT_FORMATS = ("jsonl", "ledger")
-LEDGER_SUFFIXES = (".sqlite", ".sqlite3", ".db")  # --audit FILE with one of these is a ledger
 
 
 def add_arguments(ev: argparse.ArgumentParser) -> None:
@@ -157,7 +157,7 @@ def _audit_format(args: Namespace) -> str:
     """--audit-format, else the file's suffix: a .sqlite or .db FILE is a ledger, anything else JSONL."""
     if args.audit_format:
         return str(args.audit_format)
-    return "ledger" if args.audit.lower().endswith(LEDGER_SUFFIXES) else "jsonl"
+    return "ledger" if is_ledger(args.audit) else "jsonl"
 
 
 def _open_ledger(path: str, key: str | None) -> Any:

@@ -12,9 +12,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any, TextIO
 
+from ballast.cli.audit_file import opened_audit
 from ballast.runtime.errors import CompileError, UsageError
-
-LEDGER_SUFFIXES = (".sqlite", ".sqlite3", ".db")  # --audit FILE with one of these is a ledger, as in eval
 
 
 def add_gate_arguments(parser: argparse.ArgumentParser, *, store_required: bool) -> None:
@@ -100,25 +99,12 @@ def opened_gate(args: argparse.Namespace, catalog: Any, *, overrides: Any = None
     """A `Gate` over the arguments' store and audit trail, closed on the way out."""
     from ballast.runtime.approval_store import MemoryApprovalStore, SqliteApprovalStore
     from ballast.runtime.approvals import Gate
-    from ballast.runtime.audit import AuditLog
 
     store: Any = SqliteApprovalStore(args.store) if args.store else MemoryApprovalStore()
-    ledger = audit = None
     try:
-        if args.audit and args.audit.lower().endswith(LEDGER_SUFFIXES):
-            from ballast.runtime.ledger import Ledger
-
-            ledger = Ledger.open(args.audit)
-            audit = AuditLog(ledger, measure=False)
-        elif args.audit:
-            audit = AuditLog.append_to(args.audit, measure=False)
-        yield Gate(catalog, store, ledger=audit, overrides=overrides, clock=clock(args.now))
+        with opened_audit(args.audit) as audit:
+            yield Gate(catalog, store, ledger=audit, overrides=overrides, clock=clock(args.now))
     finally:
-        with contextlib.suppress(UsageError):
-            if audit is not None:
-                audit.close()
-            if ledger is not None:
-                ledger.close()
         if args.store:
             store.close()
 

@@ -11,16 +11,15 @@ runs on every use. Tenants are read and written through the file adapter
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 from argparse import Namespace
-from collections.abc import Iterator
 from importlib import resources
 from typing import Any, TextIO
 
+from ballast.cli.audit_file import opened_audit
 from ballast.cli.exits import EXIT_OK, EXIT_PROBLEMS
-from ballast.cli.gate import LEDGER_SUFFIXES, clock, compiled
+from ballast.cli.gate import clock, compiled
 
 DESCRIPTION = """Compare a tenant's live configuration with a profile (`diff`), raise a
 tenant's settings to it (`remediate`), or create a tenant from it (`apply`).
@@ -204,31 +203,6 @@ def _diff(profile: Any, args: Namespace, out: TextIO) -> int:
 # ---- remediate and apply ----
 
 
-@contextlib.contextmanager
-def _ledger(path: str | None) -> Iterator[Any]:
-    from ballast.runtime.audit import AuditLog
-    from ballast.runtime.errors import UsageError
-
-    if not path:
-        yield None
-        return
-    ledger = None
-    if path.lower().endswith(LEDGER_SUFFIXES):
-        from ballast.runtime.ledger import Ledger
-
-        ledger = Ledger.open(path)
-        audit = AuditLog(ledger, measure=False)
-    else:
-        audit = AuditLog.append_to(path, measure=False)
-    try:
-        yield audit
-    finally:
-        with contextlib.suppress(UsageError):
-            audit.close()
-            if ledger is not None:
-                ledger.close()
-
-
 def _provision(profile: Any, args: Namespace, out: TextIO) -> int:
     from ballast.runtime.config_adapter import FileConfigAdapter, check_tenant_name
     from ballast.runtime.provision import change_text, provision
@@ -236,7 +210,7 @@ def _provision(profile: Any, args: Namespace, out: TextIO) -> int:
     check_tenant_name(args.tenant)
     adapter = FileConfigAdapter(args.config_dir)
     now = clock(args.now)()
-    with _ledger(args.audit) as ledger:
+    with opened_audit(args.audit) as ledger:
         outcome = provision(
             profile,
             adapter,

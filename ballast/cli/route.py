@@ -9,7 +9,8 @@ from argparse import Namespace
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from ballast.cli.gate import LEDGER_SUFFIXES, clock, compiled
+from ballast.cli.audit_file import opened_audit
+from ballast.cli.gate import clock, compiled
 
 DESCRIPTION = """Route an intent through a governance document: its autonomy tier, mission
 alignment, whether it waits for a vote, the reasoning, and where it goes.
@@ -78,7 +79,6 @@ def load_governance(args: Namespace) -> Any:
 def opened_router(args: Namespace, governance: Any) -> Iterator[Any]:
     """A `Router` over the arguments' vote store and audit trail, closed on the way out."""
     from ballast.cli.trust import read_trust
-    from ballast.runtime.audit import AuditLog
     from ballast.runtime.errors import UsageError
     from ballast.runtime.governance import Router
     from ballast.runtime.vote_store import MemoryVoteStore, SqliteVoteStore
@@ -90,22 +90,10 @@ def opened_router(args: Namespace, governance: Any) -> Iterator[Any]:
             "give the voter keyring with --trust KEYRING"
         )
     store: Any = SqliteVoteStore(args.votes) if args.votes else MemoryVoteStore()
-    ledger = audit = None
     try:
-        if args.audit and args.audit.lower().endswith(LEDGER_SUFFIXES):
-            from ballast.runtime.ledger import Ledger
-
-            ledger = Ledger.open(args.audit)
-            audit = AuditLog(ledger, measure=False)
-        elif args.audit:
-            audit = AuditLog.append_to(args.audit, measure=False)
-        yield Router(governance, store=store, ledger=audit, clock=clock(args.now), voter_keys=voter_keys)
+        with opened_audit(args.audit) as audit:
+            yield Router(governance, store=store, ledger=audit, clock=clock(args.now), voter_keys=voter_keys)
     finally:
-        with contextlib.suppress(UsageError):
-            if audit is not None:
-                audit.close()
-            if ledger is not None:
-                ledger.close()
         if args.votes:
             store.close()
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 from argparse import Namespace
-from collections.abc import Iterator
 from typing import Any, TextIO
 
-from ballast.cli.gate import LEDGER_SUFFIXES, clock, compiled
+from ballast.cli.audit_file import opened_audit
+from ballast.cli.gate import clock, compiled
 
 DESCRIPTION = """Run one cycle of a supervisor document over an audit trail: the snapshot of
 its KPIs and goal gaps over the document's window ending at --now, the
@@ -103,33 +102,6 @@ def write_state(path: str, state: Any, table: Any) -> None:
     os.replace(temporary, path)
 
 
-@contextlib.contextmanager
-def opened_ledger(path: str | None) -> Iterator[Any]:
-    """An `AuditLog` appending to `path` (None without one), closed on the way out."""
-    from ballast.runtime.audit import AuditLog
-    from ballast.runtime.errors import UsageError
-
-    if path is None:
-        yield None
-        return
-    ledger = audit = None
-    try:
-        if path.lower().endswith(LEDGER_SUFFIXES):
-            from ballast.runtime.ledger import Ledger
-
-            ledger = Ledger.open(path)
-            audit = AuditLog(ledger, measure=False)
-        else:
-            audit = AuditLog.append_to(path, measure=False)
-        yield audit
-    finally:
-        with contextlib.suppress(UsageError):
-            if audit is not None:
-                audit.close()
-            if ledger is not None:
-                ledger.close()
-
-
 @compiled
 def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     """One cycle; exit 1 when it raised an alert, a verification failed, or the window held no entry."""
@@ -146,7 +118,7 @@ def run(args: Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     document = load_supervisor(args)
     now = clock(args.now)()
     state, table = read_state(args.state)
-    with opened_ledger(args.ledger) as ledger:
+    with opened_audit(args.ledger) as ledger:
         supervisor = Supervisor(document, actuator=table, ledger=ledger, state=state)
         if args.approve is not None:
             approved = supervisor.approve(args.approve, args.by, now)
