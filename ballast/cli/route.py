@@ -53,26 +53,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_governance(args: Namespace) -> Any:
     """The `Governance` the arguments name; raises CompileError or UsageError."""
-    from ballast.compiler.pipeline import compile_paths
-    from ballast.paths import expand_policies
-    from ballast.runtime.errors import UsageError
+    from ballast.cli.chosen import chosen_document
     from ballast.runtime.governance import Governance
 
-    entries = compile_paths(expand_policies(args.paths)).ir.get("governance") or []
-    documents = {entry["name"]: entry for entry in entries}
-    if not documents:
-        raise UsageError(f'{", ".join(args.paths)}: no governance document (a `governance NAME version "…" {{ … }}`)')
-    if args.governance is not None:
-        if args.governance not in documents:
-            raise UsageError(
-                f"--governance {args.governance}: no such document; there are {', '.join(sorted(documents))}"
-            )
-        return Governance.from_ir(documents[args.governance])
-    if len(documents) > 1:
-        raise UsageError(
-            f"the files hold several governance documents ({', '.join(sorted(documents))}): choose one with --governance NAME"
-        )
-    return Governance.from_ir(next(iter(documents.values())))
+    return Governance.from_ir(chosen_document(args.paths, "governance", "governance", args.governance))
 
 
 @contextlib.contextmanager

@@ -53,27 +53,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_supervisor(args: Namespace) -> Any:
     """The `SupervisorDocument` the arguments name; raises CompileError or UsageError."""
-    from ballast.compiler.pipeline import compile_paths
-    from ballast.paths import expand_policies
-    from ballast.runtime.errors import UsageError
+    from ballast.cli.chosen import chosen_document
     from ballast.runtime.supervisor_model import SupervisorDocument
 
-    entries = compile_paths(expand_policies(args.paths)).ir.get("supervisors") or []
-    documents = {entry["name"]: entry for entry in entries}
-    if not documents:
-        raise UsageError(f'{", ".join(args.paths)}: no supervisor document (a `supervisor NAME version "…" {{ … }}`)')
-    if args.supervisor is not None:
-        if args.supervisor not in documents:
-            raise UsageError(
-                f"--supervisor {args.supervisor}: no such document; there are {', '.join(sorted(documents))}"
-            )
-        return SupervisorDocument.from_ir(documents[args.supervisor])
-    if len(documents) > 1:
-        raise UsageError(
-            f"the files hold several supervisor documents ({', '.join(sorted(documents))}): "
-            "choose one with --supervisor NAME"
-        )
-    return SupervisorDocument.from_ir(next(iter(documents.values())))
+    return SupervisorDocument.from_ir(chosen_document(args.paths, "supervisors", "supervisor", args.supervisor))
 
 
 def read_state(path: str | None) -> tuple[Any, Any]:
