@@ -126,6 +126,26 @@ def latency_us(latencies: list[int], timer_ns: float) -> tuple[float, float, flo
     return p50, p95, p99
 
 
+def interleaved_medians(
+    functions: dict[str, Callable[[Any], Any]], stream: list[Any], runs: int
+) -> dict[str, tuple[float, float, float, float]]:
+    """Per function: the median over `runs` of its calls/s (an un-instrumented pass) and of its
+    p50/p95/p99 latency in µs (a timed pass), the functions interleaved inside every run."""
+    timer = timer_overhead_ns()
+    samples: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in functions}
+    for run in range(runs):
+        progress(f"run {run + 1} of {runs}")
+        for name, fn in functions.items():
+            gc.collect()
+            ns = plain_pass(fn, stream)
+            p50, p95, p99 = latency_us(timed_pass(fn, stream), timer)
+            samples[name].append((len(stream) / (ns / 1e9), p50, p95, p99))
+    return {
+        name: tuple(statistics.median(column) for column in zip(*rows, strict=True))  # type: ignore[misc]
+        for name, rows in samples.items()
+    }
+
+
 def median_ms(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
     """The median wall time in ms of `repeats` calls of `fn` (`gc.collect()` before each) and its last value."""
     times, value = [], None

@@ -24,12 +24,9 @@ every descriptor, and stops otherwise.
 from __future__ import annotations
 
 import argparse
-import gc
 import random
-import statistics
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import ballast
 from ballast.runtime.approval_store import MemoryApprovalStore
@@ -41,15 +38,12 @@ from bench.harness import (
     cprofile_text,
     fmt_rate,
     head_lines,
-    latency_us,
+    interleaved_medians,
     load_average,
     parse_arguments,
-    plain_pass,
     progress,
     report_head,
     report_tail,
-    timed_pass,
-    timer_overhead_ns,
 )
 
 CLASSES = 200
@@ -117,17 +111,6 @@ def descriptors(n: int, seed: int = 91) -> list[dict[str, object]]:
     ]
 
 
-@dataclass
-class Measures:
-    rate: list[float] = field(default_factory=list)
-    p50: list[float] = field(default_factory=list)
-    p95: list[float] = field(default_factory=list)
-    p99: list[float] = field(default_factory=list)
-
-    def median(self) -> tuple[float, float, float, float]:
-        return tuple(statistics.median(v) for v in (self.rate, self.p50, self.p95, self.p99))  # type: ignore[return-value]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     def options(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--descriptors", type=int, help="descriptors per pass (default 10,000; --quick 2,000)")
@@ -161,23 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     def reported(action: dict[str, object]) -> object:
         return gate.preflight(action, simulate=True).to_dict()
 
-    timer = timer_overhead_ns()
     functions = {"assess": catalog.assess, "preflight": simulate, "report": reported, "interpreter": interpreted}
-    measures = {name: Measures() for name in functions}
-    for run in range(runs):
-        progress(f"run {run + 1} of {runs}")
-        for name, fn in functions.items():  # interleaved inside every run
-            gc.collect()
-            ns = plain_pass(fn, stream)
-            lat = timed_pass(fn, stream)
-            p50, p95, p99 = latency_us(lat, timer)
-            m = measures[name]
-            m.rate.append(len(stream) / (ns / 1e9))
-            m.p50.append(p50)
-            m.p95.append(p95)
-            m.p99.append(p99)
+    medians = interleaved_medians(functions, stream, runs)
     rows = []
-    medians = {name: m.median() for name, m in measures.items()}
     for name, label in (
         ("preflight", "Gate.preflight(simulate=True)"),
         ("report", "… and its report (reasons, rationales)"),

@@ -27,12 +27,9 @@ from __future__ import annotations
 
 import argparse
 import base64
-import gc
 import random
-import statistics
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import ballast
@@ -46,15 +43,12 @@ from bench.harness import (
     cprofile_text,
     fmt_rate,
     head_lines,
-    latency_us,
+    interleaved_medians,
     load_average,
     parse_arguments,
-    plain_pass,
     progress,
     report_head,
     report_tail,
-    timed_pass,
-    timer_overhead_ns,
 )
 
 INTENT_TYPES = 200
@@ -81,7 +75,9 @@ def document_text(signed: bool = False) -> str:
         lines.append(f'  priority {name} {{\n    weight {weight}\n    signal "{name}_impact"\n  }}')
     voters = ", ".join(f'"{v}"' for v in VOTERS)
     signatures = '\n    signatures "required"' if signed else ""
-    lines.append(f'  vote {{\n    voters [{voters}]\n    quorum 2\n    deadline 1h\n    ties "reject"{signatures}\n  }}')
+    lines.append(
+        f'  vote {{\n    voters [{voters}]\n    quorum 2\n    deadline 1h\n    ties "reject"{signatures}\n  }}'
+    )
     return "\n".join([*lines, "}", ""])
 
 
@@ -138,17 +134,6 @@ def prepared(governance: Governance, stream: list[dict[str, Any]], *, ledger: bo
     return router
 
 
-@dataclass
-class Measures:
-    rate: list[float] = field(default_factory=list)
-    p50: list[float] = field(default_factory=list)
-    p95: list[float] = field(default_factory=list)
-    p99: list[float] = field(default_factory=list)
-
-    def median(self) -> tuple[float, float, float, float]:
-        return tuple(statistics.median(v) for v in (self.rate, self.p50, self.p95, self.p99))  # type: ignore[return-value]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     def options(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--intents", type=int, help="intents per pass (default 10,000; --quick 2,000)")
@@ -185,23 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     def lookup(intent: dict[str, Any]) -> object:
         return plain.tier_of(intent["type"])
 
-    timer = timer_overhead_ns()
     functions = {name: router.route for name, router in routers.items()}
     functions["lookup"] = lookup
-    measures = {name: Measures() for name in functions}
-    for run in range(runs):
-        progress(f"run {run + 1} of {runs}")
-        for name, fn in functions.items():  # interleaved inside every run
-            gc.collect()
-            ns = plain_pass(fn, stream)
-            lat = timed_pass(fn, stream)
-            p50, p95, p99 = latency_us(lat, timer)
-            m = measures[name]
-            m.rate.append(len(stream) / (ns / 1e9))
-            m.p50.append(p50)
-            m.p95.append(p95)
-            m.p99.append(p99)
-    medians = {name: m.median() for name, m in measures.items()}
+    medians = interleaved_medians(functions, stream, runs)
     rows = []
     for name, label in (
         ("route", "Router.route (in-memory votes, no ledger)"),
