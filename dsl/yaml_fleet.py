@@ -36,7 +36,7 @@ import re
 from ballast.dsl import ast
 from ballast.dsl.parser import parse_expression
 from ballast.dsl.yaml_reader import Node
-from ballast.dsl.yaml_values import labels, string_value, text_of
+from ballast.dsl.yaml_values import headed_document, labels, string_value, text_of
 from ballast.runtime.errors import Span
 from ballast.runtime.values import parse_duration
 
@@ -86,17 +86,7 @@ def read_fleet_document(root: Node, kind: str) -> ast.Document:
             f"{kind} '{root[kind]}' has no version (a string)", root.key_span(kind), 'add `version: "1.0.0"`'
         )
     items = _fleet_items(root) if kind == "fleet" else _rollout_items(root)
-    return ast.Document(
-        kind=kind,
-        name=root[kind],
-        span=root.value_span(kind),
-        file=root.reader.file,
-        version=string_value(root, "version") if root.has("version", str) else None,
-        owner=text_of(root, "owner"),
-        description=text_of(root, "description"),
-        labels=labels(root, "labels"),
-        items=tuple(items),
-    )
+    return headed_document(root, kind, items)
 
 
 def _fleet_items(root: Node) -> list[ast.Item]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from ballast.dsl import ast
 from ballast.dsl.yaml_fleet import read_setting
 from ballast.dsl.yaml_reader import Node
-from ballast.dsl.yaml_values import check_version, headed_by, labels, string_value, text_of
+from ballast.dsl.yaml_values import check_version, headed_by, headed_document
 
 GOVERNANCE_KEYS = ("governance", "version", "owner", "description", "labels", "tiers", "priorities", "vote")
 
@@ -48,17 +48,7 @@ def read_governance(root: Node) -> ast.Document:
             items.extend(_block(blocks, label, keyword, str(label)))
     if "vote" in root:
         items.extend(_block(root, "vote", "vote", ""))
-    return ast.Document(
-        kind="governance",
-        name=root["governance"],
-        span=root.value_span("governance"),
-        file=root.reader.file,
-        version=string_value(root, "version") if root.has("version", str) else None,
-        owner=text_of(root, "owner"),
-        description=text_of(root, "description"),
-        labels=labels(root, "labels"),
-        items=tuple(items),
-    )
+    return headed_document(root, "governance", items)
 
 
 def _block(parent: Node, key: object, keyword: str, label: str) -> list[ast.Item]:

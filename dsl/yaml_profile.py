@@ -27,7 +27,7 @@ import itertools
 from ballast.dsl import ast
 from ballast.dsl.yaml_fleet import read_setting
 from ballast.dsl.yaml_reader import Node
-from ballast.dsl.yaml_values import check_version, headed_by, labels, string_value, text_of
+from ballast.dsl.yaml_values import check_version, headed_by, headed_document, string_value, text_of
 from ballast.runtime.values import parse_duration
 
 PROFILE_KEYS = ("profile", "version", "extends", "owner", "description", "labels", "settings", "windows", "changes")
@@ -72,17 +72,7 @@ def read_profile(root: Node) -> ast.Document:
             items.extend(c for i in range(len(changes)) if (c := _change(changes, i)) is not None)
         else:
             root.error("changes", "`changes:` must be a list", '- {version: "1", date: "2026-12-01", text: "…"}')
-    return ast.Document(
-        kind="profile",
-        name=root["profile"],
-        span=root.value_span("profile"),
-        file=root.reader.file,
-        version=string_value(root, "version") if root.has("version", str) else None,
-        owner=text_of(root, "owner"),
-        description=text_of(root, "description"),
-        labels=labels(root, "labels"),
-        items=tuple(items),
-    )
+    return headed_document(root, "profile", items)
 
 
 def _setting(parent: Node, name: object) -> ast.ProfileSetting | None:

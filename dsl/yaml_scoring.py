@@ -23,7 +23,7 @@ from __future__ import annotations
 from ballast.dsl import ast
 from ballast.dsl.yaml_fleet import read_setting
 from ballast.dsl.yaml_reader import Node
-from ballast.dsl.yaml_values import labels, string_value, text_of
+from ballast.dsl.yaml_values import headed_document, string_value
 
 SCORING_KEYS = ("scoring", "version", "owner", "description", "labels", "signals", "profiles")
 
@@ -52,17 +52,7 @@ def read_scoring(root: Node) -> ast.Document:
             block = _block(blocks, label, keyword)
             if block is not None:
                 items.append(block)
-    return ast.Document(
-        kind="scoring",
-        name=root["scoring"],
-        span=root.value_span("scoring"),
-        file=root.reader.file,
-        version=string_value(root, "version") if root.has("version", str) else None,
-        owner=text_of(root, "owner"),
-        description=text_of(root, "description"),
-        labels=labels(root, "labels"),
-        items=tuple(items),
-    )
+    return headed_document(root, "scoring", items)
 
 
 def _block(parent: Node, key: object, keyword: str) -> ast.ScoringBlock | None:

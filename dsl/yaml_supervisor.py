@@ -27,7 +27,7 @@ from __future__ import annotations
 from ballast.dsl import ast
 from ballast.dsl.yaml_fleet import read_setting
 from ballast.dsl.yaml_reader import Node
-from ballast.dsl.yaml_values import expression, labels, string_value, text_of
+from ballast.dsl.yaml_values import expression, headed_document
 from ballast.runtime.errors import Span
 
 SUPERVISOR_KEYS = (
@@ -76,17 +76,7 @@ def read_supervisor(root: Node) -> ast.Document:
             items.append(ast.SupervisorBlock("verify", "", span, span, _settings(body, list(body))))
         else:
             root.error("verify", "`verify:` must be a mapping of settings", "verify: {alert_failures: 2}")
-    return ast.Document(
-        kind="supervisor",
-        name=root["supervisor"],
-        span=root.value_span("supervisor"),
-        file=root.reader.file,
-        version=string_value(root, "version") if root.has("version", str) else None,
-        owner=text_of(root, "owner"),
-        description=text_of(root, "description"),
-        labels=labels(root, "labels"),
-        items=tuple(items),
-    )
+    return headed_document(root, "supervisor", items)
 
 
 def _blocks(root: Node, section: str, what: str) -> list[tuple[str, Node, Span]]:

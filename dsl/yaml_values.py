@@ -37,6 +37,22 @@ def check_version(root: Node, key: str) -> None:
         root.reader.report(f"{key} '{root[key]}' has no version (a string)", root.key_span(key), 'add `version: "1"`')
 
 
+def headed_document(root: Node, kind: str, items: list[ast.Item]) -> ast.Document:
+    """The document of a reader whose first key, `kind:`, names it: version, owner, description
+    and labels read as every kind writes them."""
+    return ast.Document(
+        kind=kind,
+        name=root[kind],
+        span=root.value_span(kind),
+        file=root.reader.file,
+        version=string_value(root, "version") if root.has("version", str) else None,
+        owner=text_of(root, "owner"),
+        description=text_of(root, "description"),
+        labels=labels(root, "labels"),
+        items=tuple(items),
+    )
+
+
 def text_of(node: Node, key: str) -> str:
     """node[key] if it is a string, else "" (free text such as `description`)."""
     value = node.value(key)
@@ -54,9 +70,7 @@ def labels(parent: Node, step: str) -> tuple[ast.Label, ...]:
         return ()
     mapping = parent.child(step)
     return tuple(
-        ast.Label(key, mapping[key], mapping.key_span(key))
-        for key in mapping
-        if is_name(key) and mapping.has(key, str)
+        ast.Label(key, mapping[key], mapping.key_span(key)) for key in mapping if is_name(key) and mapping.has(key, str)
     )
 
 
