@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ballast.compiler.diff.findings import Finding, position
+from ballast.compiler.diff.findings import GUARD_LOOSENED, GUARD_TIGHTENED, Finding, position
 
 IR = dict[str, Any]
 DOCUMENT = [1, 1]  # a finding about the whole document points at its first line
@@ -46,6 +46,27 @@ class DocumentDiff:
                 tags=tuple(extra.pop("tags", ())),
                 details=extra,
             )
+        )
+
+    def guard(
+        self,
+        stem: str,
+        looser: bool,
+        subject: str,
+        message: str,
+        old_at: Any = DOCUMENT,
+        new_at: Any = DOCUMENT,
+        **extra: Any,
+    ) -> None:
+        """`<stem>-loosened`, tagged guard-loosened, or `<stem>-tightened`, tagged guard-tightened."""
+        self.add(
+            f"{stem}-loosened" if looser else f"{stem}-tightened",
+            subject,
+            message,
+            old_at,
+            new_at,
+            tags=(GUARD_LOOSENED,) if looser else (GUARD_TIGHTENED,),
+            **extra,
         )
 
     def metadata(self, fields: tuple[str, ...] = METADATA) -> None:

@@ -14,12 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 from ballast.compiler.diff.document import DocumentDiff
-from ballast.compiler.diff.findings import GUARD_LOOSENED, GUARD_TIGHTENED, Finding
+from ballast.compiler.diff.findings import Finding
 from ballast.runtime.governance import HUMAN_TIER
 from ballast.runtime.values import format_duration
 
 IR = dict[str, Any]
-LOOSENED, TIGHTENED = (GUARD_LOOSENED,), (GUARD_TIGHTENED,)
 # How much a human controls an intent of each tier: higher is more (see the module docstring).
 HUMAN_CONTROL = {0: 4, 4: 3, 3: 2, 1: 1, 2: 0}
 
@@ -45,13 +44,13 @@ class GovernanceDiff(DocumentDiff):
             if a == b:
                 continue
             looser = HUMAN_CONTROL[b] < HUMAN_CONTROL[a]
-            self.add(
-                "governance-intent-loosened" if looser else "governance-intent-tightened",
+            self.guard(
+                "governance-intent",
+                looser,
                 intent,
                 f"intent '{intent}' tier {_tier(a, intent in old)} → {_tier(b, intent in new)}",
                 a_at,
                 b_at,
-                tags=LOOSENED if looser else TIGHTENED,
                 before=a,
                 after=b,
             )
@@ -75,13 +74,13 @@ class GovernanceDiff(DocumentDiff):
             x, y = a["min_alignment"], b["min_alignment"]
             if x != y:
                 looser = y < x
-                self.add(
-                    "governance-tier-loosened" if looser else "governance-tier-tightened",
+                self.guard(
+                    "governance-tier",
+                    looser,
                     subject,
                     f"tier {number} min_alignment {x:.0%} → {y:.0%}",
                     a["at"],
                     b["at"],
-                    tags=LOOSENED if looser else TIGHTENED,
                     before=x,
                     after=y,
                 )
@@ -109,23 +108,23 @@ class GovernanceDiff(DocumentDiff):
             return
         if a is None or b is None:
             removed = b is None
-            self.add(
-                "governance-vote-loosened" if removed else "governance-vote-tightened",
+            self.guard(
+                "governance-vote",
+                removed,
                 "vote",
                 "the vote was removed" if removed else f"a vote was added ({_vote(b)})",
                 a["at"] if a else None,
                 b["at"] if b else None,
-                tags=LOOSENED if removed else TIGHTENED,
             )
             return
         for setting, text, looser in _vote_changes(a, b):
-            self.add(
-                "governance-vote-loosened" if looser else "governance-vote-tightened",
+            self.guard(
+                "governance-vote",
+                looser,
                 f"vote {setting}",
                 f"vote {text}",
                 a["at"],
                 b["at"],
-                tags=LOOSENED if looser else TIGHTENED,
             )
 
 

@@ -78,11 +78,11 @@ class RolloutDiff(DocumentDiff):
         parts = [f"now allows {', '.join(gained)}"] * bool(gained) + [f"no longer allows {', '.join(lost)}"] * bool(
             lost
         )
-        self.add(
-            "rollout-allow-loosened" if looser else "rollout-allow-tightened",
+        self.guard(
+            "rollout-allow",
+            looser,
             "allow",
             f"prod allowlist: {'; '.join(parts)}",
-            tags=LOOSENED if looser else TIGHTENED,
             added=gained,
             removed=lost,
         )
@@ -92,11 +92,11 @@ class RolloutDiff(DocumentDiff):
         if a == b:
             return
         looser = _limit_looser(a, b)
-        self.add(
-            "rollout-ceiling-loosened" if looser else "rollout-ceiling-tightened",
+        self.guard(
+            "rollout-ceiling",
+            looser,
             "ceiling",
             f"ceiling per blast-radius group {_limit(a)} → {_limit(b)}",
-            tags=LOOSENED if looser else TIGHTENED,
             before=a,
             after=b,
         )
@@ -106,11 +106,11 @@ class RolloutDiff(DocumentDiff):
         if a == b:
             return
         looser = ROLLBACK_STRENGTH.get(b, 0) < ROLLBACK_STRENGTH.get(a, 0)
-        self.add(
-            "rollout-rollback-loosened" if looser else "rollout-rollback-tightened",
+        self.guard(
+            "rollout-rollback",
+            looser,
             "rollback",
             f"rollback {a} → {b}",
-            tags=LOOSENED if looser else TIGHTENED,
             before=a,
             after=b,
         )
@@ -253,13 +253,13 @@ class RolloutDiff(DocumentDiff):
         reviewed as loosened, with both lists), else tightened."""
         if not looser and not tighter:
             return
-        self.add(
-            f"{check}-loosened" if looser else f"{check}-tightened",
+        self.guard(
+            check,
+            bool(looser),
             subject,
             f"{what}: {'; '.join(looser + tighter)}",
             old_at,
             new_at,
-            tags=LOOSENED if looser else TIGHTENED,
             loosened=looser,
             tightened=tighter,
         )

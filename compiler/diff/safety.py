@@ -78,11 +78,11 @@ class SafetyDiff(DocumentDiff):
         if a == b:
             return
         looser = b > a  # an approval that stays valid longer can be used later, on a changed situation
-        self.add(
-            "safety-approvals-loosened" if looser else "safety-approvals-tightened",
+        self.guard(
+            "safety-approvals",
+            looser,
             "",
             f"approvals expire after {format_duration(a)} → {format_duration(b)}",
-            tags=LOOSENED if looser else TIGHTENED,
             before=a,
             after=b,
         )
