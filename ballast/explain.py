@@ -4,8 +4,8 @@ stateful rule, its state at a time after replaying a history.
 It evaluates with the reference interpreter and its trace, so what it shows is the language's
 definition of the result, not a re-implementation; short-circuited parts are shown as skipped.
 A stateful rule's history is replayed through the Engine itself, and its state is read from the
-Engine's snapshot; the windows are recomputed from the snapshot's samples with the Engine's own
-aggregate functions.
+Engine's snapshot; the windows are recomputed from the snapshot's samples (each key's packed
+histories) with the Engine's own aggregate functions.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 from ballast.runtime.engine import Engine, iso
 from ballast.runtime.errors import EvaluationError, UsageError
 from ballast.runtime.functions import render
+from ballast.runtime.history_codec import unpack_histories
 from ballast.runtime.interpret import FAULTED, evaluate_condition
 from ballast.runtime.ir import IR, slot_key, unparse, walk
 from ballast.runtime.policy import PolicySet
@@ -25,7 +26,7 @@ from ballast.runtime.reading import loads
 from ballast.runtime.suggest import closest
 from ballast.runtime.validate import validate
 from ballast.runtime.values import format_duration, parse_timestamp
-from ballast.runtime.windows import Series, aggregate
+from ballast.runtime.windows import aggregate
 
 
 def explain_rule(ir: dict[str, Any], rule_name: str, event: Any) -> dict[str, Any]:
@@ -289,8 +290,22 @@ def _note(replay: _Replay, rule: IR, result: Any, where: str, t: float) -> None:
 
 
 def _keys_of(rule: IR, state: dict[str, Any]) -> list[dict[str, Any]]:
-    """The snapshot's keys that hold a state for this rule (only its grouping's keys do), sorted."""
-    held = [k for k in state["keys"] if any(i == rule["index"] for i, _ in k["rules"])]
+    """The snapshot's keys of the rule's grouping (every one was stepped by it), sorted, each
+    with its histories by field path and the rule's state (a snapshot leaves out initial ones)."""
+    grouping = state["groupings"].index(list(rule["state"].get("group_by", [])))
+    paths = [tuple(p) for p in state["fields"][grouping]]
+    held = []
+    for k in state["keys"]:
+        if k["grouping"] != grouping:
+            continue
+        histories = unpack_histories(k["histories"], [math.inf] * len(paths)) if "histories" in k else []
+        held.append(
+            {
+                **k,
+                "series": {path: s for path, s in zip(paths, histories, strict=True) if s is not None},
+                "rule": next((st for i, st in k.get("rules", ()) if i == rule["index"]), [False, None, False, None]),
+            }
+        )
     return sorted(held, key=lambda k: json.dumps(k["key"]))
 
 
@@ -298,8 +313,8 @@ def _explain_key(rule: IR, key: dict[str, Any], replay: _Replay) -> dict[str, An
     at = replay.at
     group_by = rule["state"].get("group_by", [])
     names = dict(zip(group_by, key["key"], strict=True))
-    active, since, firing, clear_at = next(st for i, st in key["rules"] if i == rule["index"])
-    series = {tuple(path): Series.from_json(samples, math.inf) for path, samples in key["series"]}
+    active, since, firing, clear_at = key["rule"][:4]
+    series = key["series"]
     exit_node = rule["state"].get("exit")
     deciding, label = (exit_node, "exit when") if exit_node is not None and active else (rule["when"], "when")
     if exit_node is not None and label == "when":

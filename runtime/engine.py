@@ -49,6 +49,7 @@ from ballast.runtime.enforcement import hold_back
 from ballast.runtime.errors import EvaluationError, UsageError
 from ballast.runtime.events import Coalesced, Dropped, ModeChanged, Stale, ThreatIndexUpdated
 from ballast.runtime.flow import DirectiveQueue
+from ballast.runtime.history_codec import HistoryFormatError, pack_histories, unpack_histories
 from ballast.runtime.interpret import describe_fault
 from ballast.runtime.ir import IR
 from ballast.runtime.keys import Context, Grouping, Key, KeyTable, RuleStatus
@@ -61,9 +62,10 @@ from ballast.runtime.threat import ThreatEngine
 from ballast.runtime.values import iso
 from ballast.runtime.windows import Series
 
-SNAPSHOT_FORMAT = "ballast-engine-state/2"
-# Formats `Engine.restore` reads: version 1 kept each sample as a [time, value] pair.
-_READABLE_FORMATS = ("ballast-engine-state/1", SNAPSHOT_FORMAT)
+SNAPSHOT_FORMAT = "ballast-engine-state/3"
+# Formats `Engine.restore` reads: version 1 kept each sample as a [time, value] pair, version 2
+# each series as two lists of numbers (times, values), and every rule state of every key.
+_READABLE_FORMATS = ("ballast-engine-state/1", "ballast-engine-state/2", SNAPSHOT_FORMAT)
 _IDLE_CHECK_EVERY = 1024  # events between sweeps for idle keys, and between prunings of ids and cooldowns
 
 
@@ -178,8 +180,9 @@ class _PolicyEngine:
 
     # ---- snapshot ----
     def snapshot(self, *, live: bool = False) -> dict[str, Any]:
-        """The state as JSON; `live` (a hot reload) leaves each history as its Series, which
-        `restore` copies without the JSON round trip."""
+        """The state as JSON: each key's histories packed into one string (`history_codec`);
+        `live` (a hot reload) leaves each history as its Series, which `restore` copies without
+        packing."""
         stream, table = self.stream, self.table
         cooldowns, emitted = self.limits.to_json()
         return {
@@ -187,29 +190,42 @@ class _PolicyEngine:
             "newest": stream.newest if math.isfinite(stream.newest) else None,
             "seen": [[k, v] for k, v in stream.seen.items()],
             "sequences": [[k, v] for k, v in stream.sequences.items()],
-            "keys": [
-                {
-                    "grouping": g,
-                    "key": list(values),
-                    "last_seen": key.last_seen if math.isfinite(key.last_seen) else None,
-                    "event": key.event,
-                    "series": [
-                        [list(path), s if live else s.to_json()]
-                        for (_, path, _, _), s in zip(table.fields[self.groupings[g]], key.series, strict=True)
-                        if s is not None
-                    ],
-                    "rules": [[i, st.to_json()] for i, st in sorted(key.rules.items())],
-                    **({"stale": True} if key.stale else {}),
-                }
-                for (g, values), key in table.keys.items()
-            ],
+            "keys": [self._key_state(g, values, key, live) for (g, values), key in table.keys.items()],
             "cooldowns": cooldowns,
             "emitted": emitted,
             "counters": dict(self.counters),
             # what the indices above refer to: a restore into another version maps them by name
             "groupings": [list(g) for g in self.groupings],
+            "fields": [[list(path) for _, path, _, _ in table.fields[g]] for g in self.groupings],
             "rule_names": [rule.name for rule in self.policy.rules],
         }
+
+    def _key_state(self, g: int, values: tuple[Any, ...], key: Key, live: bool) -> dict[str, Any]:
+        """One key in a snapshot. A rule still in its initial state is left out: most rules of
+        most keys are, and `restore` makes them again on their first step."""
+        state: dict[str, Any] = {
+            "grouping": g,
+            "key": list(values),
+            "last_seen": key.last_seen if math.isfinite(key.last_seen) else None,
+            "event": key.event,
+        }
+        series = key.series
+        if live:
+            paths = self.table.fields[self.groupings[g]]
+            state["series"] = [
+                [list(path), s] for (_, path, _, _), s in zip(paths, series, strict=True) if s is not None
+            ]
+        elif any(s is not None for s in series):
+            state["histories"] = pack_histories(series)
+            ewma = [[i, sorted(s.ewma.items())] for i, s in enumerate(series) if s is not None and s.ewma]
+            if ewma:
+                state["ewma"] = [[i, [list(pair) for pair in pairs]] for i, pairs in ewma]
+        rules = [[i, st.to_json()] for i, st in sorted(key.rules.items()) if not st.initial]
+        if rules:
+            state["rules"] = rules
+        if key.stale:
+            state["stale"] = True
+        return state
 
     def restore(self, data: Mapping[str, Any]) -> None:
         stream, table = self.stream, self.table
@@ -226,6 +242,11 @@ class _PolicyEngine:
         names = {rule.name: i for i, rule in enumerate(self.policy.rules)}
         old_names = data.get("rule_names", [rule.name for rule in self.policy.rules])
         rule_at = {old: names[name] for old, name in enumerate(old_names) if name in names}
+        # where each field of the snapshot's groupings is in this version's (None: no aggregate reads it)
+        packed = [
+            [where[self.groupings.index(og)].get(tuple(p)) if og in self.groupings else None for p in paths]
+            for og, paths in zip(old_groupings, data.get("fields", ()), strict=False)
+        ]
         for item in data["keys"]:
             grouping = old_groupings[item["grouping"]]
             if grouping not in self.groupings:  # no rule of this version keys by these fields
@@ -235,17 +256,38 @@ class _PolicyEngine:
             key.last_seen = item["last_seen"] if item["last_seen"] is not None else -math.inf
             key.event = item["event"]
             key.stale = item.get("stale", False)
-            for path, samples in item["series"]:
+            if "histories" in item:
+                self._unpack(item, packed[item["grouping"]], key)
+            for path, samples in item.get("series", ()):
                 # a field no aggregate of this policy reads has no history to continue
                 if tuple(path) in where[g]:
                     i, keep = where[g][tuple(path)]
                     carried = isinstance(samples, Series)
                     key.series[i] = samples.carried(keep) if carried else Series.from_json(samples, keep)
-            key.rules = {rule_at[int(i)]: RuleStatus.from_json(st) for i, st in item["rules"] if int(i) in rule_at}
+            key.rules = {
+                rule_at[int(i)]: RuleStatus.from_json(st) for i, st in item.get("rules", ()) if int(i) in rule_at
+            }
             table.keys[(g, tuple(item["key"]))] = key
         self.limits.restore(data["cooldowns"], data["emitted"], rule_at)
         self.counters.update(data["counters"])
         self.deferred.extend(self.machine.reconcile(table.keys, stream.newest))
+
+    @staticmethod
+    def _unpack(item: Mapping[str, Any], layout: list[tuple[int, float] | None], key: Key) -> None:
+        """A version-3 key's packed histories into `key`, each field to where this version keeps
+        it (`layout`: per field of the snapshot, (index, retention) here, or None)."""
+        try:
+            histories = unpack_histories(item["histories"], [0.0] * len(layout))
+        except HistoryFormatError as exc:
+            raise UsageError(f"not an engine snapshot: {exc}") from None
+        ewma = {int(i): {float(a): float(v) for a, v in pairs} for i, pairs in item.get("ewma", ())}
+        for old, (series, place) in enumerate(zip(histories, layout, strict=True)):
+            if series is None or place is None:
+                continue
+            i, keep = place
+            series.retention = keep
+            series.ewma = ewma.get(old) or None
+            key.series[i] = series
 
     def _flush_deferred(self, result: Result) -> None:
         """Report the state changes `restore` made (it has no result of its own to put them in)."""
@@ -550,7 +592,9 @@ def _collector_paused() -> Iterator[None]:
 
 def _internal_error(engine: _PolicyEngine, exc: Exception) -> Problem:
     """What an exception from inside a policy's evaluation (a bug in Ballast) becomes."""
-    return Problem("internal", engine.policy.name, f"internal error: {exc!r}", hint="please report this event and bundle")
+    return Problem(
+        "internal", engine.policy.name, f"internal error: {exc!r}", hint="please report this event and bundle"
+    )
 
 
 def _update_threat(threat: ThreatEngine, event: Any, result: Result) -> None:

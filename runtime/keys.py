@@ -56,6 +56,13 @@ class RuleStatus:
         state.issued = data[4] if len(data) > 4 else None
         return state
 
+    @property
+    def initial(self) -> bool:
+        """Whether this is the state of a rule that has never held (what a step starts from)."""
+        return (
+            not self.active and not self.firing and self.since is None and self.clear_at is None and self.issued is None
+        )
+
     def reset(self) -> None:
         """Back to inactive, forgetting every time."""
         self.active, self.since, self.firing, self.clear_at, self.issued = False, None, False, None, None

@@ -194,7 +194,7 @@ class _Run:
             for item in stored["keys"]:
                 fields = groupings[item["grouping"]]
                 key = _canonical(dict(zip(fields, item["key"], strict=True)))
-                for index, (_active, since, firing, _clear_at) in item["rules"]:
+                for index, (_active, since, firing, _clear_at, *_) in item.get("rules", ()):  # initial ones: omitted
                     state = "firing" if firing else "pending" if since is not None else "inactive"
                     out[(policy.name, policy.rules[index].name, key)] = state
         return out

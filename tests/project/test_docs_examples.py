@@ -47,6 +47,7 @@ CHECKED_PAGES = (
     "scoring.md",
     "profiles.md",
     "telemetry.md",
+    "stateful-rules.md",
 )
 FENCE = re.compile(r"^(`{3,})(\w*)\s*$")
 DIRECTIVE = re.compile(r"^<!--\s*(file|not-checked):\s*(.+?)\s*-->$")

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 import ballast
 from ballast.runtime.engine import SNAPSHOT_FORMAT, Engine
 from ballast.runtime.errors import CompileError, UsageError
+from ballast.runtime.history_codec import unpack_histories
 
 REPO = Path(__file__).resolve().parents[2]
 CATALOG = REPO / "catalog"
@@ -664,26 +665,43 @@ def test_snapshot_restore_continues_exactly(ops: list[tuple[Any, ...]], data: st
     assert run(fresh, stream[:cut]) == before
 
 
-def as_version_1(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """A snapshot as version 1 wrote it: each sample a [time, value] pair."""
+def as_older_version(snapshot: dict[str, Any], version: int) -> dict[str, Any]:
+    """A snapshot as version 1 or 2 wrote it: each key's histories as lists (version 1: a
+    [time, value] pair per sample; version 2: two lists, times and values), and no `fields`."""
     old = json.loads(json.dumps(snapshot))
-    old["format"] = "ballast-engine-state/1"
+    old["format"] = f"ballast-engine-state/{version}"
     for policy in old["policies"]:
+        layouts = policy.pop("fields")
         for key in policy["keys"]:
-            for _, series in key["series"]:
-                series["samples"] = [[t, v] for t, v in zip(series.pop("times"), series.pop("values"), strict=True)]
+            paths = layouts[key["grouping"]]
+            histories = unpack_histories(key.pop("histories"), [0.0] * len(paths)) if "histories" in key else []
+            ewma = {i: pairs for i, pairs in key.pop("ewma", [])}
+            key["series"] = []
+            for i, (path, series) in enumerate(zip(paths, histories, strict=True)):
+                if series is None:
+                    continue
+                if version == 1:
+                    columns: dict[str, Any] = {"samples": [[t, v] for t, v in zip(series.times, series.values, strict=True)]}
+                else:
+                    columns = {"times": series.times.tolist(), "values": series.values.tolist()}
+                if i in ewma:
+                    columns["ewma"] = ewma[i]
+                key["series"].append([path, columns])
+            key.setdefault("rules", [])
     return old
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(op_strategy, min_size=1, max_size=80), st.data())
-def test_a_version_1_snapshot_restores_to_the_same_engine(ops: list[tuple[Any, ...]], data: st.DataObject) -> None:
+@given(st.lists(op_strategy, min_size=1, max_size=80), st.data(), st.sampled_from([1, 2]))
+def test_an_older_snapshot_restores_to_the_same_engine(
+    ops: list[tuple[Any, ...]], data: st.DataObject, version: int
+) -> None:
     stream = materialize(ops)
     cut = data.draw(st.integers(0, len(stream)), label="cut")
     original = Engine(SNAPSHOT_POLICY)
     run(original, stream[:cut])
     snapshot = json.loads(json.dumps(original.snapshot()))
-    restored = Engine.restore(SNAPSHOT_POLICY, as_version_1(snapshot))
+    restored = Engine.restore(SNAPSHOT_POLICY, as_older_version(snapshot, version))
     assert restored.snapshot() == snapshot
     assert run(original, stream[cut:]) == run(restored, stream[cut:])
 
