@@ -47,6 +47,7 @@ from typing import Any
 import ballast
 from ballast.runtime.batch import Column, TrustedEvents
 from ballast.runtime.engine import Engine
+from ballast.runtime.keys import Context
 from bench.harness import (
     ROOT,
     BenchReport,
@@ -277,6 +278,64 @@ def aggregate_costs(engine: Engine, sample: int = 500, repeats: int = 5) -> str:
     )
 
 
+def event_parts(engine: Engine, fleet: Fleet, repeats: int = 5) -> str:
+    """Where one event's time goes, µs per event: the schema check, recording the samples,
+    the window aggregates, the rule state machine with its conditions, and the rest of
+    `Engine.process` (the stream's bookkeeping, keys, results). Each part is timed alone over a
+    round of events (one per key), median of `repeats`; recording is timed once (time only moves
+    forward), and `Engine.process` over fresh rounds. The parts add up only roughly to the whole."""
+    state = engine._engines[0]
+    policy, table, machine = state.policy, state.table, state.machine
+    grouping = state.groupings[0]
+    reads = table.reads[grouping]
+    scratch = ballast.Result()
+    events = fleet.next_round()
+    data = [policy.prepare(ev, scratch) for ev in events]
+    keys = [table.get(0, grouping, d) for d in data]
+    newest = max(ev["ts"] for ev in events)
+
+    def per_event(fn: Any, runs: int = repeats) -> float:
+        times = []
+        for _ in range(runs):
+            t0 = clock()
+            fn()
+            times.append((clock() - t0) / len(events) / 1000)
+        return statistics.median(times)
+
+    def record() -> None:
+        for key, d in zip(keys, data, strict=True):
+            table.record(grouping, key, d, d["ts"], newest)
+
+    def aggregates() -> None:
+        for key in keys:
+            context = Context(key.event, reads, key.series, newest)
+            for slot in reads:
+                context[slot]
+
+    def step() -> None:
+        for key in keys:
+            machine.step(grouping, key, reads, newest, scratch, from_event=True)
+
+    parts = {
+        "schema check (Policy.prepare)": per_event(lambda: [policy.prepare(ev, scratch) for ev in events]),
+        "record the samples (KeyTable.record)": per_event(record, 1),
+        "window aggregates (all slots)": per_event(aggregates),
+    }
+    parts["rule state machine and conditions"] = per_event(step) - parts["window aggregates (all slots)"]
+    rounds = [fleet.next_round() for _ in range(repeats)]
+    whole = statistics.median(per_event(lambda r=r: [engine.process(ev) for ev in r], 1) for r in rounds)
+    lines = [f"  {name:<38} {cost:6.2f} µs" for name, cost in parts.items()]
+    return "\n".join(
+        [
+            "one event, µs (each part timed alone over a round, one event per key; the rest is",
+            "Engine.process less the parts):",
+            *lines,
+            f"  {'the rest (stream, keys, results)':<38} {whole - sum(parts.values()):6.2f} µs",
+            f"  {'Engine.process, whole':<38} {whole:6.2f} µs",
+        ]
+    )
+
+
 def fmt_us(value: float) -> str:
     return f"{value:.1f} µs" if value < 1000 else f"{value / 1000:.2f} ms"
 
@@ -349,7 +408,7 @@ def run_bench(settings: Settings, profile: bool) -> Report:
                 engine.process(ev)
 
         listing = repository_relative(cprofile_text(process_all, 18))
-        report.profile_text = "\n".join([aggregate_costs(engine), "", *listing])
+        report.profile_text = "\n".join([aggregate_costs(engine), "", event_parts(engine, fleet), "", *listing])
 
     rate, batched_rate, q50, q95, q99 = (statistics.median(v) for v in (rates, batched, p50, p95, p99))
     stats = engine.stats[policies.policies[0].name]
