@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ballast.compiler.columnar import Batch, require
-from ballast.compiler.columnar.codegen import kind_of
+from ballast.compiler.columnar.codegen import column_kind
 from ballast.runtime.errors import UsageError
 from ballast.simulator.telemetry import BadLine, Fields, Record, line_reader, unreadable
 
@@ -217,7 +217,7 @@ def typed_batch(table: Any, fields: Fields, events: Callable[[Sequence[int]], li
         if column_name not in declared:  # an unknown field, where it holds a value
             foreign |= _valid(np, table.column(column_name))
     for f in fields:
-        name, kind = f["name"], kind_of(f["type"])
+        name, kind = f["name"], column_kind(f["type"])
         array = table.column(name) if name in table.column_names else pa.nulls(rows)
         if isinstance(array, pa.ChunkedArray):
             array = array.combine_chunks()
@@ -377,7 +377,7 @@ class _JsonlReader(LinePieces):
         self.np, self.pa, self.pj = np, pa, pj
         self.name, self.target, self.fields = name, target, fields
         self.read_line = line_reader(name, target, inputs)
-        schema = pa.schema([(f["name"], _ARROW[kind_of(f["type"]) or "str"](pa)) for f in fields])
+        schema = pa.schema([(f["name"], _ARROW[column_kind(f["type"]) or "str"](pa)) for f in fields])
         self.parse_options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
         self.line = 1
 
