@@ -219,11 +219,11 @@ class _Screen:
     def records(self, chunk: Any) -> Iterator[Record | BadLine | Screened]:
         from ballast.simulator.telemetry_columns import Chunk
 
-        if not isinstance(chunk, Chunk):  # rows the row reader read: the screens do not see them
+        if not isinstance(chunk, Chunk):  # rows the row reader read: the screens take them in
             events = [r[2] for r in chunk if isinstance(r, tuple)]
             for policy in self.sides[0] + self.sides[1]:
                 if policy.windowed and events:
-                    policy.poison(events)
+                    policy.follow(events)
             yield from chunk
             return
         np, batch = self.np, chunk.batch

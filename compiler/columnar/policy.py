@@ -144,13 +144,13 @@ class ColumnarPolicy:
             rejected[positions] = refused
         return rejected
 
-    def poison(self, events: list[Any]) -> None:
-        """Events the screen is not shown (rows the column readers left to the row reader): if
-        the Engine may admit one, the screen can no longer follow the stream."""
+    def follow(self, events: list[Any]) -> None:
+        """Events not in a batch (rows the column readers left to the row reader), in file order:
+        those the schema check accepts are admitted by the Engine, and the screen takes them in."""
         assert self.screen is not None
         scratch = Result()
-        if any(self.policy.prepare(e, scratch) is not None for e in events):
-            self.screen.poison()
+        prepared = (self.policy.prepare(e, scratch) for e in events)
+        self.screen.follow([data for data in prepared if data is not None])
 
     def quiet(self, batch: Batch, shared: dict[str, Any] | None = None) -> Any:
         """A numpy bool array: the rows on which this policy decides nothing and reports nothing

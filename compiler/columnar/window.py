@@ -72,6 +72,36 @@ class WindowScreen:
         """The Engine may have admitted an event the screen did not see: stop deciding."""
         self.lost = True
 
+    def follow(self, events: list[dict[str, Any]]) -> None:
+        """Take in events the Engine admits that were not in a batch (rows the column readers
+        left to the row reader), as the schema check made them, in file order: their samples
+        count in later windows. One out of time order, or a value no column holds (an int beyond
+        int64), and the screen is lost."""
+        np, pa, _ = require()
+        if self.lost or not events:
+            return
+        times = np.array([e[self.time_field] for e in events], dtype=np.float64)
+        if (times < np.maximum.accumulate(np.concatenate(([self.newest], times)))[:-1]).any():
+            self.lost = True
+            return
+        fresh: dict[str, Any] = {"@time": times}
+        dtypes = {"int": np.int64, "float": np.float64, "bool": np.bool_}
+        try:
+            for name in self.needed:
+                if name == self.time_field:
+                    continue
+                values = [e.get(name) for e in events]
+                kind = column_kind(self.types[name])
+                if kind == "str":
+                    fresh[name] = pa.array(values, type=pa.string())
+                else:
+                    fresh[name] = np.array([0 if v is None else v for v in values], dtype=dtypes[kind])
+                fresh["@present " + name] = np.array([v is not None for v in values], dtype=bool)
+        except (OverflowError, TypeError, ValueError, pa.ArrowException):
+            self.lost = True
+            return
+        self._keep(self._with_carry(fresh))
+
     def columns(self, batch: Any, clean: Any, rejected: Any, times: Any) -> tuple[Any, dict[str, Any]]:
         """(admitted, columns): the rows of `batch` the screen follows (the Engine admits them, in
         time order, and the screen knows their windows), and per grouping and slot the aggregate
@@ -120,16 +150,20 @@ class WindowScreen:
                     full_error = np.zeros(rows)
                     full_error[taken] = error
                     out[ERROR + key] = full_error
-        if n:
+        self._keep(rows_of)
+        return admitted, out
+
+    def _keep(self, rows_of: dict[str, Any]) -> None:
+        """Carry the rows a later window may reach: those within the longest window of the newest."""
+        if len(rows_of["@time"]):
             self.newest = max(self.newest, float(rows_of["@time"][-1]))
         keep = rows_of["@time"] > self.newest - self.longest
         self.carry = {name: _take(column, keep) for name, column in rows_of.items()}
-        return admitted, out
 
     def _joined(self, batch: Any, taken: Any, times: Any) -> dict[str, Any]:
         """The carry followed by the batch's admitted rows: the time, each needed field's values
         and, for the aggregated fields, where they are present."""
-        np, pa, _ = require()
+        _, pa, _ = require()
         fresh: dict[str, Any] = {"@time": times[taken]}
         for name in self.needed:
             if name == self.time_field:
@@ -141,6 +175,10 @@ class WindowScreen:
                 else column[taken]
             )
             fresh["@present " + name] = batch.present[name][taken]
+        return self._with_carry(fresh)
+
+    def _with_carry(self, fresh: dict[str, Any]) -> dict[str, Any]:
+        np, pa, _ = require()
         if self.carry is None:
             return fresh
         return {name: _concat(np, pa, self.carry[name], column) for name, column in fresh.items()}
