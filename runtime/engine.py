@@ -306,19 +306,23 @@ class Engine:
             self._deliver(result, (time.perf_counter() - started) * 1000)
         return result
 
-    def absorb(self, event: Any, quiet: Mapping[str, frozenset[int]], input: str | None = None) -> Result:
+    def absorb(
+        self, event: Any, quiet: Mapping[str, frozenset[int]], input: str | None = None, *, checked: bool = False
+    ) -> Result:
         """`process(event, input)` for an event on which the rules `quiet[policy]` (by index in
         their policy) are proven to do nothing: the event is checked, admitted and recorded in
         its keys' histories exactly as by `process`, and only those rules are not evaluated. The
         columnar replay proves them over whole columns (`ballast.compiler.columnar.window`); the
         result is then `process`'s. A rule with a time clause (`for`, `keep`, `exit`, `repeat`)
-        or reading `absent()` is always stepped, whatever `quiet` says of it."""
+        or reading `absent()` is always stepped, whatever `quiet` says of it. `checked`: the
+        event is what every policy's schema check makes of it (validated and normalized by the
+        caller), so it is not checked again."""
         started = time.perf_counter()
         result = Result()
         engines = self._engines if input is None else self._select(input)
         for engine in engines:
             try:
-                engine.process(event, result, False, quiet.get(engine.policy.name))
+                engine.process(event, result, checked, quiet.get(engine.policy.name))
             except Exception as exc:  # a Ballast bug must not take its host down: report it
                 result.errors.append(_internal_error(engine, exc))
         for threat in self._threats_of(input):

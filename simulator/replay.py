@@ -218,11 +218,12 @@ def _absorbing(baseline: _Side, candidate: _Side, input: str) -> Absorb | None:
     routed = [input if len(side.policies.inputs) > 1 else None for side in (baseline, candidate)]
     reads = [input in side.policies.inputs for side in (baseline, candidate)]
 
-    def absorb(event: dict[str, Any], quiet: Any, rb: Result, rc: Result) -> None:
-        for engine, routing, read, q, result in zip(engines, routed, reads, quiet, (rb, rc), strict=True):
+    def absorb(event: dict[str, Any], screened: Screened, rb: Result, rc: Result) -> None:
+        checked = screened.checked
+        for engine, routing, read, q, result in zip(engines, routed, reads, screened.quiet, (rb, rc), strict=True):
             if not read:
                 continue
-            got = engine.absorb(event, q, routing)
+            got = engine.absorb(event, q, routing, checked=checked)
             if got.directives:
                 result.directives += got.directives
             if got.errors:
@@ -330,7 +331,7 @@ class _Replay:
         seq = 0
         absorbed = {name: _absorbing(self.baseline, self.candidate, name) for name in self.per_input}
         for record in records:
-            quiet = None
+            screened = None
             if type(record) is not tuple:
                 if type(record) is Quiet:
                     per_input[record.input] += record.count
@@ -341,16 +342,17 @@ class _Replay:
                 if type(record) is not Screened:
                     self._bad_line(record)  # type: ignore[arg-type]
                     continue
-                line, name, event, quiet = record.line, record.input, record.event, record.quiet  # type: ignore[union-attr]
+                screened = record
+                line, name, event = record.line, record.input, record.event  # type: ignore[union-attr]
             else:
                 line, name, event = record  # type: ignore[misc]
             per_input[name] += 1
             if time_fields and name in time_fields:
                 self._tick(event.get(time_fields[name]))
-            if quiet is None:
+            if screened is None:
                 both[name](event, rb, rc)
             else:
-                absorbed[name](event, quiet, rb, rc)
+                absorbed[name](event, screened, rb, rc)  # type: ignore[misc]
             if rb.directives or rc.directives or rb.errors or rc.errors:
                 if (rb.errors or rc.errors) and self._refused(name, rb.errors, rc.errors):
                     self.refused += 1

@@ -207,16 +207,24 @@ def column_records(
 
 
 class _Screen:
-    """The stream of a replay whose sets have event time: every event goes to both Engines, as a
-    Screened event with the rules proven to do nothing on it (`ColumnarPolicy.quiet_rules`),
-    or as the row reader's Record when none is."""
+    """The stream of a replay whose sets have event time: every event goes to both Engines.
+
+    A row every policy's schema check passes (when all policies reading the input declare the
+    same fields) is handed over as the event that check makes of it, built from the columns
+    (`checked`: not parsed nor checked again), Screened with the rules proven to do nothing on
+    it (`ColumnarPolicy.quiet_rules`). Any other row goes as the row reader's Record, stepped
+    in full."""
 
     def __init__(self, np: Any, plan: EnginePlan) -> None:
         self.np = np
         self.sides = plan.sides
+        readers = plan.sides[0] + plan.sides[1]
+        same = all(p.policy.fields == readers[0].policy.fields for p in readers)
+        self.fields: list[dict[str, Any]] | None = readers[0].policy.fields if same else None
         self.quiet: dict[tuple[int, ...], tuple[dict[str, frozenset[int]], dict[str, frozenset[int]]]] = {}
 
     def records(self, chunk: Any) -> Iterator[Record | BadLine | Screened]:
+        from ballast.compiler.columnar.schema import clean_rows
         from ballast.simulator.telemetry_columns import Chunk
 
         if not isinstance(chunk, Chunk):  # rows the row reader read: the screens take them in
@@ -229,19 +237,27 @@ class _Screen:
         np, batch = self.np, chunk.batch
         shared: dict[str, Any] = {}
         masks = [[self._mask(p, batch, shared) for p in side] for side in self.sides]
-        flat = [m for side in masks for m in side]
-        any_quiet = np.zeros(batch.rows, dtype=bool)
-        for m in flat:
-            any_quiet |= m != 0
-        rows = [m.tolist() for m in flat]
-        for position, record in enumerate(chunk.records(range(batch.rows))):
+        rows = [m.tolist() for side in masks for m in side]
+        trusted = np.zeros(batch.rows, dtype=bool)
+        if self.fields is not None and chunk.first is not None:
+            trusted = clean_rows(self.fields, batch.columns, batch.present, batch.foreign)
+        events = _checked_events(np, self.fields, batch, trusted, shared) if trusted.any() else iter(())
+        busy = np.flatnonzero(~trusted)
+        raw = iter(chunk.records(busy) if len(busy) else ())
+        name, first = chunk.input, chunk.first
+        for position, is_trusted in enumerate(trusted.tolist()):
+            if is_trusted:
+                quiet = self._quiet(tuple(r[position] for r in rows))
+                yield Screened(first + position, name, next(events), quiet, True)
+                continue
+            record = next(raw)
             if record is None:
                 continue
-            if not any_quiet[position] or type(record) is not tuple:
+            if type(record) is tuple and any(r[position] for r in rows):
+                line, input_name, event = record
+                yield Screened(line, input_name, event, self._quiet(tuple(r[position] for r in rows)))
+            else:
                 yield record
-                continue
-            line, name, event = record
-            yield Screened(line, name, event, self._quiet(tuple(r[position] for r in rows)))
 
     def _mask(self, policy: Any, batch: Any, shared: dict[str, Any]) -> Any:
         """Per row, the bits of the policy's rules proven to do nothing."""
@@ -261,6 +277,45 @@ class _Screen:
             )
             self.quiet[key] = found  # type: ignore[assignment]
         return found  # type: ignore[return-value]
+
+
+def _checked_events(
+    np: Any, fields: list[dict[str, Any]], batch: Any, rows: Any, shared: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
+    """The events the schema check makes of the `rows` (clean, a bool mask) of a batch, built
+    from the columns: its fields in schema order, the present ones, each converted as `validate`
+    converts it (a timestamp to epoch seconds, a float field's value to float). Exactly what
+    `CompiledPolicy.prepare` returns for such a row, whose time is text (so the check that
+    passes an event unchanged never does)."""
+    from ballast.compiler.columnar.schema import timestamps
+
+    taken = np.flatnonzero(rows)
+    names = [f["name"] for f in fields]
+    columns = []
+    present = []
+    for f in fields:
+        name, t = f["name"], f["type"]
+        values = batch.columns[name]
+        if t == "timestamp":
+            key = "time " + name
+            if key not in shared:
+                shared[key] = timestamps(values)
+            column = shared[key][taken].tolist()
+        elif hasattr(values, "to_pylist"):  # strings and enums
+            column = values.take(taken).to_pylist()
+        elif t == "float":
+            column = values[taken].astype(np.float64).tolist()
+        else:
+            column = values[taken].tolist()
+        columns.append(column)
+        present.append(batch.present[name][taken])
+    full = np.logical_and.reduce(present) if present else np.ones(len(taken), dtype=bool)
+    flags = [p.tolist() for p in present]
+    for i, (whole, values) in enumerate(zip(full.tolist(), zip(*columns, strict=True), strict=True)):
+        if whole:
+            yield dict(zip(names, values, strict=True))
+        else:
+            yield {n: v for n, v, p in zip(names, values, flags, strict=True) if p[i]}
 
 
 def _indices(mask: int) -> frozenset[int]:

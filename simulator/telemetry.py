@@ -67,12 +67,14 @@ class Quiet:
 @dataclass(frozen=True, slots=True)
 class Screened:
     """An event the columnar engine hands a replay with the rules proven to do nothing on it:
-    `quiet[side][policy]` the indices of those rules in each set (`Engine.absorb`)."""
+    `quiet[side][policy]` the indices of those rules in each set (`Engine.absorb`). `checked`:
+    the event is already what the schema check makes of the line (built from the columns)."""
 
     line: int
     input: str
     event: dict[str, Any]
     quiet: tuple[Mapping[str, frozenset[int]], Mapping[str, frozenset[int]]]
+    checked: bool = False
 
 
 def read_telemetry(

@@ -75,6 +75,7 @@ class Chunk:
     input: str
     batch: Batch
     records: Callable[[Sequence[int]], list[Record | BadLine | None]]
+    first: int | None = None  # the line of row 0 when row i is on line first + i (JSONL, tables)
 
 
 Rows = list[Record | BadLine]  # rows the column reader leaves to the row path, already read
@@ -201,7 +202,7 @@ def _table_chunks(name: str, target: str, fields: Fields, batches: Iterator[Any]
         def records(positions: Sequence[int], events: Any = events, first: int = first) -> list[Record | BadLine]:
             return [(first + int(i), target, event) for i, event in zip(positions, events(positions), strict=True)]
 
-        yield Chunk(target, typed_batch(table, fields, events), records)
+        yield Chunk(target, typed_batch(table, fields, events), records, first)
         line += table.num_rows
 
 
@@ -414,7 +415,7 @@ class _JsonlReader(LinePieces):
             got = (read(first + int(i), text(int(i))) for i in positions)
             return [r[2] if isinstance(r, tuple) else None for r in got]
 
-        return Chunk(self.target, typed_batch(table, self.fields, events), records)
+        return Chunk(self.target, typed_batch(table, self.fields, events), records, first)
 
 
 __all__ = [
