@@ -8,11 +8,17 @@ the row reader would have made, to be evaluated by the row path. The report is t
 row engine's, byte for byte: the columnar engine only skips, in bulk, the events on which
 nothing happens.
 
+Sets with event time run in Engines, whose state depends on every event: there every event goes
+to both Engines (`_Screen`), and the columnar side only proves, per row and per rule, which
+level rules do nothing on it (`compiler.columnar.window`), so the Engines skip those steps
+(`Engine.absorb`). The report is again the row engine's.
+
 `--engine auto` runs columnar when it can, and row otherwise. It can when numpy and pyarrow are
-installed, neither set has event time or threats (an Engine's state is per event), every event
-is of one input (envelopes and several inputs are read row by row), the policies of both sets
-that read it declare the same fields with column types, and the file is Parquet, Arrow IPC, CSV
-(`.csv`) or JSONL (`.jsonl`, `.ndjson`, `.json`), the last two optionally `.gz`.
+installed, neither set has threats, both or neither have event time (then without `stream { id }`
+and not from CSV), every event is of one input (envelopes and several inputs are read row by
+row), the policies of both sets that read it declare the same fields with column types, and the
+file is Parquet, Arrow IPC, CSV (`.csv`) or JSONL (`.jsonl`, `.ndjson`, `.json`), the last two
+optionally `.gz`.
 """
 
 from __future__ import annotations
