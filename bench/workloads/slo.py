@@ -304,3 +304,4 @@ def build_python(source: str, label: str) -> Callable[[Event], list[str]]:
     namespace: dict[str, Any] = {}
     exec(compile(source, f"<hand-written {label}>", "exec"), namespace)
     return namespace["evaluate"]
+

@@ -1074,7 +1074,7 @@ def test_the_last_at_most_slot_goes_to_the_first_seen_key() -> None:
 
 
 def test_cooldown_is_reported_when_both_cooldown_and_limit_block() -> None:
-    e = engine('  rule hot { group by pool  when x > 90  cooldown 5m  at most 1 per 10m  then page(targets: "all") }')
+    e = engine("  rule hot { group by pool  when x > 90  cooldown 5m  at most 1 per 10m  then page(targets: \"all\") }")
     e.process(ev(0, "a", 95))
     result = e.process(ev(10, "b", 95))
     assert [s["by"] for s in of_type(result, "Suppressed")] == ["cooldown"]

@@ -516,15 +516,7 @@ def test_cli_exit_codes_and_byte_identical_reports(tmp_path: Path) -> None:
 
 def test_cli_writes_markdown_and_files(tmp_path: Path) -> None:
     candidate = variant(tmp_path, "motb.bal", SLA_RULE, SLA_RULE.replace("99.95", "99.99"))
-    base = [
-        "replay",
-        "--telemetry",
-        clean_events(tmp_path),
-        "--baseline",
-        CATALOG / "motb.bal",
-        "--candidate",
-        candidate,
-    ]
+    base = ["replay", "--telemetry", clean_events(tmp_path), "--baseline", CATALOG / "motb.bal", "--candidate", candidate]
     code, out, _ = run(*base, "--format", "markdown")
     assert code == 1 and "sla_breach" in out and "Replay" in out
     target = tmp_path / "report.json"
@@ -690,10 +682,7 @@ def test_cli_bad_max_rejected_is_a_usage_error(share: str, message: str) -> None
 def test_an_empty_recording_fails(tmp_path: Path, motb: ballast.PolicySet) -> None:
     report = replay(write(tmp_path, "empty.jsonl", "\n"), motb, motb, max_rejected=1.0)
     assert report["telemetry"]["lines"] == report["telemetry"]["evaluated"] == 0
-    assert report["failure"] == {
-        "reason": f"{tmp_path / 'empty.jsonl'} holds no events",
-        "hint": "point --telemetry at a recording",
-    }
+    assert report["failure"] == {"reason": f"{tmp_path / 'empty.jsonl'} holds no events", "hint": "point --telemetry at a recording"}
 
 
 def test_events_refused_by_one_set_only_are_evaluated(tmp_path: Path, motb: ballast.PolicySet) -> None:
@@ -760,12 +749,7 @@ def test_first_divergence_names_the_event_the_decision_was_made_on(tmp_path: Pat
     # lateness) and makes the baseline decide again, on web's event: scale web, not api.
     baseline = write(tmp_path, "base.bal", LATENCY_POLICY.replace("LIMIT", "100"))
     candidate = write(tmp_path, "cand.bal", LATENCY_POLICY.replace("LIMIT", "130"))
-    rows = [
-        ("00:00", "eu", "web", 50),
-        ("00:30", "eu", "web", 250),
-        ("00:40", "us", "db", 10),
-        ("00:25", "eu", "api", 20),
-    ]
+    rows = [("00:00", "eu", "web", 50), ("00:30", "eu", "web", 250), ("00:40", "us", "db", 10), ("00:25", "eu", "api", 20)]
     events = [{"ts": f"2025-01-01T00:{t}Z", "region": r, "service": s, "latency": v} for t, r, s, v in rows]
     telemetry = write(tmp_path, "t.jsonl", "".join(json.dumps(e) + "\n" for e in events))
     code, out, _ = run("replay", "--telemetry", telemetry, "--baseline", baseline, "--candidate", candidate)
@@ -784,20 +768,9 @@ def test_first_divergence_names_the_event_the_decision_was_made_on(tmp_path: Pat
 def test_sets_of_the_same_names_and_versions_show_their_paths_and_fingerprints(tmp_path: Path) -> None:
     candidate = variant(tmp_path, "motb.bal", SLA_RULE, SLA_RULE.replace("99.95", "99.99"))
     bundle = tmp_path / "baseline.json"
-    assert (
-        main(["compile", str(CATALOG / "motb.bal"), "-o", str(bundle)], stdout=io.StringIO(), stderr=io.StringIO()) == 0
-    )
+    assert main(["compile", str(CATALOG / "motb.bal"), "-o", str(bundle)], stdout=io.StringIO(), stderr=io.StringIO()) == 0
     fingerprint = json.loads(bundle.read_text(encoding="utf-8"))["manifest"]["fingerprint"]["hash"]
-    args = [
-        "replay",
-        "--telemetry",
-        clean_events(tmp_path),
-        "--baseline",
-        bundle,
-        "--candidate",
-        candidate,
-        "--allow-unsigned",
-    ]
+    args = ["replay", "--telemetry", clean_events(tmp_path), "--baseline", bundle, "--candidate", candidate, "--allow-unsigned"]
     report = json.loads(run(*args)[1])
     assert report["baseline"]["policies"] == report["candidate"]["policies"]  # same names, same versions
     assert report["baseline"]["paths"] == [str(bundle)] and report["baseline"]["fingerprint"] == fingerprint

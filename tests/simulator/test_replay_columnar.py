@@ -369,15 +369,7 @@ def test_diff_replay_evidence_is_the_same_on_every_engine(tmp_path: Path) -> Non
     (tmp_path / "base.bal").write_text(POLICY.replace("LOAD", "0.8").replace("RATIO", "0.5"), encoding="utf-8")
     (tmp_path / "head.bal").write_text(POLICY.replace("LOAD", "0.7").replace("RATIO", "0.5"), encoding="utf-8")
     pq.write_table(as_table(clean_events(300)), tmp_path / "t.parquet")
-    args = [
-        "diff",
-        tmp_path / "base.bal",
-        tmp_path / "head.bal",
-        "--format",
-        "json",
-        "--replay",
-        tmp_path / "t.parquet",
-    ]
+    args = ["diff", tmp_path / "base.bal", tmp_path / "head.bal", "--format", "json", "--replay", tmp_path / "t.parquet"]
     reports = {}
     for engine in ("row", "columnar"):
         code, out, err = run_cli(*args, "--engine", engine)

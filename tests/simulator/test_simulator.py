@@ -71,30 +71,10 @@ def simulate(scenario_text: str, policies: list[str], tmp_path: Path, **kw: obje
             38,
             "unknown pool 'b'",
         ),
-        (
-            "scenario: x\nduration: 1h\npools:\n  - {name: a}\nfaults:\n  - {kind: meteor, at: 5m}\n",
-            6,
-            12,
-            "unknown value",
-        ),
-        (
-            "scenario: x\nduration: 1h\npools:\n  - {name: a}\nfaults:\n  - {kind: latency, at: 2h}\n",
-            6,
-            25,
-            "after the scenario ends",
-        ),
-        (
-            "scenario: x\nduration: 1h\npools:\n  - {name: a}\nhypothesis:\n  - {metric: happiness, min: 1}\n",
-            6,
-            14,
-            "unknown value",
-        ),
-        (
-            "scenario: x\nduration: 1h\npools:\n  - {name: a}\nhypothesis:\n  - {metric: load}\n",
-            6,
-            14,
-            "needs a tolerance",
-        ),
+        ("scenario: x\nduration: 1h\npools:\n  - {name: a}\nfaults:\n  - {kind: meteor, at: 5m}\n", 6, 12, "unknown value"),
+        ("scenario: x\nduration: 1h\npools:\n  - {name: a}\nfaults:\n  - {kind: latency, at: 2h}\n", 6, 25, "after the scenario ends"),
+        ("scenario: x\nduration: 1h\npools:\n  - {name: a}\nhypothesis:\n  - {metric: happiness, min: 1}\n", 6, 14, "unknown value"),
+        ("scenario: x\nduration: 1h\npools:\n  - {name: a}\nhypothesis:\n  - {metric: load}\n", 6, 14, "needs a tolerance"),
         ("scenario: x\nduration: 1h\npools:\n  - {name: a, class: vip}\n", 4, 22, "unknown value 'vip'"),
         ("scenario: x\nduration: 1h\npools:\n  - {name: a}\n  - {name: a}\n", 5, 5, "declared twice"),
         ("scenario: [x\n", 2, 1, "invalid YAML"),
@@ -244,14 +224,7 @@ def test_false_lockdowns_are_counted_when_the_threat_has_no_smoothing(tmp_path: 
 
 
 @pytest.mark.parametrize(
-    "name",
-    [
-        "l2-htm-queue-flood",
-        "l2-trigger-mesh-storm",
-        "l2-scheduler-pause",
-        "l2-event-policy-cascade",
-        "l2-worker-dropout",
-    ],
+    "name", ["l2-htm-queue-flood", "l2-trigger-mesh-storm", "l2-scheduler-pause", "l2-event-policy-cascade", "l2-worker-dropout"]
 )
 def test_layer2_chaos_scenarios_hold_their_hypothesis(name: str) -> None:
     report = load_and_run(name)
@@ -281,9 +254,7 @@ def test_queue_flood_rejects_invalid_intents_and_scheduler_pause_is_rerouted() -
 
 
 def test_a_stop_condition_ends_the_run(tmp_path: Path) -> None:
-    text = (
-        SMALL + "faults:\n  - {kind: errors, at: 5m, rate: 0.9}\nstop:\n  - {metric: error_rate, above: 0.5, for: 1m}\n"
-    )
+    text = SMALL + "faults:\n  - {kind: errors, at: 5m, rate: 0.9}\nstop:\n  - {metric: error_rate, above: 0.5, for: 1m}\n"
     report = simulate(text, [MOTB], tmp_path)
     stopped = report["outcome"]["stopped"]
     assert stopped is not None and stopped["condition"] == "error_rate > 0.5 for 60s"
@@ -350,7 +321,7 @@ def test_a_rule_that_acts_on_nothing_leaves_the_world_unchanged(tmp_path: Path) 
     extra = tmp_path / "pager.bal"
     extra.write_text(
         'policy t.pager version "1" {\n  input pager { pool: string, load: float }\n'
-        "  action page(targets: selector)\n  rule hot { when load > 0.5 then page(targets: pool) }\n}\n",
+        '  action page(targets: selector)\n  rule hot { when load > 0.5 then page(targets: pool) }\n}\n',
         encoding="utf-8",
     )
     text = SMALL + "faults:\n  - {kind: load-spike, at: 5m, duration: 5m, factor: 1.6}\n"
@@ -475,9 +446,7 @@ class _Terminal(io.StringIO):
 def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
     path = write(tmp_path, SMALL)
     terminal = _Terminal()
-    assert (
-        main(["simulate", str(path), "--policy", MOTB, "--format", "json"], stdout=io.StringIO(), stderr=terminal) == 0
-    )
+    assert main(["simulate", str(path), "--policy", MOTB, "--format", "json"], stdout=io.StringIO(), stderr=terminal) == 0
     assert "simulate [" in terminal.getvalue() and "100%" in terminal.getvalue()
     code, _, err = run(["simulate", str(path), "--policy", MOTB, "--format", "json"])
     assert code == 0 and err == ""

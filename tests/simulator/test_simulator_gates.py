@@ -22,6 +22,7 @@ from ballast.simulator.stats import compare
 NEVER_AFTER = SMALL + "faults:\n  - {kind: latency, at: 15m, add_ms: 10}\nhypothesis:\n"
 
 
+
 # ---- 1. a probe with no samples is "no data", and fails unless allowed ----
 
 
@@ -141,16 +142,13 @@ def pager(tmp_path: Path) -> str:
     path = tmp_path / "pager.bal"
     path.write_text(
         'policy t.pager version "1" {\n  input pager { pool: string, load: float }\n'
-        "  action page(targets: selector)\n  rule hot { when load > 0.5 then page(targets: pool) }\n}\n",
+        '  action page(targets: selector)\n  rule hot { when load > 0.5 then page(targets: pool) }\n}\n',
         encoding="utf-8",
     )
     return str(path)
 
 
-SPIKE = (
-    SMALL.replace("duration: 20m", "duration: 12m")
-    + "faults:\n  - {kind: load-spike, at: 3m, duration: 5m, factor: 1.6}\n"
-)
+SPIKE = SMALL.replace("duration: 20m", "duration: 12m") + "faults:\n  - {kind: load-spike, at: 3m, duration: 5m, factor: 1.6}\n"
 
 
 def test_more_directives_is_not_worse_by_default(tmp_path: Path) -> None:
@@ -169,29 +167,12 @@ def test_more_directives_is_not_worse_by_default(tmp_path: Path) -> None:
 
 def test_declared_gates_come_from_the_option_then_the_scenario(tmp_path: Path) -> None:
     path = write(tmp_path, SPIKE + "gates:\n  sla: better\n")
-    argv = [
-        "shadow",
-        "--scenario",
-        str(path),
-        "--baseline",
-        MOTB,
-        "--candidate",
-        MOTB,
-        "--seeds",
-        "2",
-        "--format",
-        "json",
-    ]
+    argv = ["shadow", "--scenario", str(path), "--baseline", MOTB, "--candidate", MOTB, "--seeds", "2", "--format", "json"]
     code, out, _ = run(argv)
     report = json.loads(out)
     assert code == 1 and report["outcome"]["gates_from"] == "scenario"
     assert report["gates"] == [
-        {
-            "kpi": "sla_adherence_pct",
-            "criterion": "better",
-            "passed": False,
-            "reason": "the interval reaches zero or below",
-        }
+        {"kpi": "sla_adherence_pct", "criterion": "better", "passed": False, "reason": "the interval reaches zero or below"}
     ]
     code, out, _ = run([*argv, "--gate", "sla:better-or-same", "--gate", "error_rate:not-worse"])
     assert code == 0 and [g["kpi"] for g in json.loads(out)["gates"]] == ["sla_adherence_pct", "error_rate"]
