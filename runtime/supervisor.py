@@ -384,6 +384,7 @@ class Supervisor:
         return entry
 
 
+
 def _num(value: float | None) -> str:
     return "no data" if value is None else f"{round(value, 6):g}"
 

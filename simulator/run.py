@@ -328,7 +328,5 @@ class Simulation:
             r.note = f"no pool named {to!r} to reroute to"
             return None
         if not r.note:
-            r.note = (
-                f"no pool or component named {', '.join(r.targets)}" if not pools else f"the mesh cannot {r.action}"
-            )
+            r.note = f"no pool or component named {', '.join(r.targets)}" if not pools else f"the mesh cannot {r.action}"
         return None

@@ -54,16 +54,7 @@ METRICS = (
     "false_lockdowns",
 )
 THREAT_METRICS = ("threat_index", "lockdowns", "false_lockdowns")  # read from a threat document's Engine
-POOL_METRICS = (
-    "sla_adherence_pct",
-    "error_rate",
-    "load",
-    "latency_p95_ms",
-    "queue",
-    "workers",
-    "policy_depth",
-    "subscriptions",
-)
+POOL_METRICS = ("sla_adherence_pct", "error_rate", "load", "latency_p95_ms", "queue", "workers", "policy_depth", "subscriptions")
 
 
 @dataclass(frozen=True)
@@ -272,9 +263,7 @@ class _ScenarioReader:
         attempt("gates", lambda: self.gates(root), ())
         attempt("supervisor", lambda: self.supervision(root), None)
         if parts["telemetry"] < parts["step"]:
-            root.error(
-                "telemetry", "telemetry is sampled less often than the model steps", "make `telemetry` >= `step`"
-            )
+            root.error("telemetry", "telemetry is sampled less often than the model steps", "make `telemetry` >= `step`")
         if self.reader.problems:
             return None
         load_steps, diurnal = parts["load"]
@@ -390,9 +379,7 @@ class _ScenarioReader:
         for n in pool_names:
             if n not in names:
                 close = closest(n, sorted(names))
-                t.error(
-                    "pools", f"unknown pool {n!r}", f"did you mean {close!r}?" if close else "declare it under `pools:`"
-                )
+                t.error("pools", f"unknown pool {n!r}", f"did you mean {close!r}?" if close else "declare it under `pools:`")
         classes = tuple(t.strings("class", []))
         for c in classes:
             if c not in CLASSES:
@@ -515,11 +502,7 @@ class _ScenarioReader:
             if pool not in names:
                 m.error("pool", f"unknown pool {pool!r}", "declare it under `pools:`")
             elif metric not in POOL_METRICS:
-                m.error(
-                    "pool",
-                    f"{metric} is fleet-wide; it has no per-pool value",
-                    f"per-pool metrics: {', '.join(POOL_METRICS)}",
-                )
+                m.error("pool", f"{metric} is fleet-wide; it has no per-pool value", f"per-pool metrics: {', '.join(POOL_METRICS)}")
         return metric, pool
 
     def actuation(self, root: Node) -> Actuation:

@@ -381,9 +381,7 @@ class ScenarioDiff:
                 ["supervisor"],
             )
             return
-        self.settings(
-            "scenario-supervisor-changed", "supervisor", (("every", "every"), ("judge_within", "judge_within")), a, b
-        )
+        self.settings("scenario-supervisor-changed", "supervisor", (("every", "every"), ("judge_within", "judge_within")), a, b)
 
     def faults(self) -> None:
         old = {f.name: (i, f) for i, f in enumerate(self.a.faults)}

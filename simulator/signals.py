@@ -135,9 +135,7 @@ def event_builder(
 
     if not plan.per_pool:
 
-        def fleet_events(
-            columns: Mapping[str, list[Any]], fleet: dict[str, Any], time: float, seq: int
-        ) -> TrustedEvents:
+        def fleet_events(columns: Mapping[str, list[Any]], fleet: dict[str, Any], time: float, seq: int) -> TrustedEvents:
             specials = {"@time": time, "@seq": seq, "@source": "sim-fleet"}
             event = {f: specials[s] if s in specials else fleet[s] for f, s in fields}
             return TrustedEvents([event], {f: Column.of([v]) for f, v in event.items()}, producer=producer)

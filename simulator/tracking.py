@@ -234,13 +234,7 @@ class Tracker:
         return sum(1 for a, b in self.lockdowns if not self.faults.risk_fault_near(a, b, THREAT_MARGIN_S))
 
     def _metrics(
-        self,
-        arrays: dict[str, np.ndarray],
-        fleet: dict[str, Any],
-        index: float | None,
-        depth: int,
-        workers: int,
-        queue: int,
+        self, arrays: dict[str, np.ndarray], fleet: dict[str, Any], index: float | None, depth: int, workers: int, queue: int
     ) -> dict[str, Any]:
         return {
             "sla_adherence_pct": fleet["sla_adherence"],

@@ -249,12 +249,7 @@ CHECKS: dict[str, Check] = _checks(
         "A Fear-Paralysis Governor setting changed; a lower floor, more flips, a shorter dwell or fewer spared tiers loosen it.",
     ),
     # safety catalogs (docs/governance.md): a guard loosened is breaking, tightened behavioral
-    (
-        "safety-removed",
-        "breaking",
-        "safety",
-        "A safety catalog of the base is gone from the head: none of its classes guards anything.",
-    ),
+    ("safety-removed", "breaking", "safety", "A safety catalog of the base is gone from the head: none of its classes guards anything."),
     ("safety-added", "behavioral", "safety", "A safety catalog of the head is not in the base."),
     (
         "safety-metadata-changed",

@@ -44,9 +44,7 @@ class DataKind:
     resolve_document: Callable[[Compilation, ast.Document, ErrorList], Any]
 
     def resolve(self, compilation: Compilation, document: ast.Document, errors: ErrorList) -> None:
-        compilation.resolved.setdefault(self.name, []).append(
-            type(self).resolve_document(compilation, document, errors)
-        )
+        compilation.resolved.setdefault(self.name, []).append(type(self).resolve_document(compilation, document, errors))
 
     def check_across(self, compilation: Compilation, errors: ErrorList) -> None:
         pass  # names are unique: `resolve_document` checks each against those before it

@@ -414,10 +414,7 @@ def check_enforcement(
         )
     if mode and mode not in MODES:
         errors.error(
-            "mode",
-            f"unknown mode '{mode}'",
-            mode_span or span,
-            suggest(mode, list(MODES)) or f"write one of {', '.join(MODES)}",
+            "mode", f"unknown mode '{mode}'", mode_span or span, suggest(mode, list(MODES)) or f"write one of {', '.join(MODES)}"
         )
 
 
@@ -469,53 +466,22 @@ def _check_time_clauses(rule: ast.Rule, model: PolicyModel, errors: ErrorList) -
     """Hysteresis comes in pairs; durations are positive; keys are declared, required scalars."""
     if (rule.enter is None) != (rule.exit is None):
         present, missing = ("enter", "exit") if rule.enter is not None else ("exit", "enter")
-        errors.error(
-            "hysteresis",
-            f"rule '{rule.name}' has '{present} when' but no '{missing} when'",
-            rule.span,
-            "hysteresis needs both: `enter when load > 0.8` and `exit when load < 0.7`",
-        )
+        errors.error("hysteresis", f"rule '{rule.name}' has '{present} when' but no '{missing} when'", rule.span, "hysteresis needs both: `enter when load > 0.8` and `exit when load < 0.7`")
     if rule.enter is not None and rule.when is not None:
-        errors.error(
-            "hysteresis",
-            f"rule '{rule.name}' has both 'when' and 'enter when'",
-            rule.when.span,
-            "with hysteresis, the rule is active from `enter when` until `exit when`: drop the `when`",
-        )
+        errors.error("hysteresis", f"rule '{rule.name}' has both 'when' and 'enter when'", rule.when.span, "with hysteresis, the rule is active from `enter when` until `exit when`: drop the `when`")
     for clause in (rule.hold, rule.keep, rule.cooldown, rule.repeat, rule.limit[1] if rule.limit else None):
         if clause is not None and clause.seconds <= 0:
-            errors.error(
-                "window",
-                f"'{clause.text}' must be longer than 0s",
-                clause.span,
-                "write a positive duration such as 30s or 5m",
-            )
+            errors.error("window", f"'{clause.text}' must be longer than 0s", clause.span, "write a positive duration such as 30s or 5m")
     _check_idle_cooldown(rule, errors)
     if rule.limit is not None and rule.limit[0] < 1:
-        errors.error(
-            "window",
-            f"rule '{rule.name}' allows at most {rule.limit[0]} directives: it could never act",
-            rule.limit_span or rule.span,
-            "write `at most 1 per 5m` or more",
-        )
+        errors.error("window", f"rule '{rule.name}' allows at most {rule.limit[0]} directives: it could never act", rule.limit_span or rule.span, "write `at most 1 per 5m` or more")
     for name in rule.group_by:
         field = model.input.field(name)
         span = rule.group_span or rule.span
         if field is None:
-            errors.error(
-                "name",
-                f"'group by {name}': no input field '{name}'",
-                span,
-                suggest(name, [f.name for f in model.input.fields])
-                or "group by input fields such as the pool or service",
-            )
+            errors.error("name", f"'group by {name}': no input field '{name}'", span, suggest(name, [f.name for f in model.input.fields]) or "group by input fields such as the pool or service")
         elif field.optional or not (T.is_stringy(field.type) or field.type in (T.INT, T.BOOL)):
-            errors.error(
-                "type",
-                f"'group by {name}': a key must be a required string, enum, int or bool field, not {'optional ' if field.optional else ''}{field.type}",
-                span,
-                "",
-            )
+            errors.error("type", f"'group by {name}': a key must be a required string, enum, int or bool field, not {'optional ' if field.optional else ''}{field.type}", span, "")
 
 
 def _check_idle_cooldown(rule: ast.Rule, errors: ErrorList) -> None:
@@ -557,36 +523,17 @@ def _check_stream(model: PolicyModel, errors: ErrorList) -> None:
                 continue
             field = model.input.field(name)
             if field is None:
-                errors.error(
-                    "name",
-                    f"{role} field '{name}' is not an input field",
-                    span or stream.span,
-                    suggest(name, [f.name for f in model.input.fields]) or f"declare it in the input as {wanted}",
-                )
+                errors.error("name", f"{role} field '{name}' is not an input field", span or stream.span, suggest(name, [f.name for f in model.input.fields]) or f"declare it in the input as {wanted}")
             elif field.type not in types and not (T.STRING in types and isinstance(field.type, T.EnumT)):
-                errors.error(
-                    "type", f"{role} field '{name}' must be {wanted}, got {field.type}", span or stream.span, ""
-                )
+                errors.error("type", f"{role} field '{name}' must be {wanted}, got {field.type}", span or stream.span, "")
             elif field.optional:
-                errors.error(
-                    "type",
-                    f"{role} field '{name}' cannot be optional",
-                    span or stream.span,
-                    "every event must carry it",
-                )
+                errors.error("type", f"{role} field '{name}' cannot be optional", span or stream.span, "every event must carry it")
         if not stream.time:
-            errors.error(
-                "missing", "the stream block names no event time", stream.span, "add `time ts` naming a timestamp field"
-            )
+            errors.error("missing", "the stream block names no event time", stream.span, "add `time ts` naming a timestamp field")
         if stream.lateness is not None and stream.lateness.seconds < 0:
             errors.error("window", "lateness cannot be negative", stream.lateness.span, "")
         if stream.stale is not None and stream.stale.seconds <= 0:
-            errors.error(
-                "window",
-                f"'stale after {stream.stale.text}' must be longer than 0s",
-                stream.stale.span,
-                "write a duration longer than the gap between two events of a key, such as 5m",
-            )
+            errors.error("window", f"'stale after {stream.stale.text}' must be longer than 0s", stream.stale.span, "write a duration longer than the gap between two events of a key, such as 5m")
 
 
 def _check_call(call: ast.ActionCall, model: PolicyModel, errors: ErrorList) -> None:

@@ -348,7 +348,10 @@ GATE_SOURCES = {
 
 
 def _gates(gates: Sequence[Mapping[str, Any]], source: str) -> Table:
-    rows = tuple((kpi_label(str(g.get("kpi"))), str(g.get("criterion")), _gate_result(g)) for g in gates)
+    rows = tuple(
+        (kpi_label(str(g.get("kpi"))), str(g.get("criterion")), _gate_result(g))
+        for g in gates
+    )
     return Table(
         "gates",
         "Gates",
@@ -369,13 +372,7 @@ def _gate_result(gate: Mapping[str, Any]) -> str:
 
 def _cut_short(runs: Sequence[Mapping[str, Any]]) -> Table:
     rows = tuple(
-        (
-            str(c.get("seed")),
-            str(c.get("side")),
-            clock(c.get("t_s")),
-            str(c.get("condition")),
-            f"0s to {clock(c.get('compared_to_s'))}",
-        )
+        (str(c.get("seed")), str(c.get("side")), clock(c.get("t_s")), str(c.get("condition")), f"0s to {clock(c.get('compared_to_s'))}")
         for c in runs
     )
     return Table(
