@@ -130,7 +130,7 @@ def _why_not_columnar(plan: EnginePlan, baseline: PolicySet, candidate: PolicySe
     if timed[0] != timed[1]:
         which = "baseline" if timed[0] else "candidate"
         return f"only the {which} has event time: the columnar engine screens events for two Engines or none"
-    if timed[0] and plan.file_format == "csv" and any(f["type"] == "timestamp" for f in inputs[plan.target]):
+    if plan.file_format == "csv" and any(f["type"] == "timestamp" for f in inputs[plan.target]):
         return "CSV with timestamps is read row by row"
     from ballast.compiler.columnar import ColumnarPolicy
 
