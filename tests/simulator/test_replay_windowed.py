@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -321,3 +322,21 @@ def test_cli_explains_the_plan_and_replays_a_policy_with_an_edge_rule(tmp_path: 
     assert reports[0] == reports[1]
     sustained = next(r for r in json.loads(reports[0])["rules"] if r["rule"] == "sustained")
     assert sustained["baseline"] != sustained["candidate"]  # the edge rule fired, stepped on every row
+
+
+def test_parquet_gives_the_report_of_the_same_events_as_jsonl(tmp_path: Path) -> None:
+    import pyarrow.json as pj
+    import pyarrow.parquet as pq
+
+    baseline, candidate = compiled(LEVEL, "b"), compiled(LEVEL.replace("> 60", "> 50"), "c")
+    jsonl, parquet = tmp_path / "t.jsonl", tmp_path / "t.parquet"
+    jsonl.write_text("\n".join(steady(240, high=range(60, 120))) + "\n", encoding="utf-8")
+    options = pj.ParseOptions(explicit_schema=pa.schema([("ts", pa.string())]))
+    pq.write_table(pj.read_json(jsonl, parse_options=options), parquet)
+    reports = []
+    for path, engine in ((jsonl, "row"), (parquet, "columnar"), (parquet, "row")):
+        report = replay(path, baseline, candidate, engine=engine, chunk_rows=50)
+        report["telemetry"]["file"] = "-"
+        reports.append(json.dumps(report, sort_keys=True))
+    assert reports[0] == reports[1] == reports[2]
+    assert json.loads(reports[0])["decisions"]["differing_events"] > 0
