@@ -61,8 +61,8 @@ def policy_problem(policy: CompiledPolicy) -> str:
     if policy.timing_ir["rules"] and not time:
         return "it has rules with time clauses but no event time: the Engine runs it row by row"
     if time:
-        spec = next(f for f in policy.fields if f["name"] == time)
-        if spec["type"] != "timestamp" or spec.get("optional"):
+        spec = next((f for f in policy.fields if f["name"] == time), None)
+        if spec is None or spec["type"] != "timestamp" or spec.get("optional"):
             return f"its event time {time} is not a required timestamp field: the Engine runs it row by row"
         if stream.get("id"):
             return "it drops duplicate events (`stream { id … }`): the Engine runs it row by row"
