@@ -23,6 +23,13 @@ counting fires per rule; its counts must equal the report's. Peak RSS is measure
 process per configuration (VmHWM), for the telemetry and for four times as much, so a
 memory that grows with the recording shows.
 
+Windowed workload (issue 12, §1: "a columnar speed-up for windowed rules where the vectorised
+path applies"). The same telemetry with an event time (a sixth of the length: the row engine
+runs an Engine per set) through bench/workloads/windowed.py, five level rules over window
+aggregates grouped by pool, baseline and candidate differing in one threshold: the row engine
+on JSONL against the columnar engine on JSONL and Parquet, interleaved, median of the runs, the
+reports identical (the benchmark stops if not).
+
 This is a benchmark, not a test: it asserts nothing about speed.
 """
 
@@ -55,6 +62,7 @@ from bench.harness import (
 )
 from bench.harness import intro as report_intro
 from bench.replay import CATALOG, SERVICES, make_candidate, write_telemetry
+from bench.workloads.windowed import windowed_sources, write_windowed_telemetry
 
 MONTH_EVENTS = 30 * 86_400 * SERVICES  # 259.2 M
 TARGET_PARQUET = 5e6
@@ -86,6 +94,8 @@ class Report(BenchReport):
     runs_s: dict[str, list[float]] = field(default_factory=dict)
     rss_mib: dict[str, tuple[float, float]] = field(default_factory=dict)  # (1×, 4×) telemetry
     summary: dict[str, Any] = field(default_factory=dict)
+    windowed_events: int = 0
+    windowed_s: dict[str, list[float]] = field(default_factory=dict)
 
 
 # ---- the telemetry in three formats ----
@@ -243,8 +253,70 @@ def bench(settings: Settings, profile: bool, chunk_rows: int) -> Report:
             report.profile_text = "Where the columnar replay of the Parquet file spends its time (cProfile):\n" + (
                 cprofile_text(runs["columnar, Parquet"], 16).strip()
             )
+        bench_windowed(report, directory, chunk_rows)
     report.load_after = load_average()
     return report
+
+
+WINDOWED_CONFIGS = ("row engine, JSONL", "columnar, JSONL", "columnar, Parquet")
+
+
+def bench_windowed(report: Report, directory: Path, chunk_rows: int) -> None:
+    """The windowed workload (bench/workloads/windowed.py): row and columnar engines on the same
+    events, interleaved, the reports compared (the run stops when they differ)."""
+    from ballast.simulator.replay import replay
+
+    seconds = max(report.settings.seconds // 6, 60)
+    progress(f"windowed: {seconds / 60:g} min × {SERVICES} services × 1 Hz, level rules over windows")
+    files = write_windowed_telemetry(directory, seconds)
+    report.windowed_events = seconds * SERVICES
+    b_source, c_source = windowed_sources()
+    baseline = ballast.compile(["windows.bal"], sources={"windows.bal": b_source})
+    candidate = ballast.compile(["windows.bal"], sources={"windows.bal": c_source})
+    runs = {
+        "row engine, JSONL": (files["jsonl"], "row"),
+        "columnar, JSONL": (files["jsonl"], "columnar"),
+        "columnar, Parquet": (files["parquet"], "columnar"),
+    }
+    for run in range(report.settings.runs):
+        reports = set()
+        for name, (path, engine) in runs.items():
+            seconds_taken, result = timed(
+                lambda path=path, engine=engine: replay(path, baseline, candidate, engine=engine, chunk_rows=chunk_rows)
+            )
+            report.windowed_s.setdefault(name, []).append(seconds_taken)
+            result["telemetry"]["file"] = "-"
+            reports.add(json.dumps(result, sort_keys=True))
+            report.summary["windowed"] = result["decisions"]
+            rate = report.windowed_events / seconds_taken
+            progress(
+                f"windowed run {run + 1}/{report.settings.runs} {name}: {seconds_taken:.2f} s ({rate:,.0f} events/s)"
+            )
+        if len(reports) != 1:
+            raise SystemExit("the windowed configurations wrote different reports")
+
+
+def windowed_lines(report: Report, markdown: bool) -> list[str]:
+    """The windowed workload's table: events/s per configuration, and the speed-up over the row engine."""
+    n = report.windowed_events
+    median = {name: statistics.median(times) for name, times in report.windowed_s.items()}
+    row = n / median["row engine, JSONL"]
+    header = ("windowed configuration", "median s", "events/s", "vs row engine")
+    cells = [
+        (name, f"{median[name]:.2f}", fmt_rate(n / median[name]), f"{n / median[name] / row:.1f}×")
+        for name in WINDOWED_CONFIGS
+    ]
+    decisions = report.summary["windowed"]
+    lines = [
+        "",
+        f"windowed workload (bench/workloads/windowed.py: five level rules over count, avg, max, sum, delta, min, by "
+        f"pool): {n:,} events; directives baseline / candidate {decisions['baseline']:,} / {decisions['candidate']:,}",
+        "",
+    ]
+    if markdown:
+        return [*lines, *markdown_table(header, cells)]
+    widths = [max(len(str(c[i])) for c in [header, *cells]) for i in range(len(header))]
+    return lines + ["  " + "  ".join(str(c[i]).ljust(widths[i]) for i in range(len(header))) for c in [header, *cells]]
 
 
 # ---- the table ----
@@ -289,6 +361,7 @@ def render(report: Report, markdown: bool) -> str:
         *table,
         "",
     ]
+    lines += [*windowed_lines(report, markdown), ""]
     rss = [(label, f"{one:,.0f} MiB", f"{four:,.0f} MiB") for label, (one, four) in report.rss_mib.items()]
     rss_header = ("peak RSS (child process)", f"{n:,} events", f"{4 * n:,} events")
     lines += markdown_table(rss_header, rss) if markdown else [f"  {a}: {b} → {c} at 4×" for a, b, c in rss]

@@ -100,6 +100,8 @@ class _PolicyEngine:
         self.reads = self.table.reads
         # a policy whose rules all have time clauses has nothing for `decide` (the stateless matcher)
         self.stateless = len(self.machine.timed) < len(policy.rules)
+        # the rules `decide` evaluates (those without time clauses), by index
+        self.plain = frozenset(range(len(policy.rules))) - {rule.index for rule in self.machine.timed}
         self.deferred: list[tuple[TimedRule, Key, str]] = []  # state changes made by `restore`
 
     @property
@@ -113,8 +115,14 @@ class _PolicyEngine:
         return self.table.keys
 
     # ---- events ----
-    def process(self, event: Any, result: Result, checked: bool = False) -> None:
-        """Evaluate one event; `checked`: it is known to pass the schema unchanged (a trusted batch)."""
+    def process(self, event: Any, result: Result, checked: bool = False, quiet: frozenset[int] | None = None) -> None:
+        """Evaluate one event; `checked`: it is known to pass the schema unchanged (a trusted batch).
+
+        `quiet`: the indices of rules proven to do nothing on this event (`Engine.absorb`): level
+        rules whose condition is false without a fault or a read of no data, and rules without
+        time clauses that neither fire nor fault. They are not evaluated; everything else (the
+        stream, the key's histories, its last event, staleness, expiry, counters) is as for any
+        event."""
         if self.deferred:
             self._flush_deferred(result)
         policy = self.policy
@@ -124,12 +132,13 @@ class _PolicyEngine:
         self.counters["events"] += 1
         stream = self.stream
         if not stream.time_field:
-            policy.decide(data, result)
+            if quiet is None or not self.plain <= quiet:
+                policy.decide(data, result)
             return
         t = stream.admit(data, result)
         if t is None:
             return
-        if self.stateless:
+        if self.stateless and (quiet is None or not self.plain <= quiet):
             policy.decide(data, result)
         table, machine, newest = self.table, self.machine, stream.newest
         reads, stale_after = table.reads, stream.stale_after
@@ -144,7 +153,12 @@ class _PolicyEngine:
                 if frozen is None:
                     frozen = policy.freeze(data)
                 table.seen(key, frozen, t)
-            machine.step(g, key, reads[g], newest, result, from_event=True)
+            if quiet is None:
+                machine.step(g, key, reads[g], newest, result, from_event=True)
+            else:
+                rules = machine.unquiet(g, key, quiet)
+                if rules:
+                    machine.step(g, key, reads[g], newest, result, from_event=True, rules=rules)
         if self.counters["events"] % _IDLE_CHECK_EVERY == 0:
             self._expire()
         # tested here, not in the callees: two calls per event would cost more than the rare pruning
@@ -330,6 +344,32 @@ class Engine:
         else:
             self._evaluate(event, self._select(input), self._threats_of(input), result)
         if result.directives or result.events:  # else there is nothing to order or deliver
+            _order(result)
+            self._deliver(result, (time.perf_counter() - started) * 1000)
+        return result
+
+    def absorb(
+        self, event: Any, quiet: Mapping[str, frozenset[int]], input: str | None = None, *, checked: bool = False
+    ) -> Result:
+        """`process(event, input)` for an event on which the rules `quiet[policy]` (by index in
+        their policy) are proven to do nothing: the event is checked, admitted and recorded in
+        its keys' histories exactly as by `process`, and only those rules are not evaluated. The
+        columnar replay proves them over whole columns (`ballast.compiler.columnar.window`); the
+        result is then `process`'s. A rule with a time clause (`for`, `keep`, `exit`, `repeat`)
+        or reading `absent()` is always stepped, whatever `quiet` says of it. `checked`: the
+        event is what every policy's schema check makes of it (validated and normalized by the
+        caller), so it is not checked again."""
+        started = time.perf_counter()
+        result = Result()
+        engines = self._engines if input is None else self._select(input)
+        for engine in engines:
+            try:
+                engine.process(event, result, checked, quiet.get(engine.policy.name))
+            except Exception as exc:  # a Ballast bug must not take its host down: report it
+                result.errors.append(_internal_error(engine, exc))
+        for threat in self._threats_of(input):
+            _update_threat(threat, event, result)
+        if result.directives or result.events:
             _order(result)
             self._deliver(result, (time.perf_counter() - started) * 1000)
         return result

@@ -96,10 +96,13 @@ class RuleMachine:
         result: Result,
         *,
         from_event: bool,
+        rules: list[TimedRule] | None = None,
     ) -> None:
         """Step the grouping's rules for `key` at `now`: after its event (`from_event`), or as
-        time passes (then only edge rules and those reading `absent()` can move)."""
-        rules = self.by_grouping[grouping]
+        time passes (then only edge rules and those reading `absent()` can move). `rules`: only
+        these of the grouping's rules (`unquiet`), the others being proven not to hold."""
+        if rules is None:
+            rules = self.by_grouping[grouping]
         if not from_event and not any(r.edge or r.uses_absent for r in rules):
             return
         aug = Context(key.event, reads, key.series, now)
@@ -133,6 +136,22 @@ class RuleMachine:
                     self.emit(rule, aug, now, result)
             elif active or state.firing or state.since is not None:  # else inactive and idle: nothing moves
                 self._transition(rule, state, active, aug, now, result)
+
+    def unquiet(self, grouping: Grouping, key: Key, quiet: frozenset[int]) -> list[TimedRule]:
+        """The grouping's rules to step for `key` after an event on which the rules `quiet` (by
+        index) are proven level rules whose condition is false without a fault or a read of no
+        data. Their step would do only this: leave the rule inactive (what is done here)."""
+        states = key.rules
+        out = []
+        for rule in self.by_grouping[grouping]:
+            if rule.index in quiet and not rule.edge and not rule.uses_absent:
+                state = states.get(rule.index)
+                if state is None:
+                    state = states[rule.index] = RuleStatus()
+                state.active = False
+            else:
+                out.append(rule)
+        return out
 
     def _transition(
         self, rule: TimedRule, state: RuleStatus, active: bool, aug: Context, now: float, result: Result

@@ -34,7 +34,7 @@ from ballast.runtime.policy import CompiledPolicy, PolicySet, Problem, Result
 from ballast.runtime.values import parse_timestamp
 from ballast.simulator.decisions import Decision, DecisionDiff, decisions_of, policy_list, rule_keys
 from ballast.simulator.replay_columns import column_records, plan_engine
-from ballast.simulator.telemetry import BadLine, Fields, Quiet, Record, read_telemetry
+from ballast.simulator.telemetry import BadLine, Fields, Quiet, Record, Screened, read_telemetry
 from ballast.simulator.telemetry_columns import table_records
 
 REPORT_FORMAT = "ballast.replay/1"
@@ -77,7 +77,7 @@ def replay(
         raise UsageError(f"max_rejected must be a share from 0 to 1, got {max_rejected!r}")
     inputs = _schemas(baseline, candidate)
     plan = plan_engine(telemetry, baseline, candidate, inputs, input=input, engine=engine)
-    records: Iterable[Record | BadLine | Quiet]
+    records: Iterable[Record | BadLine | Quiet | Screened]
     if plan.engine == "columnar":
         records = column_records(
             telemetry, plan, inputs, chunk_rows=chunk_rows, progress=progress, progress_every=PROGRESS_EVERY
@@ -109,7 +109,7 @@ def explain_engine(
 
 
 def _reporting(
-    records: Iterable[Record | BadLine | Quiet], progress: Callable[[int], None]
+    records: Iterable[Record | BadLine | Quiet | Screened], progress: Callable[[int], None]
 ) -> Iterator[Record | BadLine | Quiet]:
     """The records, calling `progress` every PROGRESS_EVERY of them (a separate loop, so a
     replay without progress pays nothing for it)."""
@@ -204,6 +204,34 @@ def _through_engine(engine: Engine, input: str | None) -> Evaluate:
     return evaluate
 
 
+Absorb = Callable[
+    [dict[str, Any], tuple[Mapping[str, frozenset[int]], Mapping[str, frozenset[int]]], Result, Result], None
+]
+
+
+def _absorbing(baseline: _Side, candidate: _Side, input: str) -> Absorb | None:
+    """How a Screened event of `input` reaches both sets' Engines (`Engine.absorb`), or None when
+    a set has no Engine (the columnar engine screens only where both have one)."""
+    if baseline.engine is None or candidate.engine is None:
+        return None
+    engines = (baseline.engine, candidate.engine)
+    routed = [input if len(side.policies.inputs) > 1 else None for side in (baseline, candidate)]
+    reads = [input in side.policies.inputs for side in (baseline, candidate)]
+
+    def absorb(event: dict[str, Any], screened: Screened, rb: Result, rc: Result) -> None:
+        checked = screened.checked
+        for engine, routing, read, q, result in zip(engines, routed, reads, screened.quiet, (rb, rc), strict=True):
+            if not read:
+                continue
+            got = engine.absorb(event, q, routing, checked=checked)
+            if got.directives:
+                result.directives += got.directives
+            if got.errors:
+                result.errors += got.errors
+
+    return absorb
+
+
 def _stateless(policies: list[CompiledPolicy]) -> Evaluate:
     """`PolicySet.evaluate` for the policies of one input, but into the caller's Result: the
     caller keeps one for all the events on which nothing fires (most), not one per event."""
@@ -294,28 +322,37 @@ class _Replay:
         self.instant: float | None = None  # t_s of the decisions held below
         self.held: tuple[list[Decision], list[Decision]] = ([], [])
 
-    def feed(self, records: Iterator[Record | BadLine | Quiet]) -> None:
+    def feed(self, records: Iterator[Record | BadLine | Quiet | Screened]) -> None:
         """Evaluate every event in both sets; the hot loop of a replay. A Quiet run (the columnar
         engine's) is counted, not evaluated: nothing happens on it in either set."""
         both = {name: _both(self.baseline, self.candidate, name) for name in self.per_input}
         rb, rc = Result(), Result()
         per_input, time_fields = self.per_input, self.time_fields
         seq = 0
+        absorbed = {name: _absorbing(self.baseline, self.candidate, name) for name in self.per_input}
         for record in records:
+            screened = None
             if type(record) is not tuple:
                 if type(record) is Quiet:
                     per_input[record.input] += record.count
                     seq += record.count
                     if record.same:
                         self._same(record.same)
-                else:
+                    continue
+                if type(record) is not Screened:
                     self._bad_line(record)  # type: ignore[arg-type]
-                continue
-            line, name, event = record  # type: ignore[misc]
+                    continue
+                screened = record
+                line, name, event = record.line, record.input, record.event  # type: ignore[union-attr]
+            else:
+                line, name, event = record  # type: ignore[misc]
             per_input[name] += 1
             if time_fields and name in time_fields:
                 self._tick(event.get(time_fields[name]))
-            both[name](event, rb, rc)
+            if screened is None:
+                both[name](event, rb, rc)
+            else:
+                absorbed[name](event, screened, rb, rc)  # type: ignore[misc]
             if rb.directives or rc.directives or rb.errors or rc.errors:
                 if (rb.errors or rc.errors) and self._refused(name, rb.errors, rc.errors):
                     self.refused += 1

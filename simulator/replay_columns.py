@@ -8,11 +8,17 @@ the row reader would have made, to be evaluated by the row path. The report is t
 row engine's, byte for byte: the columnar engine only skips, in bulk, the events on which
 nothing happens.
 
+Sets with event time run in Engines, whose state depends on every event: there every event goes
+to both Engines (`_Screen`), and the columnar side only proves, per row and per rule, which
+level rules do nothing on it (`compiler.columnar.window`), so the Engines skip those steps
+(`Engine.absorb`). The report is again the row engine's.
+
 `--engine auto` runs columnar when it can, and row otherwise. It can when numpy and pyarrow are
-installed, neither set has event time or threats (an Engine's state is per event), every event
-is of one input (envelopes and several inputs are read row by row), the policies of both sets
-that read it declare the same fields with column types, and the file is Parquet, Arrow IPC, CSV
-(`.csv`) or JSONL (`.jsonl`, `.ndjson`, `.json`), the last two optionally `.gz`.
+installed, neither set has threats, both or neither have event time (then without `stream { id }`
+and not from CSV), every event is of one input (envelopes and several inputs are read row by
+row), the policies of both sets that read it declare the same fields with column types, and the
+file is Parquet, Arrow IPC, CSV (`.csv`) or JSONL (`.jsonl`, `.ndjson`, `.json`), the last two
+optionally `.gz`.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from typing import Any
 
 from ballast.runtime.errors import UsageError
 from ballast.runtime.policy import PolicySet
-from ballast.simulator.telemetry import BadLine, Fields, Quiet, Record
+from ballast.simulator.telemetry import BadLine, Fields, Quiet, Record, Screened
 
 ENGINES = ("auto", "row", "columnar")
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -41,6 +47,7 @@ class EnginePlan:
     reason: str = ""  # why the row engine runs (empty when columnar does)
     policies: list = field(default_factory=list)  # ColumnarPolicy of both sets reading the target
     sides: tuple[list, list] = ([], [])  # the same, per set, for the explanation
+    windowed: bool = False  # both sets have event time: every event goes to their Engines, screened
 
     def explain(self) -> str:
         """The plan as text, for `ballast replay --explain-plan`."""
@@ -115,12 +122,16 @@ def _why_not_columnar(plan: EnginePlan, baseline: PolicySet, candidate: PolicySe
         return "files named neither .jsonl, .ndjson, .json nor .csv are read row by row"
     if plan.target is None:
         return "the policies read several inputs: JSONL envelopes are read row by row (pass --input NAME)"
+    timed = []
     for label, side in (("baseline", baseline), ("candidate", candidate)):
         if side.threats:
             return f"the {label} has threat documents, which an Engine runs event by event"
-        timed = [p.name for p in side.policies if p.timing_ir["stream"].get("time")]
-        if timed:
-            return f"the {label} policy {timed[0]} has event time: an Engine runs it event by event"
+        timed.append(any(p.timing_ir["stream"].get("time") for p in side.policies))
+    if timed[0] != timed[1]:
+        which = "baseline" if timed[0] else "candidate"
+        return f"only the {which} has event time: the columnar engine screens events for two Engines or none"
+    if plan.file_format == "csv" and any(f["type"] == "timestamp" for f in inputs[plan.target]):
+        return "CSV with timestamps is read row by row"
     from ballast.compiler.columnar import ColumnarPolicy
 
     sides = tuple([ColumnarPolicy(p) for p in s.policies if p.input_name == plan.target] for s in (baseline, candidate))
@@ -135,13 +146,14 @@ def _why_not_columnar(plan: EnginePlan, baseline: PolicySet, candidate: PolicySe
         return f"the policies reading {plan.target} declare different fields: each event is checked row by row"
     plan.policies = readers
     plan.sides = (sides[0], sides[1])
+    plan.windowed = timed[0]
     return ""
 
 
 def _shape(fields: Fields) -> frozenset[tuple[str, str]]:
-    from ballast.compiler.columnar.codegen import kind_of
+    from ballast.compiler.columnar.codegen import column_kind
 
-    return frozenset((f["name"], str(kind_of(f["type"]))) for f in fields)
+    return frozenset((f["name"], str(column_kind(f["type"]))) for f in fields)
 
 
 def column_records(
@@ -152,7 +164,7 @@ def column_records(
     chunk_rows: int | None = None,
     progress: Callable[[int], None] | None = None,
     progress_every: int = 1 << 16,
-) -> Iterator[Record | BadLine | Quiet]:
+) -> Iterator[Record | BadLine | Quiet | Screened]:
     """The replay's event stream on the columnar engine: Quiet runs, and the rest as Records
     and BadLines of the row reader, in file order. After each chunk, `progress(n)` is called
     for each multiple n of `progress_every` lines the chunk reached, as the row engine does."""
@@ -163,10 +175,14 @@ def column_records(
     assert plan.target is not None and plan.engine == "columnar"
     target, policies = plan.target, plan.policies
     fields = policies[0].policy.fields
-    twins = _pair(plan)
+    twins = None if plan.windowed else _pair(plan)
+    screen = _Screen(np, plan) if plan.windowed else None
     lines = reported = 0
     for chunk in read_columns(telemetry, target, fields, inputs, chunk_rows=chunk_rows or CHUNK_ROWS):
-        if not isinstance(chunk, Chunk):
+        if screen is not None:
+            yield from screen.records(chunk)
+            lines += len(chunk) if not isinstance(chunk, Chunk) else chunk.batch.rows
+        elif not isinstance(chunk, Chunk):
             yield from chunk
             lines += len(chunk)
         else:
@@ -194,6 +210,122 @@ def column_records(
             while reported + progress_every <= lines:
                 reported += progress_every
                 progress(reported)
+
+
+class _Screen:
+    """The stream of a replay whose sets have event time: every event goes to both Engines.
+
+    A row every policy's schema check passes (when all policies reading the input declare the
+    same fields) is handed over as the event that check makes of it, built from the columns
+    (`checked`: not parsed nor checked again), Screened with the rules proven to do nothing on
+    it (`ColumnarPolicy.quiet_rules`). Any other row goes as the row reader's Record, stepped
+    in full."""
+
+    def __init__(self, np: Any, plan: EnginePlan) -> None:
+        self.np = np
+        self.sides = plan.sides
+        readers = plan.sides[0] + plan.sides[1]
+        same = all(p.policy.fields == readers[0].policy.fields for p in readers)
+        self.fields: list[dict[str, Any]] | None = readers[0].policy.fields if same else None
+        self.quiet: dict[tuple[int, ...], tuple[dict[str, frozenset[int]], dict[str, frozenset[int]]]] = {}
+
+    def records(self, chunk: Any) -> Iterator[Record | BadLine | Screened]:
+        from ballast.compiler.columnar.schema import clean_rows
+        from ballast.simulator.telemetry_columns import Chunk
+
+        if not isinstance(chunk, Chunk):  # rows the row reader read: the screens take them in
+            events = [r[2] for r in chunk if isinstance(r, tuple)]
+            for policy in self.sides[0] + self.sides[1]:
+                if policy.windowed and events:
+                    policy.follow(events)
+            yield from chunk
+            return
+        np, batch = self.np, chunk.batch
+        shared: dict[str, Any] = {}
+        masks = [[self._mask(p, batch, shared) for p in side] for side in self.sides]
+        rows = [m.tolist() for side in masks for m in side]
+        trusted = np.zeros(batch.rows, dtype=bool)
+        if self.fields is not None and chunk.first is not None:
+            trusted = clean_rows(self.fields, batch.columns, batch.present, batch.foreign)
+        events = _checked_events(np, self.fields, batch, trusted, shared) if trusted.any() else iter(())
+        busy = np.flatnonzero(~trusted)
+        raw = iter(chunk.records(busy) if len(busy) else ())
+        name, first = chunk.input, chunk.first
+        for position, is_trusted in enumerate(trusted.tolist()):
+            if is_trusted:
+                quiet = self._quiet(tuple(r[position] for r in rows))
+                yield Screened(first + position, name, next(events), quiet, True)
+                continue
+            record = next(raw)
+            if record is None:
+                continue
+            if type(record) is tuple and any(r[position] for r in rows):
+                line, input_name, event = record
+                yield Screened(line, input_name, event, self._quiet(tuple(r[position] for r in rows)))
+            else:
+                yield record
+
+    def _mask(self, policy: Any, batch: Any, shared: dict[str, Any]) -> Any:
+        """Per row, the bits of the policy's rules proven to do nothing."""
+        np = self.np
+        if policy.windowed:
+            return policy.quiet_rules(batch, shared)
+        every = (1 << min(len(policy.policy.rules), 63)) - 1
+        return np.where(policy.quiet(batch, shared), np.int64(every), np.int64(0))
+
+    def _quiet(self, key: tuple[int, ...]) -> tuple[dict[str, frozenset[int]], dict[str, frozenset[int]]]:
+        """The quiet rules of both sides for one combination of masks (a few recur: interned)."""
+        found = self.quiet.get(key)
+        if found is None:
+            masks = iter(key)
+            found = tuple(  # type: ignore[assignment]
+                {p.policy.name: _indices(next(masks)) for p in side} for side in self.sides
+            )
+            self.quiet[key] = found  # type: ignore[assignment]
+        return found  # type: ignore[return-value]
+
+
+def _checked_events(
+    np: Any, fields: list[dict[str, Any]], batch: Any, rows: Any, shared: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
+    """The events the schema check makes of the `rows` (clean, a bool mask) of a batch, built
+    from the columns: its fields in schema order, the present ones, each converted as `validate`
+    converts it (a timestamp to epoch seconds, a float field's value to float). Exactly what
+    `CompiledPolicy.prepare` returns for such a row, whose time is text (so the check that
+    passes an event unchanged never does)."""
+    from ballast.compiler.columnar.schema import timestamps
+
+    taken = np.flatnonzero(rows)
+    names = [f["name"] for f in fields]
+    columns = []
+    present = []
+    for f in fields:
+        name, t = f["name"], f["type"]
+        values = batch.columns[name]
+        if t == "timestamp":
+            key = "time " + name
+            if key not in shared:
+                shared[key] = timestamps(values)
+            column = shared[key][taken].tolist()
+        elif hasattr(values, "to_pylist"):  # strings and enums
+            column = values.take(taken).to_pylist()
+        elif t == "float":
+            column = values[taken].astype(np.float64).tolist()
+        else:
+            column = values[taken].tolist()
+        columns.append(column)
+        present.append(batch.present[name][taken])
+    full = np.logical_and.reduce(present) if present else np.ones(len(taken), dtype=bool)
+    flags = [p.tolist() for p in present]
+    for i, (whole, values) in enumerate(zip(full.tolist(), zip(*columns, strict=True), strict=True)):
+        if whole:
+            yield dict(zip(names, values, strict=True))
+        else:
+            yield {n: v for n, v, p in zip(names, values, flags, strict=True) if p[i]}
+
+
+def _indices(mask: int) -> frozenset[int]:
+    return frozenset(i for i in range(63) if mask >> i & 1)
 
 
 def _pair(plan: EnginePlan) -> list[int] | None:

@@ -64,6 +64,19 @@ class Quiet:
     same: tuple[tuple[tuple[str, str], int], ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Screened:
+    """An event the columnar engine hands a replay with the rules proven to do nothing on it:
+    `quiet[side][policy]` the indices of those rules in each set (`Engine.absorb`). `checked`:
+    the event is already what the schema check makes of the line (built from the columns)."""
+
+    line: int
+    input: str
+    event: dict[str, Any]
+    quiet: tuple[Mapping[str, frozenset[int]], Mapping[str, frozenset[int]]]
+    checked: bool = False
+
+
 def read_telemetry(
     path: str | Path, inputs: Mapping[str, Fields], *, input: str | None = None
 ) -> Iterator[Record | BadLine]:
@@ -347,6 +360,7 @@ __all__ = [
     "BadLine",
     "Quiet",
     "Record",
+    "Screened",
     "csv_columns",
     "csv_record",
     "csv_rows",

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ballast.compiler.columnar import Batch, require
-from ballast.compiler.columnar.codegen import kind_of
+from ballast.compiler.columnar.codegen import column_kind
 from ballast.runtime.errors import UsageError
 from ballast.simulator.telemetry import BadLine, Fields, Record, line_reader, unreadable
 
@@ -75,6 +75,7 @@ class Chunk:
     input: str
     batch: Batch
     records: Callable[[Sequence[int]], list[Record | BadLine | None]]
+    first: int | None = None  # the line of row 0 when row i is on line first + i (JSONL, tables)
 
 
 Rows = list[Record | BadLine]  # rows the column reader leaves to the row path, already read
@@ -201,7 +202,7 @@ def _table_chunks(name: str, target: str, fields: Fields, batches: Iterator[Any]
         def records(positions: Sequence[int], events: Any = events, first: int = first) -> list[Record | BadLine]:
             return [(first + int(i), target, event) for i, event in zip(positions, events(positions), strict=True)]
 
-        yield Chunk(target, typed_batch(table, fields, events), records)
+        yield Chunk(target, typed_batch(table, fields, events), records, first)
         line += table.num_rows
 
 
@@ -217,7 +218,7 @@ def typed_batch(table: Any, fields: Fields, events: Callable[[Sequence[int]], li
         if column_name not in declared:  # an unknown field, where it holds a value
             foreign |= _valid(np, table.column(column_name))
     for f in fields:
-        name, kind = f["name"], kind_of(f["type"])
+        name, kind = f["name"], column_kind(f["type"])
         array = table.column(name) if name in table.column_names else pa.nulls(rows)
         if isinstance(array, pa.ChunkedArray):
             array = array.combine_chunks()
@@ -377,7 +378,7 @@ class _JsonlReader(LinePieces):
         self.np, self.pa, self.pj = np, pa, pj
         self.name, self.target, self.fields = name, target, fields
         self.read_line = line_reader(name, target, inputs)
-        schema = pa.schema([(f["name"], _ARROW[kind_of(f["type"]) or "str"](pa)) for f in fields])
+        schema = pa.schema([(f["name"], _ARROW[column_kind(f["type"]) or "str"](pa)) for f in fields])
         self.parse_options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
         self.line = 1
 
@@ -414,7 +415,7 @@ class _JsonlReader(LinePieces):
             got = (read(first + int(i), text(int(i))) for i in positions)
             return [r[2] if isinstance(r, tuple) else None for r in got]
 
-        return Chunk(self.target, typed_batch(table, self.fields, events), records)
+        return Chunk(self.target, typed_batch(table, self.fields, events), records, first)
 
 
 __all__ = [

@@ -20,8 +20,9 @@ FINGERPRINT_SHOWN = 12  # hex digits of a set's fingerprint in messages: enough 
 DESCRIPTION = """Replay recorded telemetry (JSONL, CSV, Parquet or Arrow IPC) through a baseline and a candidate
 policy set, open loop: both see the same events, and their directives are compared rule by rule
 (how often each rule fired, when it first decided differently, on which event). Prints a
-ballast.replay/1 report (docs/replay.md). Stateless sets run on the columnar engine when
-ballast[columnar] is installed (--engine, --explain-plan); the report is the same on every engine.
+ballast.replay/1 report (docs/replay.md). Sets run on the columnar engine when ballast[columnar] is
+installed (--engine, --explain-plan; with event time, every event still goes to the Engine, which
+skips the rules proven quiet); the report is the same on every engine.
 Exits 0 when every rule decided the same, 1 when some rule's decisions differ (like diff) or when
 the replay proves nothing (no line evaluated, or more lines rejected than --max-rejected allows), 2
 when the telemetry or the policies cannot be read."""

@@ -33,8 +33,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ballast.compiler.columnar.deps import require
-from ballast.runtime.ir import IR, field_path
+from ballast.runtime.ir import IR, field_path, slot_key
 
+WINDOW_FUNCTIONS = ("count", "min", "max", "sum", "avg", "delta", "rate")  # the aggregates the window screen computes
+UNSAFE = "?"  # columns[UNSAFE + slot]: rows where the aggregate may differ from the Engine's
+ERROR = "±"  # columns[ERROR + slot]: a bound on the error of a float sum or average
 EXACT_INT = 2**53  # every int of at most this magnitude is exactly a float64, and int64 sums of two stay exact
 
 Columns = Mapping[str, Any]  # field -> numpy array (int64, float64, bool) or pyarrow string array
@@ -54,12 +57,15 @@ class _Value:
     """A compiled sub-expression: its kind (int, float, bool, str), how to compute it, and for an
     int its proven range."""
 
-    __slots__ = ("bounds", "kind", "run")
+    __slots__ = ("bounds", "err", "kind", "run")
 
-    def __init__(self, kind: str, run: Run, bounds: Bounds = None) -> None:
+    def __init__(self, kind: str, run: Run, bounds: Bounds = None, err: Run | None = None) -> None:
         self.kind = kind
         self.run = run
         self.bounds = bounds
+        # a bound on |value - the row path's value| (a float sum or average of a window), or
+        # None when the value is exact; such a value may only be compared (`_cmp`)
+        self.err = err
 
 
 def kind_of(t: Any) -> str | None:
@@ -69,12 +75,23 @@ def kind_of(t: Any) -> str | None:
     return {"int": "int", "float": "float", "bool": "bool", "string": "str"}.get(t)
 
 
-def compile_condition(when: IR, fields: list[dict[str, Any]]) -> Callable[[Columns, int], tuple[Any, Any]]:
+def column_kind(t: Any) -> str | None:
+    """The kind a column reader types a field as: `kind_of`, and a timestamp as its text (which
+    `schema.timestamps` parses as the row path does; conditions cannot read it)."""
+    return "str" if t == "timestamp" else kind_of(t)
+
+
+def compile_condition(
+    when: IR, fields: list[dict[str, Any]], *, windows: Callable[[str], str] | None = None
+) -> Callable[[Columns, int], tuple[Any, Any]]:
     """`run(columns, rows) -> (value, unsafe)` for a bool condition, as numpy bool arrays of `rows`.
 
-    Raises Unsupported when the condition uses what is not compiled (see the module docstring).
+    `windows`: window aggregates among WINDOW_FUNCTIONS are read from the columns the window
+    screen adds, `windows(slot)` naming the column of a slot (`_Compiler._agg`). Raises Unsupported when the condition uses what is not compiled
+    (see the module docstring).
     """
-    value = compile_expression(when, fields)
+    np, _, _ = require()
+    value = _Compiler(np, {f["name"]: f for f in fields}, windows).exact(when)
     if value.kind != "bool":
         raise Unsupported(f"the condition is {value.kind}, not bool")
     return finish(value)
@@ -107,16 +124,53 @@ def finish(value: _Value) -> Callable[[Columns, int], tuple[Any, Any]]:
 
 
 class _Compiler:
-    def __init__(self, np: Any, fields: Mapping[str, dict[str, Any]]) -> None:
+    def __init__(
+        self, np: Any, fields: Mapping[str, dict[str, Any]], windows: Callable[[str], str] | None = None
+    ) -> None:
         self.np = np
         self.fields = fields
+        self.windows = windows
 
     def value(self, node: IR) -> _Value:
         k = node["k"]
         method = getattr(self, f"_{k}", None)
         if method is None:
             raise Unsupported(f"{_KIND_NAMES.get(k, k)} is evaluated row by row")
-        return method(node)
+        value: _Value = method(node)
+        return value
+
+    def exact(self, node: IR) -> _Value:
+        """A sub-expression used otherwise than compared: its value must be exact."""
+        value = self.value(node)
+        if value.err is not None:
+            raise Unsupported("a sum or avg of a float field used otherwise than compared is evaluated row by row")
+        return value
+
+    def _agg(self, node: IR) -> _Value:
+        """A window aggregate, read from the columns the window screen computed (`window`):
+        `columns[slot]` its value per row, `columns[UNSAFE + slot]` the rows where it may differ
+        from the Engine's (no data, beyond ±2**53), `columns[ERROR + slot]` for a float sum or
+        average a bound on how much it may differ."""
+        fn = node["fn"]
+        if self.windows is None or fn not in WINDOW_FUNCTIONS:
+            raise Unsupported(f"the aggregate {fn} is evaluated by the Engine")
+        path = field_path(node)
+        spec = self.fields.get(path[0]) if len(path) == 1 else None
+        if spec is None or spec["type"] not in ("int", "float"):
+            raise Unsupported(f"{fn} of {'.'.join(path)}: windows are computed over top-level int and float fields")
+        slot = self.windows(slot_key(node))
+        unsafe = UNSAFE + slot
+
+        def read(c: Columns, m: list[Any]) -> Any:
+            m.append(c[unsafe])
+            return c[slot]
+
+        if fn == "count" or (node.get("t") == "int"):
+            return _Value("int", read, (-EXACT_INT, EXACT_INT))
+        if fn in ("sum", "avg") and spec["type"] == "float":
+            error = ERROR + slot
+            return _Value("float", read, err=lambda c, m: c[error])
+        return _Value("float", read)
 
     # ---- leaves ----
 
@@ -180,13 +234,13 @@ class _Compiler:
         return _Value("bool", lambda c, m: np.logical_or(left.run(c, m), right.run(c, m)))
 
     def _bool(self, node: IR) -> _Value:
-        value = self.value(node)
+        value = self.exact(node)
         if value.kind != "bool":
             raise Unsupported(f"a {value.kind} where a bool is needed")
         return value
 
     def _cond(self, node: IR) -> _Value:
-        c, a, b = self._bool(node["c"]), self.value(node["a"]), self.value(node["b"])
+        c, a, b = self._bool(node["c"]), self.exact(node["a"]), self.exact(node["b"])
         if a.kind != b.kind or a.kind == "str":
             raise Unsupported("a ?: whose branches are of different kinds, or strings")
         np = self.np
@@ -213,7 +267,7 @@ class _Compiler:
         return _Value(e.kind, lambda c, m: np.abs(e.run(c, m)), bounds)
 
     def _number(self, node: IR) -> _Value:
-        value = self.value(node)
+        value = self.exact(node)
         if value.kind not in ("int", "float"):
             raise Unsupported(f"arithmetic on a {value.kind}")
         return value
@@ -287,7 +341,20 @@ class _Compiler:
         ufunc = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal}
         ufunc |= {">": np.greater, ">=": np.greater_equal}
         fn = ufunc[op]
-        return _Value("bool", lambda c, m: fn(left.run(c, m), right.run(c, m)))
+        if left.err is None and right.err is None:
+            return _Value("bool", lambda c, m: fn(left.run(c, m), right.run(c, m)))
+        # a side known within a bound: decided only where the sides are further apart than the
+        # bounds (and the rounding of their difference), where every value within them compares alike
+        errors = [side.err for side in (left, right) if side.err is not None]
+
+        def bounded(c: Columns, m: list[Any]) -> Any:
+            a, b = left.run(c, m), right.run(c, m)
+            slack = sum(err(c, m) for err in errors)
+            apart = np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float))
+            m.append(~(apart > slack * (1 + 2.0**-50) + 2.0**-1000))
+            return fn(a, b)
+
+        return _Value("bool", bounded)
 
     def _in(self, node: IR) -> _Value:
         right = node["r"]
@@ -297,7 +364,7 @@ class _Compiler:
             items = [i["v"] for i in right["items"]]
         else:
             raise Unsupported("`in` a list that is not written out")
-        left = self.value(node["l"])
+        left = self.exact(node["l"])
         np = self.np
         if left.kind == "str" and all(type(i) is str for i in items):
             _, pa, pc = require()
@@ -344,4 +411,15 @@ _KIND_NAMES = {
 }
 
 
-__all__ = ["EXACT_INT", "Unsupported", "compile_condition", "compile_expression", "finish", "kind_of"]
+__all__ = [
+    "ERROR",
+    "EXACT_INT",
+    "UNSAFE",
+    "WINDOW_FUNCTIONS",
+    "Unsupported",
+    "column_kind",
+    "compile_condition",
+    "compile_expression",
+    "finish",
+    "kind_of",
+]

@@ -17,8 +17,10 @@ from typing import Any
 from ballast.compiler.columnar.deps import require
 from ballast.compiler.columnar.fallback import Busy, busy_rows, row_rule
 from ballast.compiler.columnar.plan import RulePlan, describe, plan_rules, policy_problem
-from ballast.compiler.columnar.schema import clean_rows
+from ballast.compiler.columnar.schema import clean_rows, timestamps
+from ballast.compiler.columnar.window import WindowScreen
 from ballast.runtime.codegen import node_key
+from ballast.runtime.ir import slot_key
 from ballast.runtime.policy import CompiledPolicy, Result
 
 
@@ -49,7 +51,15 @@ class ColumnarPolicy:
         self._fallback: list[Busy] = []
         self._schema_key = "schema " + json.dumps(policy.fields, sort_keys=True)
         self._keys = [f"rule {node_key(rule.when)}" for rule in policy.rules]
-        if self.plans is not None:
+        self.screen: WindowScreen | None = None
+        time = policy.timing_ir["stream"].get("time")
+        if self.plans is not None and time:
+            aggregates: dict[tuple[str, ...], dict[str, Any]] = {}
+            for p in self.plans:
+                if p.columnar and p.grouping is not None:
+                    aggregates.setdefault(p.grouping, {}).update((slot_key(n), n) for n in p.aggregates)
+            self.screen = WindowScreen(time, policy.fields, aggregates)
+        elif self.plans is not None:
             self._fallback = [row_rule(policy, p.index) for p in self.plans if not p.columnar]
 
     @property
@@ -87,6 +97,60 @@ class ColumnarPolicy:
             ok &= ~unsafe
             runs.append(fires)
         return ok, [None if fires is None else fires & ok for fires in runs]
+
+    @property
+    def windowed(self) -> bool:
+        """Whether the policy has event time: every row goes to its Engine (`quiet_rules`)."""
+        return self.screen is not None
+
+    def quiet_rules(self, batch: Batch, shared: dict[str, Any] | None = None) -> Any:
+        """For a policy with event time: an int64 array, per row the bits (1 << rule index) of
+        the rules proven to do nothing on it (`Engine.absorb`), 0 for a row the Engine must
+        step in full. Call it on every batch of the stream, in order; `poison()` for events of
+        the input it is not shown (the row reader's). Rules past the 63rd are always stepped."""
+        np, _, _ = require()
+        assert self.screen is not None and self.plans is not None
+        shared = {} if shared is None else shared
+        schema = self._schema_key
+        if schema not in shared:
+            shared[schema] = clean_rows(self.policy.fields, batch.columns, batch.present, batch.foreign)
+        clean = shared[schema]
+        rejected = self._rejected(batch, clean)
+        time = self.screen.time_field
+        if "time " + time not in shared:
+            shared["time " + time] = timestamps(batch.columns[time])
+        admitted, windows = self.screen.columns(batch, clean, rejected, shared["time " + time])
+        masks = np.zeros(batch.rows, dtype=np.int64)
+        if not admitted.any():
+            return masks
+        columns = {**batch.columns, **windows}
+        for plan in self.plans:
+            if not plan.columnar or plan.index > 62:
+                continue
+            fires, unsafe = plan.run(columns, batch.rows)
+            masks |= np.where(admitted & ~unsafe & ~fires, np.int64(1) << plan.index, 0)
+        return masks
+
+    def _rejected(self, batch: Batch, clean: Any) -> Any:
+        """The rows the schema check does not pass unchanged that it refuses (the Engine admits
+        none of them); the others it may admit, converted, which the screen cannot follow."""
+        np, _, _ = require()
+        rejected = np.zeros(batch.rows, dtype=bool)
+        positions = np.flatnonzero(~clean)
+        if len(positions):
+            scratch = Result()
+            events = batch.events(positions)
+            refused = [e is None or self.policy.prepare(e, scratch) is None for e in events]
+            rejected[positions] = refused
+        return rejected
+
+    def follow(self, events: list[Any]) -> None:
+        """Events not in a batch (rows the column readers left to the row reader), in file order:
+        those the schema check accepts are admitted by the Engine, and the screen takes them in."""
+        assert self.screen is not None
+        scratch = Result()
+        prepared = (self.policy.prepare(e, scratch) for e in events)
+        self.screen.follow([data for data in prepared if data is not None])
 
     def quiet(self, batch: Batch, shared: dict[str, Any] | None = None) -> Any:
         """A numpy bool array: the rows on which this policy decides nothing and reports nothing

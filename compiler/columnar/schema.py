@@ -3,17 +3,36 @@
 The column readers hand over each field as values plus a `present` mask (null or absent is not
 present) and mark `foreign` the rows they could not type exactly (a cell of another type, an
 unknown field). A row is *clean* when it is not foreign, every required field is present, and
-every present value is in its declared range (and finite, and of its enum): exactly the rows on
+every present value is in its declared range (and finite, and of its enum, and for a timestamp
+a text `parse_timestamp` reads): exactly the rows on
 which the row path's schema check reports nothing. The rest go to the row path, which names
 the problem.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from ballast.compiler.columnar.deps import require
+from ballast.runtime.values import parse_timestamp
+
+
+def timestamps(column: Any) -> Any:
+    """A timestamp column (its text, as the column readers type it) as epoch seconds, float64, NaN
+    where the row path's `parse_timestamp` refuses the text (or it is null). One parse per
+    distinct text: a stream of many keys repeats each instant."""
+    np, _, _ = require()
+    parsed: dict[Any, float] = {}
+    out = np.empty(len(column))
+    for i, text in enumerate(column.to_pylist()):
+        moment = parsed.get(text)
+        if moment is None:
+            seconds = parse_timestamp(text) if text is not None else None
+            moment = parsed[text] = math.nan if seconds is None else seconds
+        out[i] = moment
+    return out
 
 
 def clean_rows(
@@ -37,6 +56,8 @@ def clean_rows(
                 ok = (values >= low) if ok is None else ok & (values >= low)
             if high is not None:
                 ok = (values <= high) if ok is None else ok & (values <= high)
+        elif t == "timestamp":
+            ok = ~np.isnan(timestamps(values))
         elif isinstance(t, dict) and "enum" in t:
             member = pc.is_in(values, value_set=pa.array(t["enum"], type=pa.string())).fill_null(False)
             ok = member.to_numpy(zero_copy_only=False)
@@ -45,4 +66,4 @@ def clean_rows(
     return clean
 
 
-__all__ = ["clean_rows"]
+__all__ = ["clean_rows", "timestamps"]
