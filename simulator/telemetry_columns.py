@@ -132,15 +132,38 @@ def _parquet_batches(name: str, chunk_rows: int) -> Iterator[Any]:
 
     try:
         source = pq.ParquetFile(name)
+        # A dictionary-encoded string column is read as a dictionary array: no string is built
+        # per row, and a comparison with it runs once per distinct value (compiler.columnar.strings)
+        encoded = _dictionary_strings(source)
+        if encoded:
+            source = pq.ParquetFile(name, metadata=source.metadata, read_dictionary=encoded)
     except FileNotFoundError:
         raise UsageError(f"{name}: no such telemetry file") from None
     except Exception as exc:  # pyarrow's ArrowInvalid and OSError: not a Parquet file
         raise UsageError(f"{name}: cannot read it as Parquet: {exc}") from None
     with source:
         try:
-            yield from source.iter_batches(batch_size=chunk_rows)
+            # one thread: the replay's target is one core, and on one core the threads only cost
+            yield from source.iter_batches(batch_size=chunk_rows, use_threads=False)
         except Exception as exc:
             raise UsageError(f"{name}: cannot read it as Parquet: {exc}") from None
+
+
+def _dictionary_strings(source: Any) -> list[str]:
+    """The top-level string columns stored with a dictionary in every row group."""
+    _, pa, _ = require()
+    metadata = source.metadata
+    leaves = {source.schema.column(i).path: i for i in range(len(source.schema))}
+    return [
+        column.name
+        for column in source.schema_arrow
+        if (pa.types.is_string(column.type) or pa.types.is_large_string(column.type))
+        and column.name in leaves
+        and all(
+            metadata.row_group(g).column(leaves[column.name]).has_dictionary_page
+            for g in range(metadata.num_row_groups)
+        )
+    ]
 
 
 def _arrow_batches(name: str, chunk_rows: int) -> Iterator[Any]:
@@ -222,13 +245,15 @@ def typed_batch(table: Any, fields: Fields, events: Callable[[Sequence[int]], li
         if isinstance(array, pa.ChunkedArray):
             array = array.combine_chunks()
         typed = _typed(pa, array, kind)
-        here = _valid(np, array)
+        here = _valid(np, array if typed is None else typed)  # a decoded dictionary's nulls are its own
         if typed is None:  # a column of another type: the row path names the problem
             foreign |= here
             typed = pa.nulls(rows, type=_ARROW[kind](pa))
         present[name] = here
         if kind == "str":
             columns[name] = typed
+        elif typed.null_count == 0 and kind != "bool":
+            columns[name] = typed.to_numpy()  # zero copy, read-only: nothing downstream writes a column
         else:
             columns[name] = typed.fill_null(False if kind == "bool" else 0).to_numpy(zero_copy_only=False)
     return Batch(rows, columns, present, foreign, events)
@@ -254,6 +279,10 @@ def _typed(pa: Any, array: Any, kind: str) -> Any:
     if pa.types.is_null(t):
         return pa.nulls(len(array), type=_ARROW[kind](pa))
     if pa.types.is_dictionary(t):
+        values = t.value_type
+        strings = pa.types.is_string(values) or pa.types.is_large_string(values)
+        if kind == "str" and strings and array.dictionary.null_count == 0:
+            return array  # kept encoded (compiler.columnar.strings); a null entry would hide a row's null
         array = array.dictionary_decode()
         t = array.type
     fits = {
