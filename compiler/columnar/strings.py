@@ -43,14 +43,38 @@ def string_test(column: Any, test: Callable[[Any], Any]) -> Any:
     if not pa.types.is_dictionary(column.type):
         return bools(np, test(column))
     entries = bools(np, test(column.dictionary))
-    if not len(entries):  # every row null: nothing to index
-        return np.zeros(len(column), dtype=bool)
     indices = column.indices
+    codes = (indices.fill_null(0) if indices.null_count else indices).to_numpy()
+    result = _spread(np, entries, codes)
     if indices.null_count:
-        result = entries[indices.fill_null(0).to_numpy()]
         result &= column.is_valid().to_numpy(zero_copy_only=False)
+    return result
+
+
+FEW = 8  # up to this many dictionary entries on the rarer side, compare codes instead of a lookup
+
+
+def _spread(np: Any, entries: Any, codes: Any) -> Any:
+    """`entries[codes]` as a new bool array. A comparison of the codes with a constant runs many
+    times faster than numpy's gather, so where few entries hold (or few do not), they are compared."""
+    hits = np.flatnonzero(entries)
+    if len(hits) == 0:
+        return np.zeros(len(codes), dtype=bool)
+    if len(hits) == len(entries):
+        return np.ones(len(codes), dtype=bool)
+    # Python ints: a numpy int64 would widen every int32 code before comparing
+    if len(hits) <= FEW:
+        result = codes == int(hits[0])
+        for code in hits[1:].tolist():
+            result |= codes == code
         return result
-    return entries[indices.to_numpy()]
+    misses = np.flatnonzero(~entries)
+    if len(misses) <= FEW:
+        result = codes != int(misses[0])
+        for code in misses[1:].tolist():
+            result &= codes != code
+        return result
+    return np.take(entries, codes)
 
 
 __all__ = ["bools", "plain", "string_test"]
