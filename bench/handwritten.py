@@ -54,7 +54,7 @@ def numpy_counts(parquet: Path, chunk_rows: int, *, every_column: bool = False) 
 
     read = {} if every_column else {"read_dictionary": ["tier"]}
     columns = None if every_column else ["tier", *NUMBERS]
-    with pq.ParquetFile(parquet, **read) as source:
+    with pq.ParquetFile(parquet, pre_buffer=False, **read) as source:  # pre-buffered row groups are kept to the end
         for batch in source.iter_batches(batch_size=chunk_rows, columns=columns, use_threads=False):
             num = {name: batch.column(name).to_numpy() for name in NUMBERS}
             critical, batch_tier = tiers(batch)

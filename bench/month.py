@@ -194,10 +194,15 @@ def slice_of(month: Path, path: Path, rows: int) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    batches, count = [], 0
     with pq.ParquetFile(month) as source:
-        table = pa.Table.from_batches(source.iter_batches(batch_size=rows)).slice(0, rows)  # stops at `rows`
-    pq.write_table(table, path)
-    return table.num_rows
+        for batch in source.iter_batches(batch_size=min(rows, 1 << 17)):
+            batches.append(batch.slice(0, rows - count))
+            count += batches[-1].num_rows
+            if count >= rows:
+                break  # read no further: the recording does not fit in memory
+    pq.write_table(pa.Table.from_batches(batches), path)
+    return count
 
 
 # ---- the month's replay, in a child process ----

@@ -131,12 +131,13 @@ def _parquet_batches(name: str, chunk_rows: int) -> Iterator[Any]:
     import pyarrow.parquet as pq
 
     try:
-        source = pq.ParquetFile(name)
-        # A dictionary-encoded string column is read as a dictionary array: no string is built
-        # per row, and a comparison with it runs once per distinct value (compiler.columnar.strings)
-        encoded = _dictionary_strings(source)
-        if encoded:
-            source = pq.ParquetFile(name, metadata=source.metadata, read_dictionary=encoded)
+        with pq.ParquetFile(name) as probe:
+            # A dictionary-encoded string column is read as a dictionary array: no string is built
+            # per row, and a comparison with it runs once per distinct value (compiler.columnar.strings)
+            metadata, encoded = probe.metadata, _dictionary_strings(probe)
+        # No pre-buffering: pyarrow (26) keeps every row group it pre-buffered until the file is
+        # closed, so the memory of a replay would grow with the recording (a month: 3 GiB)
+        source = pq.ParquetFile(name, metadata=metadata, read_dictionary=encoded or None, pre_buffer=False)
     except FileNotFoundError:
         raise UsageError(f"{name}: no such telemetry file") from None
     except Exception as exc:  # pyarrow's ArrowInvalid and OSError: not a Parquet file

@@ -76,9 +76,8 @@ def test_parquet_replays_as_the_same_events_in_jsonl(
         pq.write_table(table, parquet, row_group_size=row_group, use_dictionary=dictionary, **limit)
         want = replay(jsonl, baseline, candidate, engine="row", max_rejected=1)
         got = replay(parquet, baseline, candidate, engine="columnar", chunk_rows=chunk_rows, max_rejected=1)
-    for report in (want, got):
-        report["telemetry"]["file"] = "t"
-    assert report_text(got) == report_text(want)
+    # the same events: the reports differ only by the file's name (in the head and in the reasons)
+    assert report_text(got).replace(str(parquet), "t") == report_text(want).replace(str(jsonl), "t")
 
 
 def test_dictionary_pages_are_read_as_dictionaries(tmp_path: Path) -> None:
