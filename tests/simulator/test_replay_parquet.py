@@ -90,3 +90,25 @@ def test_dictionary_pages_are_read_as_dictionaries(tmp_path: Path) -> None:
     [chunk] = read_columns(tmp_path / "t.parquet", policy.input_name, policy.fields, {})
     assert pa.types.is_dictionary(chunk.batch.columns["tier"].type)
     assert pa.types.is_string(chunk.batch.columns["name"].type)
+
+
+def test_arrow_dictionary_columns_with_a_new_dictionary_per_batch(tmp_path: Path) -> None:
+    """An Arrow IPC stream may replace a column's dictionary from one batch to the next; a chunk
+    that joins such batches reads as the same events as JSONL."""
+    from test_replay_columnar import clean_events
+
+    baseline, candidate = SETS
+    events = clean_events(30)
+    batches = []
+    for part in (events[:13], events[13:]):  # each its own dictionaries: 'a' first, then 'b' first
+        batches += stored(pa.Table.from_pylist(part), "dictionary").to_batches()
+    with pa.OSFile(str(tmp_path / "t.arrows"), "wb") as sink, pa.ipc.new_stream(sink, batches[0].schema) as out:
+        for batch in batches:
+            out.write_batch(batch)
+    (tmp_path / "t.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    want = replay(tmp_path / "t.jsonl", baseline, candidate, engine="row")
+    for chunk_rows in (7, 30):
+        got = replay(tmp_path / "t.arrows", baseline, candidate, engine="columnar", chunk_rows=chunk_rows)
+        text = report_text(got).replace(str(tmp_path / "t.arrows"), "t")
+        assert text == report_text(want).replace(str(tmp_path / "t.jsonl"), "t")
+    assert want["decisions"]["baseline"] > 0
