@@ -216,17 +216,43 @@ def _table_chunks(name: str, target: str, fields: Fields, batches: Iterator[Any]
             twice = next(n for n in names if names.count(n) > 1)
             raise UsageError(f"{name}: the column {twice!r} appears twice; an event has one value per field")
 
-        def events(positions: Sequence[int], table: Any = table) -> list[dict[str, Any]]:
+        def events(positions: Sequence[int], table: Any = table, names: list[str] = names) -> list[dict[str, Any]]:
             if not len(positions):
                 return []
-            rows = table.take([int(i) for i in positions]).to_pylist()
-            return [{k: v for k, v in row.items() if v is not None} for row in rows]
+            np, _, _ = require()
+            index = np.asarray(positions, dtype=np.int64)
+            columns = [_python_values(table.column(i), index) for i in range(len(names))]
+            rows = zip(*columns, strict=True) if columns else ([] for _ in positions)  # a table may have no column
+            return [{k: v for k, v in zip(names, row, strict=True) if v is not None} for row in rows]
 
         def records(positions: Sequence[int], events: Any = events, first: int = first) -> list[Record | BadLine]:
             return [(first + int(i), target, event) for i, event in zip(positions, events(positions), strict=True)]
 
         yield Chunk(target, typed_batch(table, fields, events), records)
         line += table.num_rows
+
+
+def _python_values(column: Any, index: Any) -> list[Any]:
+    """The column's values at `index` (a numpy int64 array) as pyarrow's `as_py` gives them, None
+    for a null. Integer, float64 and bool columns without nulls go through numpy (whose `tolist`
+    makes the same Python ints, floats and bools), dictionary strings through their dictionary;
+    pyarrow's own conversion, value by value, is about ten times slower."""
+    _, pa, _ = require()
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    t = column.type
+    if column.null_count == 0:
+        if pa.types.is_integer(t) or pa.types.is_float64(t):
+            return column.to_numpy()[index].tolist()
+        if pa.types.is_boolean(t):
+            return column.to_numpy(zero_copy_only=False)[index].tolist()
+        if pa.types.is_dictionary(t) and len(column.dictionary) <= 4 * len(index):
+            dictionary = column.dictionary
+            strings = pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)
+            if dictionary.null_count == 0 and strings:
+                entries = dictionary.to_pylist()
+                return [entries[code] for code in column.indices.to_numpy()[index].tolist()]
+    return column.take(pa.array(index)).to_pylist()
 
 
 def typed_batch(table: Any, fields: Fields, events: Callable[[Sequence[int]], list[dict[str, Any]]]) -> Batch:
