@@ -349,7 +349,11 @@ def _alike_rows(
     ok_c, fires_c = candidate.verdicts(batch, shared)
     alike = ok_b & ok_c
     for fb, fc, directives in zip(fires_b, fires_c, twins, strict=True):
-        alike &= fb == fc if directives else ~(fb | fc)
+        if fb is fc:  # the same condition on both sides (computed once): alike wherever it is
+            if not directives:
+                alike &= ~fb
+        else:
+            alike &= fb == fc if directives else ~(fb | fc)
     name = baseline.policy.name
     same = []
     for rule, fb, directives in zip(baseline.policy.rules, fires_b, twins, strict=True):

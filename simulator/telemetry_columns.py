@@ -132,16 +132,40 @@ def _parquet_batches(name: str, chunk_rows: int) -> Iterator[Any]:
     import pyarrow.parquet as pq
 
     try:
-        source = pq.ParquetFile(name)
+        with pq.ParquetFile(name) as probe:
+            # A dictionary-encoded string column is read as a dictionary array: no string is built
+            # per row, and a comparison with it runs once per distinct value (compiler.columnar.strings)
+            metadata, encoded = probe.metadata, _dictionary_strings(probe)
+        # No pre-buffering: pyarrow (26) keeps every row group it pre-buffered until the file is
+        # closed, so the memory of a replay would grow with the recording (a month: 3 GiB)
+        source = pq.ParquetFile(name, metadata=metadata, read_dictionary=encoded or None, pre_buffer=False)
     except FileNotFoundError:
         raise UsageError(f"{name}: no such telemetry file") from None
     except Exception as exc:  # pyarrow's ArrowInvalid and OSError: not a Parquet file
         raise UsageError(f"{name}: cannot read it as Parquet: {exc}") from None
     with source:
         try:
-            yield from source.iter_batches(batch_size=chunk_rows)
+            # one thread: the replay's target is one core, and on one core the threads only cost
+            yield from source.iter_batches(batch_size=chunk_rows, use_threads=False)
         except Exception as exc:
             raise UsageError(f"{name}: cannot read it as Parquet: {exc}") from None
+
+
+def _dictionary_strings(source: Any) -> list[str]:
+    """The top-level string columns stored with a dictionary in every row group."""
+    _, pa, _ = require()
+    metadata = source.metadata
+    leaves = {source.schema.column(i).path: i for i in range(len(source.schema))}
+    return [
+        column.name
+        for column in source.schema_arrow
+        if (pa.types.is_string(column.type) or pa.types.is_large_string(column.type))
+        and column.name in leaves
+        and all(
+            metadata.row_group(g).column(leaves[column.name]).has_dictionary_page
+            for g in range(metadata.num_row_groups)
+        )
+    ]
 
 
 def _arrow_batches(name: str, chunk_rows: int) -> Iterator[Any]:
@@ -193,17 +217,43 @@ def _table_chunks(name: str, target: str, fields: Fields, batches: Iterator[Any]
             twice = next(n for n in names if names.count(n) > 1)
             raise UsageError(f"{name}: the column {twice!r} appears twice; an event has one value per field")
 
-        def events(positions: Sequence[int], table: Any = table) -> list[dict[str, Any]]:
+        def events(positions: Sequence[int], table: Any = table, names: list[str] = names) -> list[dict[str, Any]]:
             if not len(positions):
                 return []
-            rows = table.take([int(i) for i in positions]).to_pylist()
-            return [{k: v for k, v in row.items() if v is not None} for row in rows]
+            np, _, _ = require()
+            index = np.asarray(positions, dtype=np.int64)
+            columns = [_python_values(table.column(i), index) for i in range(len(names))]
+            rows = zip(*columns, strict=True) if columns else ([] for _ in positions)  # a table may have no column
+            return [{k: v for k, v in zip(names, row, strict=True) if v is not None} for row in rows]
 
         def records(positions: Sequence[int], events: Any = events, first: int = first) -> list[Record | BadLine]:
             return [(first + int(i), target, event) for i, event in zip(positions, events(positions), strict=True)]
 
         yield Chunk(target, typed_batch(table, fields, events), records, first)
         line += table.num_rows
+
+
+def _python_values(column: Any, index: Any) -> list[Any]:
+    """The column's values at `index` (a numpy int64 array) as pyarrow's `as_py` gives them, None
+    for a null. Integer, float64 and bool columns without nulls go through numpy (whose `tolist`
+    makes the same Python ints, floats and bools), dictionary strings through their dictionary;
+    pyarrow's own conversion, value by value, is about ten times slower."""
+    _, pa, _ = require()
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    t = column.type
+    if column.null_count == 0:
+        if pa.types.is_integer(t) or pa.types.is_float64(t):
+            return column.to_numpy()[index].tolist()
+        if pa.types.is_boolean(t):
+            return column.to_numpy(zero_copy_only=False)[index].tolist()
+        if pa.types.is_dictionary(t) and len(column.dictionary) <= 4 * len(index):
+            dictionary = column.dictionary
+            strings = pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)
+            if dictionary.null_count == 0 and strings:
+                entries = dictionary.to_pylist()
+                return [entries[code] for code in column.indices.to_numpy()[index].tolist()]
+    return column.take(pa.array(index)).to_pylist()
 
 
 def typed_batch(table: Any, fields: Fields, events: Callable[[Sequence[int]], list[dict[str, Any]]]) -> Batch:
@@ -223,13 +273,15 @@ def typed_batch(table: Any, fields: Fields, events: Callable[[Sequence[int]], li
         if isinstance(array, pa.ChunkedArray):
             array = array.combine_chunks()
         typed = _typed(pa, array, kind)
-        here = _valid(np, array)
+        here = _valid(np, array if typed is None else typed)  # a decoded dictionary's nulls are its own
         if typed is None:  # a column of another type: the row path names the problem
             foreign |= here
             typed = pa.nulls(rows, type=_ARROW[kind](pa))
         present[name] = here
         if kind == "str":
             columns[name] = typed
+        elif typed.null_count == 0 and kind != "bool":
+            columns[name] = typed.to_numpy()  # zero copy, read-only: nothing downstream writes a column
         else:
             columns[name] = typed.fill_null(False if kind == "bool" else 0).to_numpy(zero_copy_only=False)
     return Batch(rows, columns, present, foreign, events)
@@ -255,6 +307,10 @@ def _typed(pa: Any, array: Any, kind: str) -> Any:
     if pa.types.is_null(t):
         return pa.nulls(len(array), type=_ARROW[kind](pa))
     if pa.types.is_dictionary(t):
+        values = t.value_type
+        strings = pa.types.is_string(values) or pa.types.is_large_string(values)
+        if kind == "str" and strings and array.dictionary.null_count == 0:
+            return array  # kept encoded (compiler.columnar.strings); a null entry would hide a row's null
         array = array.dictionary_decode()
         t = array.type
     fits = {

@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ballast.compiler.columnar.deps import require
+from ballast.compiler.columnar.strings import bools, plain, string_test
 from ballast.runtime.ir import IR, field_path, slot_key
 
 WINDOW_FUNCTIONS = ("count", "min", "max", "sum", "avg", "delta", "rate")  # the aggregates the window screen computes
@@ -40,7 +41,7 @@ UNSAFE = "?"  # columns[UNSAFE + slot]: rows where the aggregate may differ from
 ERROR = "±"  # columns[ERROR + slot]: a bound on the error of a float sum or average
 EXACT_INT = 2**53  # every int of at most this magnitude is exactly a float64, and int64 sums of two stay exact
 
-Columns = Mapping[str, Any]  # field -> numpy array (int64, float64, bool) or pyarrow string array
+Columns = Mapping[str, Any]  # field -> numpy array (int64, float64, bool) or pyarrow string (or dictionary) array
 Run = Callable[[Columns, list[Any]], Any]  # (columns, unsafe masks to add to) -> value
 Bounds = tuple[float, float] | None  # an int expression's proven range, or None when unknown
 
@@ -337,7 +338,7 @@ class _Compiler:
         if left.kind == "str":
             _, _, pc = require()
             fn = pc.equal if op == "==" else pc.not_equal
-            return _Value("bool", lambda c, m: _bools(np, fn(left.run(c, m), right.run(c, m))))
+            return _Value("bool", lambda c, m: _strings_compared(np, fn, left.run(c, m), right.run(c, m)))
         ufunc = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal}
         ufunc |= {">": np.greater, ">=": np.greater_equal}
         fn = ufunc[op]
@@ -369,20 +370,32 @@ class _Compiler:
         if left.kind == "str" and all(type(i) is str for i in items):
             _, pa, pc = require()
             values = pa.array(items, type=pa.string())
-            return _Value("bool", lambda c, m: _bools(np, pc.is_in(left.run(c, m), value_set=values)))
+
+            def member(column: Any) -> Any:
+                return pc.is_in(column, value_set=values)
+
+            return _Value("bool", lambda c, m: _string_values(np, left.run(c, m), member))
         if left.kind in ("int", "float") and all(type(i) in (int, float) and abs(i) <= EXACT_INT for i in items):
             array = np.array(items, dtype=float)
             return _Value("bool", lambda c, m: np.isin(left.run(c, m), array))
         raise Unsupported(f"`in` a list of other values than the {left.kind} on its left")
 
 
-def _bools(np: Any, values: Any) -> Any:
-    """A pyarrow bool result as a numpy bool array, null (a null string) as false."""
-    if isinstance(values, bool):
-        return values
-    if hasattr(values, "fill_null"):
-        values = values.fill_null(False)
-    return values.to_numpy(zero_copy_only=False) if hasattr(values, "to_numpy") else np.asarray(values)
+def _strings_compared(np: Any, fn: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
+    """`fn` (pyarrow's equal or not_equal) on two string values as numpy bools: a column against a
+    constant once per dictionary entry (`strings.string_test`), two columns row by row."""
+    if isinstance(b, str) and not isinstance(a, str):
+        return string_test(a, lambda column: fn(column, b))
+    if isinstance(a, str) and not isinstance(b, str):
+        return string_test(b, lambda column: fn(a, column))
+    return bools(np, fn(plain(a), plain(b)))
+
+
+def _string_values(np: Any, value: Any, test: Callable[[Any], Any]) -> Any:
+    """`test` on a string column (once per dictionary entry) or on a constant string."""
+    if isinstance(value, str):
+        return bools(np, test(value))
+    return string_test(value, test)
 
 
 def _hull(a: Bounds, b: Bounds) -> Bounds:

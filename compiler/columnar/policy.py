@@ -71,12 +71,14 @@ class ColumnarPolicy:
 
     def verdicts(self, batch: Batch, shared: dict[str, Any] | None = None) -> tuple[Any, list[Any]]:
         """(ok, fires): `ok` the rows that pass the schema check and on which no compiled rule may
-        fault or compute inexactly; `fires[i]` the rows of `ok` on which rule i fires (None for a
-        rule that falls back). Numpy bool arrays.
+        fault or compute inexactly; `fires[i]` the rows on which rule i fires, meaningful on the
+        rows of `ok` only (None for a rule that falls back). Numpy bool arrays, to be read, not
+        written: a rule's array may be another policy's too.
 
         `shared` caches, for one batch, what policies compute alike: the schema check of the same
         fields and the conditions that are the same expression (a candidate that changes one
-        threshold shares every other rule with its baseline), so both sides compute them once.
+        threshold shares every other rule with its baseline), so both sides compute them once,
+        and a condition's array is then the same object on both sides.
         """
         np, _, _ = require()
         if self.plans is None:
@@ -86,17 +88,19 @@ class ColumnarPolicy:
         if schema not in shared:
             shared[schema] = clean_rows(self.policy.fields, batch.columns, batch.present, batch.foreign)
         ok = shared[schema].copy()
-        runs: list[Any] = []
+        fires: list[Any] = []
         for plan, key in zip(self.plans, self._keys, strict=True):
             if not plan.columnar:
-                runs.append(None)
+                fires.append(None)
                 continue
             if key not in shared:
-                shared[key] = plan.run(batch.columns, batch.rows)
-            fires, unsafe = shared[key]
-            ok &= ~unsafe
-            runs.append(fires)
-        return ok, [None if fires is None else fires & ok for fires in runs]
+                value, unsafe = plan.run(batch.columns, batch.rows)
+                shared[key] = (value, ~unsafe if unsafe.any() else None)  # most conditions cannot fault
+            value, safe = shared[key]
+            if safe is not None:
+                ok &= safe
+            fires.append(value)
+        return ok, fires
 
     @property
     def windowed(self) -> bool:

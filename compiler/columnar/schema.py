@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ballast.compiler.columnar.deps import require
+from ballast.compiler.columnar.strings import string_test
 from ballast.runtime.values import parse_timestamp
 
 
@@ -44,25 +45,28 @@ def clean_rows(
     for f in fields:
         name, t = f["name"], f["type"]
         here = present[name]
-        if not f.get("optional"):
+        required = not f.get("optional")
+        if required:
             clean &= here
         ok = None
         values = columns[name]
-        if t == "float":
-            ok = np.isfinite(values)
         if t in ("float", "int"):
             low, high = f.get("min"), f.get("max")
+            if t == "float" and (low is None or high is None):
+                ok = np.isfinite(values)  # NaN and ±inf fail one of two bounds (finite: plan.schema_problem)
             if low is not None:
-                ok = (values >= low) if ok is None else ok & (values >= low)
+                ok = np.greater_equal(values, low) if ok is None else np.logical_and(ok, values >= low, out=ok)
             if high is not None:
-                ok = (values <= high) if ok is None else ok & (values <= high)
+                ok = np.less_equal(values, high) if ok is None else np.logical_and(ok, values <= high, out=ok)
         elif t == "timestamp":
             ok = ~np.isnan(timestamps(values))
         elif isinstance(t, dict) and "enum" in t:
-            member = pc.is_in(values, value_set=pa.array(t["enum"], type=pa.string())).fill_null(False)
-            ok = member.to_numpy(zero_copy_only=False)
-        if ok is not None:
-            clean &= ~here | ok
+            members = pa.array(t["enum"], type=pa.string())
+            ok = string_test(values, lambda column, members=members: pc.is_in(column, value_set=members))
+        if ok is None:
+            continue
+        # a required field's absent rows are already out: `ok` alone says the rest
+        clean &= ok if required else ~here | ok
     return clean
 
 

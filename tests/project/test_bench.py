@@ -65,3 +65,22 @@ def test_the_service_benchmark_runs_and_checks_nothing_is_lost() -> None:
     assert "| sequential: request latency p50 / p95 / p99 (ms, one event) |" in out
     assert "| batch: refused with 429 (events) | 0 |" in out
     assert "nothing lost: every answer was 200" in out
+
+
+def test_the_columnar_month_runs_on_a_few_minutes_and_deletes_its_recording(tmp_path: Path) -> None:
+    # bench.columnar --month stops unless the month's report counts numpy's fires rule by rule and
+    # both engines write the same report on its slice; the recording goes to $TMPDIR, then away
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.columnar", "--month", "--days", "0.005", "--markdown"],
+        cwd=REPO,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "**Ballast columnar month benchmark (--quick smoke run: 0.005 days, not 30)**" in done.stdout
+    assert "43,200 events (0.005 days × 100 services × 1 Hz" in done.stdout
+    assert "| the month, columnar, Parquet |" in done.stdout
+    assert "whose report the columnar engine matches byte for byte" in done.stdout
+    assert list((tmp_path / "ballast-columnar-month").iterdir()) == []
