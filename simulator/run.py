@@ -197,8 +197,10 @@ class Simulation:
                 for index, result in process_many(events, name):
                     if result.errors:
                         self.tracker.problems(result.errors, now)
-                    for directive in result.directives:
-                        self._directive(directive, now, events[index])
+                    if result.directives:
+                        event = dict(events[index])  # the builder refills its events at the next tick
+                        for directive in result.directives:
+                            self._directive(directive, now, event)
                     for directive in result.held:  # warn and dryrun rules: counted, never actuated
                         self.tracker.held[f"{directive.mode} {directive.policy}/{directive.rule}"] += 1
                         if self.supervision is not None:
