@@ -249,13 +249,14 @@ class Mesh:
                 and self._all_capable
                 and not (self.lockdown_pauses.any() or self.scheduler_paused.any())
             ):
-                # every pool runs and has workers: capacity · True is capacity, and all are working
-                capacity_rate, working, all_working = self._workers_mu, None, True
+                # every pool runs and has workers: capacity · True is capacity, and none is stopped
+                capacity_rate, stopped = self._workers_mu, None
             else:
                 running = (self.paused_until <= now) & ~self.lockdown_pauses & ~self.scheduler_paused
                 capacity_rate = self._workers_mu * running
-                working = capacity_rate > 0
-                all_working = bool(working.all())
+                stopped = np.flatnonzero(capacity_rate <= 0.0)  # the pools with no capacity this step
+                if not stopped.size:
+                    stopped = None
             backlog = self.queue + work
             served = np.minimum(backlog, capacity_rate if unit else capacity_rate * dt)
             queue = backlog - served
@@ -266,7 +267,7 @@ class Mesh:
             # the queue's state follows the recent arrival rate, not one slice's Poisson draw
             alpha = min(1.0, dt / RATE_MEMORY_S)
             self.arrival_rate = alpha * (work if unit else work / dt) + (1.0 - alpha) * self.arrival_rate
-            rho, base, wait_share, decay = self._sojourn(capacity_rate, working, all_working)
+            rho, base, wait_share, decay = self._sojourn(capacity_rate, stopped)
             if self._latency_add_s is not None:
                 base = base + self._latency_add_s
             # −decay·(x − base) as decay·(base − x): the same bits (IEEE rounding is symmetric)
@@ -281,8 +282,7 @@ class Mesh:
             self.mean_ms = np.minimum(mean_s, TIMEOUT_S) * 1000.0
             self.p95_ms = np.minimum(p95_s, TIMEOUT_S) * 1000.0
             load = np.where(self.queue > 0, 1.0, np.minimum(rho, 1.0))
-            if not all_working:
-                stopped = ~working
+            if stopped is not None:
                 load[stopped] = np.where(work[stopped] > 0, 1.0, 0.0)
             self.load = load
             arrived = demand if inbound is None else demand + inbound - moved
@@ -315,7 +315,7 @@ class Mesh:
         self.worker_cost += self._worker_cost_rate * dt / 3600.0
 
     def _sojourn(
-        self, capacity_rate: np.ndarray, working: np.ndarray | None, all_working: bool
+        self, capacity_rate: np.ndarray, stopped: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The time in the system as `base + an exponential wait that only some requests have`.
 
@@ -323,18 +323,19 @@ class Mesh:
         when the pool is stopped). The wait of an M/M/c queue below saturation: a request waits
         with probability C (Erlang C, in Sakasegawa's approximation ρ^(√(2(c+1))−1)), and then
         for an exponential time of rate cμ(1−ρ). So P(T > x) = C·exp(−cμ(1−ρ)(x − base)).
-        Returns ρ, base, C and cμ(1−ρ); `working` marks the pools with capacity.
+        Returns ρ, base, C and cμ(1−ρ); `stopped` indexes the pools with no capacity (None: none),
+        which are saturated (ρ = ∞, C = 1) and whose requests wait out the timeout.
         """
-        if all_working:  # the usual case, where every np.where would pick its first branch
-            rho = self.arrival_rate / capacity_rate
-            r = np.minimum(rho, 0.99)
-            base = self._service + self.queue / capacity_rate
-            wait_share = r**self._exponent
-        else:
-            rho = np.where(working, self.arrival_rate / capacity_rate, np.inf)
-            r = np.minimum(rho, 0.99)
-            base = self._service + np.where(working, self.queue / capacity_rate, TIMEOUT_S)
-            wait_share = np.where(working, r**self._exponent, 1.0)
+        rho = self.arrival_rate / capacity_rate
+        waiting = self.queue / capacity_rate
+        if stopped is not None:  # set here, not by np.where over every pool: only a few are stopped
+            rho[stopped] = np.inf
+            waiting[stopped] = TIMEOUT_S
+        r = np.minimum(rho, 0.99)
+        base = self._service + waiting
+        wait_share = r**self._exponent
+        if stopped is not None:
+            wait_share[stopped] = 1.0
         decay = self._c_mu * (1.0 - r)
         return rho, base, wait_share, decay
 

@@ -151,7 +151,7 @@ class Simulation:
             factor = faults.demand_factor(now)
             if factor is not None:
                 lam = lam * factor
-            demand = poisson(lam * dt).astype(float)
+            demand = poisson(lam if dt == 1.0 else lam * dt).astype(float)  # x * 1 is x
             mesh.step(now, dt, demand)
             self._risk_step(now, dt)
             tracker.step(now, mesh)
