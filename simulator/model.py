@@ -91,7 +91,8 @@ class Mesh:
     faults through `set_effects` (and `queue`, `scheduler_paused`, `cascade_every`,
     `cascade_limit` directly): `step` keeps what follows from the workers, the faults' effects
     and the directives' expiry times until they change (a day of 1,000 pools is 86,400 steps).
-    `workers` is read-only; a change replaces the array.
+    `workers` is read-only; a change replaces the array, and `paused_until` changes only through
+    `pause` (which keeps the latest end of a pause, so that a step with no pool paused knows it).
     """
 
     def __init__(self, scenario: Scenario) -> None:
@@ -157,6 +158,7 @@ class Mesh:
         self._subscriptions_rest = True  # every pool has its base subscriptions
         self._capacity_for: np.ndarray | None = None  # the `workers` the capacity terms are for
         self._effects_dt = math.nan  # the dt the fault terms are for (nan: the faults changed)
+        self._last_pause_end = 0.0  # the latest `paused_until`: from then on no pool is paused
 
     def _fresh_totals(self) -> StepTotals:
         z = self.size
@@ -176,6 +178,7 @@ class Mesh:
         self._exponent = np.sqrt(2.0 * (c + 1.0)) - 1.0  # Sakasegawa's exponent (see _sojourn)
         self._worker_sum = float(workers.sum())
         self._worker_cost_rate = float((workers * self.cost).sum())
+        self._all_capable = bool((self._workers_mu > 0).all())  # every pool has a worker
         self._capacity_for = workers
 
     def set_effects(
@@ -241,8 +244,19 @@ class Mesh:
                 work = work * (1.0 + CASCADE_LOAD * np.maximum(self.depth - 1.0, 0.0))
             if flood is not None:
                 work = work + flood
-            running = (self.paused_until <= now) & ~self.lockdown_pauses & ~self.scheduler_paused
-            capacity_rate = self._workers_mu * running
+            if (
+                self._last_pause_end <= now
+                and self._all_capable
+                and not (self.lockdown_pauses.any() or self.scheduler_paused.any())
+            ):
+                # every pool runs and has workers: capacity · True is capacity, and none is stopped
+                capacity_rate, stopped = self._workers_mu, None
+            else:
+                running = (self.paused_until <= now) & ~self.lockdown_pauses & ~self.scheduler_paused
+                capacity_rate = self._workers_mu * running
+                stopped = np.flatnonzero(capacity_rate <= 0.0)  # the pools with no capacity this step
+                if not stopped.size:
+                    stopped = None
             backlog = self.queue + work
             served = np.minimum(backlog, capacity_rate if unit else capacity_rate * dt)
             queue = backlog - served
@@ -253,9 +267,7 @@ class Mesh:
             # the queue's state follows the recent arrival rate, not one slice's Poisson draw
             alpha = min(1.0, dt / RATE_MEMORY_S)
             self.arrival_rate = alpha * (work if unit else work / dt) + (1.0 - alpha) * self.arrival_rate
-            working = capacity_rate > 0
-            all_working = bool(working.all())
-            rho, base, wait_share, decay = self._sojourn(capacity_rate, working, all_working)
+            rho, base, wait_share, decay = self._sojourn(capacity_rate, stopped)
             if self._latency_add_s is not None:
                 base = base + self._latency_add_s
             # −decay·(x − base) as decay·(base − x): the same bits (IEEE rounding is symmetric)
@@ -270,8 +282,7 @@ class Mesh:
             self.mean_ms = np.minimum(mean_s, TIMEOUT_S) * 1000.0
             self.p95_ms = np.minimum(p95_s, TIMEOUT_S) * 1000.0
             load = np.where(self.queue > 0, 1.0, np.minimum(rho, 1.0))
-            if not all_working:
-                stopped = ~working
+            if stopped is not None:
                 load[stopped] = np.where(work[stopped] > 0, 1.0, 0.0)
             self.load = load
             arrived = demand if inbound is None else demand + inbound - moved
@@ -304,7 +315,7 @@ class Mesh:
         self.worker_cost += self._worker_cost_rate * dt / 3600.0
 
     def _sojourn(
-        self, capacity_rate: np.ndarray, working: np.ndarray, all_working: bool
+        self, capacity_rate: np.ndarray, stopped: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The time in the system as `base + an exponential wait that only some requests have`.
 
@@ -312,18 +323,19 @@ class Mesh:
         when the pool is stopped). The wait of an M/M/c queue below saturation: a request waits
         with probability C (Erlang C, in Sakasegawa's approximation ρ^(√(2(c+1))−1)), and then
         for an exponential time of rate cμ(1−ρ). So P(T > x) = C·exp(−cμ(1−ρ)(x − base)).
-        Returns ρ, base, C and cμ(1−ρ); `working` marks the pools with capacity.
+        Returns ρ, base, C and cμ(1−ρ); `stopped` indexes the pools with no capacity (None: none),
+        which are saturated (ρ = ∞, C = 1) and whose requests wait out the timeout.
         """
-        if all_working:  # the usual case, where every np.where would pick its first branch
-            rho = self.arrival_rate / capacity_rate
-            r = np.minimum(rho, 0.99)
-            base = self._service + self.queue / capacity_rate
-            wait_share = r**self._exponent
-        else:
-            rho = np.where(working, self.arrival_rate / capacity_rate, np.inf)
-            r = np.minimum(rho, 0.99)
-            base = self._service + np.where(working, self.queue / capacity_rate, TIMEOUT_S)
-            wait_share = np.where(working, r**self._exponent, 1.0)
+        rho = self.arrival_rate / capacity_rate
+        waiting = self.queue / capacity_rate
+        if stopped is not None:  # set here, not by np.where over every pool: only a few are stopped
+            rho[stopped] = np.inf
+            waiting[stopped] = TIMEOUT_S
+        r = np.minimum(rho, 0.99)
+        base = self._service + waiting
+        wait_share = r**self._exponent
+        if stopped is not None:
+            wait_share[stopped] = 1.0
         decay = self._c_mu * (1.0 - r)
         return rho, base, wait_share, decay
 
@@ -371,6 +383,7 @@ class Mesh:
 
     def pause(self, i: int, now: float, duration: float) -> None:
         self.paused_until[i] = max(self.paused_until[i], now + duration)
+        self._last_pause_end = max(self._last_pause_end, float(self.paused_until[i]))
 
     def downgrade(self, i: int, now: float, level: int, hold: float) -> None:
         self.shed[i] = min(0.9, 0.25 * max(level, 0))

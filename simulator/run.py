@@ -151,7 +151,7 @@ class Simulation:
             factor = faults.demand_factor(now)
             if factor is not None:
                 lam = lam * factor
-            demand = poisson(lam * dt).astype(float)
+            demand = poisson(lam if dt == 1.0 else lam * dt).astype(float)  # x * 1 is x
             mesh.step(now, dt, demand)
             self._risk_step(now, dt)
             tracker.step(now, mesh)
@@ -197,8 +197,10 @@ class Simulation:
                 for index, result in process_many(events, name):
                     if result.errors:
                         self.tracker.problems(result.errors, now)
-                    for directive in result.directives:
-                        self._directive(directive, now, events[index])
+                    if result.directives:
+                        event = dict(events[index])  # the builder refills its events at the next tick
+                        for directive in result.directives:
+                            self._directive(directive, now, event)
                     for directive in result.held:  # warn and dryrun rules: counted, never actuated
                         self.tracker.held[f"{directive.mode} {directive.policy}/{directive.rule}"] += 1
                         if self.supervision is not None:

@@ -138,7 +138,10 @@ class Tracker:
             if starting.any():
                 self.onset[starting] = now
             self.last_bad[bad] = end
-        # last_bad is NaN (so never far enough behind) exactly when the pool has no open episode
+        # last_bad is NaN (so never far enough behind) exactly when the pool has no open episode;
+        # fmin skips the NaNs: when even the oldest last_bad is recent, no episode can close
+        if not end - np.fmin.reduce(self.last_bad, initial=np.nan) >= BREACH_CLEAR_S:
+            return
         clearing = ~bad & (end - self.last_bad >= BREACH_CLEAR_S)
         for i in np.flatnonzero(clearing):
             self._close(int(i), float(self.last_bad[i]))
