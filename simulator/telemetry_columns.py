@@ -377,6 +377,17 @@ class LinePieces:
     read_line: Callable[[int, str], Record | BadLine | None]  # the row reader's reading of one line
 
     def _piece(self, data: bytes) -> Iterator[Chunk | Rows]:
+        # pyarrow would read a string that is not UTF-8; the row reader stops the whole replay
+        # at its first such byte, with this message: so do we (a line feed never ends a piece
+        # inside a character, so no character is split between pieces)
+        if not data.isascii():
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise unreadable(self.name, exc) from None
+        return self._halves(data)
+
+    def _halves(self, data: bytes) -> Iterator[Chunk | Rows]:
         np = self.np
         bytes_ = np.frombuffer(data, dtype=np.uint8)
         newlines = np.flatnonzero(bytes_ == 10)
@@ -391,8 +402,8 @@ class LinePieces:
         if lines > SPLIT_MIN:
             middle = data.find(b"\n", len(data) // 2) + 1
             if 0 < middle < len(data):
-                yield from self._piece(data[:middle])
-                yield from self._piece(data[middle:])
+                yield from self._halves(data[:middle])
+                yield from self._halves(data[middle:])
                 return
         yield self._rows(data)
 
