@@ -40,12 +40,13 @@ HEAD = """policy win.test version "1.0.0" {
     n: int
     w: float
     queue?: int
+    up: bool
   }
   stream {
     time ts
     lateness 20s
     stale after 30s
-  }
+IDLE  }
 """
 FUNCTIONS = ("count", "min", "max", "sum", "avg", "delta", "rate")
 FIELDS = ("load", "n", "w", "queue")
@@ -79,7 +80,7 @@ def rules(draw: st.DrawFn, number: int) -> tuple[str, list[Any]]:
     if draw(st.integers(0, 3)) == 0:  # a second aggregate, or the event's own field
         condition += f" && (load > T{number}_1 || count(load, {window}) >= 2)"
         values.append(draw(st.sampled_from(SCALE["load"])))
-    group = draw(st.sampled_from(["", "group by pool", "group by pool, zone"]))
+    group = draw(st.sampled_from(["", "group by pool", "group by pool, zone", "group by n", "group by up, pool"]))
     clause = draw(st.sampled_from(["", "", "", "cooldown 5s", "at most 2 per 30s", "for 3s", "keep 5s"]))
     if not group and not clause and fn == "percentile":
         clause = "cooldown 1s"
@@ -99,9 +100,11 @@ def policies(draw: st.DrawFn) -> tuple[str, str]:
     """(baseline, candidate): the same rules, each threshold drawn once per set."""
     drawn = [draw(rules(i)) for i in range(draw(st.integers(1, 4)))]
     plain = "  rule plain {\n    when load > 99\n    then pause(targets: pool)\n  }\n"
+    # keys forgotten after a silence shorter than a window, as long as one, or never
+    head = HEAD.replace("IDLE", draw(st.sampled_from(["", "", "    idle 5s\n", "    idle 45s\n"])))
     sources = []
     for _ in range(2):
-        text = HEAD + "".join(src for src, _ in drawn) + plain + "}\n"
+        text = head + "".join(src for src, _ in drawn) + plain + "}\n"
         for i, (_, values) in enumerate(drawn):
             for j, value in enumerate(values):
                 chosen = value
@@ -144,6 +147,7 @@ def telemetry(draw: st.DrawFn) -> list[str]:
             "load": draw(st.one_of(st.sampled_from([0, 0.5, 20.5, 50, 80, 99.5, 100]), st.floats(0, 100))),
             "n": draw(st.integers(-10, 10)),
             "w": draw(st.one_of(st.floats(-2, 2), st.sampled_from([0.1, 0.2, 0.1, 0.2, 1 / 3]))),
+            "up": draw(st.booleans()),
         }
         if draw(st.integers(0, 9)) == 0:  # now and then a value beyond ±2**53, or near the float limits
             event["n"] = draw(st.sampled_from([2**53, 2**53 + 1, -(2**62), 2**62]))
@@ -193,7 +197,7 @@ def test_columnar_and_row_engines_write_the_same_report(
 # ---- the property above tests something ----
 
 LEVEL = (
-    HEAD
+    HEAD.replace("IDLE", "")
     + """  rule hot {
     group by pool
     when avg(load, 10s) > 60 && count(load, 10s) >= 2
@@ -230,6 +234,7 @@ def steady(count: int, start: float = START, high: range = range(0)) -> list[str
             "load": load,
             "n": i,
             "w": (i % 7) / 3,
+            "up": i % 5 != 0,
         }
         out.append(json.dumps(event))
     return out
