@@ -14,8 +14,8 @@ level rules do nothing on it (`compiler.columnar.window`), so the Engines skip t
 (`Engine.absorb`). The report is again the row engine's.
 
 `--engine auto` runs columnar when it can, and row otherwise. It can when numpy and pyarrow are
-installed, neither set has threats, both or neither have event time (then without `stream { id }`
-and not from CSV), every event is of one input (envelopes and several inputs are read row by
+installed, neither set has threats, both or neither have event time (then without
+`stream { id }`), every event is of one input (envelopes and several inputs are read row by
 row), the policies of both sets that read it declare the same fields with column types, and the
 file is Parquet, Arrow IPC, CSV (`.csv`) or JSONL (`.jsonl`, `.ndjson`, `.json`), the last two
 optionally `.gz`.
@@ -130,8 +130,6 @@ def _why_not_columnar(plan: EnginePlan, baseline: PolicySet, candidate: PolicySe
     if timed[0] != timed[1]:
         which = "baseline" if timed[0] else "candidate"
         return f"only the {which} has event time: the columnar engine screens events for two Engines or none"
-    if plan.file_format == "csv" and any(f["type"] == "timestamp" for f in inputs[plan.target]):
-        return "CSV with timestamps is read row by row"
     from ballast.compiler.columnar import ColumnarPolicy
 
     sides = tuple([ColumnarPolicy(p) for p in s.policies if p.input_name == plan.target] for s in (baseline, candidate))
@@ -246,7 +244,7 @@ class _Screen:
         rows = [m.tolist() for side in masks for m in side]
         trusted = np.zeros(batch.rows, dtype=bool)
         if self.fields is not None and chunk.first is not None:
-            trusted = clean_rows(self.fields, batch.columns, batch.present, batch.foreign)
+            trusted = clean_rows(self.fields, batch.columns, batch.present, batch.foreign, batch.epoch_text)
         events = _checked_events(np, self.fields, batch, trusted, shared) if trusted.any() else iter(())
         busy = np.flatnonzero(~trusted)
         raw = iter(chunk.records(busy) if len(busy) else ())
@@ -305,7 +303,7 @@ def _checked_events(
         if t == "timestamp":
             key = "time " + name
             if key not in shared:
-                shared[key] = timestamps(values)
+                shared[key] = timestamps(values, batch.epoch_text)
             column = shared[key][taken].tolist()
         elif hasattr(values, "to_pylist"):  # strings and enums
             column = values.take(taken).to_pylist()

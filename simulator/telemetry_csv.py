@@ -9,6 +9,9 @@ decides is always the row reader's definition (`telemetry.csv_record`, Python's 
   in any case. Any other non-empty cell (`+7`, ` 12 `, `1_000`, `inf`, a bool `yes`, an int
   too large for 64 bits) makes its row *foreign*: the row path reads it from its own text and
   reports it as it always does (a BadLine, or an event Python's `int()` accepts).
+* A timestamp cell is kept as text and parsed as the row reader parses it
+  (`compiler.columnar.schema.timestamps` with `epoch_text`): a text Python's `float()` reads
+  (`1700000000`, `1.7e9`, ` 12`, `nan`) as epoch seconds, any other as RFC 3339.
 * An empty cell leaves the field out, as in the row reader.
 * Lines are rows only where no quote can join them. Quoted cells that hold no quote and no line
   break (`"eu-west"`, `"a,b"`: what pyarrow, pandas and spreadsheets write) are read as columns:
@@ -173,7 +176,11 @@ class CsvColumnReader(LinePieces):
         typed = {}
         for name in table.column_names:
             text = table.column(name).combine_chunks()
-            value, odd = _typed_text(np, pa, pc, text, kind_of(declared[name]["type"]))
+            t = declared[name]["type"]
+            if t == "timestamp":  # text, parsed float() first as the row reader does (Batch.epoch_text)
+                value, odd = text, np.zeros(rows, dtype=bool)
+            else:
+                value, odd = _typed_text(np, pa, pc, text, kind_of(t))
             typed[name] = value
             foreign |= odd
         ends = newlines + 1
@@ -189,7 +196,8 @@ class CsvColumnReader(LinePieces):
 
         batch = typed_batch(pa.table(typed), self.fields, events)
         batch.foreign |= foreign
-        return Chunk(self.target, batch, records)
+        batch.epoch_text = True
+        return Chunk(self.target, batch, records, first)
 
 
 def _typed_text(np: Any, pa: Any, pc: Any, text: Any, kind: str | None) -> tuple[Any, Any]:

@@ -39,6 +39,9 @@ class Batch:
     present: Mapping[str, Any]
     foreign: Any
     events: Callable[[Sequence[int]], list[dict[str, Any] | None]]
+    # A timestamp cell Python's float() reads is epoch seconds (CSV: the row reader converts
+    # cells with float() first); elsewhere a timestamp column holds RFC 3339 text only.
+    epoch_text: bool = False
 
 
 class ColumnarPolicy:
@@ -86,7 +89,7 @@ class ColumnarPolicy:
         shared = {} if shared is None else shared
         schema = self._schema_key
         if schema not in shared:
-            shared[schema] = clean_rows(self.policy.fields, batch.columns, batch.present, batch.foreign)
+            shared[schema] = clean_rows(self.policy.fields, batch.columns, batch.present, batch.foreign, batch.epoch_text)
         ok = shared[schema].copy()
         fires: list[Any] = []
         for plan, key in zip(self.plans, self._keys, strict=True):
@@ -117,12 +120,12 @@ class ColumnarPolicy:
         shared = {} if shared is None else shared
         schema = self._schema_key
         if schema not in shared:
-            shared[schema] = clean_rows(self.policy.fields, batch.columns, batch.present, batch.foreign)
+            shared[schema] = clean_rows(self.policy.fields, batch.columns, batch.present, batch.foreign, batch.epoch_text)
         clean = shared[schema]
         rejected = self._rejected(batch, clean)
         time = self.screen.time_field
         if "time " + time not in shared:
-            shared["time " + time] = timestamps(batch.columns[time])
+            shared["time " + time] = timestamps(batch.columns[time], batch.epoch_text)
         admitted, windows = self.screen.columns(batch, clean, rejected, shared["time " + time])
         masks = np.zeros(batch.rows, dtype=np.int64)
         if not admitted.any():

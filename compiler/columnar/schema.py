@@ -20,24 +20,38 @@ from ballast.compiler.columnar.strings import string_test
 from ballast.runtime.values import parse_timestamp
 
 
-def timestamps(column: Any) -> Any:
+def timestamps(column: Any, epoch_text: bool = False) -> Any:
     """A timestamp column (its text, as the column readers type it) as epoch seconds, float64, NaN
-    where the row path's `parse_timestamp` refuses the text (or it is null). One parse per
-    distinct text: a stream of many keys repeats each instant."""
+    where the row path's `parse_timestamp` refuses the text (or it is null). With `epoch_text`
+    (CSV), a text Python's `float()` reads is that number of seconds, as the CSV row reader
+    reads it. One parse per distinct text: a stream of many keys repeats each instant."""
     np, _, _ = require()
     parsed: dict[Any, float] = {}
     out = np.empty(len(column))
     for i, text in enumerate(column.to_pylist()):
         moment = parsed.get(text)
         if moment is None:
-            seconds = parse_timestamp(text) if text is not None else None
+            seconds = _moment(text, epoch_text) if text is not None else None
             moment = parsed[text] = math.nan if seconds is None else seconds
         out[i] = moment
     return out
 
 
+def _moment(text: str, epoch_text: bool) -> float | None:
+    if epoch_text:
+        try:
+            return parse_timestamp(float(text))
+        except ValueError:
+            pass
+    return parse_timestamp(text)
+
+
 def clean_rows(
-    fields: list[dict[str, Any]], columns: Mapping[str, Any], present: Mapping[str, Any], foreign: Any
+    fields: list[dict[str, Any]],
+    columns: Mapping[str, Any],
+    present: Mapping[str, Any],
+    foreign: Any,
+    epoch_text: bool = False,
 ) -> Any:
     """A numpy bool array: the rows the schema accepts (see the module docstring)."""
     np, pa, pc = require()
@@ -59,7 +73,7 @@ def clean_rows(
             if high is not None:
                 ok = np.less_equal(values, high) if ok is None else np.logical_and(ok, values <= high, out=ok)
         elif t == "timestamp":
-            ok = ~np.isnan(timestamps(values))
+            ok = ~np.isnan(timestamps(values, epoch_text))
         elif isinstance(t, dict) and "enum" in t:
             members = pa.array(t["enum"], type=pa.string())
             ok = string_test(values, lambda column, members=members: pc.is_in(column, value_set=members))

@@ -18,7 +18,7 @@ from unittest import mock
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_replay_columnar import POLICY, TWIN_SETS, clean_events, make_sets, report_text
+from test_replay_columnar import POLICY, TWIN_SETS, WITHOUT_NOTED, clean_events, make_sets, report_text
 
 import ballast
 import ballast.simulator.telemetry_columns as telemetry_columns
@@ -161,6 +161,61 @@ def test_the_plan_reads_csv_as_columns(sets: tuple[ballast.PolicySet, ballast.Po
     path = write(tmp_path / "t.csv", HEADER, ["a,gold,0.5,1,2,true,"], "\n")
     plan = explain_engine(path, baseline, candidate)
     assert plan.startswith("engine: columnar (--engine auto)\ntelemetry: csv, every event of the input svc\n")
+
+
+STAMPED = [
+    source.replace("    note?: string\n", "    note?: string\n    at: timestamp\n") for source in (POLICY, WITHOUT_NOTED)
+]
+STAMPS = [
+    "2025-11-15T10:00:00Z",
+    "2025-11-15T10:00:00.250+01:00",
+    "2025-11-15 10:00:00",
+    "1763200800",
+    "1763200800.5",
+    " 1763200800",
+    "1_763_200_800",
+    "1e12",
+    "-3e9",
+    "nan",
+    "inf",
+    "yesterday",
+    "",
+]
+
+
+VALID_ROWS = st.tuples(
+    st.sampled_from(["a", "b", "c"]),
+    st.sampled_from(["gold", "silver", "bronze"]),
+    st.floats(0, 1).map(repr),
+    st.integers(0, 2000).map(str),
+    st.integers(1, 1000).map(str),
+    st.sampled_from(["true", "false"]),
+    st.sampled_from(["", "drain"]),
+).map(",".join)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    twins=st.booleans(),
+    lines=st.lists(st.tuples(st.one_of(VALID_ROWS, rows()), st.sampled_from(STAMPS)), max_size=40),
+    chunk_rows=st.integers(1, 20),
+)
+def test_csv_timestamps_are_read_as_the_row_reader_reads_them(
+    twins: bool, lines: list[tuple[str, str]], chunk_rows: int
+) -> None:
+    """A timestamp cell: RFC 3339 text, or epoch seconds in any form float() reads (the CSV row
+    reader tries float() first), in range or not; a policy without event time reads it too."""
+    baseline, candidate = STAMPED_SETS[twins]
+    body = [f"{line},{stamp}" if line.count(",") == 6 and '"' not in line else line for line, stamp in lines]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write(Path(tmp) / "t.csv", [*HEADER, "at"], body, "\n")
+        assert explain_engine(path, baseline, candidate).startswith("engine: columnar")
+        row = replay(path, baseline, candidate, engine="row")
+        columnar = replay(path, baseline, candidate, engine="columnar", chunk_rows=chunk_rows)
+    assert report_text(columnar) == report_text(row)
+
+
+STAMPED_SETS = [make_sets(source) for source in STAMPED]  # with a rule left to the row path, without
 
 
 def test_a_bad_header_is_the_row_readers_error(

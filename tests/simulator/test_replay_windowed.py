@@ -182,16 +182,62 @@ def report_of(path: Path, baseline: ballast.PolicySet, candidate: ballast.Policy
 def test_columnar_and_row_engines_write_the_same_report(
     sources: tuple[str, str], rows: list[str], chunk_rows: int, split_min: int
 ) -> None:
+    assert_same_reports(sources, "t.jsonl", rows, chunk_rows, split_min)
+
+
+def assert_same_reports(sources: tuple[str, str], name: str, lines: list[str], chunk_rows: int, split_min: int) -> None:
+    """The row and the columnar engine write the same report of these lines (a file `name`)."""
     baseline, candidate = compiled(sources[0], "baseline"), compiled(sources[1], "candidate")
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "t.jsonl"
-        path.write_text("".join(f"{row}\n" for row in rows), encoding="utf-8")
+        path = Path(tmp) / name
+        path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
         row = report_of(path, baseline, candidate, engine="row")
         # small pieces: the lines pyarrow refuses (an epoch time, a value of another type) are
         # read by the row reader a few at a time, between chunks the screen computes
         with mock.patch.object(telemetry_columns, "SPLIT_MIN", split_min):
             columnar = report_of(path, baseline, candidate, engine="columnar", chunk_rows=chunk_rows)
     assert columnar == row
+
+
+CSV_HEADER = ["ts", "pool", "zone", "load", "n", "w", "queue", "up"]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+@st.composite
+def csv_telemetry(draw: st.DrawFn) -> list[str]:
+    """The lines of `telemetry` as CSV rows (a line that is no object stays as it is: a blank
+    line or a row of the wrong width), the time cell now and then in a form the row reader
+    takes as epoch seconds (`float()` reads it) or refuses."""
+    out = []
+    for line in draw(telemetry()):
+        try:
+            event = json.loads(line)
+        except ValueError:
+            out.append(line)
+            continue
+        if not isinstance(event, dict):
+            out.append(line)
+            continue
+        if isinstance(event.get("ts"), str) and draw(st.integers(0, 5)) == 0:
+            forms = [" " + event["ts"], event["ts"] + " ", "1700000000", "nan", "1_7e9", "1e12", "-3e9"]
+            event["ts"] = draw(st.sampled_from(forms))
+        out.append(",".join(_cell(event.get(c)) for c in CSV_HEADER))
+    return out
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sources=policies(), rows=csv_telemetry(), chunk_rows=st.integers(1, 50), split_min=st.integers(1, 8))
+def test_columnar_and_row_engines_write_the_same_report_from_csv(
+    sources: tuple[str, str], rows: list[str], chunk_rows: int, split_min: int
+) -> None:
+    assert_same_reports(sources, "t.csv", [",".join(CSV_HEADER), *rows], chunk_rows, split_min)
 
 
 # ---- the property above tests something ----
@@ -259,6 +305,25 @@ def test_the_screen_skips_rules_where_they_are_quiet_and_the_reports_agree(tmp_p
     assert quiet > 150 and full > 0  # most rows skip a rule; those where one may hold are stepped in full
     row = replay(path, baseline, candidate, engine="row")
     assert row["decisions"]["baseline"] > 0 and row["decisions"]["candidate"] > row["decisions"]["baseline"]
+    assert report_of(path, baseline, candidate, engine="columnar", chunk_rows=7) == report_of(
+        path, baseline, candidate, engine="row"
+    )
+
+
+def test_csv_with_timestamps_is_screened_as_columns(tmp_path: Path) -> None:
+    baseline, candidate = compiled(LEVEL, "b"), compiled(LEVEL.replace("> 60", "> 50"), "c")
+    events = [json.loads(line) for line in steady(300)]
+    events[40]["ts"] = str(START + 13)  # epoch seconds, which the CSV row reader reads
+    path = tmp_path / "t.csv"
+    body = [",".join(_cell(e.get(c)) for c in CSV_HEADER) for e in events]
+    path.write_text("\n".join([",".join(CSV_HEADER), *body]) + "\n", encoding="utf-8")
+    assert "engine: columnar" in explain_engine(path, baseline, candidate)
+    quiet, full = screened(path, baseline, candidate)
+    assert quiet > 150 and full > 0
+    records = _records(path, baseline, candidate)
+    # every row is built from the columns, the epoch seconds too (line 42: the header, then event 40)
+    assert all(isinstance(r, Screened) and r.checked for r in records) and len(records) == 300
+    assert records[40].line == 42 and records[40].event["ts"] == START + 13
     assert report_of(path, baseline, candidate, engine="columnar", chunk_rows=7) == report_of(
         path, baseline, candidate, engine="row"
     )
