@@ -1,6 +1,6 @@
 """The simulator benchmark: `ballast simulate` against bare SimPy, and a day of 1,000 services.
 
-    python -m bench.simulator              # full run (about 6 minutes: four 24 h runs of the day)
+    python -m bench.simulator              # full run (about 9 minutes: seven 24 h runs of the day)
     python -m bench.simulator --quick      # smoke run (about 15 s; the day is 1 h; numbers are rough)
     python -m bench.simulator --markdown   # the table as Markdown (for docs/performance.md)
     python -m bench.simulator --profile    # also: a cProfile of one hour of the day
@@ -23,14 +23,17 @@ compiled once before any timing:
    standby and an overflow pool) with a diurnal load curve and four faults (a latency fault, a
    worker dropout, an evening rush on 10% of the pools and a TRP risk spike), run for 24 h with
    `catalog/motb.bal` and `catalog/gtbe.bal`: 86,400 model steps, 8,640 telemetry ticks,
-   8.64 M per-pool events and 8,640 fleet events. Quick mode runs its first hour.
+   8.64 M per-pool events and 8,640 fleet events. Quick mode runs its first hour. Each run of
+   the day alternates with a run of the same day without the simulator's columnar screen
+   (`Simulation(screen=False)`: every event evaluated by the Engine), whose report must be
+   the same: the ratio of the two is the screen's A/B.
 
 Every number is the median of the runs, with `gc.collect()` before each; wall time (CPU time
 beside it: on a shared machine the difference is other processes' load). Every timed run must
 produce the same report byte for byte (the benchmark stops if not). Where the time goes comes
 from one more run of the day's first hour with the simulator's parts wrapped in timers (the
-Engine, building events, the model step, the Poisson demand draws, breach tracking, the rest:
-SimPy and glue); the timers' own cost is included in each part.
+Engine, building events, the model step, the Poisson demand draws, breach tracking, the
+columnar screen, the rest: SimPy and glue); the timers' own cost is included in each part.
 
 This is a benchmark, not a test: it asserts nothing about speed.
 """
@@ -151,6 +154,7 @@ PARTS = (
     "Poisson demand draws",
     "breach tracking (every step)",
     "telemetry columns, fleet signals, tick tracking",
+    "columnar screen (quiet pools proven)",
 )
 
 
@@ -192,7 +196,8 @@ class Instrumented:
 
     report: str
     simpy_events: int
-    engine_events: int
+    engine_events: int  # evaluated by the Engine
+    screened: int  # counted quiet by the simulator's columnar screen (simulator/screen.py)
     directives: int
     actuations: list[tuple[int, float]]
     end: float
@@ -240,6 +245,10 @@ def instrumented_run(scenario: Scenario, policies: PolicySet) -> Instrumented:
     sim._fleet = fleet  # type: ignore[method-assign]
     tick = _Timed(sim.tracker.tick, spent, PARTS[5])
     sim.tracker.tick = tick  # type: ignore[method-assign]
+    screens = [_Timed(screen.quiet, spent, PARTS[6]) for screen in sim.screens.values()]
+    for screen, timed in zip(sim.screens.values(), screens, strict=True):
+        screen.quiet = timed  # type: ignore[method-assign]
+    spent.setdefault(PARTS[6], 0)
     gc.collect()
     t0 = clock()
     result = sim.run()
@@ -251,11 +260,13 @@ def instrumented_run(scenario: Scenario, policies: PolicySet) -> Instrumented:
         PARTS[3]: (rng.poisson.calls, "step"),
         PARTS[4]: (tracking.calls, "step"),
         PARTS[5]: (tick.calls, "tick"),
+        PARTS[6]: (sum(t.calls for t in screens), "input and tick"),
     }
     return Instrumented(
         report=json.dumps(result.report, sort_keys=True),
         simpy_events=simpy_events,
         engine_events=engine.calls,
+        screened=sim.screened,
         directives=len(result.directives),
         actuations=actuations,
         end=sim.env.now,
@@ -284,9 +295,9 @@ def timer_cost_ns(n: int = 200_000) -> float:
     return statistics.median(costs)
 
 
-def timed_run(scenario: Scenario, policies: PolicySet) -> tuple[float, float, str]:
-    """(wall s, CPU s, the report as sorted JSON) of one un-instrumented run."""
-    sim = Simulation(scenario, policies)
+def timed_run(scenario: Scenario, policies: PolicySet, screen: bool | None = None) -> tuple[float, float, str]:
+    """(wall s, CPU s, the report as sorted JSON) of one un-instrumented run (`screen`: Simulation's)."""
+    sim = Simulation(scenario, policies, screen=screen)
     gc.collect()
     wall, cpu = time.perf_counter(), time.process_time()
     result = sim.run()
@@ -444,14 +455,20 @@ def bench_day(report: Report, settings: Settings, profile: bool) -> None:
     counted = instrumented_run(scenario, policies)
     report.parts = part_rows(counted)
     walls, cpus, reports = [], [], [counted.report]
+    plain_walls: list[float] = []
     for run in range(settings.day_runs):
         wall, cpu, text = timed_run(scenario, policies)
         walls.append(wall)
         cpus.append(cpu)
         reports.append(text)
-        progress(f"  run {run + 1}: {wall:.1f} s wall, {cpu:.1f} s CPU")
-    same_reports(reports, "the day")
+        # the same day with every event evaluated (no columnar screen), alternating: the A/B of the screen
+        plain_wall, _cpu, text = timed_run(scenario, policies, screen=False)
+        plain_walls.append(plain_wall)
+        reports.append(text)
+        progress(f"  run {run + 1}: {wall:.1f} s wall, {cpu:.1f} s CPU; without the screen {plain_wall:.1f} s wall")
+    same_reports(reports, "the day (with and without the screen)")
     wall, cpu = statistics.median(walls), statistics.median(cpus)
+    plain_wall = statistics.median(plain_walls)
     steps = round(scenario.duration / scenario.step)
     ticks = round(scenario.duration / scenario.telemetry_every)
     engine_us = counted.spent[PARTS[0]] / max(counted.engine_events, 1) / 1000
@@ -462,10 +479,15 @@ def bench_day(report: Report, settings: Settings, profile: bool) -> None:
         (label, f"{wall:.1f} s wall, {cpu:.1f} s CPU ({scenario.duration / wall:,.0f}× real time)"),
         ("model steps / telemetry ticks / SimPy events", f"{steps:,} / {ticks:,} / {counted.simpy_events:,}"),
         (
-            "telemetry events to the Engine",
-            f"{counted.engine_events:,} ({fmt_rate(counted.engine_events / wall)} per wall second)",
+            "telemetry events: evaluated by the Engine / counted quiet by the screen",
+            f"{counted.engine_events:,} / {counted.screened:,} "
+            f"({fmt_rate((counted.engine_events + counted.screened) / wall)} per wall second)",
         ),
         ("directives", f"{counted.directives:,} ({len(counted.actuations):,} actuated)"),
+        (
+            "the same day without the columnar screen (every event evaluated)",
+            f"{plain_wall:.1f} s wall; with the screen ÷ without: {wall / plain_wall:.2f}",
+        ),
     ]
     engine_s = engine_us * counted.engine_events / 1e6
     report.notes += [

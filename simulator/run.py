@@ -28,7 +28,8 @@ from ballast.runtime.policy import PolicySet
 from ballast.simulator.faults import Faults, diurnal, load_level
 from ballast.simulator.model import Columns, Mesh
 from ballast.simulator.scenario import THREAT_METRICS, Scenario
-from ballast.simulator.signals import event_builder, plan_inputs
+from ballast.simulator.screen import SCREEN_MIN_POOLS, tick_screens
+from ballast.simulator.signals import event_builder, plan_inputs, pool_constants
 from ballast.simulator.supervision import supervisor_of
 from ballast.simulator.tracking import Tracker
 
@@ -88,9 +89,19 @@ def check_observable(scenario: Scenario, policies: PolicySet, given: str = "the 
 
 class Simulation:
     def __init__(
-        self, scenario: Scenario, policies: PolicySet, *, seed: int | None = None, audit: AuditLog | None = None
+        self,
+        scenario: Scenario,
+        policies: PolicySet,
+        *,
+        seed: int | None = None,
+        audit: AuditLog | None = None,
+        screen: bool | None = None,
     ) -> None:
-        """`audit`: the Engine writes every decision of the run to this log (a JSONL trail or a ledger)."""
+        """`audit`: the Engine writes every decision of the run to this log (a JSONL trail or a ledger).
+        `screen`: where it applies, prove over columns which pools' events would do nothing and
+        have the Engine count them instead of evaluating them (`simulator.screen`); the run and
+        its report are the same either way. None (the default): for a scenario of at least
+        `screen.SCREEN_MIN_POOLS` pools, where it pays."""
         check_observable(scenario, policies)
         self.scenario = scenario
         self.policies = policies
@@ -104,10 +115,13 @@ class Simulation:
         self.engine = Engine(policies, audit=audit)
         self.plans = plan_inputs(policies)
         names = scenario.pool_names()
-        self.builders = [
-            (plan.name, event_builder(plan, names, [p.cls for p in scenario.pools], [p.region for p in scenario.pools]))
-            for plan in self.plans
-        ]
+        classes, regions = [p.cls for p in scenario.pools], [p.region for p in scenario.pools]
+        self.builders = [(plan.name, event_builder(plan, names, classes, regions)) for plan in self.plans]
+        constants = pool_constants(names, classes, regions)
+        if screen is None:
+            screen = len(names) >= SCREEN_MIN_POOLS
+        self.screens = tick_screens(self.engine, policies, self.plans, constants, self.builders) if screen else {}
+        self.screened = 0  # events the screen proved quiet, counted by the Engine without evaluating them
         self.tracker = Tracker(scenario, self.faults)
         self.env = simpy.Environment()
         self.trp = scenario.trp_base
@@ -192,7 +206,15 @@ class Simulation:
             fleet = self._fleet(columns, totals, trp)
             time = s.start + now
             for name, build in self.builders:
-                events = build(columns, fleet, time, self.tick)
+                screen = self.screens.get(name)
+                quiet = screen.quiet(columns, fleet, time, self.tick) if screen is not None else None
+                if quiet is None or not self.engine.counts_quiet(name):
+                    events = build(columns, fleet, time, self.tick)
+                else:  # only the pools whose events may do something are built and evaluated
+                    busy = np.flatnonzero(~quiet)
+                    self.engine.count_quiet(len(quiet) - len(busy), name)
+                    self.screened += len(quiet) - len(busy)
+                    events = build(columns, fleet, time, self.tick, busy)
                 # one batch per input and tick; only the events that produced something come back
                 for index, result in process_many(events, name):
                     if result.errors:

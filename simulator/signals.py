@@ -113,6 +113,17 @@ def _signal(field_name: str, per_pool: bool) -> str | None:
     return field_name if field_name in FLEET_SIGNALS else None
 
 
+def pool_constants(names: list[str], classes: list[str], regions: list[str]) -> dict[str, list[str]]:
+    """The per-pool constant signals ("@name", "@class", …), each a list in pool order."""
+    return {
+        "@name": names,
+        "@class": classes,
+        "@region": regions,
+        "@agent": [f"{n}-agent" for n in names],
+        "@source": [f"sim-{n}" for n in names],
+    }
+
+
 def event_builder(
     plan: InputPlan, names: list[str], classes: list[str], regions: list[str]
 ) -> Callable[..., TrustedEvents]:
@@ -127,13 +138,7 @@ def event_builder(
     until the next call, and whatever must outlive it keeps a copy (the Engine freezes the events
     its keys and directives keep; the simulator copies the event of each directive it records).
     """
-    constants = {
-        "@name": names,
-        "@class": classes,
-        "@region": regions,
-        "@agent": [f"{n}-agent" for n in names],
-        "@source": [f"sim-{n}" for n in names],
-    }
+    constants = pool_constants(names, classes, regions)
     fields = plan.fields
     producer = f"the simulator (input {plan.name})"
 
@@ -157,11 +162,24 @@ def event_builder(
     # of building and freeing a thousand fresh dicts.
     events = [{f: constants[s][i] if s in constants else None for f, s in fields} for i in range(len(names))]
 
-    def pool_events(columns: Mapping[str, list[Any]], fleet: dict[str, Any], time: float, seq: int) -> TrustedEvents:
+    def pool_events(
+        columns: Mapping[str, list[Any]], fleet: dict[str, Any], time: float, seq: int, rows: Any = None
+    ) -> TrustedEvents:
         specials = {"@time": time, "@seq": seq}
-        lists = [columns[s] for s in listed]
         values = [specials[s] if s in specials else fleet[s] for s in shared]
-        summaries = {
+        if rows is not None:  # only these pools' events (`screen.TickScreen`: the others are quiet)
+            arrays = getattr(columns, "arrays", None)
+            lists = [arrays[s][rows].tolist() if arrays is not None else [columns[s][i] for i in rows] for s in listed]
+            chosen = [events[i] for i in rows]
+            return TrustedEvents(fill(chosen, *lists, *values), summaries(columns, fleet, specials), producer=producer)
+        lists = [columns[s] for s in listed]
+        return TrustedEvents(fill(events, *lists, *values), summaries(columns, fleet, specials), producer=producer)
+
+    def summaries(
+        columns: Mapping[str, list[Any]], fleet: dict[str, Any], specials: dict[str, Any]
+    ) -> dict[str, Column | None]:
+        # what every pool's value holds: true of a subset of the pools too
+        return {
             f: constant_columns[s]
             if s in constants
             else _column(columns, s)
@@ -169,7 +187,6 @@ def event_builder(
             else Column.of([specials[s] if s in specials else fleet[s]])
             for f, s in fields
         }
-        return TrustedEvents(fill(events, *lists, *values), summaries, producer=producer)
 
     return pool_events
 
