@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ballast.compiler.columnar.strings import constant
 from ballast.runtime.engine import Engine
 from ballast.runtime.policy import PolicySet
 from ballast.simulator.model import COLUMNS
@@ -49,7 +50,8 @@ class TickScreen:
         self.fields = policies[0].policy.fields
         self.kinds = {f["name"]: _kind(f["type"]) for f in self.fields}
         self.signals = dict(plan.fields)
-        self.constants = {s: pa.array(values, type=pa.string()) for s, values in constants.items()}
+        # the same arrays every tick: the column code remembers their string tests (strings.constant)
+        self.constants = {s: constant(pa.array(values, type=pa.string())) for s, values in constants.items()}
         n = self.size
         absent = [f["name"] for f in self.fields if f["name"] not in self.signals]  # optional, never sent
         self.absent_columns = {name: _empty(pa, self.kinds[name], n) for name in absent}

@@ -374,7 +374,8 @@ class _Compiler:
             def member(column: Any) -> Any:
                 return pc.is_in(column, value_set=values)
 
-            return _Value("bool", lambda c, m: _string_values(np, left.run(c, m), member))
+            key = ("in", tuple(items))
+            return _Value("bool", lambda c, m: _string_values(np, left.run(c, m), member, key))
         if left.kind in ("int", "float") and all(type(i) in (int, float) and abs(i) <= EXACT_INT for i in items):
             array = np.array(items, dtype=float)
             return _Value("bool", lambda c, m: np.isin(left.run(c, m), array))
@@ -385,17 +386,18 @@ def _strings_compared(np: Any, fn: Callable[[Any, Any], Any], a: Any, b: Any) ->
     """`fn` (pyarrow's equal or not_equal) on two string values as numpy bools: a column against a
     constant once per dictionary entry (`strings.string_test`), two columns row by row."""
     if isinstance(b, str) and not isinstance(a, str):
-        return string_test(a, lambda column: fn(column, b))
+        return string_test(a, lambda column: fn(column, b), (fn, b))
     if isinstance(a, str) and not isinstance(b, str):
-        return string_test(b, lambda column: fn(a, column))
+        return string_test(b, lambda column: fn(a, column), (fn, a))
     return bools(np, fn(plain(a), plain(b)))
 
 
-def _string_values(np: Any, value: Any, test: Callable[[Any], Any]) -> Any:
-    """`test` on a string column (once per dictionary entry) or on a constant string."""
+def _string_values(np: Any, value: Any, test: Callable[[Any], Any], key: Any) -> Any:
+    """`test` on a string column (once per dictionary entry) or on a constant string; `key` says
+    what the test is (`strings.string_test`)."""
     if isinstance(value, str):
         return bools(np, test(value))
-    return string_test(value, test)
+    return string_test(value, test, key)
 
 
 def _hull(a: Bounds, b: Bounds) -> Bounds:

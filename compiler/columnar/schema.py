@@ -76,7 +76,8 @@ def clean_rows(
             ok = ~np.isnan(timestamps(values, epoch_text))
         elif isinstance(t, dict) and "enum" in t:
             members = pa.array(t["enum"], type=pa.string())
-            ok = string_test(values, lambda column, members=members: pc.is_in(column, value_set=members))
+            test = lambda column, members=members: pc.is_in(column, value_set=members)  # noqa: E731
+            ok = string_test(values, test, ("enum", tuple(t["enum"])))
         if ok is None:
             continue
         # a required field's absent rows are already out: `ok` alone says the rest

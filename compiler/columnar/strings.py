@@ -9,10 +9,15 @@ every row's bytes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from ballast.compiler.columnar.deps import require
+
+# Columns the caller hands over unchanged batch after batch (`constant`), by id, with the results
+# of their tests by key: the entry goes when the column does (its weak reference's callback).
+_CONSTANT: dict[int, tuple[weakref.ref[Any], dict[Hashable, Any]]] = {}
 
 
 def bools(np: Any, values: Any) -> Any:
@@ -34,9 +39,34 @@ def plain(column: Any) -> Any:
     return column
 
 
-def string_test(column: Any, test: Callable[[Any], Any]) -> Any:
+def constant(column: Any) -> Any:
+    """`column`, marked as one its holder hands over unchanged in every batch (the simulator's pool
+    names and classes, tick after tick): a test with a key (`string_test`) then runs once on it,
+    and later batches get the remembered result, read-only. The mark goes with the column."""
+    key = id(column)
+    if key not in _CONSTANT:
+        _CONSTANT[key] = (weakref.ref(column, lambda _gone, key=key: _CONSTANT.pop(key, None)), {})
+    return column
+
+
+def string_test(column: Any, test: Callable[[Any], Any], key: Hashable | None = None) -> Any:
     """`test` (plain string array → pyarrow bool array) on every row of a string column, as a
-    numpy bool array with a null row false; on a dictionary column, once per dictionary entry."""
+    numpy bool array with a null row false; on a dictionary column, once per dictionary entry.
+    `key` says what the test is (the same key, the same test): on a `constant` column the
+    result is remembered under it."""
+    entry = _CONSTANT.get(id(column)) if key is not None else None
+    if entry is None or entry[0]() is not column:
+        return _string_test(column, test)
+    remembered = entry[1]
+    result = remembered.get(key)
+    if result is None:
+        result = remembered[key] = _string_test(column, test)
+        if hasattr(result, "flags"):
+            result.flags.writeable = False  # shared by every later batch: nobody may write into it
+    return result
+
+
+def _string_test(column: Any, test: Callable[[Any], Any]) -> Any:
     np, pa, _ = require()
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
@@ -77,4 +107,4 @@ def _spread(np: Any, entries: Any, codes: Any) -> Any:
     return np.take(entries, codes)
 
 
-__all__ = ["bools", "plain", "string_test"]
+__all__ = ["bools", "constant", "plain", "string_test"]

@@ -48,3 +48,28 @@ def test_equality_with_a_constant_is_spread_by_codes() -> None:
     assert string_test(column, lambda c: pc.not_equal(c, "gold")).tolist() == [False, False, True, False, True]
     nothing = pa.array([None, None], type=pa.string()).dictionary_encode()  # an empty dictionary
     assert string_test(nothing, lambda c: pc.equal(c, "gold")).tolist() == [False, False]
+
+
+def test_a_constant_column_runs_each_keyed_test_once() -> None:
+    import gc
+
+    from ballast.compiler.columnar import strings
+
+    column = strings.constant(pa.array(["a", "b", None, "a"], type=pa.string()))
+    runs: list[str] = []
+
+    def equal_a(values: pa.Array) -> pa.Array:
+        runs.append("a")
+        return pc.equal(values, "a")
+
+    first = string_test(column, equal_a, key=("==", "a"))
+    again = string_test(column, equal_a, key=("==", "a"))
+    assert first.tolist() == again.tolist() == [True, False, False, True] and runs == ["a"]
+    assert not again.flags.writeable  # remembered for every later batch: nobody may change it
+    assert string_test(column, equal_a).tolist() == first.tolist() and runs == ["a", "a"]  # no key: run
+    other = pa.array(["a", "b", None, "a"], type=pa.string())  # equal, but not the marked column
+    assert string_test(other, equal_a, key=("==", "a")).flags.writeable and runs == ["a"] * 3
+    marked = len(strings._CONSTANT)
+    del column, first, again
+    gc.collect()
+    assert len(strings._CONSTANT) == marked - 1  # the mark goes with the column
