@@ -29,7 +29,7 @@ Windowed workload (issue 12, §1: "a columnar speed-up for windowed rules where 
 path applies"). The same telemetry with an event time (a sixth of the length: the row engine
 runs an Engine per set) through bench/workloads/windowed.py, five level rules over window
 aggregates grouped by pool, baseline and candidate differing in one threshold: the row engine
-on JSONL against the columnar engine on JSONL and Parquet, interleaved, median of the runs, the
+on JSONL against the columnar engine on JSONL, Parquet and CSV, interleaved, median of the runs, the
 reports identical (the benchmark stops if not).
 
 This is a benchmark, not a test: it asserts nothing about speed.
@@ -215,7 +215,7 @@ def bench(settings: Settings, profile: bool, chunk_rows: int) -> Report:
     return report
 
 
-WINDOWED_CONFIGS = ("row engine, JSONL", "columnar, JSONL", "columnar, Parquet")
+WINDOWED_CONFIGS = ("row engine, JSONL", "columnar, JSONL", "columnar, Parquet", "columnar, CSV")
 
 
 def bench_windowed(report: Report, directory: Path, chunk_rows: int) -> None:
@@ -234,6 +234,7 @@ def bench_windowed(report: Report, directory: Path, chunk_rows: int) -> None:
         "row engine, JSONL": (files["jsonl"], "row"),
         "columnar, JSONL": (files["jsonl"], "columnar"),
         "columnar, Parquet": (files["parquet"], "columnar"),
+        "columnar, CSV": (files["csv"], "columnar"),
     }
     for run in range(report.settings.runs):
         reports = set()

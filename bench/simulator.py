@@ -1,6 +1,6 @@
 """The simulator benchmark: `ballast simulate` against bare SimPy, and a day of 1,000 services.
 
-    python -m bench.simulator              # full run (about 9 minutes: seven 24 h runs of the day)
+    python -m bench.simulator              # full run (about 4 minutes: seven 24 h runs of the day)
     python -m bench.simulator --quick      # smoke run (about 15 s; the day is 1 h; numbers are rough)
     python -m bench.simulator --markdown   # the table as Markdown (for docs/performance.md)
     python -m bench.simulator --profile    # also: a cProfile of one hour of the day

@@ -76,9 +76,10 @@ def windowed_sources() -> tuple[str, str]:
 
 
 def write_windowed_telemetry(directory: Path, seconds: int) -> dict[str, Path]:
-    """`bench.replay`'s telemetry with an RFC 3339 `ts` (the second it was sampled), as JSONL
-    and Parquet (the time as text, as the JSONL holds it)."""
+    """`bench.replay`'s telemetry with an RFC 3339 `ts` (the second it was sampled), as JSONL,
+    Parquet (the time as text, as the JSONL holds it) and CSV (minimal quoting)."""
     import pyarrow as pa
+    import pyarrow.csv as pcsv
     import pyarrow.json as pj
     import pyarrow.parquet as pq
 
@@ -92,6 +93,8 @@ def write_windowed_telemetry(directory: Path, seconds: int) -> dict[str, Path]:
             out.write(f'{{"ts":"{iso(START + index // SERVICES)}",{line[1:]}')
     plain.unlink()
     options = pj.ParseOptions(explicit_schema=pa.schema([("ts", pa.string())]))
-    parquet = directory / "windowed.parquet"
-    pq.write_table(pj.read_json(jsonl, parse_options=options), parquet)
-    return {"jsonl": jsonl, "parquet": parquet}
+    parquet, csv = directory / "windowed.parquet", directory / "windowed.csv"
+    table = pj.read_json(jsonl, parse_options=options)
+    pq.write_table(table, parquet)
+    pcsv.write_csv(table, csv, write_options=pcsv.WriteOptions(quoting_style="none"))
+    return {"jsonl": jsonl, "parquet": parquet, "csv": csv}
