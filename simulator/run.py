@@ -121,6 +121,9 @@ class Simulation:
         if screen is None:
             screen = len(names) >= SCREEN_MIN_POOLS
         self.screens = tick_screens(self.engine, policies, self.plans, constants, self.builders) if screen else {}
+        # The policies the screens prove quiet rows for: a supervisor's retune reloads the Engine
+        # with others (new thresholds), and the screens must follow (`_screens_of_now`).
+        self._screening = (self.engine.policies, constants) if screen else None
         self.screened = 0  # events the screen proved quiet, counted by the Engine without evaluating them
         self.tracker = Tracker(scenario, self.faults)
         self.env = simpy.Environment()
@@ -205,8 +208,9 @@ class Simulation:
             trp = blip if blip is not None else self.trp
             fleet = self._fleet(columns, totals, trp)
             time = s.start + now
+            screens = self._screens_of_now()
             for name, build in self.builders:
-                screen = self.screens.get(name)
+                screen = screens.get(name)
                 quiet = screen.quiet(columns, fleet, time, self.tick) if screen is not None else None
                 if quiet is None or not self.engine.counts_quiet(name):
                     events = build(columns, fleet, time, self.tick)
@@ -239,6 +243,16 @@ class Simulation:
             if progress is not None:
                 progress(now / s.duration)
             yield self.env.timeout(every)
+
+    def _screens_of_now(self) -> dict[str, Any]:
+        """The screens for the policies the Engine runs now: built again after a reload."""
+        if self._screening is None:
+            return self.screens
+        policies, constants = self._screening
+        if self.engine.policies is not policies:
+            self.screens = tick_screens(self.engine, self.engine.policies, self.plans, constants, self.builders)
+            self._screening = (self.engine.policies, constants)
+        return self.screens
 
     def _fleet(self, columns: Columns, totals: Any, trp: float) -> dict[str, Any]:
         arrived = float(totals.arrived.sum())

@@ -169,3 +169,32 @@ def test_count_quiet_refuses_inputs_where_processing_does_more() -> None:
     with engine.observing(on_decide=lambda policy, event: None):  # an observer sees every event
         assert not engine.counts_quiet("telemetry")
     assert engine.counts_quiet("telemetry")
+
+
+STATELESS_AUTOSCALE = """policy sim.autoscale version "1" {
+  input pool_telemetry {
+    pool: string
+    tier: enum("critical", "standard", "batch")
+    load: float in [0, 1]
+  }
+  const scale_at = 0.9
+  rule scale_out {
+    when load > scale_at
+    then scale(targets: pool, by: 2)
+    reason "load {load:.2f} above {scale_at} on {pool}"
+  }
+}
+"""
+
+
+def test_the_screen_follows_a_supervisor_that_retunes_the_policies() -> None:
+    """The supervisor reloads the Engine with a lower threshold mid-run: the screen must prove
+    quiet rows for the policies running now, not for those it started with."""
+    scenario = load_scenario(ROOT / "catalog" / "scenarios" / "supervisor-tunes-autoscale.scenario.yaml")
+    sources = {"autoscale.bal": STATELESS_AUTOSCALE, "tuner.bal": (ROOT / "catalog/supervisor/tuner.bal").read_text()}
+    policies = ballast.compile(list(sources), sources=sources)
+    screened, sim = outcome(scenario, policies, screen=True)
+    plain, _ = outcome(scenario, policies, screen=False)
+    assert sim.supervision is not None and sim.supervision.actuator.changed  # the threshold was retuned
+    assert sim.screened > 0 and "pool_telemetry" in sim.screens
+    assert screened == plain
