@@ -25,12 +25,13 @@ equal the report's. A second version of it reads every column, strings as Python
 process per configuration (VmHWM), for the telemetry and for four times as much, so a
 memory that grows with the recording shows.
 
-Windowed workload (issue 12, §1: "a columnar speed-up for windowed rules where the vectorised
+Windowed workloads (issue 12, §1: "a columnar speed-up for windowed rules where the vectorised
 path applies"). The same telemetry with an event time (a sixth of the length: the row engine
 runs an Engine per set) through bench/workloads/windowed.py, five level rules over window
 aggregates grouped by pool, baseline and candidate differing in one threshold: the row engine
 on JSONL against the columnar engine on JSONL, Parquet and CSV, interleaved, median of the runs, the
-reports identical (the benchmark stops if not).
+reports identical (the benchmark stops if not); then the same with two edge rules added (a
+`for`, a `for` with `keep`), row engine against columnar Parquet.
 
 This is a benchmark, not a test: it asserts nothing about speed.
 """
@@ -66,7 +67,7 @@ from bench.harness import (
 from bench.harness import intro as report_intro
 from bench.month import MONTH_DAYS, MonthSettings, bench_month, render_month
 from bench.replay import CATALOG, SERVICES, make_candidate, write_telemetry
-from bench.workloads.windowed import windowed_sources, write_windowed_telemetry
+from bench.workloads.windowed import edge_sources, windowed_sources, write_windowed_telemetry
 
 MONTH_EVENTS = 30 * 86_400 * SERVICES  # 259.2 M
 TARGET_PARQUET = 5e6
@@ -101,6 +102,7 @@ class Report(BenchReport):
     summary: dict[str, Any] = field(default_factory=dict)
     windowed_events: int = 0
     windowed_s: dict[str, list[float]] = field(default_factory=dict)
+    edge_s: dict[str, list[float]] = field(default_factory=dict)  # the windowed workload with two edge rules
 
 
 # ---- the telemetry in three formats ----
@@ -216,6 +218,7 @@ def bench(settings: Settings, profile: bool, chunk_rows: int) -> Report:
 
 
 WINDOWED_CONFIGS = ("row engine, JSONL", "columnar, JSONL", "columnar, Parquet", "columnar, CSV")
+EDGE_CONFIGS = ("row engine, JSONL", "columnar, Parquet")
 
 
 def bench_windowed(report: Report, directory: Path, chunk_rows: int) -> None:
@@ -227,9 +230,11 @@ def bench_windowed(report: Report, directory: Path, chunk_rows: int) -> None:
     progress(f"windowed: {seconds / 60:g} min × {SERVICES} services × 1 Hz, level rules over windows")
     files = write_windowed_telemetry(directory, seconds)
     report.windowed_events = seconds * SERVICES
-    b_source, c_source = windowed_sources()
-    baseline = ballast.compile(["windows.bal"], sources={"windows.bal": b_source})
-    candidate = ballast.compile(["windows.bal"], sources={"windows.bal": c_source})
+    workloads = {"windowed": windowed_sources(), "edge": edge_sources()}
+    sets = {
+        label: tuple(ballast.compile(["windows.bal"], sources={"windows.bal": source}) for source in sources)
+        for label, sources in workloads.items()
+    }
     runs = {
         "row engine, JSONL": (files["jsonl"], "row"),
         "columnar, JSONL": (files["jsonl"], "columnar"),
@@ -237,38 +242,53 @@ def bench_windowed(report: Report, directory: Path, chunk_rows: int) -> None:
         "columnar, CSV": (files["csv"], "columnar"),
     }
     for run in range(report.settings.runs):
-        reports = set()
-        for name, (path, engine) in runs.items():
-            seconds_taken, result = timed(
-                lambda path=path, engine=engine: replay(path, baseline, candidate, engine=engine, chunk_rows=chunk_rows)
-            )
-            report.windowed_s.setdefault(name, []).append(seconds_taken)
-            result["telemetry"]["file"] = "-"
-            reports.add(json.dumps(result, sort_keys=True))
-            report.summary["windowed"] = result["decisions"]
-            rate = report.windowed_events / seconds_taken
-            progress(
-                f"windowed run {run + 1}/{report.settings.runs} {name}: {seconds_taken:.2f} s ({rate:,.0f} events/s)"
-            )
-        if len(reports) != 1:
-            raise SystemExit("the windowed configurations wrote different reports")
+        for label, (baseline, candidate) in sets.items():
+            reports = set()
+            for name, (path, engine) in runs.items():
+                if label == "edge" and name not in EDGE_CONFIGS:
+                    continue
+                seconds_taken, result = timed(
+                    lambda path=path, engine=engine, b=baseline, c=candidate: replay(
+                        path, b, c, engine=engine, chunk_rows=chunk_rows
+                    )
+                )
+                times = report.windowed_s if label == "windowed" else report.edge_s
+                times.setdefault(name, []).append(seconds_taken)
+                result["telemetry"]["file"] = "-"
+                reports.add(json.dumps(result, sort_keys=True))
+                report.summary[label] = result["decisions"]
+                rate = report.windowed_events / seconds_taken
+                progress(
+                    f"{label} run {run + 1}/{report.settings.runs} {name}: {seconds_taken:.2f} s ({rate:,.0f} events/s)"
+                )
+            if len(reports) != 1:
+                raise SystemExit(f"the {label} configurations wrote different reports")
 
 
 def windowed_lines(report: Report, markdown: bool) -> list[str]:
-    """The windowed workload's table: events/s per configuration, and the speed-up over the row engine."""
-    n = report.windowed_events
-    median = {name: statistics.median(times) for name, times in report.windowed_s.items()}
-    row = n / median["row engine, JSONL"]
-    header = ("windowed configuration", "median s", "events/s", "vs row engine")
-    cells = [
-        (name, f"{median[name]:.2f}", fmt_rate(n / median[name]), f"{n / median[name] / row:.1f}×")
-        for name in WINDOWED_CONFIGS
+    """The windowed workloads' tables: events/s per configuration, and the speed-up over the row engine."""
+    level = "windowed workload (bench/workloads/windowed.py: five level rules over count, avg, max, sum, delta, min, by pool)"
+    edge = "the same with two edge rules (a `for 1m`, a `for 10s` with `keep 1m`: bench/workloads/windowed.py)"
+    return [
+        *_workload_lines(report, markdown, level, report.windowed_s, WINDOWED_CONFIGS, "windowed"),
+        *_workload_lines(report, markdown, edge, report.edge_s, EDGE_CONFIGS, "edge"),
     ]
-    decisions = report.summary["windowed"]
+
+
+def _workload_lines(
+    report: Report, markdown: bool, title: str, times: dict[str, list[float]], configs: Sequence[str], label: str
+) -> list[str]:
+    n = report.windowed_events
+    median = {name: statistics.median(runs) for name, runs in times.items()}
+    row = n / median["row engine, JSONL"]
+    header = (f"{label} configuration", "median s", "events/s", "vs row engine")
+    cells = [
+        (name, f"{median[name]:.2f}", fmt_rate(n / median[name]), f"{n / median[name] / row:.1f}×") for name in configs
+    ]
+    decisions = report.summary[label]
     lines = [
         "",
-        f"windowed workload (bench/workloads/windowed.py: five level rules over count, avg, max, sum, delta, min, by "
-        f"pool): {n:,} events; directives baseline / candidate {decisions['baseline']:,} / {decisions['candidate']:,}",
+        f"{title}: {n:,} events; directives baseline / candidate {decisions['baseline']:,} / {decisions['candidate']:,}",
         "",
     ]
     if markdown:

@@ -118,8 +118,9 @@ class _PolicyEngine:
     def process(self, event: Any, result: Result, checked: bool = False, quiet: frozenset[int] | None = None) -> None:
         """Evaluate one event; `checked`: it is known to pass the schema unchanged (a trusted batch).
 
-        `quiet`: the indices of rules proven to do nothing on this event (`Engine.absorb`): level
-        rules whose condition is false without a fault or a read of no data, and rules without
+        `quiet`: the indices of rules proven to do nothing on this event (`Engine.absorb`): rules
+        whose condition is false without a fault or a read of no data (`RuleMachine.unquiet`
+        says which it skips), and rules without
         time clauses that neither fire nor fault. They are not evaluated; everything else (the
         stream, the key's histories, its last event, staleness, expiry, counters) is as for any
         event."""
@@ -355,8 +356,9 @@ class Engine:
         their policy) are proven to do nothing: the event is checked, admitted and recorded in
         its keys' histories exactly as by `process`, and only those rules are not evaluated. The
         columnar replay proves them over whole columns (`ballast.compiler.columnar.window`); the
-        result is then `process`'s. A rule with a time clause (`for`, `keep`, `exit`, `repeat`)
-        or reading `absent()` is always stepped, whatever `quiet` says of it. `checked`: the
+        result is then `process`'s. An edge rule (`for`, `keep`, `repeat`) is skipped only
+        where its state for the event's key is idle; one with `exit` or reading `absent()` is
+        always stepped, whatever `quiet` says of it. `checked`: the
         event is what every policy's schema check makes of it (validated and normalized by the
         caller), so it is not checked again."""
         started = time.perf_counter()

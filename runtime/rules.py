@@ -139,17 +139,25 @@ class RuleMachine:
 
     def unquiet(self, grouping: Grouping, key: Key, quiet: frozenset[int]) -> list[TimedRule]:
         """The grouping's rules to step for `key` after an event on which the rules `quiet` (by
-        index) are proven level rules whose condition is false without a fault or a read of no
-        data. Their step would do only this: leave the rule inactive (what is done here)."""
+        index) are proven to have a false condition, without a fault or a read of no data.
+
+        A level rule's step would then only leave it inactive (what is done here). An edge rule
+        without hysteresis (`for`, `keep`, `repeat`) is skipped only where its state is idle
+        (never held, or resolved): there a false condition moves nothing. Wherever it is
+        pending, firing or keeping, it is stepped: how far its clock ran is the Engine's to say.
+        A rule reading `absent()`, or with an exit condition, is always stepped."""
         states = key.rules
         out = []
         for rule in self.by_grouping[grouping]:
-            if rule.index in quiet and not rule.edge and not rule.uses_absent:
-                state = states.get(rule.index)
+            if rule.index not in quiet or rule.uses_absent or rule.hysteresis:
+                out.append(rule)
+                continue
+            state = states.get(rule.index)
+            if not rule.edge:
                 if state is None:
                     state = states[rule.index] = RuleStatus()
                 state.active = False
-            else:
+            elif state is not None and not state.initial:
                 out.append(rule)
         return out
 

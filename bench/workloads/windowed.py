@@ -2,7 +2,8 @@
 
 `WINDOWED_POLICY` reads `catalog/motb.bal`'s input with an event time and has only level rules
 (window aggregates, `group by`, cooldown and `at most`): the rules the columnar replay skips on
-the rows it proves quiet. `write_windowed_telemetry` writes `bench.replay`'s telemetry (one
+the rows it proves quiet. `edge_sources` adds two edge rules (`for`, `keep`), which it skips
+where the Engine finds them idle. `write_windowed_telemetry` writes `bench.replay`'s telemetry (one
 sample per pool per second) with that time, as JSONL and Parquet.
 """
 
@@ -73,6 +74,32 @@ WINDOWED_POLICY = """policy motb.windows version "1.0.0" {
 def windowed_sources() -> tuple[str, str]:
     """(baseline, candidate): the candidate pages on a lower average latency."""
     return WINDOWED_POLICY.replace("LATENCY", "300"), WINDOWED_POLICY.replace("LATENCY", "280")
+
+
+# Edge rules over the same windows: a `for` (the condition held a while) and a `keep` (the rule
+# stays firing a while after it stops holding). The columnar replay skips them on a row where
+# their condition is provably false and the Engine finds them idle.
+EDGE_RULES = """  rule latency_sustained {
+    group by pool
+    when min(latency_p95_ms, 30s) > LATENCY
+    for 1m
+    then pause(targets: pool)
+  }
+  rule queue_kept {
+    group by pool
+    when max(htm_queue_depth, 10s) > 1500
+    for 10s
+    keep 1m
+    then scale(targets: pool, by: 1)
+  }
+}
+"""
+
+
+def edge_sources() -> tuple[str, str]:
+    """(baseline, candidate): the windowed policy with two edge rules added."""
+    with_edges = WINDOWED_POLICY.rstrip().removesuffix("}") + EDGE_RULES
+    return with_edges.replace("LATENCY", "300"), with_edges.replace("LATENCY", "280")
 
 
 def write_windowed_telemetry(directory: Path, seconds: int) -> dict[str, Path]:

@@ -34,6 +34,7 @@ class RulePlan:
     reason: str = ""
     grouping: tuple[str, ...] | None = None
     aggregates: tuple[IR, ...] = ()
+    edge: tuple[str, ...] = ()  # its `for`, `keep`, `repeat`: skipped only where the Engine finds it idle
 
     @property
     def columnar(self) -> bool:
@@ -84,7 +85,8 @@ def plan_rules(policy: CompiledPolicy) -> list[RulePlan]:
             _check_timed(policy, ir, grouping, idle)
             run = compile_condition(ir["when"], policy.fields, windows=lambda slot, g=grouping: slot_of(g, slot))
             aggregates = tuple(window_slots(ir["when"]).values())
-            plans.append(RulePlan(index, rule.name, run, grouping=grouping, aggregates=aggregates))
+            edge = tuple(name for name, key in EDGE_CLAUSES if key in ir["state"])
+            plans.append(RulePlan(index, rule.name, run, grouping=grouping, aggregates=aggregates, edge=edge))
         except Unsupported as exc:
             plans.append(
                 RulePlan(index, rule.name, None, exc.reason, tuple(ir["state"].get("group_by", ())) if ir else None)
@@ -95,9 +97,8 @@ def plan_rules(policy: CompiledPolicy) -> list[RulePlan]:
 def _check_timed(policy: CompiledPolicy, ir: IR, grouping: tuple[str, ...], idle: float) -> None:
     """Raise Unsupported when a rule with state is not one the window screen can skip (`window`)."""
     state = ir["state"]
-    clauses = [name for name, key in TIME_CLAUSES if key in state]
-    if clauses:
-        raise Unsupported(f"it has {' and '.join(clauses)}: an edge rule, stepped on every row")
+    if "exit" in state:
+        raise Unsupported("it has `exit when`: hysteresis, stepped on every row")
     nodes = window_slots(ir["when"]).values()
     if any(n["fn"] == "absent" for n in nodes):
         raise Unsupported("it reads absent(): stepped on every row")
@@ -110,7 +111,7 @@ def _check_timed(policy: CompiledPolicy, ir: IR, grouping: tuple[str, ...], idle
         raise Unsupported("a window is longer than the stream's `idle`: a forgotten key's samples may still count")
 
 
-TIME_CLAUSES = (("`for`", "for"), ("`keep`", "keep"), ("`exit when`", "exit"), ("`repeat`", "repeat"))
+EDGE_CLAUSES = (("`for`", "for"), ("`keep`", "keep"), ("`repeat`", "repeat"))
 
 
 def describe(policy: CompiledPolicy, plans: list[RulePlan] | None, problem: str = "") -> list[str]:
@@ -137,7 +138,8 @@ def describe(policy: CompiledPolicy, plans: list[RulePlan] | None, problem: str 
             functions = sorted({n["fn"] for n in p.aggregates})
             over = f"over {', '.join(functions)}" if functions else "without aggregates"
             by = f", by {', '.join(p.grouping)}" if p.grouping else ""
-            lines.append(f"  {p.name}: vectorised ({over}{by})")
+            edge = f"; it has {' and '.join(p.edge)}: skipped only where its state is idle" if p.edge else ""
+            lines.append(f"  {p.name}: vectorised ({over}{by}){edge}")
     return lines
 
 

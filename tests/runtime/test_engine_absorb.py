@@ -1,14 +1,16 @@
 """`Engine.absorb`: an event on which some rules are proven to do nothing, without stepping them.
 
-Skipping a level rule whose condition is false must leave the Engine exactly where `process`
-leaves it (decisions, counters, histories, rule states: the whole snapshot); a rule with a time
-clause is stepped whatever `quiet` says.
+Skipping a rule whose condition is false must leave the Engine exactly where `process` leaves
+it (decisions, counters, histories, rule states: the whole snapshot): a level rule is left
+inactive; an edge rule (`for`) is skipped only where it is idle, and stepped where it is
+pending or firing (a false condition resolves it there).
 """
 
 from __future__ import annotations
 
 import json
 import random
+from typing import Any
 
 import ballast
 from ballast.runtime.engine import Engine
@@ -48,13 +50,17 @@ SOURCE = """policy abs.test version "1.0.0" {
 """
 
 
-def events(count: int) -> list[dict[str, object]]:
+def events(count: int) -> list[dict[str, Any]]:
+    """Three pools whose load wanders (so `sustained` holds for a while, then stops), in time order."""
     rng = random.Random(7)
     t = 1_700_000_000.0
+    load = dict.fromkeys("abc", 50.0)
     out = []
     for _ in range(count):
         t += rng.choice([0, 1, 1, 2, 30])
-        out.append({"ts": t, "pool": rng.choice("abc"), "load": rng.uniform(0, 100)})
+        pool = rng.choice("abc")
+        load[pool] = min(100.0, max(0.0, load[pool] + rng.uniform(-25, 25)))
+        out.append({"ts": t, "pool": pool, "load": load[pool]})
     return out
 
 
@@ -65,13 +71,18 @@ def outcome(engine: Engine, results: list[object]) -> str:
 def test_skipping_rules_that_do_nothing_leaves_the_engine_as_process_does() -> None:
     policies = ballast.compile(["abs.bal"], sources={"abs.bal": SOURCE})
     stepped, absorbed = Engine(policies), Engine(policies)
-    # `never` cannot hold; `sustained` has a `for`, so it is stepped even when called quiet
-    quiet = {"abs.test": frozenset({0, 1})}
-    a = [stepped.process(e) for e in events(400)]
-    b = [absorbed.absorb(e, quiet) for e in events(400)]
-    assert any(r.directives for r in a) and any(e.events for e in a)
+    # `never` cannot hold; `sustained` (min(load, 10s) > 60, for 3s) cannot hold on an event whose
+    # own load is 60 or less (the window holds it): quiet there, whatever state it is in
+    never, sustained = frozenset({0}), frozenset({0, 1})
+    a = [stepped.process(e) for e in events(600)]
+    b = [absorbed.absorb(e, {"abs.test": sustained if e["load"] <= 60 else never}) for e in events(600)]
     assert outcome(stepped, a) == outcome(absorbed, b)
     assert stepped.stats == absorbed.stats
+    # the comparison means something: `sustained` went pending, fired and resolved, so some of
+    # its quiet events found it idle (skipped) and some found it firing (stepped: resolved)
+    states = [e.state for r in a for e in r.events if getattr(e, "rule", None) == "sustained"]
+    assert {"pending", "firing", "resolved"} <= set(states)
+    assert any(d.rule == "sustained" for r in a for d in r.directives)
 
 
 def test_a_rule_called_quiet_is_not_evaluated() -> None:
