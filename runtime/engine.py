@@ -356,9 +356,10 @@ class Engine:
         their policy) are proven to do nothing: the event is checked, admitted and recorded in
         its keys' histories exactly as by `process`, and only those rules are not evaluated. The
         columnar replay proves them over whole columns (`ballast.compiler.columnar.window`); the
-        result is then `process`'s. An edge rule (`for`, `keep`, `repeat`) is skipped only
-        where its state for the event's key is idle; one with `exit` or reading `absent()` is
-        always stepped, whatever `quiet` says of it. `checked`: the
+        result is then `process`'s. An edge rule (`for`, `keep`, `repeat`, `enter`/`exit`:
+        `quiet` then speaks of its entry condition) is skipped only where its state for the
+        event's key is idle; one reading `absent()` is always stepped, whatever `quiet` says of
+        it. `checked`: the
         event is what every policy's schema check makes of it (validated and normalized by the
         caller), so it is not checked again."""
         started = time.perf_counter()

@@ -142,14 +142,15 @@ class RuleMachine:
         index) are proven to have a false condition, without a fault or a read of no data.
 
         A level rule's step would then only leave it inactive (what is done here). An edge rule
-        without hysteresis (`for`, `keep`, `repeat`) is skipped only where its state is idle
-        (never held, or resolved): there a false condition moves nothing. Wherever it is
-        pending, firing or keeping, it is stepped: how far its clock ran is the Engine's to say.
-        A rule reading `absent()`, or with an exit condition, is always stepped."""
+        (`for`, `keep`, `repeat`, or `enter`/`exit`, whose `quiet` is about its entry condition)
+        is skipped only where its state is idle (never held, or resolved): there a false entry
+        condition moves nothing. Wherever it is pending, firing, keeping or entered, it is
+        stepped: how far its clock ran, and its exit condition, are the Engine's to say. A rule
+        reading `absent()` is always stepped."""
         states = key.rules
         out = []
         for rule in self.by_grouping[grouping]:
-            if rule.index not in quiet or rule.uses_absent or rule.hysteresis:
+            if rule.index not in quiet or rule.uses_absent:
                 out.append(rule)
                 continue
             state = states.get(rule.index)

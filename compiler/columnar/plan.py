@@ -34,7 +34,7 @@ class RulePlan:
     reason: str = ""
     grouping: tuple[str, ...] | None = None
     aggregates: tuple[IR, ...] = ()
-    edge: tuple[str, ...] = ()  # its `for`, `keep`, `repeat`: skipped only where the Engine finds it idle
+    edge: tuple[str, ...] = ()  # its `for`, `keep`, `exit when`, `repeat`: skipped only where the Engine finds it idle
 
     @property
     def columnar(self) -> bool:
@@ -96,9 +96,6 @@ def plan_rules(policy: CompiledPolicy) -> list[RulePlan]:
 
 def _check_timed(policy: CompiledPolicy, ir: IR, grouping: tuple[str, ...], idle: float) -> None:
     """Raise Unsupported when a rule with state is not one the window screen can skip (`window`)."""
-    state = ir["state"]
-    if "exit" in state:
-        raise Unsupported("it has `exit when`: hysteresis, stepped on every row")
     nodes = window_slots(ir["when"]).values()
     if any(n["fn"] == "absent" for n in nodes):
         raise Unsupported("it reads absent(): stepped on every row")
@@ -111,7 +108,7 @@ def _check_timed(policy: CompiledPolicy, ir: IR, grouping: tuple[str, ...], idle
         raise Unsupported("a window is longer than the stream's `idle`: a forgotten key's samples may still count")
 
 
-EDGE_CLAUSES = (("`for`", "for"), ("`keep`", "keep"), ("`repeat`", "repeat"))
+EDGE_CLAUSES = (("`for`", "for"), ("`keep`", "keep"), ("`exit when`", "exit"), ("`repeat`", "repeat"))
 
 
 def describe(policy: CompiledPolicy, plans: list[RulePlan] | None, problem: str = "") -> list[str]:

@@ -3,15 +3,15 @@
 The Engine keeps all state; this module only proves, per row and per rule, that stepping the
 rule on the row would do nothing, so that the Engine may skip that step (`Engine.absorb`).
 
-A rule is *vectorised* when it has no `exit` (hysteresis) and reads no `absent()`, with or
-without `cooldown` and `at most` (whose state moves only when a directive is emitted), and its
-condition the column code generator compiles with its window aggregates among count, min, max,
+A rule is *vectorised* when it reads no `absent()`, with or without `cooldown` and `at most`
+(whose state moves only when a directive is emitted), and its (entry) condition the column
+code generator compiles with its window aggregates among count, min, max,
 sum, avg, delta and rate over top-level int or float fields, grouped by required fields the
 column readers type (`plan._check_timed` says why a rule is not). On a row where such a rule's
 condition is provably false, without a fault and without reading an empty window (the Engine's
 `no_data`), a level rule's step only leaves it inactive; an edge rule's (`for`, `keep`,
-`repeat`) does nothing where its state is idle, which the Engine checks itself before skipping
-it (`runtime.rules.RuleMachine.unquiet`).
+`repeat`, `enter`/`exit`) does nothing where its state is idle, which the Engine checks itself
+before skipping it (`runtime.rules.RuleMachine.unquiet`).
 
 The screen (`WindowScreen`) follows the Engine's stream exactly, chunk by chunk, with a carry of
 the previous admitted rows within the longest window: for each admitted row it computes every

@@ -2,8 +2,9 @@
 
 Skipping a rule whose condition is false must leave the Engine exactly where `process` leaves
 it (decisions, counters, histories, rule states: the whole snapshot): a level rule is left
-inactive; an edge rule (`for`) is skipped only where it is idle, and stepped where it is
-pending or firing (a false condition resolves it there).
+inactive; an edge rule (`for`, `enter`/`exit`) is skipped only where it is idle, and stepped
+where it is pending, firing or entered (a false condition, or its exit condition, resolves it
+there).
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ SOURCE = """policy abs.test version "1.0.0" {
     when avg(load, 10s) > 70
     then scale(targets: pool, by: 2)
   }
+  rule swinging {
+    group by pool
+    enter when max(load, 10s) > 80
+    exit when max(load, 10s) < 40
+    then scale(targets: pool, by: 3)
+  }
 }
 """
 
@@ -83,6 +90,29 @@ def test_skipping_rules_that_do_nothing_leaves_the_engine_as_process_does() -> N
     states = [e.state for r in a for e in r.events if getattr(e, "rule", None) == "sustained"]
     assert {"pending", "firing", "resolved"} <= set(states)
     assert any(d.rule == "sustained" for r in a for d in r.directives)
+
+
+def test_a_rule_with_hysteresis_is_skipped_only_before_it_enters() -> None:
+    """`swinging` enters on max(load, 10s) > 80 and exits on < 40: called quiet wherever its entry
+    condition is false, it must still be stepped once entered, where the exit condition decides."""
+    policies = ballast.compile(["abs.bal"], sources={"abs.bal": SOURCE})
+    stepped, absorbed = Engine(policies), Engine(policies)
+    history: dict[str, list[tuple[float, float]]] = {}
+    a, b = [], []
+    # a second a sample: high (enters), middling (entered, its entry false), low (exits), twice
+    loads = ([85.0] * 3 + [60.0] * 12 + [30.0] * 12) * 2
+    stream = [{"ts": 1_700_000_000.0 + i, "pool": "a", "load": load} for i, load in enumerate(loads)]
+    later = [{**e, "ts": e["ts"] + len(loads)} for e in events(300)]  # then three pools, after it
+    for e in stream + later:
+        samples = history.setdefault(e["pool"], [])
+        samples.append((e["ts"], e["load"]))
+        entry_false = max(load for t, load in samples if t > e["ts"] - 10) <= 80
+        a.append(stepped.process(e))
+        b.append(absorbed.absorb(e, {"abs.test": frozenset({0, 4}) if entry_false else frozenset({0})}))
+    assert outcome(stepped, a) == outcome(absorbed, b)
+    states = [e.state for r in a for e in r.events if getattr(e, "rule", None) == "swinging"]
+    assert {"firing", "resolved"} <= set(states)
+    assert sum(1 for r in a for d in r.directives if d.rule == "swinging") > 1  # it fired while entered
 
 
 def test_a_rule_called_quiet_is_not_evaluated() -> None:

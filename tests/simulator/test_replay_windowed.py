@@ -81,11 +81,17 @@ def rules(draw: st.DrawFn, number: int) -> tuple[str, list[Any]]:
         condition += f" && (load > T{number}_1 || count(load, {window}) >= 2)"
         values.append(draw(st.sampled_from(SCALE["load"])))
     group = draw(st.sampled_from(["", "group by pool", "group by pool, zone", "group by n", "group by up, pool"]))
-    clause = draw(st.sampled_from(["", "", "", "cooldown 5s", "at most 2 per 30s", "for 3s", "keep 5s"]))
+    clause = draw(st.sampled_from(["", "", "", "cooldown 5s", "at most 2 per 30s", "for 3s", "keep 5s", "exit"]))
     if not group and not clause and fn == "percentile":
         clause = "cooldown 1s"
     action = draw(st.sampled_from(["scale(targets: pool, by: 1)", "pause(targets: pool)"]))
-    lines = [f"  rule r{number} {{", f"    {group}" if group else "", f"    when {condition}"]
+    if clause == "exit":  # hysteresis: entered on the condition, left when the aggregate falls back
+        back = {">": "<", ">=": "<", "<": ">", "<=": ">", "==": "!=", "!=": "=="}[op]
+        lines = [f"  rule r{number} {{", f"    {group}" if group else "", f"    enter when {condition}"]
+        lines.append(f"    exit when {call} {back} T{number}_0")
+        clause = ""
+    else:
+        lines = [f"  rule r{number} {{", f"    {group}" if group else "", f"    when {condition}"]
     lines += [
         f"    then {action}",
         f"    {clause}" if clause else "",
