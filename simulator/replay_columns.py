@@ -292,6 +292,7 @@ def _checked_events(
     `CompiledPolicy.prepare` returns for such a row, whose time is text (so the check that
     passes an event unchanged never does)."""
     from ballast.compiler.columnar.schema import timestamps
+    from ballast.simulator.telemetry_columns import python_values
 
     taken = np.flatnonzero(rows)
     names = [f["name"] for f in fields]
@@ -305,8 +306,8 @@ def _checked_events(
             if key not in shared:
                 shared[key] = timestamps(values, batch.epoch_text)
             column = shared[key][taken].tolist()
-        elif hasattr(values, "to_pylist"):  # strings and enums
-            column = values.take(taken).to_pylist()
+        elif hasattr(values, "to_pylist"):  # strings and enums (a dictionary's through its entries)
+            column = python_values(values, taken)
         elif t == "float":
             column = values[taken].astype(np.float64).tolist()
         else:

@@ -222,7 +222,7 @@ def _table_chunks(name: str, target: str, fields: Fields, batches: Iterator[Any]
                 return []
             np, _, _ = require()
             index = np.asarray(positions, dtype=np.int64)
-            columns = [_python_values(table.column(i), index) for i in range(len(names))]
+            columns = [python_values(table.column(i), index) for i in range(len(names))]
             rows = zip(*columns, strict=True) if columns else ([] for _ in positions)  # a table may have no column
             return [{k: v for k, v in zip(names, row, strict=True) if v is not None} for row in rows]
 
@@ -233,7 +233,7 @@ def _table_chunks(name: str, target: str, fields: Fields, batches: Iterator[Any]
         line += table.num_rows
 
 
-def _python_values(column: Any, index: Any) -> list[Any]:
+def python_values(column: Any, index: Any) -> list[Any]:
     """The column's values at `index` (a numpy int64 array) as pyarrow's `as_py` gives them, None
     for a null. Integer, float64 and bool columns without nulls go through numpy (whose `tolist`
     makes the same Python ints, floats and bools), dictionary strings through their dictionary;
@@ -490,6 +490,7 @@ __all__ = [
     "Chunk",
     "Rows",
     "open_binary",
+    "python_values",
     "read_columns",
     "table_records",
     "telemetry_format",

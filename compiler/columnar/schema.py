@@ -25,7 +25,13 @@ def timestamps(column: Any, epoch_text: bool = False) -> Any:
     where the row path's `parse_timestamp` refuses the text (or it is null). With `epoch_text`
     (CSV), a text Python's `float()` reads is that number of seconds, as the CSV row reader
     reads it. One parse per distinct text: a stream of many keys repeats each instant."""
-    np, _, _ = require()
+    np, pa, _ = require()
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_dictionary(column.type):  # each entry parsed once, spread by the codes
+        entries = np.append(timestamps(column.dictionary, epoch_text), math.nan)
+        codes = column.indices.fill_null(len(column.dictionary)).to_numpy(zero_copy_only=False)
+        return entries[codes]  # a null row reads the NaN appended after the entries
     parsed: dict[Any, float] = {}
     out = np.empty(len(column))
     for i, text in enumerate(column.to_pylist()):

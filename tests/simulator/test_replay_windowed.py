@@ -422,3 +422,24 @@ def test_parquet_gives_the_report_of_the_same_events_as_jsonl(tmp_path: Path) ->
         reports.append(json.dumps(report, sort_keys=True))
     assert reports[0] == reports[1] == reports[2]
     assert json.loads(reports[0])["decisions"]["differing_events"] > 0
+
+
+def test_parquet_times_read_through_their_dictionary_with_nulls_and_bad_text(tmp_path: Path) -> None:
+    """Parquet hands string columns over as dictionaries: the time is parsed once per entry and
+    spread by the codes, a null row read as no time, text that is no time rejected, as the row
+    engine reads the same file."""
+    import pyarrow.parquet as pq
+
+    baseline, candidate = compiled(LEVEL, "b"), compiled(LEVEL.replace("> 60", "> 50"), "c")
+    events = [json.loads(line) for line in steady(240, high=range(60, 120))]
+    for i in range(0, 240, 17):
+        events[i]["ts"] = None if i % 2 else "yesterday"
+    parquet = tmp_path / "t.parquet"
+    pq.write_table(pa.Table.from_pylist(events), parquet)
+    assert pa.types.is_dictionary(pq.ParquetFile(parquet, read_dictionary=["ts"]).schema_arrow.field("ts").type)
+    reports = [report_of(parquet, baseline, candidate, engine=engine, chunk_rows=64) for engine in ("row", "columnar")]
+    assert reports[0] == reports[1]
+    report = json.loads(reports[0])
+    assert report["telemetry"]["rejected"] == 15 and report["decisions"]["differing_events"] > 0
+    checked = [r for r in _records(parquet, baseline, candidate) if isinstance(r, Screened) and r.checked]
+    assert len(checked) == 240 - 15  # every row with a time was typed from the columns
