@@ -123,6 +123,16 @@ class DecisionDiff:
         diff.baseline += count
         diff.candidate += count
 
+    def add_counts(self, key: RuleKey, baseline: int, candidate: int) -> None:
+        """Directives of one rule at instants of their own, counted in bulk (the columnar engine's),
+        where the rule's first divergence, if the counts differ, was already added by `add`."""
+        diff = self._rules.get(key)
+        if diff is None:
+            diff = self._rules[key] = _RuleDiff()
+        assert baseline == candidate or diff.first is not None, f"{key}: counted apart before its first divergence"
+        diff.baseline += baseline
+        diff.candidate += candidate
+
     def entries(
         self, *, baseline_rules: Iterable[RuleKey], candidate_rules: Iterable[RuleKey], seed: int | None = None
     ) -> list[dict[str, Any]]:

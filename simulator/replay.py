@@ -338,6 +338,8 @@ class _Replay:
                     seq += record.count
                     if record.same:
                         self._same(record.same)
+                    if record.split:
+                        self._split(record.split, record.differing)
                     continue
                 if type(record) is not Screened:
                     self._bad_line(record)  # type: ignore[arg-type]
@@ -373,6 +375,18 @@ class _Replay:
             self.diff.add_same(key, count)
             self.baseline.decisions += count
             self.candidate.decisions += count
+
+    def _split(self, split: tuple[tuple[tuple[str, str], int, int], ...], differing: int) -> None:
+        """Directives the sets issued differently on `differing` events of a Quiet run (the
+        columnar engine's), each event an instant of its own. Every rule that decided differently
+        there did so first on an event the replay saw in full, which set its first divergence."""
+        assert not self.time_fields
+        self._flush()  # the instant held (an earlier event, maybe a rule's first divergence) is filed first
+        for key, baseline, candidate in split:
+            self.diff.add_counts(key, baseline, candidate)
+            self.baseline.decisions += baseline
+            self.candidate.decisions += candidate
+        self.differing_events += differing
 
     def finish(self) -> None:
         """What time alone decides by the newest event time; then the last instant is compared."""

@@ -174,6 +174,7 @@ def column_records(
     target, policies = plan.target, plan.policies
     fields = policies[0].policy.fields
     twins = None if plan.windowed else _pair(plan)
+    diverged: set[int] = set()  # rules whose first known divergence went to the replay in full
     screen = _Screen(np, plan) if plan.windowed else None
     lines = reported = 0
     for chunk in read_columns(telemetry, target, fields, inputs, chunk_rows=chunk_rows or CHUNK_ROWS):
@@ -187,12 +188,13 @@ def column_records(
             batch = chunk.batch
             shared: dict[str, Any] = {}
             same: tuple[tuple[tuple[str, str], int], ...] = ()
+            counted = Counted()
             if twins is None:
                 quiet = policies[0].quiet(batch, shared)
                 for policy in policies[1:]:
                     quiet &= policy.quiet(batch, shared)
             else:
-                quiet, same = _alike_rows(np, plan, twins, batch, shared)
+                quiet, same, counted = _alike_rows(np, plan, twins, batch, shared, diverged)
             busy = np.flatnonzero(~quiet)
             done = 0
             for position, record in zip(busy.tolist(), chunk.records(busy), strict=True):
@@ -201,8 +203,8 @@ def column_records(
                 if record is not None:
                     yield record
                 done = position + 1
-            if batch.rows > done or same:
-                yield Quiet(target, batch.rows - done, same)
+            if batch.rows > done or same or counted.split:
+                yield Quiet(target, batch.rows - done, same, counted.split, counted.differing)
             lines += batch.rows
         if progress is not None:
             while reported + progress_every <= lines:
@@ -338,28 +340,64 @@ def _pair(plan: EnginePlan) -> list[int] | None:
     return twin_rules(baseline[0], candidate[0])
 
 
+@dataclass
+class Counted:
+    """What a chunk's rows decided differently, counted in bulk (`_alike_rows`): per rule
+    ((policy, rule), baseline directives, candidate directives), and on how many rows."""
+
+    split: tuple[tuple[tuple[str, str], int, int], ...] = ()
+    differing: int = 0
+
+
 def _alike_rows(
-    np: Any, plan: EnginePlan, twins: list[int], batch: Any, shared: dict[str, Any]
-) -> tuple[Any, tuple[tuple[tuple[str, str], int], ...]]:
-    """(rows the row path need not see, directives counted on them): the rows where both
-    policies are quiet, and those where they fire exactly the same twin rules (counted)."""
+    np: Any, plan: EnginePlan, twins: list[int], batch: Any, shared: dict[str, Any], diverged: set[int]
+) -> tuple[Any, tuple[tuple[tuple[str, str], int], ...], Counted]:
+    """(rows the row path need not see, directives counted on the alike ones, what the others
+    decided). The rows where both policies are quiet or fire exactly the same twin rules are
+    counted as `same`. The rows where they fire different twin rules, and nothing else (no
+    fault, no rule whose directives vary), are counted apart, except each rule's first such
+    row, which the replay must see in full for the rule's first divergence; `diverged` holds
+    the rules whose first divergence it has seen (updated here, chunk after chunk)."""
     (baseline,), (candidate,) = plan.sides
     ok_b, fires_b = baseline.verdicts(batch, shared)
     ok_c, fires_c = candidate.verdicts(batch, shared)
-    alike = ok_b & ok_c
-    for fb, fc, directives in zip(fires_b, fires_c, twins, strict=True):
+    exact = ok_b & ok_c
+    alike = exact.copy()
+    countable = exact.copy()  # rows whose every firing rule issues fixed directives
+    apart: list[tuple[int, Any]] = []  # (rule, rows where it fires on one side only)
+    for index, (fb, fc, directives) in enumerate(zip(fires_b, fires_c, twins, strict=True)):
         if fb is fc:  # the same condition on both sides (computed once): alike wherever it is
             if not directives:
                 alike &= ~fb
-        else:
-            alike &= fb == fc if directives else ~(fb | fc)
+                countable &= ~fb
+            continue
+        if not directives:
+            alike &= ~(fb | fc)
+            countable &= ~(fb | fc)
+            continue
+        differs = (fb != fc) & exact
+        alike &= ~differs
+        if differs.any():
+            apart.append((index, differs))
+    countable &= ~alike
+    for index, differs in apart:
+        if index not in diverged:  # its first divergence goes to the replay in full
+            first = int(np.argmax(differs))
+            countable[first] = False
+            diverged.add(index)
     name = baseline.policy.name
-    same = []
-    for rule, fb, directives in zip(baseline.policy.rules, fires_b, twins, strict=True):
-        fired = int(np.count_nonzero(fb & alike)) if directives else 0
+    same, split = [], []
+    for rule, fb, fc, directives in zip(baseline.policy.rules, fires_b, fires_c, twins, strict=True):
+        if not directives:
+            continue
+        fired = int(np.count_nonzero(fb & alike))
         if fired:
             same.append(((name, rule.name), fired * directives))
-    return alike, tuple(same)
+        b, c = int(np.count_nonzero(fb & countable)), int(np.count_nonzero(fc & countable))
+        if b or c:
+            split.append(((name, rule.name), b * directives, c * directives))
+    counted = Counted(tuple(split), int(np.count_nonzero(countable)))
+    return alike | countable, tuple(same), counted
 
 
 __all__ = ["ENGINES", "EnginePlan", "column_records", "file_format", "plan_engine"]

@@ -54,14 +54,18 @@ class BadLine:
 
 @dataclass(frozen=True, slots=True)
 class Quiet:
-    """`count` consecutive events of `input` on which no policy of either set decides or reports
-    anything differently from the other set: what the columnar engine hands a replay instead of
-    the events themselves. `same` holds ((policy, rule), directives) for the directives both sets
-    issued alike on such events (identical on both sides, so only counted)."""
+    """`count` consecutive events of `input` that the columnar engine hands a replay counted, not
+    as the events themselves: on each, no policy of either set reports anything, and what they
+    decide is counted. `same` holds ((policy, rule), directives) for the directives both sets
+    issued alike on such events (identical on both sides). `split` holds ((policy, rule),
+    baseline directives, candidate directives) for events on which the sets decided differently
+    (`differing` of them), each rule's first such event having gone to the replay in full."""
 
     input: str
     count: int
     same: tuple[tuple[tuple[str, str], int], ...] = ()
+    split: tuple[tuple[tuple[str, str], int, int], ...] = ()
+    differing: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,7 +65,7 @@ POLICY = """policy fleet.capacity version "1.0.0" {
   }
 
   rule scaled {
-    when count > 900 && up
+    when count > 900 && up && load > LOAD - 0.3
     then scale(targets: name, by: count)
   }
 
@@ -407,3 +407,28 @@ def test_diff_engine_needs_a_replay(tmp_path: Path) -> None:
     (tmp_path / "base.bal").write_text(POLICY.replace("LOAD", "0.8").replace("RATIO", "0.5"), encoding="utf-8")
     code, _out, err = run_cli("diff", tmp_path / "base.bal", tmp_path / "base.bal", "--engine", "row")
     assert code == 2 and "--engine goes with --replay TELEMETRY" in err
+
+
+def test_rows_the_sets_decide_differently_are_counted_after_each_rules_first(tmp_path: Path) -> None:
+    """A threshold change that moves many rows: `hot` fires on the candidate only (load 0.75), on
+    every row. Its first such row goes to the replay in full (its first divergence); the others
+    are counted apart, and the report is the row engine's."""
+    from ballast.simulator.replay import _schemas
+    from ballast.simulator.replay_columns import column_records, plan_engine
+    from ballast.simulator.telemetry import Quiet
+
+    baseline, candidate = TWIN_SETS
+    event = {"name": "c", "tier": "gold", "load": 0.75, "count": 5, "total": 1000, "up": True}
+    path = write(tmp_path / "t.jsonl", [json.dumps({**event, "count": i}) for i in range(500)], "\n")
+    inputs = _schemas(baseline, candidate)
+    plan = plan_engine(path, baseline, candidate, inputs, engine="columnar")
+    records = list(column_records(path, plan, inputs, chunk_rows=128))
+    full = [r for r in records if not isinstance(r, Quiet)]
+    split = [s for r in records if isinstance(r, Quiet) for s in r.split]
+    assert len(full) == 1 and full[0][0] == 1  # line 1: `hot`'s first divergence
+    assert sum(c for (_, rule), b, c in split if rule == "hot") == 499
+    assert sum(r.differing for r in records if isinstance(r, Quiet)) == 499
+    row = replay(path, baseline, candidate, engine="row")
+    assert report_text(replay(path, baseline, candidate, engine="columnar", chunk_rows=128)) == report_text(row)
+    hot = next(r for r in row["rules"] if r["rule"] == "hot")
+    assert (hot["baseline"], hot["candidate"]) == (0, 500) and row["decisions"]["differing_events"] == 500
