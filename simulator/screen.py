@@ -11,8 +11,9 @@ pools are never built.
 
 The screen is used when numpy and pyarrow are installed (the `columnar` extra) and every field
 of the input is one the back-end reads (int, float, bool, string, enum; no timestamp). A rule
-the back-end does not compile runs row by row on the pools the others leave quiet. A tick whose values are not of their fields' kinds
-(an int column for a float field, say) is evaluated event by event, unscreened.
+the back-end does not compile runs row by row on the pools the others leave quiet. A tick whose
+values are not of their fields' kinds (an int column for a float field, say) is evaluated event
+by event, unscreened.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from ballast.simulator.signals import InputPlan
 # about 250 pools it costs more than it saves (bench/simulator.py, docs/performance.md).
 SCREEN_MIN_POOLS = 256
 # numpy dtype kinds that hold each column kind exactly, as the events' Python values would
-_DTYPE_KINDS = {"int": "iu", "float": "f", "bool": "b"}
+_DTYPE_KINDS = {"int": "i", "float": "f", "bool": "b"}
 _PYTHON_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
 
 
@@ -78,8 +79,8 @@ class TickScreen:
                 column = arrays[signal]
             else:
                 value = specials[signal] if signal in specials else fleet[signal]
-                if type(value) is not _PYTHON_TYPES[kind] or kind == "str":
-                    return None
+                if type(value) is not _PYTHON_TYPES[kind] or kind == "str" or (kind == "int" and abs(value) >= 2**63):
+                    return None  # a string, or an int no int64 column holds: left to the events
                 column = np.full(n, value)
             typed[name] = column
             present[name] = self.present_all
