@@ -133,7 +133,9 @@ faults:
 """
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @example(text=OUT_OF_RANGE, per_worker="5000", unmarked=None, hot="0.8")
 @given(
     text=scenarios(),
@@ -198,3 +200,82 @@ def test_the_screen_follows_a_supervisor_that_retunes_the_policies() -> None:
     assert sim.supervision is not None and sim.supervision.actuator.changed  # the threshold was retuned
     assert sim.screened > 0 and "pool_telemetry" in sim.screens
     assert screened == plain
+
+
+# ---- the screen's claim, event by event, on adversarial columns ----
+
+# a calm pool's signals, which fire no rule of catalog/motb.bal (at a low risk)
+CALM = {
+    "load": 0.3,
+    "latency_p95_ms": 50.0,
+    "latency_ms": 40.0,
+    "error_rate": 0.0,
+    "sla_adherence": 100.0,
+    "dispatch_rate": 10.0,
+    "htm_queue_depth": 1,
+    "workers": 4,
+    "subscriptions": 20,
+    "tasks_dispatched": 100,
+    "policy_depth": 1,
+}
+INT_SIGNALS = frozenset({"htm_queue_depth", "workers", "subscriptions", "tasks_dispatched", "policy_depth"})
+ODD_FLOATS = [-0.5, -0.0, 0.8, 0.81, 1.0, 1.5, 99.0, 100.5, 1e9, float("nan"), float("inf"), -float("inf")]
+ODD_INTS = [-1, 0, 999, 1000, 1001, 5000, 10**7, 10**7 + 1, 2**62]
+
+
+def motb_screen(names: list[str], classes: list[str]) -> tuple[Any, Any, ballast.PolicySet]:
+    from ballast.compiler.columnar import ColumnarPolicy
+    from ballast.simulator.screen import TickScreen
+    from ballast.simulator.signals import event_builder, plan_inputs, pool_constants
+
+    policies = ballast.compile([str(ROOT / "catalog" / "motb.bal")])
+    plan = next(p for p in plan_inputs(policies) if p.name == "telemetry")
+    regions = ["eu"] * len(names)
+    build = event_builder(plan, names, classes, regions)
+    constants = pool_constants(names, classes, regions)
+    return TickScreen([ColumnarPolicy(policies.policies[0])], plan, constants, build), build, policies
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), pools=st.integers(1, 12), risk=st.sampled_from([35.0, 79.9, 80.0, 85.0, 100.0]))
+def test_every_event_the_screen_calls_quiet_does_nothing_in_the_engine(
+    data: st.DataObject, pools: int, risk: float
+) -> None:
+    """Calm pools, each with one signal now and then at an odd value (NaN, an infinity, out of
+    its range, at a threshold, a huge int): an event the screen calls quiet, processed by the
+    Engine, issues nothing, reports nothing, and counts as one event."""
+    import numpy as np
+
+    from ballast.simulator.model import COLUMNS, Columns
+
+    names = [f"p{i}" for i in range(pools)]
+    classes = data.draw(st.lists(st.sampled_from(["critical", "standard", "batch"]), min_size=pools, max_size=pools))
+    screen, build, policies = motb_screen(names, classes)
+    values = {name: [CALM.get(name, 1.0)] * pools for name in COLUMNS}
+    for i in range(pools):
+        if data.draw(st.booleans()):
+            name = data.draw(st.sampled_from(sorted(CALM)))
+            values[name][i] = data.draw(st.sampled_from(ODD_INTS if name in INT_SIGNALS else ODD_FLOATS))
+    arrays = {n: np.array(v, dtype=np.int64 if n in INT_SIGNALS else np.float64) for n, v in values.items()}
+    columns, fleet = Columns(arrays), {"trp_risk": risk, "cve_score": 0.0}
+    quiet = screen.quiet(columns, fleet, 1_763_200_800.0, 1)
+    assert quiet is not None
+    for event, is_quiet in zip(list(build(columns, fleet, 1_763_200_800.0, 1)), quiet.tolist(), strict=True):
+        if is_quiet:
+            engine = Engine(policies)
+            result = engine.process(dict(event), "telemetry")
+            assert not (result.directives or result.errors or result.events or result.held), (event, result)
+            assert engine.stats["motb.orchestration"]["events"] == 1
+
+
+def test_the_screen_calls_calm_pools_quiet_and_busy_ones_not() -> None:
+    """The property above is only worth something if the screen calls some events quiet."""
+    import numpy as np
+
+    from ballast.simulator.model import COLUMNS, Columns
+
+    screen, _, _ = motb_screen(["a", "b"], ["standard", "standard"])
+    arrays = {n: np.array([CALM.get(n, 1.0)] * 2, dtype=np.int64 if n in INT_SIGNALS else np.float64) for n in COLUMNS}
+    arrays["load"] = np.array([0.3, 0.99])  # the second pool is overloaded, at a risk of 90
+    quiet = screen.quiet(Columns(arrays), {"trp_risk": 90.0, "cve_score": 0.0}, 1_763_200_800.0, 1)
+    assert quiet.tolist() == [True, False]
