@@ -334,6 +334,7 @@ class Engine:
         self._engines = [_PolicyEngine(p, p.timing_ir) for p in policies.policies]
         self._threats = [ThreatEngine(t) for t in policies.threats]
         self._latencies: deque[float] = deque(maxlen=10_000)
+        self._observers = 0  # `observing` blocks open: every event must then be evaluated
         self._by_input: dict[str, list[_PolicyEngine]] = {}
 
     def process(self, event: Any, input: str | None = None) -> Result:
@@ -419,11 +420,10 @@ class Engine:
         it has no event time, no rule with a time clause and no observer (`observing`). For such
         a policy, processing an event on which no rule fires, faults or reports anything only
         counts it."""
-        if self._threats_of(input):
+        if self._observers or self._threats_of(input):
             return False
         return all(
-            not e.stream.time_field and not e.machine.timed and not e.deferred and "decide" not in vars(e.policy)
-            for e in self._select(input)
+            not e.stream.time_field and not e.machine.timed and not e.deferred for e in self._select(input)
         )
 
     def count_quiet(self, count: int, input: str) -> None:
@@ -529,6 +529,7 @@ class Engine:
         change what they are given. Leaving the block removes them; decisions are unchanged.
         """
         undo: list[Callable[[], None]] = []
+        self._observers += 1
         try:
             for number, engine in enumerate(self._engines):
                 if on_decide is not None:
@@ -539,6 +540,7 @@ class Engine:
         finally:
             for restore in reversed(undo):
                 restore()
+            self._observers -= 1
 
     def snapshot(self) -> dict[str, Any]:
         """The whole state as JSON-able data; `Engine.restore` continues exactly from it."""

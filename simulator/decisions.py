@@ -114,18 +114,10 @@ class DecisionDiff:
                 diff = self._rules[key] = _RuleDiff()
             diff.add(t_s, b, c)
 
-    def add_same(self, key: RuleKey, count: int) -> None:
-        """`count` directives of one rule that both sides issued alike, each at an instant of its
-        own (the columnar engine's bulk count of what `add` would have counted one by one)."""
-        diff = self._rules.get(key)
-        if diff is None:
-            diff = self._rules[key] = _RuleDiff()
-        diff.baseline += count
-        diff.candidate += count
-
     def add_counts(self, key: RuleKey, baseline: int, candidate: int) -> None:
-        """Directives of one rule at instants of their own, counted in bulk (the columnar engine's),
-        where the rule's first divergence, if the counts differ, was already added by `add`."""
+        """Directives of one rule, each at an instant of its own, counted in bulk (the columnar
+        engine's count of what `add` would have counted one by one): alike on both sides, or
+        apart where the rule's first divergence was already added by `add`."""
         diff = self._rules.get(key)
         if diff is None:
             diff = self._rules[key] = _RuleDiff()

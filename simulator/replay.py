@@ -336,10 +336,8 @@ class _Replay:
                 if type(record) is Quiet:
                     per_input[record.input] += record.count
                     seq += record.count
-                    if record.same:
-                        self._same(record.same)
-                    if record.split:
-                        self._split(record.split, record.differing)
+                    if record.same or record.split:
+                        self._counted(record)
                     continue
                 if type(record) is not Screened:
                     self._bad_line(record)  # type: ignore[arg-type]
@@ -365,28 +363,21 @@ class _Replay:
             seq += 1
         self.events = seq
 
-    def _same(self, same: tuple[tuple[tuple[str, str], int], ...]) -> None:
-        """Directives both sets issued alike on events of a Quiet run (the columnar engine's).
+    def _counted(self, quiet: Quiet) -> None:
+        """The directives counted on the events of a Quiet run (the columnar engine's): those both
+        sets issued alike (`same`), and those they issued differently on `differing` events
+        (`split`), every rule that decided differently there having done so first on an event the
+        replay saw in full, which set its first divergence.
 
         Exact only where each event is an instant of its own, with no clock (no event time): the
-        columnar engine runs only there."""
-        assert not self.time_fields
-        for key, count in same:
-            self.diff.add_same(key, count)
-            self.baseline.decisions += count
-            self.candidate.decisions += count
-
-    def _split(self, split: tuple[tuple[tuple[str, str], int, int], ...], differing: int) -> None:
-        """Directives the sets issued differently on `differing` events of a Quiet run (the
-        columnar engine's), each event an instant of its own. Every rule that decided differently
-        there did so first on an event the replay saw in full, which set its first divergence."""
+        columnar engine counts only there."""
         assert not self.time_fields
         self._flush()  # the instant held (an earlier event, maybe a rule's first divergence) is filed first
-        for key, baseline, candidate in split:
+        for key, baseline, candidate in (*((key, n, n) for key, n in quiet.same), *quiet.split):
             self.diff.add_counts(key, baseline, candidate)
             self.baseline.decisions += baseline
             self.candidate.decisions += candidate
-        self.differing_events += differing
+        self.differing_events += quiet.differing
 
     def finish(self) -> None:
         """What time alone decides by the newest event time; then the last instant is compared."""

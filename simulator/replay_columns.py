@@ -246,7 +246,7 @@ class _Screen:
         rows = [m.tolist() for side in masks for m in side]
         trusted = np.zeros(batch.rows, dtype=bool)
         if self.fields is not None and chunk.first is not None:
-            trusted = clean_rows(self.fields, batch.columns, batch.present, batch.foreign, batch.epoch_text)
+            trusted = clean_rows(self.fields, batch)
         events = _checked_events(np, self.fields, batch, trusted, shared) if trusted.any() else iter(())
         busy = np.flatnonzero(~trusted)
         raw = iter(chunk.records(busy) if len(busy) else ())

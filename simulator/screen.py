@@ -45,7 +45,6 @@ class TickScreen:
     def __init__(self, policies: list[Any], plan: InputPlan, constants: Mapping[str, list[str]], build: Any) -> None:
         _, pa, _ = _require()
         self.policies = policies  # ColumnarPolicy of each policy reading the input
-        self.plan = plan
         self.build = build  # the input's event builder: the events of given pools, for rules that fall back
         self.size = len(next(iter(constants.values())))
         self.fields = policies[0].policy.fields

@@ -89,7 +89,7 @@ class ColumnarPolicy:
         shared = {} if shared is None else shared
         schema = self._schema_key
         if schema not in shared:
-            shared[schema] = clean_rows(self.policy.fields, batch.columns, batch.present, batch.foreign, batch.epoch_text)
+            shared[schema] = clean_rows(self.policy.fields, batch)
         ok = shared[schema].copy()
         fires: list[Any] = []
         for plan, key in zip(self.plans, self._keys, strict=True):
@@ -120,7 +120,7 @@ class ColumnarPolicy:
         shared = {} if shared is None else shared
         schema = self._schema_key
         if schema not in shared:
-            shared[schema] = clean_rows(self.policy.fields, batch.columns, batch.present, batch.foreign, batch.epoch_text)
+            shared[schema] = clean_rows(self.policy.fields, batch)
         clean = shared[schema]
         rejected = self._rejected(batch, clean)
         time = self.screen.time_field

@@ -12,7 +12,6 @@ the problem.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 from ballast.compiler.columnar.deps import require
@@ -52,16 +51,11 @@ def _moment(text: str, epoch_text: bool) -> float | None:
     return parse_timestamp(text)
 
 
-def clean_rows(
-    fields: list[dict[str, Any]],
-    columns: Mapping[str, Any],
-    present: Mapping[str, Any],
-    foreign: Any,
-    epoch_text: bool = False,
-) -> Any:
-    """A numpy bool array: the rows the schema accepts (see the module docstring)."""
+def clean_rows(fields: list[dict[str, Any]], batch: Any) -> Any:
+    """A numpy bool array: the rows of a `policy.Batch` the schema accepts (module docstring)."""
     np, pa, pc = require()
-    clean = ~foreign
+    columns, present, epoch_text = batch.columns, batch.present, batch.epoch_text
+    clean = ~batch.foreign
     for f in fields:
         name, t = f["name"], f["type"]
         here = present[name]
