@@ -164,8 +164,11 @@ def test_count_quiet_refuses_inputs_where_processing_does_more() -> None:
     threat = ballast.compile([str(ROOT / "catalog" / "motb.bal"), str(ROOT / "catalog" / "gtbe.bal")])
     engine = Engine(threat)
     assert engine.counts_quiet("telemetry") and not engine.counts_quiet("signals")
-    with pytest.raises(UsageError, match="a number of events"):
-        engine.count_quiet(-1, "telemetry")
+    for wrong in (-1, "3", 2.0, True, None):
+        with pytest.raises(UsageError, match="a number of events"):
+            engine.count_quiet(wrong, "telemetry")  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="no policy or threat in this set reads the input 'humidity'"):
+        engine.count_quiet(1, "humidity")
     engine.count_quiet(5, "telemetry")
     assert engine.stats["motb.orchestration"]["events"] == 5
     with engine.observing(on_decide=lambda policy, event: None):  # an observer sees every event
