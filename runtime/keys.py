@@ -165,7 +165,12 @@ class KeyTable:
 
 class Context(dict):  # type: ignore[type-arg]
     """The event plus its key's aggregates, each computed the first time a condition reads it:
-    a rule whose condition short-circuits, or an exit condition not yet due, costs nothing."""
+    a rule whose condition short-circuits, or an exit condition not yet due, costs nothing.
+
+    An aggregate with no data (None) is not kept: every read of it comes back here and sets
+    `read_no_data`, so that the rule machine, which clears the flag before each condition,
+    knows whether *that* condition read an empty window (another rule's read of the same slot
+    must not turn this rule's own fault into "no data")."""
 
     __slots__ = ("_now", "_reads", "_series", "read_no_data")
 
@@ -190,7 +195,8 @@ class Context(dict):  # type: ignore[type-arg]
         value = read(self._series, self._now)
         if value is None:
             self.read_no_data = True
-        self[slot] = value
+        else:
+            self[slot] = value
         return value
 
     def frozen(self, slots: Mapping[str, IR]) -> dict[str, Any]:

@@ -117,6 +117,7 @@ class RuleMachine:
                 state = states[rule.index] = RuleStatus()
             if watch is not None:
                 watch(rule, aug)
+            aug.read_no_data = False  # set again if this condition reads an empty window
             # Whether the condition holds (with hysteresis: entered and not yet exited). Inlined:
             # this runs for every rule of every event.
             entering = not state.active or not rule.hysteresis

@@ -482,6 +482,38 @@ def test_no_data_resolves_a_for_rule_but_keeps_a_hysteresis_rule_firing() -> Non
     assert stat(e, "no_data") >= 2
 
 
+def test_a_fault_is_reported_even_after_another_rule_read_an_empty_window() -> None:
+    # `empty` reads a window with no y first; `divides` then faults on its own division by
+    # zero. That fault is the rule's, not "no data": it must be reported, not counted away.
+    e = engine(
+        "  rule empty { group by pool  when avg(y, 1m) > 1  then page(targets: pool) }\n"
+        "  rule divides { group by pool  when x / (x - 5) > max(x, 1m)  then page(targets: pool) }"
+    )
+    result = e.process(ev(0, x=5.0))
+    assert [(p.kind, p.rule) for p in result.errors] == [("evaluation", "divides")]
+    assert "division by zero" in result.errors[0].message
+    assert stat(e, "no_data") == 1  # `empty` alone
+
+
+def test_every_rule_reading_the_same_empty_window_counts_its_own_no_data() -> None:
+    e = engine(
+        "  rule low { group by pool  when max(y, 1m) > 1  then page(targets: pool) }\n"
+        "  rule high { group by pool  when x > 1 && max(y, 1m) > 9  then page(targets: pool) }"
+    )
+    result = e.process(ev(0, x=5.0))
+    assert result.errors == [] and fired(result) == []
+    assert stat(e, "no_data") == 2  # `high` reads the slot `low` found empty: no data for it too
+
+
+def test_an_empty_window_compares_as_null() -> None:
+    # No data is null (docs/language.md): `== null` tests for it without a fault, as does
+    # `count(y, 1m) == 0`.
+    e = engine("  rule silent { group by pool  when avg(y, 1m) == null  then page(targets: pool) }")
+    assert fired(e.process(ev(0))) == [("silent", "page", ["a"])]
+    assert fired(e.process(ev(10, y=1.0))) == []
+    assert stat(e, "no_data") == 0
+
+
 # ---- anomaly detection -----------------------------------------------------------------------
 
 ANOMALY_RULE = (
