@@ -31,7 +31,8 @@ runs an Engine per set) through bench/workloads/windowed.py, five level rules ov
 aggregates grouped by pool, baseline and candidate differing in one threshold: the row engine
 on JSONL against the columnar engine on JSONL, Parquet and CSV, interleaved, median of the runs, the
 reports identical (the benchmark stops if not); then the same with two edge rules added (a
-`for`, a `for` with `keep`), row engine against columnar Parquet.
+`for`, a `for` with `keep`), and with a latency SLO over a 5-minute percentile (hysteresis),
+each row engine against columnar Parquet.
 
 This is a benchmark, not a test: it asserts nothing about speed.
 """
@@ -67,7 +68,7 @@ from bench.harness import (
 from bench.harness import intro as report_intro
 from bench.month import MONTH_DAYS, MonthSettings, bench_month, render_month
 from bench.replay import CATALOG, SERVICES, make_candidate, write_telemetry
-from bench.workloads.windowed import edge_sources, windowed_sources, write_windowed_telemetry
+from bench.workloads.windowed import edge_sources, slo_sources, windowed_sources, write_windowed_telemetry
 
 MONTH_EVENTS = 30 * 86_400 * SERVICES  # 259.2 M
 TARGET_PARQUET = 5e6
@@ -103,6 +104,7 @@ class Report(BenchReport):
     windowed_events: int = 0
     windowed_s: dict[str, list[float]] = field(default_factory=dict)
     edge_s: dict[str, list[float]] = field(default_factory=dict)  # the windowed workload with two edge rules
+    slo_s: dict[str, list[float]] = field(default_factory=dict)  # the windowed workload with a percentile SLO
 
 
 # ---- the telemetry in three formats ----
@@ -230,7 +232,7 @@ def bench_windowed(report: Report, directory: Path, chunk_rows: int) -> None:
     progress(f"windowed: {seconds / 60:g} min × {SERVICES} services × 1 Hz, level rules over windows")
     files = write_windowed_telemetry(directory, seconds)
     report.windowed_events = seconds * SERVICES
-    workloads = {"windowed": windowed_sources(), "edge": edge_sources()}
+    workloads = {"windowed": windowed_sources(), "edge": edge_sources(), "slo": slo_sources()}
     sets = {
         label: tuple(ballast.compile(["windows.bal"], sources={"windows.bal": source}) for source in sources)
         for label, sources in workloads.items()
@@ -245,14 +247,14 @@ def bench_windowed(report: Report, directory: Path, chunk_rows: int) -> None:
         for label, (baseline, candidate) in sets.items():
             reports = set()
             for name, (path, engine) in runs.items():
-                if label == "edge" and name not in EDGE_CONFIGS:
+                if label != "windowed" and name not in EDGE_CONFIGS:
                     continue
                 seconds_taken, result = timed(
                     lambda path=path, engine=engine, b=baseline, c=candidate: replay(
                         path, b, c, engine=engine, chunk_rows=chunk_rows
                     )
                 )
-                times = report.windowed_s if label == "windowed" else report.edge_s
+                times = {"windowed": report.windowed_s, "edge": report.edge_s, "slo": report.slo_s}[label]
                 times.setdefault(name, []).append(seconds_taken)
                 result["telemetry"]["file"] = "-"
                 reports.add(json.dumps(result, sort_keys=True))
@@ -269,9 +271,11 @@ def windowed_lines(report: Report, markdown: bool) -> list[str]:
     """The windowed workloads' tables: events/s per configuration, and the speed-up over the row engine."""
     level = "windowed workload (bench/workloads/windowed.py: five level rules over count, avg, max, sum, delta, min, by pool)"
     edge = "the same with two edge rules (a `for 1m`, a `for 10s` with `keep 1m`: bench/workloads/windowed.py)"
+    slo = "the same with a latency SLO on `percentile(latency_p95_ms, 95, 5m)`, with hysteresis (bench/workloads/windowed.py)"
     return [
         *_workload_lines(report, markdown, level, report.windowed_s, WINDOWED_CONFIGS, "windowed"),
         *_workload_lines(report, markdown, edge, report.edge_s, EDGE_CONFIGS, "edge"),
+        *_workload_lines(report, markdown, slo, report.slo_s, EDGE_CONFIGS, "slo"),
     ]
 
 

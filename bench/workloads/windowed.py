@@ -3,7 +3,8 @@
 `WINDOWED_POLICY` reads `catalog/motb.bal`'s input with an event time and has only level rules
 (window aggregates, `group by`, cooldown and `at most`): the rules the columnar replay skips on
 the rows it proves quiet. `edge_sources` adds two edge rules (`for`, `keep`), which it skips
-where the Engine finds them idle. `write_windowed_telemetry` writes `bench.replay`'s telemetry (one
+where the Engine finds them idle; `slo_sources` adds a latency SLO over a 5-minute percentile.
+`write_windowed_telemetry` writes `bench.replay`'s telemetry (one
 sample per pool per second) with that time, as JSONL and Parquet.
 """
 
@@ -100,6 +101,28 @@ def edge_sources() -> tuple[str, str]:
     """(baseline, candidate): the windowed policy with two edge rules added."""
     with_edges = WINDOWED_POLICY.rstrip().removesuffix("}") + EDGE_RULES
     return with_edges.replace("LATENCY", "300"), with_edges.replace("LATENCY", "280")
+
+
+# A latency SLO on the 95th percentile over 5 minutes, with hysteresis, as SREs write it. The
+# columnar replay decides it where the threshold is outside the window's range (min to max).
+SLO_RULE = """  rule latency_slo {
+    group by pool
+    enter when percentile(latency_p95_ms, 95, 5m) > SLO
+    exit when percentile(latency_p95_ms, 95, 5m) < SLO * 0.8
+    then page(targets: pool)
+  }
+}
+"""
+
+
+def slo_sources() -> tuple[str, str]:
+    """(baseline, candidate): the windowed policy with a percentile SLO rule, at 250 and 200 ms."""
+    with_slo = WINDOWED_POLICY.rstrip().removesuffix("}") + SLO_RULE
+    with_slo = with_slo.replace("  stream {", "  action page(targets: selector)\n  stream {")
+    return (
+        with_slo.replace("LATENCY", "300").replace("SLO", "250"),
+        with_slo.replace("LATENCY", "280").replace("SLO", "200"),
+    )
 
 
 def write_windowed_telemetry(directory: Path, seconds: int) -> dict[str, Path]:

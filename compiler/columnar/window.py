@@ -6,7 +6,7 @@ rule on the row would do nothing, so that the Engine may skip that step (`Engine
 A rule is *vectorised* when it reads no `absent()`, with or without `cooldown` and `at most`
 (whose state moves only when a directive is emitted), and its (entry) condition the column
 code generator compiles with its window aggregates among count, min, max,
-sum, avg, delta and rate over top-level int or float fields, grouped by required fields the
+sum, avg, delta, rate and percentile over top-level int or float fields, grouped by required fields the
 column readers type (`plan._check_timed` says why a rule is not). On a row where such a rule's
 condition is provably false, without a fault and without reading an empty window (the Engine's
 `no_data`), a level rule's step only leaves it inactive; an edge rule's (`for`, `keep`,
@@ -20,7 +20,9 @@ time order is the newest time so far: the samples of that key that arrived befor
 (equal times keep arrival order) with a time in (now - W, now]. count, min, max, delta and rate
 are the Engine's own float operations; an int sum is exact in int64; a float sum or average
 (the Engine's `math.fsum`) comes with a bound on its error, and a comparison with it is decided
-only where the sides are further apart than the bound (`codegen._Compiler._cmp`).
+only where the sides are further apart than the bound (`codegen._Compiler._cmp`). A percentile
+is known only to lie within its window's range (`_between_extremes`): a comparison with it is
+decided where the threshold is outside that range.
 
 What the screen cannot follow makes every later row busy, for the rest of the file: a row out
 of time order (the Engine would insert it into the past), and a row the column readers did not
@@ -271,6 +273,9 @@ def _aggregate(
                 value = value / np.where(span > 0, span, 1.0)
                 empty = empty | ~(span > 0)  # one instant says nothing about a rate: no data
         unsafe = empty | ~np.isfinite(value)
+    elif fn == "percentile":
+        value, unsafe, error = _between_extremes(np, values, safe_lo, np.where(empty, 1, hi))
+        unsafe |= empty
     else:  # sum, avg
         value, unsafe, error = _sums(np, values, lo, hi, integral, fn)
         unsafe |= empty
@@ -305,6 +310,28 @@ def _extremes(np: Any, values: Any, lo: Any, hi: Any, fn: str) -> Any:
         table = levels[k]
         out[at] = pick(table[lo[at]], table[hi[at] - (1 << int(k))])
     return out
+
+
+def _between_extremes(np: Any, values: Any, lo: Any, hi: Any) -> tuple[Any, Any, Any]:
+    """(value, unsafe, error) of a percentile over values[lo:hi], hi > lo, known only within the
+    window's range: the Engine interpolates between two of the window's values (`_percentile`),
+    so its result lies in [min, max] up to the rounding of that interpolation. The value is the
+    range's midpoint and the error its half-width plus that rounding, so a comparison with a
+    threshold outside the range (a p95 latency against its SLO, on a calm key) is decided, and
+    one inside it is left to the Engine. Where max - min overflows, the Engine's interpolation
+    may give an infinity or NaN: unsafe.
+
+    The bound: with a <= b the two values, d = fl(b - a) and f in [0, 1), fl(a + fl(d * f)) is at
+    least min (rounding is monotone and a + ... >= a) and at most max + 2.01u(max - min) + u|max|;
+    the midpoint fl(min/2 + max/2) is within u|midpoint| (and a subnormal halving) of the true one."""
+    low = _extremes(np, values, lo, hi, "min")
+    high = _extremes(np, values, lo, hi, "max")
+    with np.errstate(all="ignore"):
+        spread = high - low
+        value = low / 2 + high / 2
+        magnitude = np.maximum(np.abs(low), np.abs(high))
+        error = (spread / 2 + 4 * ROUNDING * spread + 4 * ROUNDING * magnitude) * 1.01 + 2.0**-1070
+    return value, ~np.isfinite(spread) | ~np.isfinite(error), error
 
 
 def _sums(np: Any, values: Any, lo: Any, hi: Any, integral: bool, fn: str) -> tuple[Any, Any, Any]:

@@ -29,17 +29,19 @@ FIELDS = [
     {"name": "f", "type": "float", "optional": True},
     {"name": "i", "type": "int", "optional": True},
 ]
-FUNCTIONS = ("count", "min", "max", "sum", "avg", "delta", "rate")
+FUNCTIONS = ("count", "min", "max", "sum", "avg", "delta", "rate", "percentile")
 WINDOWS = (1.0, 2.0, 5.0)
 GROUPING = ("pool",)
 
 
-def node(fn: str, field: str, window: float) -> dict[str, Any]:
+def node(fn: str, field: str, window: float, p: float = 90.0) -> dict[str, Any]:
     typed = fn in ("min", "max", "sum", "delta") and field == "i"
-    return {"k": "agg", "fn": fn, "path": [field], "window": window, "t": "int" if typed or fn == "count" else "float"}
+    out = {"k": "agg", "fn": fn, "path": [field], "window": window, "t": "int" if typed or fn == "count" else "float"}
+    return out | {"p": p} if fn == "percentile" else out
 
 
 NODES = [node(fn, field, w) for fn in FUNCTIONS for field in ("f", "i") for w in WINDOWS]
+NODES += [node("percentile", field, 5.0, p) for field in ("f", "i") for p in (0.0, 50.0, 99.9, 100.0)]
 
 floats = st.one_of(
     st.floats(-100, 100),

@@ -322,6 +322,47 @@ def test_the_screen_skips_rules_where_they_are_quiet_and_the_reports_agree(tmp_p
     )
 
 
+TAIL = (
+    HEAD.replace("IDLE", "")
+    + """  rule tail {
+    group by pool
+    when percentile(load, 90, 10s) > 80
+    then scale(targets: pool, by: 1)
+  }
+  rule jitter {
+    group by pool
+    when stddev(load, 10s) > 40
+    then pause(targets: pool)
+  }
+}
+"""
+)
+
+
+def test_a_percentile_is_decided_where_its_threshold_is_outside_the_window_range(tmp_path: Path) -> None:
+    baseline, candidate = compiled(TAIL, "b"), compiled(TAIL.replace("> 80", "> 90"), "c")
+    path = tmp_path / "t.jsonl"
+    # calm loads (50 to 59) with a burst to 85..94 in events 150 to 210: only around the burst
+    # does a window's range reach the thresholds, so only there is `tail` stepped
+    lines = [json.loads(line) for line in steady(300, high=range(150, 210))]
+    for i, event in enumerate(lines):
+        if i not in range(150, 210):
+            event["load"] = 50 + i % 10
+    path.write_text("\n".join(json.dumps(e) for e in lines) + "\n", encoding="utf-8")
+    text = explain_engine(path, baseline, candidate, engine="columnar")
+    assert "tail: vectorised (over percentile, by pool)" in text
+    assert "jitter: stepped on every row (the aggregate stddev is evaluated by the Engine)" in text
+    records = _records(path, baseline, candidate)
+    tail_quiet = [any(0 in rules for rules in _quiet_sets(r)) for r in records]
+    assert sum(tail_quiet) > 200 and not all(tail_quiet[150:210])  # calm rows skipped, the burst stepped
+    assert not any(1 in rules for r in records for rules in _quiet_sets(r))  # jitter: never skipped
+    row = replay(path, baseline, candidate, engine="row")
+    assert 0 < row["decisions"]["candidate"] < row["decisions"]["baseline"]
+    assert report_of(path, baseline, candidate, engine="columnar", chunk_rows=7) == report_of(
+        path, baseline, candidate, engine="row"
+    )
+
+
 def test_csv_with_timestamps_is_screened_as_columns(tmp_path: Path) -> None:
     baseline, candidate = compiled(LEVEL, "b"), compiled(LEVEL.replace("> 60", "> 50"), "c")
     events = [json.loads(line) for line in steady(300)]
