@@ -36,10 +36,10 @@ from ballast.compiler.columnar.deps import require
 from ballast.compiler.columnar.strings import bools, plain, string_test
 from ballast.runtime.ir import IR, field_path, slot_key
 
-# the aggregates the window screen computes (a percentile only within its window's range)
-WINDOW_FUNCTIONS = ("count", "min", "max", "sum", "avg", "delta", "rate", "percentile")
+# the aggregates the window screen computes (a percentile and a stddev only within bounds)
+WINDOW_FUNCTIONS = ("count", "min", "max", "sum", "avg", "delta", "rate", "percentile", "stddev")
 UNSAFE = "?"  # columns[UNSAFE + slot]: rows where the aggregate may differ from the Engine's
-ERROR = "±"  # columns[ERROR + slot]: a bound on the error of a float sum or average, or a percentile
+ERROR = "±"  # columns[ERROR + slot]: a bound on the error of a float sum or average, a percentile, a stddev
 EXACT_INT = 2**53  # every int of at most this magnitude is exactly a float64, and int64 sums of two stay exact
 
 Columns = Mapping[str, Any]  # field -> numpy array (int64, float64, bool) or pyarrow string (or dictionary) array
@@ -146,7 +146,7 @@ class _Compiler:
         value = self.value(node)
         if value.err is not None:
             raise Unsupported(
-                "a percentile, or a sum or avg of a float field, used otherwise than compared is evaluated row by row"
+                "a percentile or stddev, or a sum or avg of a float field, used otherwise than compared, is evaluated row by row"
             )
         return value
 
@@ -154,7 +154,7 @@ class _Compiler:
         """A window aggregate, read from the columns the window screen computed (`window`):
         `columns[slot]` its value per row, `columns[UNSAFE + slot]` the rows where it may differ
         from the Engine's (no data, beyond ±2**53), `columns[ERROR + slot]` for a float sum or
-        average, and for a percentile, a bound on how much it may differ."""
+        average, a percentile and a stddev, a bound on how much it may differ."""
         fn = node["fn"]
         if self.windows is None or fn not in WINDOW_FUNCTIONS:
             raise Unsupported(f"the aggregate {fn} is evaluated by the Engine")
@@ -171,7 +171,7 @@ class _Compiler:
 
         if fn == "count" or (node.get("t") == "int"):
             return _Value("int", read, (-EXACT_INT, EXACT_INT))
-        if (fn in ("sum", "avg") and spec["type"] == "float") or fn == "percentile":
+        if (fn in ("sum", "avg") and spec["type"] == "float") or fn in ("percentile", "stddev"):
             error = ERROR + slot
             return _Value("float", read, err=lambda c, m: c[error])
         return _Value("float", read)

@@ -5,8 +5,8 @@ rule on the row would do nothing, so that the Engine may skip that step (`Engine
 
 A rule is *vectorised* when it reads no `absent()`, with or without `cooldown` and `at most`
 (whose state moves only when a directive is emitted), and its (entry) condition the column
-code generator compiles with its window aggregates among count, min, max,
-sum, avg, delta, rate and percentile over top-level int or float fields, grouped by required fields the
+code generator compiles with its window aggregates among count, min, max, sum, avg, delta,
+rate, percentile and stddev over top-level int or float fields, grouped by required fields the
 column readers type (`plan._check_timed` says why a rule is not). On a row where such a rule's
 condition is provably false, without a fault and without reading an empty window (the Engine's
 `no_data`), a level rule's step only leaves it inactive; an edge rule's (`for`, `keep`,
@@ -273,8 +273,8 @@ def _aggregate(
                 value = value / np.where(span > 0, span, 1.0)
                 empty = empty | ~(span > 0)  # one instant says nothing about a rate: no data
         unsafe = empty | ~np.isfinite(value)
-    elif fn == "percentile":
-        value, unsafe, error = _between_extremes(np, values, safe_lo, np.where(empty, 1, hi))
+    elif fn in ("percentile", "stddev"):
+        value, unsafe, error = _between_extremes(np, values, safe_lo, np.where(empty, 1, hi), fn)
         unsafe |= empty
     else:  # sum, avg
         value, unsafe, error = _sums(np, values, lo, hi, integral, fn)
@@ -312,26 +312,38 @@ def _extremes(np: Any, values: Any, lo: Any, hi: Any, fn: str) -> Any:
     return out
 
 
-def _between_extremes(np: Any, values: Any, lo: Any, hi: Any) -> tuple[Any, Any, Any]:
-    """(value, unsafe, error) of a percentile over values[lo:hi], hi > lo, known only within the
-    window's range: the Engine interpolates between two of the window's values (`_percentile`),
-    so its result lies in [min, max] up to the rounding of that interpolation. The value is the
-    range's midpoint and the error its half-width plus that rounding, so a comparison with a
-    threshold outside the range (a p95 latency against its SLO, on a calm key) is decided, and
-    one inside it is left to the Engine. Where max - min overflows, the Engine's interpolation
-    may give an infinity or NaN: unsafe.
+def _between_extremes(np: Any, values: Any, lo: Any, hi: Any, fn: str) -> tuple[Any, Any, Any]:
+    """(value, unsafe, error) of a percentile or a stddev over values[lo:hi], hi > lo, known
+    only within an interval the window's range gives: the value is the interval's midpoint and
+    the error its half-width plus the Engine's rounding, so a comparison with a threshold
+    outside the interval (a p95 latency against its SLO, on a calm key) is decided, and one
+    inside it is left to the Engine.
 
-    The bound: with a <= b the two values, d = fl(b - a) and f in [0, 1), fl(a + fl(d * f)) is at
-    least min (rounding is monotone and a + ... >= a) and at most max + 2.01u(max - min) + u|max|;
-    the midpoint fl(min/2 + max/2) is within u|midpoint| (and a subnormal halving) of the true one."""
+    * `percentile`: the Engine interpolates between two of the window's values (`_percentile`):
+      with a <= b those values, d = fl(b - a) and f in [0, 1), fl(a + fl(d * f)) is at least min
+      (rounding is monotone) and at most max + 2.01u(max - min) + u|max|. Where max - min
+      overflows, the interpolation may give an infinity or NaN: unsafe.
+    * `stddev`: the population standard deviation is at most (max - min) / 2 (Popoviciu). The
+      Engine's mean is off by at most ε = 2.01u·max(|min|, |max|), which adds ε² to the variance
+      (Σ(v - μ')² = Σ(v - μ)² + nε²), and its squares, fsum, division and square root add 3.6u
+      relative, plus 2**-537 absolute where squares of tiny differences round up from below the
+      subnormals. So it lies in [0, (max - min)/2 + 2.4u(max - min) + 2.1u·max(|min|, |max|)].
+      Where a square or the sum may overflow (the Engine's OverflowError, a fault), unsafe.
+    """
     low = _extremes(np, values, lo, hi, "min")
     high = _extremes(np, values, lo, hi, "max")
     with np.errstate(all="ignore"):
         spread = high - low
-        value = low / 2 + high / 2
         magnitude = np.maximum(np.abs(low), np.abs(high))
-        error = (spread / 2 + 4 * ROUNDING * spread + 4 * ROUNDING * magnitude) * 1.01 + 2.0**-1070
-    return value, ~np.isfinite(spread) | ~np.isfinite(error), error
+        if fn == "percentile":
+            value = low / 2 + high / 2
+            error = (spread / 2 + 4 * ROUNDING * spread + 4 * ROUNDING * magnitude) * 1.01 + 2.0**-1070
+            unsafe = ~np.isfinite(spread) | ~np.isfinite(error)
+        else:
+            value = spread / 4
+            error = (spread / 4 + 4 * ROUNDING * spread + 3 * ROUNDING * magnitude) * 1.01 + 2.0**-530
+            unsafe = ~(spread <= 2.0**400) | ~(magnitude <= 2.0**900)
+    return value, unsafe, error
 
 
 def _sums(np: Any, values: Any, lo: Any, hi: Any, integral: bool, fn: str) -> tuple[Any, Any, Any]:

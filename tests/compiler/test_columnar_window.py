@@ -3,8 +3,9 @@
 A random stream of samples (keys, equal times, missing values, huge and tiny values), cut into
 random batches, goes through `WindowScreen`; beside it, each key's `Series` is fed as the
 Engine feeds it and read with `slot_reader` at now = the row's time. Where the screen calls an
-aggregate safe it must equal the Engine's (a float sum or average: within the bound it gives);
-where the Engine reads no data the screen must call it unsafe.
+aggregate safe it must equal the Engine's (a float sum or average, a percentile, a stddev:
+within the bound it gives); where the Engine reads no data, or faults, the screen must call it
+unsafe.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ FIELDS = [
     {"name": "f", "type": "float", "optional": True},
     {"name": "i", "type": "int", "optional": True},
 ]
-FUNCTIONS = ("count", "min", "max", "sum", "avg", "delta", "rate", "percentile")
+FUNCTIONS = ("count", "min", "max", "sum", "avg", "delta", "rate", "percentile", "stddev")
 WINDOWS = (1.0, 2.0, 5.0)
 GROUPING = ("pool",)
 
@@ -103,8 +104,12 @@ def test_the_screen_computes_each_aggregate_as_the_engine_reads_it(stream: list[
                 if value is not None:
                     s.add(now, float(value), now)
             for column, n, read in readers:
-                engine = read([history[0] if n["path"] == ["f"] else history[1]], now)
                 unsafe = columns[UNSAFE + column][position]
+                try:
+                    engine = read([history[0] if n["path"] == ["f"] else history[1]], now)
+                except OverflowError:  # the Engine's stddev of values near ±1e300: a fault, never decided here
+                    assert unsafe, (n, position)
+                    continue
                 if engine is None:
                     assert unsafe, (n, position)
                     continue

@@ -1,8 +1,8 @@
 """`ballast replay` of sets with event time on the columnar engine gives the row engine's report.
 
-Random windowed policies (level rules over count, min, max, sum, avg, delta and rate with
-thresholds, grouped by one or two fields or none, some with a cooldown or `at most`; edge
-rules and aggregates the screen does not compute, which the Engine steps on every row) and
+Random windowed policies (rules over count, min, max, sum, avg, delta, rate, percentile and
+stddev with thresholds, grouped by one or two fields or none, some with a cooldown or `at
+most`, some edge rules: `for`, `keep`, `enter`/`exit`) and
 random telemetry (in time order or not, equal timestamps, nulls, missing fields, NaN and huge
 values, bad lines, keys that come and go, gaps longer than the windows and than `stale after`):
 the JSON report of `--engine columnar` must be `--engine row`'s, byte for byte, whatever the
@@ -70,7 +70,7 @@ def thresholds(fn: str, field: str) -> list[Any]:
 @st.composite
 def rules(draw: st.DrawFn, number: int) -> tuple[str, list[Any]]:
     """One rule's source with THRESHOLD_i placeholders, and the values to put there."""
-    fn = draw(st.sampled_from((*FUNCTIONS, "percentile")))
+    fn = draw(st.sampled_from((*FUNCTIONS, "percentile", "stddev")))
     field = draw(st.sampled_from(FIELDS))
     window = draw(st.sampled_from(WINDOWS))
     op = draw(st.sampled_from([">", ">=", "<", "<=", "==", "!="]))
@@ -331,7 +331,12 @@ TAIL = (
   }
   rule jitter {
     group by pool
-    when stddev(load, 10s) > 40
+    when stddev(load, 10s) > 20
+    then pause(targets: pool)
+  }
+  rule spike {
+    group by pool
+    when zscore(load, 10s) > 3
     then pause(targets: pool)
   }
 }
@@ -339,7 +344,7 @@ TAIL = (
 )
 
 
-def test_a_percentile_is_decided_where_its_threshold_is_outside_the_window_range(tmp_path: Path) -> None:
+def test_a_percentile_and_a_stddev_are_decided_where_the_window_range_rules_them_out(tmp_path: Path) -> None:
     baseline, candidate = compiled(TAIL, "b"), compiled(TAIL.replace("> 80", "> 90"), "c")
     path = tmp_path / "t.jsonl"
     # calm loads (50 to 59) with a burst to 85..94 in events 150 to 210: only around the burst
@@ -351,11 +356,16 @@ def test_a_percentile_is_decided_where_its_threshold_is_outside_the_window_range
     path.write_text("\n".join(json.dumps(e) for e in lines) + "\n", encoding="utf-8")
     text = explain_engine(path, baseline, candidate, engine="columnar")
     assert "tail: vectorised (over percentile, by pool)" in text
-    assert "jitter: stepped on every row (the aggregate stddev is evaluated by the Engine)" in text
+    assert "jitter: vectorised (over stddev, by pool)" in text
+    assert "spike: stepped on every row (the aggregate zscore is evaluated by the Engine)" in text
     records = _records(path, baseline, candidate)
     tail_quiet = [any(0 in rules for rules in _quiet_sets(r)) for r in records]
     assert sum(tail_quiet) > 200 and not all(tail_quiet[150:210])  # calm rows skipped, the burst stepped
-    assert not any(1 in rules for r in records for rules in _quiet_sets(r))  # jitter: never skipped
+    # a stddev is at most half its window's range: 20 is beyond every window here but those
+    # that straddle the burst's edges (a range of up to 44)
+    jitter_quiet = [any(1 in rules for rules in _quiet_sets(r)) for r in records]
+    assert sum(jitter_quiet) > 250 and not all(jitter_quiet)
+    assert not any(2 in rules for r in records for rules in _quiet_sets(r))  # spike: never skipped
     row = replay(path, baseline, candidate, engine="row")
     assert 0 < row["decisions"]["candidate"] < row["decisions"]["baseline"]
     assert report_of(path, baseline, candidate, engine="columnar", chunk_rows=7) == report_of(
