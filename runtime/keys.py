@@ -94,6 +94,7 @@ class KeyTable:
         # `series[i]`. And per slot, what `Context` computes it with.
         self.fields: dict[Grouping, list[Field]] = {}
         self.reads: dict[Grouping, dict[str, Read]] = {}
+        self.presence: dict[Grouping, frozenset[int]] = {}
         for g, aggs in aggregates.items():
             retention: dict[tuple[str, ...], float] = {}
             for node in aggs.values():
@@ -101,6 +102,12 @@ class KeyTable:
                 retention[path] = max(retention.get(path, 0.0), node.get("window", 0.0) + lateness)
             paths = list(retention)
             self.fields[g] = [(i, p, p[0] if len(p) == 1 else None, retention[p]) for i, p in enumerate(paths)]
+            # Fields only `absent()` reads: any value is a sample (its presence is what counts),
+            # where a number field takes only numbers. `absent()` is the one aggregate allowed
+            # on string and bool fields.
+            self.presence[g] = frozenset(
+                i for i, p in enumerate(paths) if all(n["fn"] == "absent" for n in aggs.values() if field_path(n) == p)
+            )
             self.reads[g] = {slot: slot_reader(n, paths.index(tuple(n["path"]))) for slot, n in aggs.items()}
         self.keys: dict[tuple[int, tuple[Any, ...]], Key] = {}  # by (grouping index, values)
         # No key was last seen before this: an idle sweep with an older horizon finds nothing,
@@ -121,8 +128,14 @@ class KeyTable:
         for index, path, name, retention in self.fields[grouping]:
             # most fields are top-level: one dict lookup, no walk through records
             value = data.get(name) if name is not None else lookup(data, path)
-            if value is None or type(value) is bool:
+            if value is None:
                 continue
+            kind = type(value)
+            if kind is not float and kind is not int:
+                if index in self.presence[grouping]:
+                    value = 0.0  # present: that is all `absent()` reads
+                elif kind is bool:
+                    continue  # not a number sample (a number of another type, float() takes)
             series = history[index]
             if series is None:
                 series = history[index] = Series(retention)

@@ -322,6 +322,23 @@ def test_absent_becomes_true_through_advance() -> None:
     assert states(e.process(ev(45, y=2.0))) == [("gone", {"pool": "a"}, "resolved")]
 
 
+@pytest.mark.parametrize(("declared", "value"), [("name?: string", "svc-1"), ("flag?: bool", False)])
+def test_absent_of_a_string_or_bool_field_counts_its_presence(declared: str, value: Any) -> None:
+    # absent() is the one aggregate allowed on any field type: a string was once recorded with
+    # float() (an internal error on every event) and a bool was skipped (absent held while the
+    # field was sent)
+    field = declared.split("?")[0]
+    body = f"  rule gone {{ group by pool  when absent({field}, 30s)  then page(targets: pool) }}"
+    e = engine(body, fields=f"    {declared}\n")
+    first = e.process(ev(0, **{field: value}))
+    assert first.errors == [] and fired(first) == []
+    assert fired(e.process(ev(20))) == []  # (-10, 20] still holds the sample at 0
+    assert fired(e.process(ev(31))) == [("gone", "page", ["a"])]  # (1, 31] holds none
+    assert fired(e.process(ev(32, **{field: value}))) == []
+    restored = Engine.restore(compile_policy(body, fields=f"    {declared}\n"), json.loads(json.dumps(e.snapshot())))
+    assert fired(restored.process(ev(40))) == []  # the presence survived the snapshot
+
+
 def test_an_aggregate_read_only_by_the_reason_is_rendered() -> None:
     e = engine(
         '  let peak = max(x, 5m)\n  rule hot { group by pool  when avg(x, 1m) > 10  then scale(targets: pool)  reason "peak {peak:.0f}" }'
