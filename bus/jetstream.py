@@ -81,13 +81,14 @@ class JetStream:
             raise
 
     def fetch(self, limit: int, timeout: float) -> Sequence[Delivery]:
-        import nats.errors
-
         try:
             with self._errors("fetch from"):
                 messages = self._run(self._sub.fetch(batch=limit, timeout=timeout))
         except BusError as exc:
-            if isinstance(exc.__cause__, nats.errors.TimeoutError):
+            # Nothing arrived in time. nats-py raises its own TimeoutError, or asyncio's from
+            # inside the pull request when the host is busy: both mean no messages, not a dead
+            # server (that is a connection error), so the consumer polls again.
+            if isinstance(exc.__cause__, TimeoutError):
                 return []
             raise
         out = []

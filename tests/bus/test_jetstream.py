@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from bus_support import create_stream, decided_ids, delete, entries, payloads, publish
 from support import run_cli
 
@@ -139,3 +140,44 @@ def test_sigterm_finishes_the_batch_in_hand_and_exits_cleanly(
     out, err = child.communicate(timeout=20)
     assert child.returncode == 0, err
     assert len(out.splitlines()) == 3 and "3 fetched, 3 decided" in err
+
+
+class _Stalled:
+    """A pull subscription whose fetch raises `error`, as nats-py's does."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    async def fetch(self, batch: int, timeout: float) -> list[object]:
+        raise self.error
+
+
+def _source_fetching_with(error: BaseException) -> JetStream:
+    import asyncio
+
+    source = object.__new__(JetStream)  # no server: only fetch's handling of nats-py's errors is tested
+    source.name, source.url, source.stream, source.subject = "nats://x/s", "nats://x", "s", "s.events"
+    source._loop, source._nc, source._problems = asyncio.new_event_loop(), None, []
+    source._sub = _Stalled(error)
+    return source
+
+
+def test_a_fetch_that_times_out_is_an_empty_poll_whichever_timeout_nats_raises() -> None:
+    import nats.errors
+
+    from ballast.bus.port import BusError
+
+    # asyncio's TimeoutError came out of nats-py's pull request on a busy host and used to stop
+    # `ballast consume` with "cannot fetch from the server: TimeoutError"
+    for timeout in (TimeoutError(), nats.errors.TimeoutError()):
+        source = _source_fetching_with(timeout)
+        try:
+            assert source.fetch(10, 0.1) == []
+        finally:
+            source.close()
+    source = _source_fetching_with(nats.errors.ConnectionClosedError())
+    try:
+        with pytest.raises(BusError, match="cannot fetch from the server"):
+            source.fetch(10, 0.1)
+    finally:
+        source.close()
