@@ -359,8 +359,7 @@ class Engine:
         columnar replay proves them over whole columns (`ballast.compiler.columnar.window`); the
         result is then `process`'s. An edge rule (`for`, `keep`, `repeat`, `enter`/`exit`:
         `quiet` then speaks of its entry condition) is skipped only where its state for the
-        event's key is idle; one reading `absent()` is always stepped, whatever `quiet` says of
-        it. `checked`: the
+        event's key is idle. `checked`: the
         event is what every policy's schema check makes of it (validated and normalized by the
         caller), so it is not checked again."""
         started = time.perf_counter()

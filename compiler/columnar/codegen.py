@@ -37,7 +37,7 @@ from ballast.compiler.columnar.strings import bools, plain, string_test
 from ballast.runtime.ir import IR, field_path, slot_key
 
 # the aggregates the window screen computes (a percentile and a stddev only within bounds)
-WINDOW_FUNCTIONS = ("count", "min", "max", "sum", "avg", "delta", "rate", "percentile", "stddev")
+WINDOW_FUNCTIONS = ("count", "absent", "min", "max", "sum", "avg", "delta", "rate", "percentile", "stddev")
 UNSAFE = "?"  # columns[UNSAFE + slot]: rows where the aggregate may differ from the Engine's
 ERROR = "±"  # columns[ERROR + slot]: a bound on the error of a float sum or average, a percentile, a stddev
 EXACT_INT = 2**53  # every int of at most this magnitude is exactly a float64, and int64 sums of two stay exact
@@ -169,6 +169,8 @@ class _Compiler:
             m.append(c[unsafe])
             return c[slot]
 
+        if fn == "absent":
+            return _Value("bool", read)
         if fn == "count" or (node.get("t") == "int"):
             return _Value("int", read, (-EXACT_INT, EXACT_INT))
         if (fn in ("sum", "avg") and spec["type"] == "float") or fn in ("percentile", "stddev"):

@@ -97,8 +97,6 @@ def plan_rules(policy: CompiledPolicy) -> list[RulePlan]:
 def _check_timed(policy: CompiledPolicy, ir: IR, grouping: tuple[str, ...], idle: float) -> None:
     """Raise Unsupported when a rule with state is not one the window screen can skip (`window`)."""
     nodes = window_slots(ir["when"]).values()
-    if any(n["fn"] == "absent" for n in nodes):
-        raise Unsupported("it reads absent(): stepped on every row")
     specs = {f["name"]: f for f in policy.fields}
     for name in grouping:
         spec = specs.get(name)

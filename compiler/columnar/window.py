@@ -3,10 +3,10 @@
 The Engine keeps all state; this module only proves, per row and per rule, that stepping the
 rule on the row would do nothing, so that the Engine may skip that step (`Engine.absorb`).
 
-A rule is *vectorised* when it reads no `absent()`, with or without `cooldown` and `at most`
-(whose state moves only when a directive is emitted), and its (entry) condition the column
-code generator compiles with its window aggregates among count, min, max, sum, avg, delta,
-rate, percentile and stddev over top-level int or float fields, grouped by required fields the
+A rule is *vectorised*, with or without `cooldown` and `at most` (whose state moves only when a
+directive is emitted), when its (entry) condition the column code generator compiles with its
+window aggregates among count, absent, min, max, sum, avg, delta, rate, percentile and stddev
+over top-level int or float fields, grouped by required fields the
 column readers type (`plan._check_timed` says why a rule is not). On a row where such a rule's
 condition is provably false, without a fault and without reading an empty window (the Engine's
 `no_data`), a level rule's step only leaves it inactive; an edge rule's (`for`, `keep`,
@@ -257,6 +257,8 @@ def _aggregate(
     count = hi - lo
     if fn == "count":
         return count.astype(np.int64), np.zeros(len(queries), dtype=bool), None
+    if fn == "absent":  # never no data
+        return count == 0, np.zeros(len(queries), dtype=bool), None
     empty = count == 0
     safe_lo = np.where(empty, 0, lo)
     last = np.where(empty, 0, hi - 1)

@@ -30,14 +30,15 @@ FIELDS = [
     {"name": "f", "type": "float", "optional": True},
     {"name": "i", "type": "int", "optional": True},
 ]
-FUNCTIONS = ("count", "min", "max", "sum", "avg", "delta", "rate", "percentile", "stddev")
+FUNCTIONS = ("count", "absent", "min", "max", "sum", "avg", "delta", "rate", "percentile", "stddev")
 WINDOWS = (1.0, 2.0, 5.0)
 GROUPING = ("pool",)
 
 
 def node(fn: str, field: str, window: float, p: float = 90.0) -> dict[str, Any]:
     typed = fn in ("min", "max", "sum", "delta") and field == "i"
-    out = {"k": "agg", "fn": fn, "path": [field], "window": window, "t": "int" if typed or fn == "count" else "float"}
+    kind = "bool" if fn == "absent" else "int" if typed or fn == "count" else "float"
+    out = {"k": "agg", "fn": fn, "path": [field], "window": window, "t": kind}
     return out | {"p": p} if fn == "percentile" else out
 
 

@@ -4,7 +4,7 @@ Skipping a rule whose condition is false must leave the Engine exactly where `pr
 it (decisions, counters, histories, rule states: the whole snapshot): a level rule is left
 inactive; an edge rule (`for`, `enter`/`exit`) is skipped only where it is idle, and stepped
 where it is pending, firing or entered (a false condition, or its exit condition, resolves it
-there).
+there); a rule reading `absent()` likewise, its silence stepped by `advance`.
 """
 
 from __future__ import annotations
@@ -124,3 +124,43 @@ def test_a_rule_called_quiet_is_not_evaluated() -> None:
     results = [engine.absorb(e, hot_and_busy) for e in events(400)]
     rules = {d.rule for r in results for d in r.directives}
     assert rules and not rules & {"hot", "busy"}
+
+
+ABSENT_SOURCE = SOURCE.replace(
+    "    load: float in [0, 100]\n", "    load: float in [0, 100]\n    beat?: int\n"
+).replace(
+    "  rule never {",
+    """  rule gone {
+    group by pool
+    when absent(beat, 10s)
+    for 3s
+    then pause(targets: pool)
+  }
+  rule never {""",
+)
+
+
+def test_a_rule_reading_absent_is_skipped_where_its_window_holds_a_sample() -> None:
+    """`gone` (absent(beat, 10s) for 3s) is called quiet wherever the key's window holds a beat
+    (this event's or an earlier one). Skipped only where idle, it must still go pending, fire
+    and resolve as `process` has it, through `advance` (time passing) and staleness too."""
+    policies = ballast.compile(["abs.bal"], sources={"abs.bal": ABSENT_SOURCE})
+    stepped, absorbed = Engine(policies), Engine(policies)
+    rng = random.Random(11)
+    beats: dict[str, list[float]] = {}
+    a, b = [], []
+    for e in events(600):
+        if rng.random() < 0.6:
+            e["beat"] = 1
+            beats.setdefault(e["pool"], []).append(e["ts"])
+        held = any(t > e["ts"] - 10 for t in beats.get(e["pool"], []))
+        a.append(stepped.process(e))
+        b.append(absorbed.absorb(e, {"abs.test": frozenset({0, 1}) if held else frozenset({1})}))
+        if rng.random() < 0.1:  # time passes without events: the silence `gone` waits for
+            now = e["ts"] + rng.choice([2, 5, 12])
+            a.append(stepped.advance(now))
+            b.append(absorbed.advance(now))
+    assert outcome(stepped, a) == outcome(absorbed, b)
+    states = [e.state for r in a for e in r.events if getattr(e, "rule", None) == "gone"]
+    assert {"pending", "firing", "resolved"} <= set(states)
+    assert sum(1 for r in b for e in r.events if e.get("type") == "Stale") > 0

@@ -1,7 +1,7 @@
 """`ballast replay` of sets with event time on the columnar engine gives the row engine's report.
 
-Random windowed policies (rules over count, min, max, sum, avg, delta, rate, percentile and
-stddev with thresholds, grouped by one or two fields or none, some with a cooldown or `at
+Random windowed policies (rules over count, absent, min, max, sum, avg, delta, rate,
+percentile and stddev with thresholds, grouped by one or two fields or none, some with a cooldown or `at
 most`, some edge rules: `for`, `keep`, `enter`/`exit`) and
 random telemetry (in time order or not, equal timestamps, nulls, missing fields, NaN and huge
 values, bad lines, keys that come and go, gaps longer than the windows and than `stale after`):
@@ -70,13 +70,15 @@ def thresholds(fn: str, field: str) -> list[Any]:
 @st.composite
 def rules(draw: st.DrawFn, number: int) -> tuple[str, list[Any]]:
     """One rule's source with THRESHOLD_i placeholders, and the values to put there."""
-    fn = draw(st.sampled_from((*FUNCTIONS, "percentile", "stddev")))
+    fn = draw(st.sampled_from((*FUNCTIONS, "percentile", "stddev", "absent")))
     field = draw(st.sampled_from(FIELDS))
     window = draw(st.sampled_from(WINDOWS))
-    op = draw(st.sampled_from([">", ">=", "<", "<=", "==", "!="]))
+    op = draw(st.sampled_from(["==", "!="] if fn == "absent" else [">", ">=", "<", "<=", "==", "!="]))
     call = f"percentile({field}, 90, {window})" if fn == "percentile" else f"{fn}({field}, {window})"
-    condition = f"{call} {op} T{number}_0"
-    values = [draw(st.sampled_from(thresholds(fn, field)))]
+    # absent() is a bool: compared with true, and its placeholder T_0 stands for nothing
+    rhs = "true" if fn == "absent" else f"T{number}_0"
+    condition = f"{call} {op} {rhs}"
+    values = [0 if fn == "absent" else draw(st.sampled_from(thresholds(fn, field)))]
     if draw(st.integers(0, 3)) == 0:  # a second aggregate, or the event's own field
         condition += f" && (load > T{number}_1 || count(load, {window}) >= 2)"
         values.append(draw(st.sampled_from(SCALE["load"])))
@@ -88,7 +90,7 @@ def rules(draw: st.DrawFn, number: int) -> tuple[str, list[Any]]:
     if clause == "exit":  # hysteresis: entered on the condition, left when the aggregate falls back
         back = {">": "<", ">=": "<", "<": ">", "<=": ">", "==": "!=", "!=": "=="}[op]
         lines = [f"  rule r{number} {{", f"    {group}" if group else "", f"    enter when {condition}"]
-        lines.append(f"    exit when {call} {back} T{number}_0")
+        lines.append(f"    exit when {call} {back} {rhs}")
         clause = ""
     else:
         lines = [f"  rule r{number} {{", f"    {group}" if group else "", f"    when {condition}"]
