@@ -147,8 +147,8 @@ class RuleMachine:
         is skipped only where its state is idle (never held, or resolved): there a false entry
         condition moves nothing. Wherever it is pending, firing, keeping or entered, it is
         stepped: how far its clock ran, and its exit condition, are the Engine's to say. A rule
-        reading `absent()` is skipped the same way (its step on a false condition is another rule's):
-        the silence it waits for is stepped by `advance`, which `quiet` does not touch."""
+        reading `absent()` is skipped the same way (a false condition moves it as it moves any
+        rule); the silence it waits for is stepped by `advance`, which `quiet` does not touch."""
         states = key.rules
         out = []
         for rule in self.by_grouping[grouping]:

@@ -21,8 +21,9 @@ time order is the newest time so far: the samples of that key that arrived befor
 are the Engine's own float operations; an int sum is exact in int64; a float sum or average
 (the Engine's `math.fsum`) comes with a bound on its error, and a comparison with it is decided
 only where the sides are further apart than the bound (`codegen._Compiler._cmp`). A percentile
-is known only to lie within its window's range (`_between_extremes`): a comparison with it is
-decided where the threshold is outside that range.
+is known only to lie within its window's range, and a stddev between 0 and half that range
+(`_between_extremes`): a comparison with either is decided where the threshold is outside.
+absent is count == 0, exactly.
 
 What the screen cannot follow makes every later row busy, for the rest of the file: a row out
 of time order (the Engine would insert it into the past), and a row the column readers did not
